@@ -1,0 +1,226 @@
+using System.Text.Json;
+using Hangfire;
+using Hangfire.PostgreSql;
+using Mediator;
+using Npgsql;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using OmsModular.Shared.Infrastructure.Database;
+using OmsModular.Shared.Infrastructure.Hosting;
+using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.Messaging.Admin;
+using OmsModular.Shared.Infrastructure.Modules;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Scalar.AspNetCore;
+using Serilog;
+
+namespace OmsModular.Host;
+
+/// <summary>The composition root: everything the one binary wires together.</summary>
+internal static class OmsHostSetup
+{
+    public static async Task AddOmsHostAsync(this WebApplicationBuilder builder, string[] args)
+    {
+        builder.Configuration.AddCommandLine(args, HostCommand.SwitchMappings);
+        var configuration = builder.Configuration;
+
+        builder.AddOmsLogging();
+
+        // The embedded default: a private PostgreSQL cluster when no connection string is given.
+        if (string.IsNullOrWhiteSpace(configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName))
+            && !Microsoft.EntityFrameworkCore.EF.IsDesignTime)
+        {
+            var directory = Path.GetFullPath(configuration["Oms:Database:EmbeddedDirectory"] ?? Path.Combine(".oms", "postgres"));
+            Log.Information("No connection string configured; starting the embedded PostgreSQL cluster in {Directory}", directory);
+            var embedded = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { Directory = directory });
+            configuration[$"ConnectionStrings:{ModuleServiceCollectionExtensions.ConnectionStringName}"] = embedded.ConnectionString;
+            builder.Services.AddSingleton(embedded);
+            builder.Services.AddHostedService<EmbeddedPostgresLifetime>(); // registered first: stopped last
+            Log.Information("Embedded PostgreSQL listens on 127.0.0.1:{Port}", embedded.Port);
+        }
+
+        var connectionString = configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!;
+
+        builder.Services.AddOmsModules(configuration, ModuleCatalog.All);
+        builder.Services.AddMediator((MediatorOptions options) =>
+        {
+            options.ServiceLifetime = ServiceLifetime.Scoped;
+            options.GenerateTypesAsInternal = true;
+        });
+
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
+        });
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDetailsSetup.Customize);
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        builder.Services.AddOpenApi();
+        builder.Services.AddHealthChecks().AddOmsReadiness();
+
+        builder.AddOmsTelemetry();
+        builder.AddOmsJobs(connectionString);
+    }
+
+    public static void UseOmsHost(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseMiddleware<CorrelationMiddleware>();
+        app.UseSerilogRequestLogging(o => o.EnrichDiagnosticContext = CorrelationMiddleware.EnrichRequestLog);
+
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = c => c.Tags.Contains(OmsHealthChecks.ReadyTag),
+            ResponseWriter = HealthResponse.WriteAsync,
+        });
+        app.UseOmsJobsDashboard();
+
+        var registry = app.Services.GetRequiredService<ModuleRegistry>();
+        foreach (var module in ModuleCatalog.All.Where(m => registry.IsHosted(m.Manifest)))
+        {
+            module.MapEndpoints(app);
+        }
+
+        app.MapMessagingAdmin();
+    }
+
+    /// <summary>Migrations on start-up (unless switched off) and the recurring jobs.</summary>
+    public static async Task PrepareAsync(this WebApplication app)
+    {
+        if (app.Configuration.GetValue("Oms:Database:MigrateOnStartup", true))
+        {
+            await ModuleMigrator.MigrateAsync(app.Services);
+        }
+
+        var messaging = app.Services.GetRequiredService<IOptions<MessagingOptions>>().Value;
+        app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MessagingRetentionJob>(
+            MessagingRetentionJob.JobId,
+            job => job.RunAsync(CancellationToken.None),
+            messaging.RetentionCron);
+    }
+
+    public static async Task MigrateAndExitAsync(this WebApplication app)
+    {
+        await ModuleMigrator.MigrateAsync(app.Services);
+        Log.Information("Migrations applied for {Modules}", app.Services.GetRequiredService<ModuleRegistry>().Hosted.Select(m => m.Name));
+        if (app.Services.GetService<EmbeddedPostgres>() is { } embedded)
+        {
+            await embedded.StopAsync();
+        }
+
+        await Log.CloseAndFlushAsync();
+    }
+
+    private static void AddOmsJobs(this WebApplicationBuilder builder, string connectionString)
+    {
+        var pollInterval = builder.Configuration.GetValue("Oms:Jobs:PollInterval", TimeSpan.FromSeconds(15));
+        builder.Services.AddHangfire(config => config
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UsePostgreSqlStorage(
+                o => o.UseNpgsqlConnection(connectionString),
+                new PostgreSqlStorageOptions
+                {
+                    SchemaName = "hangfire",
+                    PrepareSchemaIfNecessary = true,
+                    QueuePollInterval = pollInterval,
+                }));
+        if (builder.Configuration.GetValue("Oms:Jobs:RunServer", true))
+        {
+            builder.Services.AddHangfireServer(o =>
+            {
+                o.SchedulePollingInterval = pollInterval;
+                o.WorkerCount = Math.Max(2, Environment.ProcessorCount * 2);
+                o.ServerName = $"oms-{Environment.MachineName}-{Environment.ProcessId}";
+            });
+        }
+    }
+
+    private static void UseOmsJobsDashboard(this WebApplication app)
+    {
+        var access = app.Configuration["Oms:Jobs:DashboardAccess"] ?? "development-only";
+        var open = access.Equals("open", StringComparison.OrdinalIgnoreCase)
+                   || (access.Equals("development-only", StringComparison.OrdinalIgnoreCase) && app.Environment.IsDevelopment());
+        app.UseHangfireDashboard("/hangfire", new DashboardOptions
+        {
+            Authorization = [new DashboardAccessFilter(open)],
+            DashboardTitle = "OmsModular jobs",
+        });
+    }
+
+    private static void AddOmsTelemetry(this WebApplicationBuilder builder)
+    {
+        var endpoint = builder.Configuration["Oms:Otlp:Endpoint"];
+        if (string.IsNullOrWhiteSpace(endpoint))
+        {
+            endpoint = builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+        }
+
+        var export = !string.IsNullOrWhiteSpace(endpoint);
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("OmsModular", serviceInstanceId: Environment.MachineName))
+            .WithTracing(tracing =>
+            {
+                tracing.AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/health"))
+                    .AddNpgsql()
+                    .AddSource(MessagingTelemetry.Name);
+                if (export)
+                {
+                    tracing.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint!));
+                }
+            })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddAspNetCoreInstrumentation()
+                    .AddMeter(MessagingTelemetry.Name)
+                    .AddMeter("Npgsql");
+                if (export)
+                {
+                    metrics.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint!));
+                }
+            });
+    }
+}
+
+/// <summary>Stops the embedded cluster when the Host shuts down.</summary>
+internal sealed class EmbeddedPostgresLifetime(EmbeddedPostgres embedded) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => embedded.StopAsync();
+}
+
+/// <summary>The Hangfire dashboard: open in Development, refused elsewhere unless <c>Oms:Jobs:DashboardAccess=open</c>.</summary>
+internal sealed class DashboardAccessFilter(bool open) : Hangfire.Dashboard.IDashboardAuthorizationFilter
+{
+    public bool Authorize(Hangfire.Dashboard.DashboardContext context) => open;
+}
+
+internal static class HealthResponse
+{
+    public static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.Select(e => new
+            {
+                name = e.Key,
+                status = e.Value.Status.ToString(),
+                description = e.Value.Description,
+                data = e.Value.Data,
+            }),
+        });
+    }
+}

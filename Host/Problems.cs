@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FluentValidation;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.ModuleApi;
+
+namespace OmsModular.Host;
+
+/// <summary>Machine-readable problem types (RFC 9457 <c>type</c>).</summary>
+internal static class ProblemTypes
+{
+    public const string Validation = "urn:oms:problem:validation-error";
+    public const string MalformedRequest = "urn:oms:problem:malformed-request";
+    public const string NotFound = "urn:oms:problem:not-found";
+    public const string ModuleUnavailable = "urn:oms:problem:module-unavailable";
+    public const string Internal = "urn:oms:problem:internal-error";
+}
+
+internal static class ProblemDetailsSetup
+{
+    /// <summary>Every problem carries the trace id; bare status codes get a type.</summary>
+    public static void Customize(ProblemDetailsContext context)
+    {
+        context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
+        if (context.HttpContext.Items.TryGetValue(CorrelationMiddleware.Header, out var correlationId))
+        {
+            context.ProblemDetails.Extensions["correlationId"] = correlationId;
+        }
+
+        if (context.ProblemDetails.Type is null or "" || context.ProblemDetails.Type.StartsWith("https://tools.ietf.org", StringComparison.Ordinal))
+        {
+            context.ProblemDetails.Type = context.ProblemDetails.Status switch
+            {
+                StatusCodes.Status404NotFound => ProblemTypes.NotFound,
+                StatusCodes.Status400BadRequest => ProblemTypes.MalformedRequest,
+                StatusCodes.Status500InternalServerError => ProblemTypes.Internal,
+                _ => $"urn:oms:problem:http-{context.ProblemDetails.Status}",
+            };
+        }
+    }
+}
+
+/// <summary>Turns every exception into problem details: field errors for bad input, no stack traces outside Development.</summary>
+internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, IHostEnvironment environment, ILogger<ProblemExceptionHandler> logger)
+    : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var problem = exception switch
+        {
+            ValidationException validation => Validation(validation),
+            BadHttpRequestException badRequest => Malformed(badRequest),
+            UnknownModuleException unknown => new ProblemDetails
+            {
+                Status = StatusCodes.Status404NotFound,
+                Type = ProblemTypes.NotFound,
+                Title = "Unknown module",
+                Detail = unknown.Message,
+            },
+            ModuleNotAvailableException unavailable => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.ModuleUnavailable,
+                Title = "A module this request needs is not available",
+                Detail = unavailable.Message,
+            },
+            _ => null,
+        };
+
+        if (problem is null)
+        {
+            logger.LogError(exception, "Unhandled exception on {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+            problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status500InternalServerError,
+                Type = ProblemTypes.Internal,
+                Title = "An unexpected error occurred",
+                Detail = environment.IsDevelopment() ? exception.ToString() : "The error was logged; quote the trace id when reporting it.",
+            };
+        }
+
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails = problem,
+            Exception = exception,
+        });
+    }
+
+    private static HttpValidationProblemDetails Validation(ValidationException exception) => new(
+        exception.Errors
+            .GroupBy(e => ToCamelPath(e.PropertyName))
+            .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct().ToArray()))
+    {
+        Status = StatusCodes.Status400BadRequest,
+        Type = ProblemTypes.Validation,
+        Title = "The request is not valid",
+        Detail = "See errors for the fields and the reasons.",
+    };
+
+    private static ProblemDetails Malformed(BadHttpRequestException exception)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (exception.InnerException is JsonException json)
+        {
+            var path = json.Path is { Length: > 2 } p ? p.TrimStart('$', '.') : "body";
+            errors[path] = [$"The value could not be read as JSON of the expected type: {FirstLine(json.Message)}"];
+        }
+        else if (ParameterPattern().Match(exception.Message) is { Success: true } match)
+        {
+            errors[match.Groups["name"].Value] = [exception.Message];
+        }
+
+        if (errors.Count == 0)
+        {
+            return new ProblemDetails
+            {
+                Status = exception.StatusCode,
+                Type = ProblemTypes.MalformedRequest,
+                Title = "The request could not be read",
+                Detail = exception.Message,
+            };
+        }
+
+        return new HttpValidationProblemDetails(errors)
+        {
+            Status = exception.StatusCode,
+            Type = ProblemTypes.Validation,
+            Title = "The request is not valid",
+            Detail = exception.Message,
+        };
+    }
+
+    private static string FirstLine(string text) => text.Split('\n')[0].Trim();
+
+    private static string ToCamelPath(string propertyName) =>
+        string.Join('.', propertyName.Split('.').Select(p => p.Length == 0 ? p : char.ToLowerInvariant(p[0]) + p[1..]));
+
+    [GeneratedRegex("parameter \"[^\"]*? (?<name>[A-Za-z_][A-Za-z0-9_]*)\"")]
+    private static partial Regex ParameterPattern();
+}

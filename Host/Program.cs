@@ -1,0 +1,20 @@
+using OmsModular.Host;
+
+// One binary: the monolith (default), one extracted module (--modules Inventory), or the rest.
+//   dotnet OmsModular.Host.dll                      run (embedded PostgreSQL when no connection string)
+//   dotnet OmsModular.Host.dll migrate              apply every hosted module's migrations and exit
+//   dotnet OmsModular.Host.dll --modules Orders,Pricing
+var command = HostCommand.Parse(args);
+var builder = WebApplication.CreateBuilder(command.HostArguments);
+await builder.AddOmsHostAsync(args);
+var app = builder.Build();
+app.UseOmsHost();
+
+if (command.Migrate)
+{
+    await app.MigrateAndExitAsync();
+    return;
+}
+
+await app.PrepareAsync();
+await app.RunAsync();

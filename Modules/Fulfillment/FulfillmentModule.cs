@@ -1,0 +1,23 @@
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Fulfillment.Persistence;
+using OmsModular.Shared.Infrastructure.Modules;
+
+namespace OmsModular.Modules.Fulfillment;
+
+/// <summary>The Fulfillment module's registration entry point: its only public type.</summary>
+public sealed class FulfillmentModule : IModule
+{
+    public ModuleManifest Manifest { get; } = ModuleManifest.Create("Fulfillment", "fulfillment")
+        .UseDbContext<FulfillmentDbContext>()
+        .Build();
+
+    public void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+    }
+
+    public void MapEndpoints(IEndpointRouteBuilder endpoints)
+    {
+    }
+}

@@ -1,0 +1,14 @@
+using Microsoft.EntityFrameworkCore;
+using OmsModular.Shared.Infrastructure.Persistence;
+
+namespace OmsModular.Modules.Fulfillment.Persistence;
+
+/// <summary>The Fulfillment module's own context: schema <c>fulfillment</c> only.</summary>
+internal sealed class FulfillmentDbContext(DbContextOptions<FulfillmentDbContext> options) : ModuleDbContext(options)
+{
+    protected override void ConfigureModule(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(FulfillmentDbContext).Assembly);
+}
+
+/// <summary>Used by <c>dotnet ef</c> only.</summary>
+internal sealed class FulfillmentDesignTimeFactory : ModuleDesignTimeFactory<FulfillmentDbContext>;

@@ -1,0 +1,14 @@
+using Microsoft.EntityFrameworkCore;
+using OmsModular.Shared.Infrastructure.Persistence;
+
+namespace OmsModular.Modules.Notifications.Persistence;
+
+/// <summary>The Notifications module's own context: schema <c>notifications</c> only.</summary>
+internal sealed class NotificationsDbContext(DbContextOptions<NotificationsDbContext> options) : ModuleDbContext(options)
+{
+    protected override void ConfigureModule(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(NotificationsDbContext).Assembly);
+}
+
+/// <summary>Used by <c>dotnet ef</c> only.</summary>
+internal sealed class NotificationsDesignTimeFactory : ModuleDesignTimeFactory<NotificationsDbContext>;

@@ -1,0 +1,284 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Npgsql;
+
+namespace OmsModular.Shared.Infrastructure.Database;
+
+/// <summary>Settings of a private PostgreSQL cluster.</summary>
+public sealed record EmbeddedPostgresOptions
+{
+    /// <summary>Cluster directory (data, socket, log, credentials live below it).</summary>
+    public required string Directory { get; init; }
+
+    public string Database { get; init; } = "oms";
+
+    public string User { get; init; } = "oms";
+
+    /// <summary>Test clusters only: fsync off, synchronous_commit off. Never for user data.</summary>
+    public bool FastUnsafe { get; init; }
+
+    /// <summary>Extra <c>-c name=value</c> server settings.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>
+/// Runs a private PostgreSQL cluster from the installed server binaries: initialised on first
+/// start, started on a free loopback port, stopped cleanly. Data survives restarts. As root, the
+/// server runs as the unprivileged <c>postgres</c> user (PostgreSQL refuses to run as root).
+/// </summary>
+public sealed class EmbeddedPostgres : IAsyncDisposable
+{
+    private const string ServiceUser = "postgres";
+    private readonly EmbeddedPostgresOptions _options;
+    private readonly string _binDirectory;
+    private bool _startedHere;
+
+    private EmbeddedPostgres(EmbeddedPostgresOptions options, string binDirectory)
+    {
+        _options = options;
+        _binDirectory = binDirectory;
+    }
+
+    public string ConnectionString { get; private set; } = string.Empty;
+
+    public int Port { get; private set; }
+
+    private string DataDirectory => Path.Combine(_options.Directory, "data");
+
+    private string SocketDirectory => Path.Combine(_options.Directory, "run");
+
+    private string LogFile => Path.Combine(_options.Directory, "postgres.log");
+
+    private string PasswordFile => Path.Combine(_options.Directory, "password");
+
+    private static bool IsRoot => Environment.UserName == "root" || (OperatingSystem.IsLinux() && GetEffectiveUserId() == 0);
+
+    /// <summary>Initialises (first time) and starts the cluster, then ensures the database exists.</summary>
+    public static async Task<EmbeddedPostgres> StartAsync(EmbeddedPostgresOptions options, CancellationToken cancellationToken = default)
+    {
+        var server = new EmbeddedPostgres(options, FindBinaries());
+        await server.StartInternalAsync(cancellationToken).ConfigureAwait(false);
+        return server;
+    }
+
+    /// <summary>Finds <c>initdb</c> and <c>pg_ctl</c> on PATH or under <c>/usr/lib/postgresql/*/bin</c>.</summary>
+    public static string FindBinaries()
+    {
+        var candidates = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Concat(System.IO.Directory.Exists("/usr/lib/postgresql")
+                ? System.IO.Directory.GetDirectories("/usr/lib/postgresql")
+                    .OrderByDescending(d => int.TryParse(Path.GetFileName(d), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0)
+                    .Select(d => Path.Combine(d, "bin"))
+                : []);
+        foreach (var directory in candidates)
+        {
+            if (File.Exists(Path.Combine(directory, "initdb")) && File.Exists(Path.Combine(directory, "pg_ctl")) && File.Exists(Path.Combine(directory, "postgres")))
+            {
+                return directory;
+            }
+        }
+
+        throw new InvalidOperationException(
+            "No connection string is configured (ConnectionStrings:Oms) and no PostgreSQL server binaries " +
+            "(initdb, pg_ctl, postgres) were found on PATH or under /usr/lib/postgresql/*/bin. " +
+            "Install PostgreSQL (Debian/Ubuntu: apt-get install postgresql) or set ConnectionStrings__Oms " +
+            "to an existing server, e.g. \"Host=localhost;Database=oms;Username=oms;Password=...\".");
+    }
+
+    public async Task StopAsync()
+    {
+        if (!_startedHere)
+        {
+            return;
+        }
+
+        _startedHere = false;
+        await RunAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "stop"], CancellationToken.None, throwOnError: false).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private async Task StartInternalAsync(CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(_options.Directory);
+        System.IO.Directory.CreateDirectory(SocketDirectory);
+        var password = await EnsurePasswordAsync(cancellationToken).ConfigureAwait(false);
+        if (IsRoot)
+        {
+            await RunRawAsync("chown", [$"{ServiceUser}:", _options.Directory, SocketDirectory], cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!File.Exists(Path.Combine(DataDirectory, "PG_VERSION")))
+        {
+            await InitialiseAsync(password, cancellationToken).ConfigureAwait(false);
+        }
+
+        var running = await ReadRunningPortAsync(cancellationToken).ConfigureAwait(false);
+        if (running is { } port)
+        {
+            Port = port; // a server left running on this data directory (e.g. after a crash): reuse it
+        }
+        else
+        {
+            Port = FreePort();
+            var settings = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["port"] = Port.ToString(CultureInfo.InvariantCulture),
+                ["listen_addresses"] = "127.0.0.1",
+                ["unix_socket_directories"] = SocketDirectory,
+                ["max_connections"] = "200",
+            };
+            if (_options.FastUnsafe)
+            {
+                settings["fsync"] = "off";
+                settings["synchronous_commit"] = "off";
+                settings["full_page_writes"] = "off";
+            }
+
+            foreach (var (key, value) in _options.Settings)
+            {
+                settings[key] = value;
+            }
+
+            var serverOptions = string.Join(' ', settings.Select(s => $"-c {s.Key}={s.Value}"));
+            await RunAsync("pg_ctl", ["-D", DataDirectory, "-l", LogFile, "-o", serverOptions, "-w", "-t", "60", "start"], cancellationToken).ConfigureAwait(false);
+            _startedHere = true;
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1",
+            Port = Port,
+            Username = _options.User,
+            Password = password,
+            Database = "postgres",
+            Pooling = false,
+        };
+        await using (var connection = new NpgsqlConnection(builder.ConnectionString))
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection);
+            exists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _options.Database });
+            if (await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{_options.Database}\"", connection);
+                await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        builder.Database = _options.Database;
+        builder.Pooling = true;
+        ConnectionString = builder.ConnectionString;
+    }
+
+    private async Task InitialiseAsync(string password, CancellationToken cancellationToken)
+    {
+        if (System.IO.Directory.Exists(DataDirectory))
+        {
+            System.IO.Directory.Delete(DataDirectory, recursive: true); // a half-done initdb
+        }
+
+        var passwordFile = Path.Combine(_options.Directory, "initdb-password");
+        await File.WriteAllTextAsync(passwordFile, password, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (IsRoot)
+            {
+                await RunRawAsync("chown", [$"{ServiceUser}:", passwordFile], cancellationToken).ConfigureAwait(false);
+            }
+
+            RestrictToOwner(passwordFile);
+            await RunAsync(
+                "initdb",
+                ["-D", DataDirectory, "-U", _options.User, "--pwfile", passwordFile, "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"],
+                cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(passwordFile);
+        }
+    }
+
+    private async Task<string> EnsurePasswordAsync(CancellationToken cancellationToken)
+    {
+        if (File.Exists(PasswordFile))
+        {
+            return (await File.ReadAllTextAsync(PasswordFile, cancellationToken).ConfigureAwait(false)).Trim();
+        }
+
+        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+        await File.WriteAllTextAsync(PasswordFile, password, cancellationToken).ConfigureAwait(false);
+        RestrictToOwner(PasswordFile);
+        return password;
+    }
+
+    private async Task<int?> ReadRunningPortAsync(CancellationToken cancellationToken)
+    {
+        var status = await RunAsync("pg_ctl", ["-D", DataDirectory, "status"], cancellationToken, throwOnError: false).ConfigureAwait(false);
+        if (status.ExitCode != 0)
+        {
+            return null;
+        }
+
+        // postmaster.pid line 4 is the port
+        var lines = await File.ReadAllLinesAsync(Path.Combine(DataDirectory, "postmaster.pid"), cancellationToken).ConfigureAwait(false);
+        return lines.Length > 3 && int.TryParse(lines[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out var port) ? port : null;
+    }
+
+    private static void RestrictToOwner(string path)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private Task<(int ExitCode, string Output)> RunAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken, bool throwOnError = true)
+    {
+        var executable = Path.Combine(_binDirectory, tool);
+        return IsRoot
+            ? RunRawAsync("runuser", ["-u", ServiceUser, "--", executable, .. arguments], cancellationToken, throwOnError)
+            : RunRawAsync(executable, arguments, cancellationToken, throwOnError);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunRawAsync(string fileName, IReadOnlyList<string> arguments, CancellationToken cancellationToken, bool throwOnError = true)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = "/",
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        var output = (await stdout.ConfigureAwait(false)) + (await stderr.ConfigureAwait(false));
+        if (throwOnError && process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{Path.GetFileName(fileName)} {string.Join(' ', arguments)} failed with exit code {process.ExitCode}: {output}");
+        }
+
+        return (process.ExitCode, output);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "geteuid")]
+    private static extern uint GetEffectiveUserId();
+}

@@ -1,0 +1,50 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.Modules;
+
+namespace OmsModular.Shared.Infrastructure.Hosting;
+
+/// <summary>Applies every hosted module's migrations, one Host instance at a time (advisory lock).</summary>
+public static class ModuleMigrator
+{
+    private const long LockKey = 0x4F4D535F4D494752; // "OMS_MIGR"
+
+    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        var registry = services.GetRequiredService<ModuleRegistry>();
+        var databases = services.GetRequiredService<ModuleDatabases>();
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("OmsModular.Migrations");
+        foreach (var group in registry.Hosted.GroupBy(m => databases.For(m.Name).ConnectionString))
+        {
+            await using var lockConnection = new NpgsqlConnection(group.Key);
+            await lockConnection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using (var acquire = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", lockConnection))
+            {
+                await acquire.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                foreach (var manifest in group)
+                {
+                    await using var scope = services.CreateAsyncScope();
+                    var db = (DbContext)scope.ServiceProvider.GetRequiredService(manifest.DbContextType);
+                    var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken).ConfigureAwait(false)).ToArray();
+                    if (pending.Length > 0)
+                    {
+                        logger.LogInformation("Applying {Count} migration(s) of {Module}: {Migrations}", pending.Length, manifest.Name, pending);
+                        await db.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            finally
+            {
+                await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", lockConnection);
+                await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+namespace OmsModular.Shared.Infrastructure.Messaging;
+
+/// <summary>A message as it leaves a module's outbox.</summary>
+public sealed record TransportMessage(
+    Guid MessageId,
+    string MessageType,
+    string Payload,
+    string? PartitionKey,
+    DateTimeOffset OccurredAt,
+    string? TraceParent,
+    string? TraceState,
+    string? CorrelationId,
+    string? CausationId,
+    string SourceModule);
+
+/// <summary>
+/// Carries dispatched messages to the consuming modules' inboxes. In-process by default; a
+/// broker transport implements the same interface, so switching is configuration, not code.
+/// <see cref="SendAsync"/> returns only when every message is durably received (or throws).
+/// </summary>
+public interface IMessageTransport
+{
+    Task SendAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The in-process transport: hands each message to the inbox of every hosted module that has a
+/// consumer for it, in dispatch order.
+/// </summary>
+internal sealed class InProcessTransport(Modules.ModuleRegistry registry, InboxWriter inboxWriter) : IMessageTransport
+{
+    public async Task SendAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken)
+    {
+        var deliveries = messages
+            .SelectMany(m => registry.HostedConsumersOf(m.MessageType).Select(c => (Consumer: c, Message: m)))
+            .GroupBy(d => d.Consumer.ModuleName, StringComparer.Ordinal);
+        foreach (var module in deliveries)
+        {
+            await inboxWriter.WriteAsync(module.Key, module.Select(d => (d.Message, d.Consumer.ConsumerName)).ToArray(), cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,376 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using OmsModular.Shared.Infrastructure.Modules;
+using OmsModular.Shared.Infrastructure.Persistence;
+
+namespace OmsModular.Shared.Infrastructure.Messaging;
+
+/// <summary>
+/// Runs one module's consumers over its inbox. A consumer's handler, its inbox row and the
+/// events it publishes commit in one transaction (effect exactly once). Each delivery retries on
+/// its own with exponential backoff and jitter and becomes a dead letter after the last attempt;
+/// a failing delivery holds back only later messages of its own partition for its own consumer.
+/// </summary>
+public sealed class InboxProcessor : BackgroundService, IMessagingWorker
+{
+    private readonly ModuleManifest _module;
+    private readonly ModuleDatabase _database;
+    private readonly ModuleRegistry _registry;
+    private readonly IServiceScopeFactory _scopeFactory;
+    private readonly MessagingSignals _signals;
+    private readonly MessagingOptions _options;
+    private readonly ILogger<InboxProcessor> _logger;
+    private readonly string _claimSql;
+    private readonly string _processedSql;
+    private readonly string _failSql;
+    private readonly string _nextDueSql;
+
+    public InboxProcessor(
+        ModuleManifest module,
+        ModuleDatabase database,
+        ModuleRegistry registry,
+        IServiceScopeFactory scopeFactory,
+        MessagingSignals signals,
+        IOptions<MessagingOptions> options,
+        ILogger<InboxProcessor> logger)
+    {
+        _module = module;
+        _database = database;
+        _registry = registry;
+        _scopeFactory = scopeFactory;
+        _signals = signals;
+        _options = options.Value;
+        _logger = logger;
+        var table = $"\"{module.Schema}\".inbox_messages";
+        _claimSql = $"""
+            SELECT i.id, i.message_id, i.consumer, i.message_type, i.payload::text, i.partition_key, i.occurred_at,
+                   i.trace_parent, i.trace_state, i.correlation_id, i.causation_id, i.attempts
+            FROM {table} i
+            WHERE i.status = 0 AND i.next_attempt_at <= now()
+              AND (i.partition_key IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM {table} e
+                    WHERE e.status = 0 AND e.consumer = i.consumer AND e.partition_key = i.partition_key
+                      AND e.sequence < i.sequence))
+            ORDER BY i.sequence
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+            """;
+        _processedSql = $"UPDATE {table} SET status = 1, processed_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)";
+        _failSql = $"""
+            UPDATE {table}
+            SET attempts = attempts + 1,
+                last_error = $2,
+                next_attempt_at = now() + $3,
+                status = CASE WHEN attempts + 1 >= $4 THEN 2 ELSE 0 END,
+                dead_lettered_at = CASE WHEN attempts + 1 >= $4 THEN now() END
+            WHERE id = $1
+            RETURNING status
+            """;
+        _nextDueSql = $"SELECT min(next_attempt_at) FROM {table} WHERE status = 0 AND next_attempt_at > now()";
+    }
+
+    public string WorkerName => $"inbox-processor:{_module.Name}";
+
+    public DateTimeOffset? LastHeartbeat { get; private set; }
+
+    public bool IsFaulted { get; private set; }
+
+    /// <summary>Processes every delivery that is due; returns how many were claimed.</summary>
+    public async Task<int> ProcessPendingAsync(CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            var claimed = await ProcessBatchAsync(cancellationToken).ConfigureAwait(false);
+            total += claimed;
+            if (claimed == 0)
+            {
+                return total;
+            }
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var signal = _signals.Inbox(_module.Schema);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var wake = signal.Next;
+            var wait = _options.PollInterval;
+            try
+            {
+                LastHeartbeat = DateTimeOffset.UtcNow;
+                await ProcessPendingAsync(stoppingToken).ConfigureAwait(false);
+                var nextDue = await NextDueAsync(stoppingToken).ConfigureAwait(false);
+                if (nextDue is { } due)
+                {
+                    var untilDue = due - DateTimeOffset.UtcNow;
+                    wait = untilDue < TimeSpan.Zero ? TimeSpan.Zero : (untilDue < wait ? untilDue : wait);
+                }
+
+                IsFaulted = false;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                IsFaulted = true;
+                wait = TimeSpan.FromSeconds(1);
+                _logger.LogError(exception, "Inbox processor of {Module} failed; retrying in {Delay}", _module.Name, wait);
+            }
+
+            await OutboxDispatcher.WaitAsync(wake, wait, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(_nextDueSql, connection);
+        var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return result is DateTime due ? new DateTimeOffset(DateTime.SpecifyKind(due, DateTimeKind.Utc)) : null;
+    }
+
+    private async Task<int> ProcessBatchAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var deliveries = await ClaimAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            if (deliveries.Count == 0)
+            {
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return 0;
+            }
+
+            // Fast path: the whole batch in one transaction. If any consumer throws, roll back and
+            // process the batch one delivery per transaction, so only the failing one is retried.
+            var publishedEvents = false;
+            try
+            {
+                foreach (var delivery in deliveries)
+                {
+                    publishedEvents |= await HandleAsync(delivery, connection, transaction, cancellationToken).ConfigureAwait(false);
+                }
+
+                await using var processed = new NpgsqlCommand(_processedSql, connection, transaction);
+                processed.Parameters.Add(new NpgsqlParameter { Value = deliveries.Select(d => d.Id).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+                await processed.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                Completed(deliveries, publishedEvents);
+                return deliveries.Count;
+            }
+            catch (Exception exception) when (!cancellationToken.IsCancellationRequested && deliveries.Count > 1)
+            {
+                _logger.LogDebug(exception, "A delivery of {Module} failed inside a batch; processing the batch one by one", _module.Name);
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                await transaction.DisposeAsync().ConfigureAwait(false);
+                transaction = null!;
+                foreach (var delivery in deliveries)
+                {
+                    await ProcessOneAsync(connection, delivery, cancellationToken).ConfigureAwait(false);
+                }
+
+                return deliveries.Count;
+            }
+            catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                await RecordFailureAsync(connection, deliveries[0], exception, cancellationToken).ConfigureAwait(false);
+                return 1;
+            }
+        }
+        finally
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task ProcessOneAsync(NpgsqlConnection connection, Delivery delivery, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var published = await HandleAsync(delivery, connection, transaction, cancellationToken).ConfigureAwait(false);
+            await using var processed = new NpgsqlCommand(_processedSql, connection, transaction);
+            processed.Parameters.Add(new NpgsqlParameter { Value = new[] { delivery.Id }, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+            await processed.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            Completed([delivery], published);
+        }
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            await RecordFailureAsync(connection, delivery, exception, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void Completed(IReadOnlyList<Delivery> deliveries, bool publishedEvents)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var delivery in deliveries)
+        {
+            var consumerTag = new KeyValuePair<string, object?>("consumer", delivery.Consumer);
+            MessagingTelemetry.Delivered.Add(1, consumerTag);
+            MessagingTelemetry.EndToEnd.Record((now - delivery.OccurredAt).TotalMilliseconds, consumerTag);
+        }
+
+        if (publishedEvents)
+        {
+            _signals.Outbox(_module.Schema).Set();
+        }
+    }
+
+    private async Task RecordFailureAsync(NpgsqlConnection connection, Delivery delivery, Exception exception, CancellationToken cancellationToken)
+    {
+        var attempt = delivery.Attempts + 1;
+        var delay = _options.RetryDelay(attempt);
+        await using var fail = new NpgsqlCommand(_failSql, connection);
+        fail.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = delivery.Id });
+        fail.Parameters.Add(new NpgsqlParameter<string> { TypedValue = OutboxDispatcher.Truncate(exception.ToString()) });
+        fail.Parameters.Add(new NpgsqlParameter { Value = delay, NpgsqlDbType = NpgsqlDbType.Interval });
+        fail.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.MaxAttempts });
+        var status = Convert.ToInt16(await fail.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        var consumerTag = new KeyValuePair<string, object?>("consumer", delivery.Consumer);
+        MessagingTelemetry.Failures.Add(1, consumerTag);
+        if (status == (short)InboxStatus.DeadLettered)
+        {
+            MessagingTelemetry.DeadLettered.Add(1, consumerTag);
+            _logger.LogError(
+                exception,
+                "Delivery of {MessageType} {MessageId} to {Consumer} failed {Attempts} times and is now a dead letter",
+                delivery.MessageType,
+                delivery.MessageId,
+                delivery.Consumer,
+                attempt);
+        }
+        else
+        {
+            _logger.LogWarning(
+                exception,
+                "Delivery of {MessageType} {MessageId} to {Consumer} failed (attempt {Attempt}); retrying in {Delay}",
+                delivery.MessageType,
+                delivery.MessageId,
+                delivery.Consumer,
+                attempt,
+                delay);
+        }
+    }
+
+    private async Task<List<Delivery>> ClaimAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var deliveries = new List<Delivery>();
+        await using var claim = new NpgsqlCommand(_claimSql, connection, transaction);
+        claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.BatchSize });
+        await using var reader = await claim.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            deliveries.Add(new Delivery(
+                reader.GetGuid(0),
+                reader.GetGuid(1),
+                reader.GetString(2),
+                reader.GetString(3),
+                reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.GetFieldValue<DateTimeOffset>(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8),
+                reader.IsDBNull(9) ? null : reader.GetString(9),
+                reader.IsDBNull(10) ? null : reader.GetString(10),
+                reader.GetInt32(11)));
+        }
+
+        return deliveries;
+    }
+
+    /// <summary>Runs one consumer inside the given transaction; true when it published events.</summary>
+    private async Task<bool> HandleAsync(Delivery delivery, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var consumer = _registry.FindConsumer(delivery.Consumer)
+            ?? throw new InvalidOperationException($"No consumer named '{delivery.Consumer}' is declared by module {_module.Name}.");
+        var message = JsonSerializer.Deserialize(delivery.Payload, consumer.EventType, MessageSerialization.Options)
+            ?? throw new InvalidOperationException($"Message {delivery.MessageId} has an empty payload.");
+
+        ActivityContext.TryParse(delivery.TraceParent, delivery.TraceState, isRemote: true, out var parent);
+        using var activity = MessagingTelemetry.ActivitySource.StartActivity($"{delivery.MessageType} process", ActivityKind.Consumer, parent);
+        activity?.SetTag("messaging.system", "oms");
+        activity?.SetTag("messaging.operation.type", "process");
+        activity?.SetTag("messaging.destination.name", delivery.MessageType);
+        activity?.SetTag("messaging.message.id", delivery.MessageId.ToString());
+        activity?.SetTag("messaging.consumer.group.name", delivery.Consumer);
+        activity?.SetTag("oms.correlation_id", delivery.CorrelationId);
+
+        using var ambient = MessagingAmbient.Begin(new MessagingAmbient(
+            delivery.CorrelationId ?? delivery.MessageId.ToString(),
+            delivery.MessageId.ToString(),
+            delivery.TraceParent,
+            delivery.TraceState));
+        using var logScope = _logger.BeginScope(new Dictionary<string, object?>
+        {
+            ["MessageId"] = delivery.MessageId,
+            ["MessageType"] = delivery.MessageType,
+            ["Consumer"] = delivery.Consumer,
+            ["CorrelationId"] = delivery.CorrelationId,
+            ["CausationId"] = delivery.CausationId,
+            ["PartitionKey"] = delivery.PartitionKey,
+        });
+
+        await using var scope = _scopeFactory.CreateAsyncScope();
+        var db = (ModuleDbContext)scope.ServiceProvider.GetRequiredService(_module.DbContextType);
+        db.Database.SetDbConnection(connection, contextOwnsConnection: false);
+        await db.Database.UseTransactionAsync(transaction, cancellationToken).ConfigureAwait(false);
+
+        var context = new MessageContext(
+            delivery.MessageId,
+            delivery.MessageType,
+            delivery.Consumer,
+            delivery.PartitionKey,
+            delivery.CorrelationId,
+            delivery.CausationId,
+            delivery.OccurredAt,
+            delivery.Attempts + 1);
+        try
+        {
+            await consumer.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+            throw;
+        }
+
+        var published = db.HasUnsignalledOutbox;
+        db.HasUnsignalledOutbox = false;
+        return published;
+    }
+
+    private sealed record Delivery(
+        Guid Id,
+        Guid MessageId,
+        string Consumer,
+        string MessageType,
+        string Payload,
+        string? PartitionKey,
+        DateTimeOffset OccurredAt,
+        string? TraceParent,
+        string? TraceState,
+        string? CorrelationId,
+        string? CausationId,
+        int Attempts);
+}

@@ -1,0 +1,39 @@
+namespace OmsModular.Shared.Infrastructure.Messaging;
+
+/// <summary>Settings of the messaging backbone (section <c>Oms:Messaging</c>).</summary>
+public sealed class MessagingOptions
+{
+    public const string Section = "Oms:Messaging";
+
+    /// <summary>Run the outbox dispatchers and inbox processors in this process.</summary>
+    public bool RunWorkers { get; set; } = true;
+
+    /// <summary>Rows claimed per round trip by a dispatcher or inbox processor.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>Fallback poll when no wake-up arrives (wake-ups are the normal path).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Attempts per delivery before it becomes a dead letter.</summary>
+    public int MaxAttempts { get; set; } = 8;
+
+    /// <summary>First retry delay; doubled per attempt, with jitter, up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan BaseRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long dispatched outbox rows and processed inbox rows are kept (also the de-duplication window).</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Cron of the recurring retention job.</summary>
+    public string RetentionCron { get; set; } = "17 * * * *";
+
+    /// <summary>Exponential backoff with jitter: attempt 1 waits about the base delay.</summary>
+    public TimeSpan RetryDelay(int attempt)
+    {
+        var exponent = Math.Min(Math.Max(attempt - 1, 0), 30);
+        var capped = Math.Min(BaseRetryDelay.TotalMilliseconds * Math.Pow(2, exponent), MaxRetryDelay.TotalMilliseconds);
+        var jittered = capped * (0.5 + (Random.Shared.NextDouble() * 0.5)); // "equal jitter": half fixed, half random
+        return TimeSpan.FromMilliseconds(jittered);
+    }
+}

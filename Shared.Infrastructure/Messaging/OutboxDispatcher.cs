@@ -1,0 +1,257 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using OmsModular.Shared.Infrastructure.Modules;
+
+namespace OmsModular.Shared.Infrastructure.Messaging;
+
+/// <summary>
+/// Moves one module's outbox to the transport. Claims rows with <c>FOR UPDATE SKIP LOCKED</c>
+/// in batches (several Host instances run side by side, none dispatches a row twice), keeps
+/// per-partition commit order across dispatchers, and is woken right after commit (in-process
+/// signal, <c>LISTEN/NOTIFY</c>), polling only as a fallback.
+/// </summary>
+public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
+{
+    private readonly ModuleManifest _module;
+    private readonly ModuleDatabase _database;
+    private readonly IMessageTransport _transport;
+    private readonly MessagingSignals _signals;
+    private readonly MessagingOptions _options;
+    private readonly ILogger<OutboxDispatcher> _logger;
+    private readonly string _claimSql;
+    private readonly string _blockedSql;
+    private readonly string _markSql;
+    private readonly string _failSql;
+
+    public OutboxDispatcher(
+        ModuleManifest module,
+        ModuleDatabase database,
+        IMessageTransport transport,
+        MessagingSignals signals,
+        IOptions<MessagingOptions> options,
+        ILogger<OutboxDispatcher> logger)
+    {
+        _module = module;
+        _database = database;
+        _transport = transport;
+        _signals = signals;
+        _options = options.Value;
+        _logger = logger;
+        var table = $"\"{module.Schema}\".outbox_messages";
+        _claimSql = $"""
+            SELECT id, sequence, message_type, payload::text, partition_key, occurred_at,
+                   trace_parent, trace_state, correlation_id, causation_id, attempts
+            FROM {table}
+            WHERE dispatched_at IS NULL AND next_attempt_at <= now()
+            ORDER BY sequence
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+            """;
+        // An earlier, not yet dispatched row of the same partition that this dispatcher does not
+        // hold (another dispatcher holds it, or it waits for a retry) blocks the later ones.
+        _blockedSql = $"""
+            SELECT partition_key, min(sequence)
+            FROM {table}
+            WHERE dispatched_at IS NULL AND partition_key = ANY($1) AND NOT (id = ANY($2))
+            GROUP BY partition_key
+            """;
+        _markSql = $"UPDATE {table} SET dispatched_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)";
+        _failSql = $"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = now() + $2, last_error = $3 WHERE id = ANY($1)";
+    }
+
+    public string WorkerName => $"outbox-dispatcher:{_module.Name}";
+
+    public DateTimeOffset? LastHeartbeat { get; private set; }
+
+    public bool IsFaulted { get; private set; }
+
+    /// <summary>Dispatches until the outbox has nothing due; returns the number of messages dispatched.</summary>
+    public async Task<int> DispatchPendingAsync(CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            var (claimed, dispatched) = await DispatchBatchAsync(cancellationToken).ConfigureAwait(false);
+            total += dispatched;
+            if (claimed < _options.BatchSize || dispatched == 0)
+            {
+                return total;
+            }
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var signal = _signals.Outbox(_module.Schema);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var wake = signal.Next;
+            var wait = _options.PollInterval;
+            try
+            {
+                LastHeartbeat = DateTimeOffset.UtcNow;
+                await DispatchPendingAsync(stoppingToken).ConfigureAwait(false);
+                IsFaulted = false;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                IsFaulted = true;
+                wait = TimeSpan.FromSeconds(1);
+                _logger.LogError(exception, "Outbox dispatcher of {Module} failed; retrying in {Delay}", _module.Name, wait);
+            }
+
+            await WaitAsync(wake, wait, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    internal static async Task WaitAsync(Task wake, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await wake.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // the fallback poll
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    private async Task<(int Claimed, int Dispatched)> DispatchBatchAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        var rows = new List<(TransportMessage Message, long Sequence, int Attempts)>(_options.BatchSize);
+        await using (var claim = new NpgsqlCommand(_claimSql, connection, transaction))
+        {
+            claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.BatchSize });
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rows.Add((
+                    new TransportMessage(
+                        reader.GetGuid(0),
+                        reader.GetString(2),
+                        reader.GetString(3),
+                        reader.IsDBNull(4) ? null : reader.GetString(4),
+                        reader.GetFieldValue<DateTimeOffset>(5),
+                        reader.IsDBNull(6) ? null : reader.GetString(6),
+                        reader.IsDBNull(7) ? null : reader.GetString(7),
+                        reader.IsDBNull(8) ? null : reader.GetString(8),
+                        reader.IsDBNull(9) ? null : reader.GetString(9),
+                        _module.Name),
+                    reader.GetInt64(1),
+                    reader.GetInt32(10)));
+            }
+        }
+
+        if (rows.Count == 0)
+        {
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return (0, 0);
+        }
+
+        var sendable = await ExcludeBlockedPartitionsAsync(connection, transaction, rows, cancellationToken).ConfigureAwait(false);
+        if (sendable.Count == 0)
+        {
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return (rows.Count, 0);
+        }
+
+        var ids = sendable.Select(r => r.Message.MessageId).ToArray();
+        try
+        {
+            await _transport.SendAsync(sendable.Select(r => r.Message).ToArray(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var delay = _options.RetryDelay(sendable.Max(r => r.Attempts) + 1);
+            _logger.LogWarning(exception, "Transport refused {Count} messages of {Module}; next attempt in {Delay}", ids.Length, _module.Name, delay);
+            await using var fail = new NpgsqlCommand(_failSql, connection, transaction);
+            fail.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+            fail.Parameters.Add(new NpgsqlParameter { Value = delay, NpgsqlDbType = NpgsqlDbType.Interval });
+            fail.Parameters.Add(new NpgsqlParameter { Value = Truncate(exception.ToString()), NpgsqlDbType = NpgsqlDbType.Text });
+            await fail.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            MessagingTelemetry.DispatchFailures.Add(ids.Length, new KeyValuePair<string, object?>("module", _module.Name));
+            return (rows.Count, 0);
+        }
+
+        await using (var mark = new NpgsqlCommand(_markSql, connection, transaction))
+        {
+            mark.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+            await mark.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+
+        var now = DateTimeOffset.UtcNow;
+        var tag = new KeyValuePair<string, object?>("module", _module.Name);
+        MessagingTelemetry.Dispatched.Add(ids.Length, tag);
+        foreach (var row in sendable)
+        {
+            MessagingTelemetry.OutboxLag.Record((now - row.Message.OccurredAt).TotalMilliseconds, tag);
+        }
+
+        return (rows.Count, sendable.Count);
+    }
+
+    private async Task<List<(TransportMessage Message, long Sequence, int Attempts)>> ExcludeBlockedPartitionsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        List<(TransportMessage Message, long Sequence, int Attempts)> rows,
+        CancellationToken cancellationToken)
+    {
+        var keys = rows.Where(r => r.Message.PartitionKey is not null).Select(r => r.Message.PartitionKey!).Distinct().ToArray();
+        if (keys.Length == 0)
+        {
+            return rows;
+        }
+
+        var blockedFrom = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (var blocked = new NpgsqlCommand(_blockedSql, connection, transaction))
+        {
+            blocked.Parameters.Add(new NpgsqlParameter { Value = keys, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            blocked.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Message.MessageId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+            await using var reader = await blocked.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                blockedFrom[reader.GetString(0)] = reader.GetInt64(1);
+            }
+        }
+
+        if (blockedFrom.Count == 0)
+        {
+            return rows;
+        }
+
+        return rows.Where(r => r.Message.PartitionKey is null
+                               || !blockedFrom.TryGetValue(r.Message.PartitionKey, out var from)
+                               || r.Sequence < from)
+            .ToList();
+    }
+
+    internal static string Truncate(string text) => text.Length <= 4000 ? text : text[..4000];
+}
+
+/// <summary>A background worker of the backbone, watched by the readiness check.</summary>
+public interface IMessagingWorker
+{
+    string WorkerName { get; }
+
+    DateTimeOffset? LastHeartbeat { get; }
+
+    bool IsFaulted { get; }
+}

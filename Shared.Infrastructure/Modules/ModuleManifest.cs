@@ -1,0 +1,139 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Shared.Contracts;
+using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.ModuleApi;
+using OmsModular.Shared.Infrastructure.Persistence;
+
+namespace OmsModular.Shared.Infrastructure.Modules;
+
+/// <summary>
+/// What a module declares about itself in one place. The Host, the messaging registry, the
+/// architecture tests and the generated docs are all built from the manifests.
+/// </summary>
+public sealed class ModuleManifest
+{
+    internal ModuleManifest(
+        string name,
+        string schema,
+        Type dbContextType,
+        Action<IServiceCollection, ModuleDatabase> registerDbContext,
+        IReadOnlyList<Type> publishes,
+        IReadOnlyList<ConsumerDescriptor> consumes,
+        IReadOnlyList<ModuleRequestDescriptor> handles)
+    {
+        Name = name;
+        Schema = schema;
+        DbContextType = dbContextType;
+        RegisterDbContext = registerDbContext;
+        Publishes = publishes;
+        Consumes = consumes;
+        Handles = handles;
+    }
+
+    /// <summary>The module's name, e.g. <c>Orders</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>The PostgreSQL schema the module owns, e.g. <c>orders</c>.</summary>
+    public string Schema { get; }
+
+    /// <summary>The module's own DbContext type (maps only <see cref="Schema"/>).</summary>
+    public Type DbContextType { get; }
+
+    /// <summary>Integration event contracts the module publishes.</summary>
+    public IReadOnlyList<Type> Publishes { get; }
+
+    /// <summary>Integration event consumers of the module, each with its own delivery.</summary>
+    public IReadOnlyList<ConsumerDescriptor> Consumes { get; }
+
+    /// <summary>Module API requests the module handles.</summary>
+    public IReadOnlyList<ModuleRequestDescriptor> Handles { get; }
+
+    internal Action<IServiceCollection, ModuleDatabase> RegisterDbContext { get; }
+
+    public static Builder Create(string name, string schema) => new(name, schema);
+
+    public override string ToString() => Name;
+
+    public sealed class Builder
+    {
+        private readonly string _name;
+        private readonly string _schema;
+        private readonly List<Type> _publishes = [];
+        private readonly List<ConsumerDescriptor> _consumes = [];
+        private readonly List<ModuleRequestDescriptor> _handles = [];
+        private Type? _dbContextType;
+        private Action<IServiceCollection, ModuleDatabase>? _registerDbContext;
+
+        internal Builder(string name, string schema)
+        {
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                throw new ArgumentException("A module needs a name.", nameof(name));
+            }
+
+            if (string.IsNullOrWhiteSpace(schema) || !schema.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_'))
+            {
+                throw new ArgumentException($"Schema '{schema}' must be lower-case letters, digits and underscores.", nameof(schema));
+            }
+
+            _name = name;
+            _schema = schema;
+        }
+
+        public Builder UseDbContext<TContext>()
+            where TContext : ModuleDbContext
+        {
+            _dbContextType = typeof(TContext);
+            _registerDbContext = (services, database) => services.AddDbContext<TContext>(
+                options => ModuleDbContextOptions.Configure(options, database.ConnectionString, _schema, typeof(TContext).Assembly));
+            return this;
+        }
+
+        public Builder Publishes<TEvent>()
+            where TEvent : class, IIntegrationEvent
+        {
+            _publishes.Add(typeof(TEvent));
+            return this;
+        }
+
+        /// <summary>
+        /// Declares a consumer. Its name (<c>schema.TypeName</c> unless given) keys its inbox rows,
+        /// so it must stay stable once messages have been delivered to it.
+        /// </summary>
+        public Builder Consumes<TEvent, TConsumer>(string? consumerName = null)
+            where TEvent : class, IIntegrationEvent
+            where TConsumer : class, IIntegrationEventHandler<TEvent>
+        {
+            _consumes.Add(ConsumerDescriptor.Create<TEvent, TConsumer>(_name, consumerName ?? $"{_schema}.{typeof(TConsumer).Name}"));
+            return this;
+        }
+
+        public Builder Handles<TRequest, TResponse, THandler>()
+            where TRequest : IModuleRequest<TResponse>
+            where THandler : class, IModuleRequestHandler<TRequest, TResponse>
+        {
+            _handles.Add(ModuleRequestDescriptor.Create<TRequest, TResponse, THandler>(_name));
+            return this;
+        }
+
+        public ModuleManifest Build()
+        {
+            if (_dbContextType is null || _registerDbContext is null)
+            {
+                throw new InvalidOperationException($"Module {_name} must declare its DbContext with UseDbContext<T>().");
+            }
+
+            var duplicateConsumer = _consumes.GroupBy(c => c.ConsumerName).FirstOrDefault(g => g.Count() > 1);
+            if (duplicateConsumer is not null)
+            {
+                throw new InvalidOperationException($"Module {_name} declares consumer '{duplicateConsumer.Key}' twice.");
+            }
+
+            return new ModuleManifest(_name, _schema, _dbContextType, _registerDbContext, _publishes.ToArray(), _consumes.ToArray(), _handles.ToArray());
+        }
+    }
+}
+
+/// <summary>The connection a module uses: the shared database, or its own role when configured.</summary>
+public sealed record ModuleDatabase(string ModuleName, string Schema, string ConnectionString);

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using OmsModular.Shared.Contracts;
+using OmsModular.Shared.Infrastructure.Messaging;
+
+namespace OmsModular.Shared.Infrastructure.Persistence;
+
+/// <summary>
+/// Base of every module's DbContext: maps the module's schema (and only it), its outbox and
+/// inbox tables, and publishes integration events into the outbox in the same transaction as
+/// the state change.
+/// </summary>
+public abstract class ModuleDbContext : DbContext
+{
+    protected ModuleDbContext(DbContextOptions options)
+        : base(options)
+    {
+        Schema = options.FindExtension<ModuleSchemaExtension>()?.Schema
+            ?? throw new InvalidOperationException($"{GetType().Name} was configured without a module schema.");
+    }
+
+    /// <summary>The schema this context maps.</summary>
+    public string Schema { get; }
+
+    /// <summary>True when outbox rows were saved and their dispatcher has not been woken yet.</summary>
+    internal bool HasUnsignalledOutbox { get; set; }
+
+    /// <summary>
+    /// Adds an integration event to this module's outbox. It is written by the next
+    /// <c>SaveChanges</c>, in the same transaction as the state change.
+    /// </summary>
+    /// <param name="message">The event contract.</param>
+    /// <param name="partitionKey">Messages with the same key reach each consumer in commit order (use the order id).</param>
+    public void Publish<TEvent>(TEvent message, string? partitionKey = null)
+        where TEvent : class, IIntegrationEvent
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var ambient = MessagingAmbient.Current;
+        var activity = Activity.Current;
+        Set<OutboxMessage>().Add(new OutboxMessage
+        {
+            Id = Guid.CreateVersion7(),
+            MessageType = WireNames.Of(typeof(TEvent)),
+            Payload = JsonSerializer.Serialize(message, MessageSerialization.Options),
+            PartitionKey = partitionKey,
+            OccurredAt = DateTimeOffset.UtcNow,
+            NextAttemptAt = DateTimeOffset.UtcNow,
+            TraceParent = activity?.Id is { } id && activity.IdFormat == ActivityIdFormat.W3C ? id : ambient?.TraceParent,
+            TraceState = activity?.TraceStateString ?? ambient?.TraceState,
+            CorrelationId = ambient?.CorrelationId ?? activity?.TraceId.ToString(),
+            CausationId = ambient?.CausationId,
+        });
+    }
+
+    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        var publishes = ChangeTracker.Entries<OutboxMessage>().Any(e => e.State == EntityState.Added);
+        if (!publishes)
+        {
+            return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken).ConfigureAwait(false);
+        }
+
+        // NOTIFY is transactional: other Host instances hear it only when the rows are committed.
+        if (Database.CurrentTransaction is not null)
+        {
+            var written = await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken).ConfigureAwait(false);
+            await NotifyAsync(cancellationToken).ConfigureAwait(false);
+            HasUnsignalledOutbox = true; // the transaction's owner wakes the dispatcher after commit
+            return written;
+        }
+
+        await using var transaction = await Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var count = await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken).ConfigureAwait(false);
+        await NotifyAsync(cancellationToken).ConfigureAwait(false);
+        HasUnsignalledOutbox = true;
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        SignalOutboxIfNeeded();
+        return count;
+    }
+
+    public override int SaveChanges(bool acceptAllChangesOnSuccess) =>
+        throw new NotSupportedException("Module contexts save asynchronously (SaveChangesAsync).");
+
+    /// <summary>Wakes this module's outbox dispatcher in this process (after commit).</summary>
+    internal void SignalOutboxIfNeeded()
+    {
+        if (!HasUnsignalledOutbox)
+        {
+            return;
+        }
+
+        HasUnsignalledOutbox = false;
+        this.GetService<MessagingSignals>().Outbox(Schema).Set();
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.HasDefaultSchema(Schema);
+        modelBuilder.ApplyConfiguration(new OutboxMessageConfiguration());
+        modelBuilder.ApplyConfiguration(new InboxMessageConfiguration());
+        ConfigureModule(modelBuilder);
+    }
+
+    /// <summary>The module's own mappings (its schema is already the default).</summary>
+    protected abstract void ConfigureModule(ModelBuilder modelBuilder);
+
+    private Task NotifyAsync(CancellationToken cancellationToken) =>
+        Database.ExecuteSqlRawAsync("SELECT pg_notify({0}, {1})", [MessagingSignals.Channel, "outbox:" + Schema], cancellationToken);
+}
