@@ -69,10 +69,10 @@ internal static class OmsHostSetup
 
     public static void UseOmsHost(this WebApplication app)
     {
-        app.UseExceptionHandler();
-        app.UseStatusCodePages();
         app.UseMiddleware<CorrelationMiddleware>();
         app.UseSerilogRequestLogging(o => o.EnrichDiagnosticContext = CorrelationMiddleware.EnrichRequestLog);
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
 
         app.MapOpenApi();
         app.MapScalarApiReference();

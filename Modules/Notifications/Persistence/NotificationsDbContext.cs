@@ -6,8 +6,10 @@ namespace OmsModular.Modules.Notifications.Persistence;
 /// <summary>The Notifications module's own context: schema <c>notifications</c> only.</summary>
 internal sealed class NotificationsDbContext(DbContextOptions<NotificationsDbContext> options) : ModuleDbContext(options)
 {
-    protected override void ConfigureModule(ModelBuilder modelBuilder) =>
-        modelBuilder.ApplyConfigurationsFromAssembly(typeof(NotificationsDbContext).Assembly);
+    protected override void ConfigureModule(ModelBuilder modelBuilder)
+    {
+        // The Notifications module's entities are mapped here as its features arrive.
+    }
 }
 
 /// <summary>Used by <c>dotnet ef</c> only.</summary>

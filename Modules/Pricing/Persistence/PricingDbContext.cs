@@ -6,8 +6,10 @@ namespace OmsModular.Modules.Pricing.Persistence;
 /// <summary>The Pricing module's own context: schema <c>pricing</c> only.</summary>
 internal sealed class PricingDbContext(DbContextOptions<PricingDbContext> options) : ModuleDbContext(options)
 {
-    protected override void ConfigureModule(ModelBuilder modelBuilder) =>
-        modelBuilder.ApplyConfigurationsFromAssembly(typeof(PricingDbContext).Assembly);
+    protected override void ConfigureModule(ModelBuilder modelBuilder)
+    {
+        // The Pricing module's entities are mapped here as its features arrive.
+    }
 }
 
 /// <summary>Used by <c>dotnet ef</c> only.</summary>
