@@ -145,79 +145,81 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
     {
         await using var connection = new NpgsqlConnection(_database.ConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var deliveries = await ClaimAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-            if (deliveries.Count == 0)
-            {
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return 0;
-            }
-
-            // Fast path: the whole batch in one transaction. If any consumer throws, roll back and
-            // process the batch one delivery per transaction, so only the failing one is retried.
-            var publishedEvents = false;
-            try
-            {
-                foreach (var delivery in deliveries)
-                {
-                    publishedEvents |= await HandleAsync(delivery, connection, transaction, cancellationToken).ConfigureAwait(false);
-                }
-
-                await using var processed = new NpgsqlCommand(_processedSql, connection, transaction);
-                processed.Parameters.Add(new NpgsqlParameter { Value = deliveries.Select(d => d.Id).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-                await processed.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                Completed(deliveries, publishedEvents);
-                return deliveries.Count;
-            }
-            catch (Exception exception) when (!cancellationToken.IsCancellationRequested && deliveries.Count > 1)
-            {
-                _logger.LogDebug(exception, "A delivery of {Module} failed inside a batch; processing the batch one by one", _module.Name);
-                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-                await transaction.DisposeAsync().ConfigureAwait(false);
-                transaction = null!;
-                foreach (var delivery in deliveries)
-                {
-                    await ProcessOneAsync(connection, delivery, cancellationToken).ConfigureAwait(false);
-                }
-
-                return deliveries.Count;
-            }
-            catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-                await RecordFailureAsync(connection, deliveries[0], exception, cancellationToken).ConfigureAwait(false);
-                return 1;
-            }
-        }
-        finally
-        {
-            if (transaction is not null)
-            {
-                await transaction.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task ProcessOneAsync(NpgsqlConnection connection, Delivery delivery, CancellationToken cancellationToken)
-    {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var deliveries = await ClaimAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        if (deliveries.Count == 0)
+        {
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+
+        // The claimed rows stay locked until this transaction ends, whatever happens below:
+        // failures roll back to savepoints, never the whole transaction, so no other processor
+        // can claim a delivery while this one is still deciding its outcome.
+        var succeeded = new List<Delivery>(deliveries.Count);
+        var failed = new List<(Delivery Delivery, Exception Error)>();
+        var publishedEvents = false;
+        await transaction.SaveAsync("batch", cancellationToken).ConfigureAwait(false);
         try
         {
-            var published = await HandleAsync(delivery, connection, transaction, cancellationToken).ConfigureAwait(false);
-            await using var processed = new NpgsqlCommand(_processedSql, connection, transaction);
-            processed.Parameters.Add(new NpgsqlParameter { Value = new[] { delivery.Id }, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-            await processed.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            Completed([delivery], published);
+            // Fast path: the whole batch at once.
+            foreach (var delivery in deliveries)
+            {
+                publishedEvents |= await HandleAsync(delivery, connection, transaction, cancellationToken).ConfigureAwait(false);
+            }
+
+            succeeded.AddRange(deliveries);
         }
         catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
         {
-            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-            await RecordFailureAsync(connection, delivery, exception, cancellationToken).ConfigureAwait(false);
+            await transaction.RollbackAsync("batch", cancellationToken).ConfigureAwait(false);
+            publishedEvents = false;
+            if (deliveries.Count == 1)
+            {
+                failed.Add((deliveries[0], exception));
+            }
+            else
+            {
+                // Slow path: one savepoint per delivery, so only the failing ones are retried.
+                foreach (var delivery in deliveries)
+                {
+                    await transaction.SaveAsync("delivery", cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        publishedEvents |= await HandleAsync(delivery, connection, transaction, cancellationToken).ConfigureAwait(false);
+                        await transaction.ReleaseAsync("delivery", cancellationToken).ConfigureAwait(false);
+                        succeeded.Add(delivery);
+                    }
+                    catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        await transaction.RollbackAsync("delivery", cancellationToken).ConfigureAwait(false);
+                        failed.Add((delivery, error));
+                    }
+                }
+            }
         }
+
+        if (succeeded.Count > 0)
+        {
+            await using var processed = new NpgsqlCommand(_processedSql, connection, transaction);
+            processed.Parameters.Add(new NpgsqlParameter { Value = succeeded.Select(d => d.Id).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+            await processed.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var outcomes = new List<(Delivery Delivery, Exception Error, TimeSpan Delay, bool Dead)>(failed.Count);
+        foreach (var (delivery, error) in failed)
+        {
+            outcomes.Add(await RecordFailureAsync(connection, transaction, delivery, error, cancellationToken).ConfigureAwait(false));
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        Completed(succeeded, publishedEvents);
+        foreach (var outcome in outcomes)
+        {
+            LogFailure(outcome.Delivery, outcome.Error, outcome.Delay, outcome.Dead);
+        }
+
+        return deliveries.Count;
     }
 
     private void Completed(IReadOnlyList<Delivery> deliveries, bool publishedEvents)
@@ -236,19 +238,28 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         }
     }
 
-    private async Task RecordFailureAsync(NpgsqlConnection connection, Delivery delivery, Exception exception, CancellationToken cancellationToken)
+    private async Task<(Delivery, Exception, TimeSpan, bool)> RecordFailureAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        Delivery delivery,
+        Exception exception,
+        CancellationToken cancellationToken)
     {
-        var attempt = delivery.Attempts + 1;
-        var delay = _options.RetryDelay(attempt);
-        await using var fail = new NpgsqlCommand(_failSql, connection);
+        var delay = _options.RetryDelay(delivery.Attempts + 1);
+        await using var fail = new NpgsqlCommand(_failSql, connection, transaction);
         fail.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = delivery.Id });
         fail.Parameters.Add(new NpgsqlParameter<string> { TypedValue = OutboxDispatcher.Truncate(exception.ToString()) });
         fail.Parameters.Add(new NpgsqlParameter { Value = delay, NpgsqlDbType = NpgsqlDbType.Interval });
         fail.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.MaxAttempts });
         var status = Convert.ToInt16(await fail.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        return (delivery, exception, delay, status == (short)InboxStatus.DeadLettered);
+    }
+
+    private void LogFailure(Delivery delivery, Exception exception, TimeSpan delay, bool dead)
+    {
         var consumerTag = new KeyValuePair<string, object?>("consumer", delivery.Consumer);
         MessagingTelemetry.Failures.Add(1, consumerTag);
-        if (status == (short)InboxStatus.DeadLettered)
+        if (dead)
         {
             MessagingTelemetry.DeadLettered.Add(1, consumerTag);
             _logger.LogError(
@@ -257,7 +268,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                 delivery.MessageType,
                 delivery.MessageId,
                 delivery.Consumer,
-                attempt);
+                delivery.Attempts + 1);
         }
         else
         {
@@ -267,7 +278,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                 delivery.MessageType,
                 delivery.MessageId,
                 delivery.Consumer,
-                attempt,
+                delivery.Attempts + 1,
                 delay);
         }
     }

@@ -85,6 +85,17 @@ public sealed class ModuleRegistry
 
     public IReadOnlyDictionary<string, Type> EventTypes => _eventTypesByWireName;
 
+    /// <summary>Refuses an event the module's manifest does not declare (the manifest stays the truth).</summary>
+    public void EnsurePublishes(string schema, Type eventType)
+    {
+        var manifest = All.FirstOrDefault(m => m.Schema == schema);
+        if (manifest is not null && !manifest.Publishes.Contains(eventType))
+        {
+            throw new InvalidOperationException(
+                $"Module {manifest.Name} publishes {WireNames.Of(eventType)}, which its manifest does not declare; add .Publishes<{eventType.Name}>().");
+        }
+    }
+
     public ModuleManifest? FindHosted(string name) =>
         Hosted.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
 

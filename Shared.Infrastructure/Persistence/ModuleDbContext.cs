@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using OmsModular.Shared.Contracts;
 using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Shared.Infrastructure.Persistence;
 
@@ -37,6 +38,7 @@ public abstract class ModuleDbContext : DbContext
         where TEvent : class, IIntegrationEvent
     {
         ArgumentNullException.ThrowIfNull(message);
+        ApplicationService<ModuleRegistry>()?.EnsurePublishes(Schema, typeof(TEvent));
         var ambient = MessagingAmbient.Current;
         var activity = Activity.Current;
         Set<OutboxMessage>().Add(new OutboxMessage
@@ -92,8 +94,12 @@ public abstract class ModuleDbContext : DbContext
         }
 
         HasUnsignalledOutbox = false;
-        this.GetService<MessagingSignals>().Outbox(Schema).Set();
+        ApplicationService<MessagingSignals>()?.Outbox(Schema).Set();
     }
+
+    private T? ApplicationService<T>()
+        where T : class =>
+        this.GetService<IDbContextOptions>().FindExtension<CoreOptionsExtension>()?.ApplicationServiceProvider?.GetService(typeof(T)) as T;
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
