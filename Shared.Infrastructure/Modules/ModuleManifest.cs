@@ -93,6 +93,7 @@ public sealed class ModuleManifest
         public Builder Publishes<TEvent>()
             where TEvent : class, IIntegrationEvent
         {
+            _ = WireNames.Of(typeof(TEvent)); // refuses a contract without an explicit wire name
             _publishes.Add(typeof(TEvent));
             return this;
         }

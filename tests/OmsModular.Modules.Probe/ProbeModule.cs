@@ -44,6 +44,9 @@ public sealed class ProbeModule : IModule
             return TypedResults.Accepted($"/api/v1/probe/pings/{id}", new { id });
         }).ExcludeFromDescription();
 
+        endpoints.MapGet("/api/v1/probe/boom", string () => throw new InvalidOperationException("probe secret: connection to the vault failed"))
+            .ExcludeFromDescription();
+
         endpoints.MapGet("/api/v1/probe/pings/{id:guid}", async (Guid id, ProbeDbContext db, CancellationToken ct) =>
             await db.Pings.SingleOrDefaultAsync(p => p.PingId == id, ct) is { } ping
                 ? Results.Ok(ping)

@@ -1,0 +1,53 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using OmsModular.Tests.Infrastructure;
+
+namespace OmsModular.Tests.HostTests;
+
+/// <summary>
+/// The real Host (all modules, plus the test-only Probe module found next to it) on its own
+/// database of the test server, in Production mode. One Host for the whole run: Hangfire keeps
+/// global state, so hosted-app tests share this collection.
+/// </summary>
+public sealed class HostFixture : IAsyncLifetime
+{
+    private WebApplicationFactory<Program>? _factory;
+
+    public HttpClient Client { get; private set; } = null!;
+
+    public IServiceProvider Services => _factory!.Services;
+
+    public string ConnectionString { get; private set; } = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        ConnectionString = await TestDatabase.CreateDatabaseAsync($"oms_host_{Environment.ProcessId}");
+        // Environment variables reach the Host's builder before it builds (the factory's own
+        // settings arrive too late for code that runs before Build()).
+        Environment.SetEnvironmentVariable("ConnectionStrings__Oms", ConnectionString);
+        Environment.SetEnvironmentVariable("Oms__Messaging__PollInterval", "00:00:00.500");
+        Environment.SetEnvironmentVariable("Oms__Messaging__MaxAttempts", "3");
+        Environment.SetEnvironmentVariable("Oms__Messaging__BaseRetryDelay", "00:00:00.010");
+        Environment.SetEnvironmentVariable("Oms__Messaging__MaxRetryDelay", "00:00:00.050");
+        Environment.SetEnvironmentVariable("Oms__Jobs__PollInterval", "00:00:01");
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseEnvironment("Production"));
+        Client = _factory.CreateClient();
+        using var ready = await Client.GetAsync("/health/ready");
+        ready.EnsureSuccessStatusCode();
+    }
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        if (_factory is not null)
+        {
+            await _factory.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class HostCollection : ICollectionFixture<HostFixture>
+{
+    public const string Name = "host";
+}
