@@ -1,0 +1,92 @@
+using Npgsql;
+using OmsModular.Tests.Infrastructure;
+
+namespace OmsModular.Tests.HostTests;
+
+/// <summary>The binary's own verbs and its embedded default database, run as real processes.</summary>
+public sealed class HostProcessTests
+{
+    [Fact]
+    public async Task Migrate_applies_the_hosted_modules_migrations_and_exits()
+    {
+        var all = await TestDatabase.CreateDatabaseAsync($"oms_migrate_all_{Environment.ProcessId}");
+        var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(90), "migrate", "--connection-string", all);
+        Assert.True(exitCode == 0, output);
+        Assert.Equal(["fulfillment", "inventory", "notifications", "orders", "payments", "pricing", "returns"], await MigratedSchemasAsync(all));
+
+        var some = await TestDatabase.CreateDatabaseAsync($"oms_migrate_some_{Environment.ProcessId}");
+        (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(90), "migrate", "--connection-string", some, "--modules", "Orders,Pricing");
+        Assert.True(exitCode == 0, output);
+        Assert.Equal(["orders", "pricing"], await MigratedSchemasAsync(some));
+    }
+
+    [Fact]
+    public async Task Without_a_connection_string_the_host_runs_its_own_cluster_that_keeps_data_across_restarts()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"oms-test-embedded-{Guid.NewGuid():N}");
+        try
+        {
+            await using (var first = HostProcess.Start("--data-dir", directory))
+            {
+                await first.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+                await using var connection = new NpgsqlConnection(EmbeddedConnectionString(directory));
+                await connection.OpenAsync();
+                await using var marker = new NpgsqlCommand("CREATE TABLE public.restart_marker (value text); INSERT INTO public.restart_marker VALUES ('kept')", connection);
+                await marker.ExecuteNonQueryAsync();
+                await connection.CloseAsync();
+                NpgsqlConnection.ClearAllPools();
+                Assert.Equal(0, await first.StopAsync(TimeSpan.FromSeconds(60)));
+            }
+
+            Assert.False(File.Exists(Path.Combine(directory, "data", "postmaster.pid")), "the cluster must be stopped with the Host");
+
+            await using (var second = HostProcess.Start("--data-dir", directory))
+            {
+                await second.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+                await using var connection = new NpgsqlConnection(EmbeddedConnectionString(directory));
+                await connection.OpenAsync();
+                await using var read = new NpgsqlCommand("SELECT value FROM public.restart_marker", connection);
+                Assert.Equal("kept", await read.ExecuteScalarAsync());
+                await using var fsync = new NpgsqlCommand("SHOW fsync", connection);
+                Assert.Equal("on", await fsync.ExecuteScalarAsync());
+                await connection.CloseAsync();
+                NpgsqlConnection.ClearAllPools();
+                Assert.Equal(0, await second.StopAsync(TimeSpan.FromSeconds(60)));
+            }
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+        }
+    }
+
+    private static string EmbeddedConnectionString(string directory)
+    {
+        var port = File.ReadAllLines(Path.Combine(directory, "data", "postmaster.pid"))[3];
+        var password = File.ReadAllText(Path.Combine(directory, "password")).Trim();
+        return $"Host=127.0.0.1;Port={port};Username=oms;Password={password};Database=oms;Pooling=false";
+    }
+
+    private static async Task<List<string>> MigratedSchemasAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = '__ef_migrations_history' ORDER BY 1",
+            connection);
+        var schemas = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            schemas.Add(reader.GetString(0));
+        }
+
+        return schemas;
+    }
+}
