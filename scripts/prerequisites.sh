@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the Host and the tests need beyond the .NET SDK: the PostgreSQL server
+# binaries (initdb, pg_ctl, postgres). Nothing is started here: the Host and the test run start
+# their own private clusters from these binaries.
+set -euo pipefail
+
+have_postgres() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+
+if ! have_postgres; then
+  echo "PostgreSQL server binaries not found; installing them (Debian/Ubuntu)..."
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
+# As root the clusters run as the unprivileged 'postgres' user, which the package creates.
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+echo "PostgreSQL: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1 || command -v initdb)"
