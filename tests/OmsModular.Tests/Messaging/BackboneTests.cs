@@ -54,6 +54,28 @@ public sealed class BackboneTests
     }
 
     [Fact]
+    public async Task A_commit_in_another_instance_wakes_this_instances_workers_through_listen_notify()
+    {
+        var prefix = "t" + Guid.NewGuid().ToString("N")[..10];
+        // The fallback poll is far longer than the test: only LISTEN/NOTIFY can wake the workers.
+        await using var workers = await MessagingHarness.CreateAsync(prefix, settings: s => s["Oms:Messaging:PollInterval"] = "00:10:00");
+        await using var publisher = await MessagingHarness.CreateAsync(prefix, createTables: false);
+        await workers.StartHostedWorkersAsync();
+        await MessagingHarness.WaitUntilAsync(async () =>
+        {
+            // the LISTEN connection may need a moment; publish until the first event is through
+            await publisher.PublishAsync(Events("notify", 1));
+            return (await workers.EffectsAsync(workers.B)).Count > 0;
+        });
+
+        var message = Events("notify-2", 1)[0];
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await publisher.PublishAsync(message);
+        await MessagingHarness.WaitUntilAsync(async () => (await workers.EffectsAsync(workers.C)).Any(e => e.EventId == message.Id), TimeSpan.FromSeconds(20));
+        Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task A_redelivered_message_has_exactly_one_effect()
     {
         await using var harness = await MessagingHarness.CreateAsync();

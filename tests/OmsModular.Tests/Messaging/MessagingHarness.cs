@@ -149,6 +149,20 @@ public sealed class MessagingHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts the workers exactly as the Host does (dispatchers, processors, LISTEN connection).</summary>
+    public async Task StartHostedWorkersAsync()
+    {
+        foreach (var hosted in Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+        {
+            await hosted.StartAsync(_stop.Token);
+            _running.Add(Task.Run(async () =>
+            {
+                await _stop.Token.WhenCanceled();
+                await hosted.StopAsync(CancellationToken.None);
+            }));
+        }
+    }
+
     /// <summary>Publishes each event from module A in its own transaction.</summary>
     public async Task PublishAsync(params SomethingHappened[] events)
     {
