@@ -36,6 +36,7 @@ public static class ModuleServiceCollectionExtensions
         services.TryAddSingleton<InboxWriter>();
         services.TryAddSingleton<IMessageTransport, InProcessTransport>();
         services.TryAddSingleton<MessagingAdmin>();
+        services.TryAddSingleton<MessagingWorkerFactory>();
         services.TryAddTransient<MessagingRetentionJob>();
         services.TryAddSingleton<IModuleClient, InProcessModuleClient>();
 
@@ -64,21 +65,8 @@ public static class ModuleServiceCollectionExtensions
 
             services.AddValidatorsFromAssembly(module.GetType().Assembly, ServiceLifetime.Scoped, includeInternalTypes: true);
             module.AddServices(services, configuration);
-            services.AddSingleton(sp => new OutboxDispatcher(
-                manifest,
-                database,
-                sp.GetRequiredService<IMessageTransport>(),
-                sp.GetRequiredService<MessagingSignals>(),
-                sp.GetRequiredService<IOptions<MessagingOptions>>(),
-                sp.GetRequiredService<ILogger<OutboxDispatcher>>()));
-            services.AddSingleton(sp => new InboxProcessor(
-                manifest,
-                database,
-                registry,
-                sp.GetRequiredService<IServiceScopeFactory>(),
-                sp.GetRequiredService<MessagingSignals>(),
-                sp.GetRequiredService<IOptions<MessagingOptions>>(),
-                sp.GetRequiredService<ILogger<InboxProcessor>>()));
+            services.AddSingleton(sp => sp.GetRequiredService<MessagingWorkerFactory>().CreateDispatcher(manifest));
+            services.AddSingleton(sp => sp.GetRequiredService<MessagingWorkerFactory>().CreateProcessor(manifest));
         }
 
         services.AddSingleton(new ModuleDatabases(databases));

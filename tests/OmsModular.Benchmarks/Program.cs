@@ -213,13 +213,11 @@ public sealed class Bench : IAsyncDisposable
 
     public async Task StartWorkersAsync(int count)
     {
-        var options = _services.GetRequiredService<IOptions<MessagingOptions>>();
+        var factory = _services.GetRequiredService<MessagingWorkerFactory>();
         for (var i = 0; i < count; i++)
         {
-            _workers.Add(new OutboxDispatcher(_producer, _services.GetRequiredService<ModuleDatabases>().For(_producer.Name), _services.GetRequiredService<IMessageTransport>(),
-                _services.GetRequiredService<MessagingSignals>(), options, _services.GetRequiredService<ILogger<OutboxDispatcher>>()));
-            _workers.Add(new InboxProcessor(_consumer, _services.GetRequiredService<ModuleDatabases>().For(_consumer.Name), _services.GetRequiredService<ModuleRegistry>(),
-                _services.GetRequiredService<IServiceScopeFactory>(), _services.GetRequiredService<MessagingSignals>(), options, _services.GetRequiredService<ILogger<InboxProcessor>>()));
+            _workers.Add(factory.CreateDispatcher(_producer));
+            _workers.Add(factory.CreateProcessor(_consumer));
         }
 
         foreach (var worker in _workers)

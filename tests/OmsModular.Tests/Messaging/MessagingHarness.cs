@@ -115,22 +115,11 @@ public sealed class MessagingHarness : IAsyncDisposable
         return harness;
     }
 
-    public OutboxDispatcher NewDispatcher(ModuleManifest module) => new(
-        module,
-        Services.GetRequiredService<ModuleDatabases>().For(module.Name),
-        Services.GetRequiredService<IMessageTransport>(),
-        Services.GetRequiredService<MessagingSignals>(),
-        Services.GetRequiredService<IOptions<MessagingOptions>>(),
-        Services.GetRequiredService<ILogger<OutboxDispatcher>>());
+    public OutboxDispatcher NewDispatcher(ModuleManifest module) =>
+        Services.GetRequiredService<MessagingWorkerFactory>().CreateDispatcher(module);
 
-    public InboxProcessor NewProcessor(ModuleManifest module) => new(
-        module,
-        Services.GetRequiredService<ModuleDatabases>().For(module.Name),
-        Services.GetRequiredService<ModuleRegistry>(),
-        Services.GetRequiredService<IServiceScopeFactory>(),
-        Services.GetRequiredService<MessagingSignals>(),
-        Services.GetRequiredService<IOptions<MessagingOptions>>(),
-        Services.GetRequiredService<ILogger<InboxProcessor>>());
+    public InboxProcessor NewProcessor(ModuleManifest module) =>
+        Services.GetRequiredService<MessagingWorkerFactory>().CreateProcessor(module);
 
     /// <summary>Starts one dispatcher and one inbox processor per module (as the Host does).</summary>
     public async Task StartWorkersAsync(int dispatchersPerModule = 1, int processorsPerModule = 1)
