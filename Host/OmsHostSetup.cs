@@ -128,7 +128,7 @@ internal static class OmsHostSetup
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
             .UsePostgreSqlStorage(
-                o => o.UseNpgsqlConnection(connectionString),
+                o => o.UseNpgsqlConnection(ModuleDatabase.SeparatePool(connectionString, "oms-jobs", 20)),
                 new PostgreSqlStorageOptions
                 {
                     SchemaName = "hangfire",

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using FluentValidation;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Messaging;
 using OmsModular.Shared.Infrastructure.ModuleApi;
 
@@ -53,6 +54,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         {
             ValidationException validation => Validation(validation),
             BadHttpRequestException badRequest => Malformed(badRequest),
+            ProblemException business => Business(business),
             UnknownModuleException unknown => new ProblemDetails
             {
                 Status = StatusCodes.Status404NotFound,
@@ -89,6 +91,18 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             ProblemDetails = problem,
             Exception = exception,
         });
+    }
+
+    private static ProblemDetails Business(ProblemException exception)
+    {
+        var problem = exception.Field is null
+            ? new ProblemDetails()
+            : new HttpValidationProblemDetails(new Dictionary<string, string[]> { [exception.Field] = [exception.Message] });
+        problem.Status = exception.Status;
+        problem.Type = exception.Type;
+        problem.Title = exception.Title;
+        problem.Detail = exception.Message;
+        return problem;
     }
 
     private static HttpValidationProblemDetails Validation(ValidationException exception) => new(

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Inventory.Features;
 using OmsModular.Modules.Inventory.Persistence;
+using OmsModular.Shared.Contracts.Inventory;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Inventory;
@@ -11,13 +13,22 @@ public sealed class InventoryModule : IModule
 {
     public ModuleManifest Manifest { get; } = ModuleManifest.Create("Inventory", "inventory")
         .UseDbContext<InventoryDbContext>()
+        .Publishes<StockReserved>()
+        .Publishes<StockReservationFailed>()
+        .Publishes<StockReleased>()
+        .Publishes<StockLevelChanged>()
+        .Handles<GetAvailability, AvailabilityResult, GetAvailabilityApi>()
+        .Handles<ReserveStock, ReservationOutcome, ReservationApi>()
+        .Handles<ReleaseReservations, int, ReservationApi>()
+        .Handles<ConfirmReservations, int, ReservationApi>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSingleton<InventorySettings>();
+        services.AddScoped<ReservationExpiryJob>();
+        services.AddHostedService<InventoryJobs>();
     }
 
-    public void MapEndpoints(IEndpointRouteBuilder endpoints)
-    {
-    }
+    public void MapEndpoints(IEndpointRouteBuilder endpoints) => InventoryEndpoints.Map(endpoints);
 }

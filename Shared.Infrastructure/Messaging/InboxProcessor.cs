@@ -134,7 +134,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
 
     private async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(_nextDueSql, connection);
         var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
@@ -143,7 +143,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
 
     private async Task<int> ProcessBatchAsync(CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var deliveries = await ClaimAsync(connection, transaction, cancellationToken).ConfigureAwait(false);

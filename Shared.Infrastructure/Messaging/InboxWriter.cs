@@ -49,7 +49,7 @@ public sealed class InboxWriter(ModuleRegistry registry, ModuleDatabases databas
             causations[i] = m.CausationId;
         }
 
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await using var connection = new NpgsqlConnection(database.WorkerConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection)
         {

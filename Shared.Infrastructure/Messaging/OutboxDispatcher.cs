@@ -129,7 +129,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
 
     private async Task<(int Claimed, int Dispatched)> DispatchBatchAsync(CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 

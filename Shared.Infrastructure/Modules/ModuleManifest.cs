@@ -136,5 +136,20 @@ public sealed class ModuleManifest
     }
 }
 
-/// <summary>The connection a module uses: the shared database, or its own role when configured.</summary>
-public sealed record ModuleDatabase(string ModuleName, string Schema, string ConnectionString);
+/// <summary>
+/// The connection a module uses: the shared database, or its own role when configured. Requests
+/// use <see cref="ConnectionString"/>; the messaging workers use <see cref="WorkerConnectionString"/>,
+/// the same database through a pool of their own, so a burst of requests waiting on row locks can
+/// never starve the workers (or the other way round).
+/// </summary>
+public sealed record ModuleDatabase(string ModuleName, string Schema, string ConnectionString, string WorkerConnectionString)
+{
+    public ModuleDatabase(string moduleName, string schema, string connectionString)
+        : this(moduleName, schema, connectionString, SeparatePool(connectionString, "oms-messaging", 30))
+    {
+    }
+
+    /// <summary>The same database under another application name (hence another Npgsql pool).</summary>
+    public static string SeparatePool(string connectionString, string applicationName, int maxPoolSize) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = applicationName, MaxPoolSize = maxPoolSize }.ConnectionString;
+}

@@ -222,12 +222,12 @@ public static partial class Rules
         }
     }
 
-    /// <summary>Rule 6: every contract a manifest names lives in Shared.Contracts; a module publishes and handles under its own folder.</summary>
+    /// <summary>Rule 6: every contract a manifest names lives in Shared.Contracts (or is a BCL type such as <c>int</c>); a module publishes and handles under its own folder.</summary>
     public static IEnumerable<string> ContractsComeFromSharedContracts(ModuleUnderTest module, Assembly contracts)
     {
         foreach (var type in module.Publishes.Concat(module.Consumes).Concat(module.Handles).Distinct())
         {
-            if (type.Assembly != contracts)
+            if (type.Assembly != contracts && type.Assembly != typeof(object).Assembly)
             {
                 yield return $"Modules.{module.Name} -> {type.Assembly.GetName().Name} (contract {type.Name} is not in Shared.Contracts)";
             }

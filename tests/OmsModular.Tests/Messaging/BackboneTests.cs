@@ -219,6 +219,7 @@ public sealed class BackboneTests
             await db.SaveChangesAsync();
         }
 
+        harness.Transport.Latency = TimeSpan.FromMilliseconds(20); // both dispatchers hold claims at once
         var first = harness.NewDispatcher(harness.A);
         var second = harness.NewDispatcher(harness.A);
         var dispatched = await Task.WhenAll(

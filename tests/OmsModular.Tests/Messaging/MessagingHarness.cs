@@ -224,8 +224,16 @@ public sealed class CountingTransport(IMessageTransport inner) : IMessageTranspo
 
     public Func<IReadOnlyList<TransportMessage>, bool> Refuse { get; set; } = _ => false;
 
+    /// <summary>A slow transport keeps each dispatcher's batch claimed for a while (forces overlap).</summary>
+    public TimeSpan Latency { get; set; }
+
     public async Task SendAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken)
     {
+        if (Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(Latency, cancellationToken);
+        }
+
         if (Refuse(messages))
         {
             throw new InvalidOperationException("The transport is down (test).");

@@ -23,6 +23,155 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("OmsModular.Modules.Inventory.Domain.Reservation", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("EndReason")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("end_reason");
+
+                    b.Property<DateTimeOffset?>("EndedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("ended_at");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Location")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("location");
+
+                    b.Property<Guid>("OrderId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("order_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("pk_reservations");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_reservations_expires_at")
+                        .HasFilter("status = 'Active'");
+
+                    b.HasIndex("OrderId", "Location")
+                        .IsUnique()
+                        .HasDatabaseName("ix_reservations_order_id_location");
+
+                    b.ToTable("reservations", "inventory");
+                });
+
+            modelBuilder.Entity("OmsModular.Modules.Inventory.Domain.StockLevel", b =>
+                {
+                    b.Property<string>("Sku")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sku");
+
+                    b.Property<string>("Location")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("location");
+
+                    b.Property<int>("OnHand")
+                        .HasColumnType("integer")
+                        .HasColumnName("on_hand");
+
+                    b.Property<int>("Reserved")
+                        .HasColumnType("integer")
+                        .HasColumnName("reserved");
+
+                    b.Property<int>("SafetyStock")
+                        .HasColumnType("integer")
+                        .HasColumnName("safety_stock");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Sku", "Location")
+                        .HasName("pk_stock_levels");
+
+                    b.HasIndex("Location")
+                        .HasDatabaseName("ix_stock_levels_location");
+
+                    b.ToTable("stock_levels", "inventory", t =>
+                        {
+                            t.HasCheckConstraint("ck_stock_levels_on_hand", "on_hand >= 0");
+
+                            t.HasCheckConstraint("ck_stock_levels_reserved", "reserved >= 0");
+
+                            t.HasCheckConstraint("ck_stock_levels_safety_stock", "safety_stock >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("OmsModular.Modules.Inventory.Domain.StockMovement", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Location")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("location");
+
+                    b.Property<DateTimeOffset>("OccurredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("occurred_at");
+
+                    b.Property<int>("OnHandDelta")
+                        .HasColumnType("integer")
+                        .HasColumnName("on_hand_delta");
+
+                    b.Property<string>("Reference")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("reference");
+
+                    b.Property<int>("ReservedDelta")
+                        .HasColumnType("integer")
+                        .HasColumnName("reserved_delta");
+
+                    b.Property<string>("Sku")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sku");
+
+                    b.HasKey("Id")
+                        .HasName("pk_stock_movements");
+
+                    b.HasIndex("Sku", "Location", "OccurredAt")
+                        .HasDatabaseName("ix_stock_movements_sku_location_occurred_at");
+
+                    b.ToTable("stock_movements", "inventory");
+                });
+
             modelBuilder.Entity("OmsModular.Shared.Infrastructure.Messaging.InboxMessage", b =>
                 {
                     b.Property<Guid>("Id")
@@ -225,6 +374,47 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
                         .HasFilter("dispatched_at IS NULL");
 
                     b.ToTable("outbox_messages", "inventory");
+                });
+
+            modelBuilder.Entity("OmsModular.Modules.Inventory.Domain.Reservation", b =>
+                {
+                    b.OwnsMany("OmsModular.Modules.Inventory.Domain.ReservedLine", "Lines", b1 =>
+                        {
+                            b1.Property<int>("id")
+                                .ValueGeneratedOnAdd()
+                                .HasColumnType("integer")
+                                .HasColumnName("id");
+
+                            NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b1.Property<int>("id"));
+
+                            b1.Property<int>("Quantity")
+                                .HasColumnType("integer")
+                                .HasColumnName("quantity");
+
+                            b1.Property<string>("Sku")
+                                .IsRequired()
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("sku");
+
+                            b1.Property<Guid>("reservation_id")
+                                .HasColumnType("uuid")
+                                .HasColumnName("reservation_id");
+
+                            b1.HasKey("id")
+                                .HasName("pk_reservation_lines");
+
+                            b1.HasIndex("reservation_id")
+                                .HasDatabaseName("ix_reservation_lines_reservation_id");
+
+                            b1.ToTable("reservation_lines", "inventory");
+
+                            b1.WithOwner()
+                                .HasForeignKey("reservation_id")
+                                .HasConstraintName("fk_reservation_lines_reservations_reservation_id");
+                        });
+
+                    b.Navigation("Lines");
                 });
 #pragma warning restore 612, 618
         }

@@ -1,0 +1,90 @@
+namespace OmsModular.Modules.Inventory.Domain;
+
+/// <summary>Stock of one SKU at one location (a fulfilment node, by its code).</summary>
+internal sealed class StockLevel
+{
+    public required string Sku { get; init; }
+
+    public required string Location { get; init; }
+
+    public int OnHand { get; set; }
+
+    public int Reserved { get; set; }
+
+    public int SafetyStock { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>Available-to-promise: on hand − reserved − safety stock, never below zero.</summary>
+    public int Available => Math.Max(0, OnHand - Reserved - SafetyStock);
+}
+
+internal enum MovementKind
+{
+    Sync,
+    Receipt,
+    Damage,
+    Count,
+    Correction,
+    Reserve,
+    Release,
+}
+
+/// <summary>The stock ledger: every change of on-hand or reserved, with its cause.</summary>
+internal sealed class StockMovement
+{
+    public Guid Id { get; init; } = Guid.CreateVersion7();
+
+    public required string Sku { get; init; }
+
+    public required string Location { get; init; }
+
+    public MovementKind Kind { get; init; }
+
+    public int OnHandDelta { get; init; }
+
+    public int ReservedDelta { get; init; }
+
+    public string? Reference { get; init; }
+
+    public DateTimeOffset OccurredAt { get; init; } = DateTimeOffset.UtcNow;
+}
+
+internal enum ReservationStatus
+{
+    Active,
+    Confirmed,
+    Released,
+    Expired,
+}
+
+/// <summary>A reservation of an order's lines at one location; unique per (order, location).</summary>
+internal sealed class Reservation
+{
+    public Guid Id { get; init; } = Guid.CreateVersion7();
+
+    public Guid OrderId { get; init; }
+
+    public required string Location { get; init; }
+
+    public ReservationStatus Status { get; set; }
+
+    public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? EndedAt { get; set; }
+
+    public string? EndReason { get; set; }
+
+    public List<ReservedLine> Lines { get; init; } = [];
+
+    public bool Holds => Status is ReservationStatus.Active or ReservationStatus.Confirmed;
+}
+
+internal sealed class ReservedLine
+{
+    public required string Sku { get; init; }
+
+    public int Quantity { get; init; }
+}

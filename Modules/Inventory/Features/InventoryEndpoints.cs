@@ -1,0 +1,82 @@
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using OmsModular.Shared.Contracts.Inventory;
+
+namespace OmsModular.Modules.Inventory.Features;
+
+internal sealed record SetStockLevelRequest(int OnHand, int? SafetyStock);
+
+internal sealed record AdjustStockRequest(int Delta, string Reason, string? Reference);
+
+internal sealed record StockBatchRequest(IReadOnlyList<StockBatchRow> Items);
+
+internal sealed record StockBatchResult(int Updated);
+
+internal sealed record ReserveStockRequest(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, int? HoldSeconds);
+
+internal sealed record ReleaseRequest(string? Reason);
+
+internal sealed record CountResult(int Count);
+
+/// <summary><c>/api/v1/inventory</c>: stock sync, adjustments, bulk loads, availability, reservations.</summary>
+internal static class InventoryEndpoints
+{
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/api/v1/inventory").WithTags("Inventory");
+
+        group.MapPut("/stock/{sku}/{location}", async (string sku, string location, SetStockLevelRequest body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new SetStockLevel(sku, location, body.OnHand, body.SafetyStock), ct)))
+            .WithName("SetStockLevel")
+            .WithSummary("Sets the absolute on-hand count (stock sync) and optionally the safety stock of a SKU at a location.");
+
+        group.MapPost("/stock/{sku}/{location}/adjustments", async (string sku, string location, AdjustStockRequest body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new AdjustStock(sku, location, body.Delta, body.Reason, body.Reference), ct)))
+            .WithName("AdjustStock")
+            .WithSummary("Changes on-hand by a delta with a reason: receipt, damage, count or correction.");
+
+        group.MapPost("/stock/batch", async (StockBatchRequest body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new StockBatchResult(await sender.Send(new LoadStockBatch(body.Items ?? []), ct))))
+            .WithName("LoadStockBatch")
+            .WithSummary("Stock sync of up to 10,000 (sku, location) rows in one transaction.");
+
+        group.MapGet("/availability/{sku}", async (string sku, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok((await sender.Send(new GetStockAvailability([sku]), ct)).Skus[0]))
+            .WithName("GetSkuAvailability")
+            .WithSummary("Available-to-promise of one SKU per location and across the network.");
+
+        group.MapGet("/availability", async (string[] sku, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new GetStockAvailability(sku), ct)))
+            .WithName("GetAvailability")
+            .WithSummary("Available-to-promise of a set of SKUs (?sku=A&sku=B).");
+
+        group.MapPost("/reservations", async Task<Results<Created<ReservationOutcome>, Conflict<ReservationOutcome>>> (ReserveStockRequest body, ISender sender, CancellationToken ct) =>
+            {
+                var hold = body.HoldSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
+                var outcome = await sender.Send(new ReserveStockCommand(body.OrderId, body.Location ?? string.Empty, body.Lines ?? [], hold), ct);
+                return outcome.Reserved
+                    ? TypedResults.Created($"/api/v1/inventory/reservations?orderId={body.OrderId}", outcome)
+                    : TypedResults.Conflict(outcome);
+            })
+            .WithName("ReserveStock")
+            .WithSummary("Reserves every line at one location, all or nothing; 409 with the shortfall per line when stock is short.");
+
+        group.MapGet("/reservations", async (Guid orderId, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new GetReservations(orderId), ct)))
+            .WithName("GetReservations")
+            .WithSummary("The reservations of an order.");
+
+        group.MapPost("/reservations/{orderId:guid}/release", async (Guid orderId, ReleaseRequest? body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new CountResult(await sender.Send(new ReleaseReservationsCommand(orderId, body?.Reason ?? "released"), ct))))
+            .WithName("ReleaseReservations")
+            .WithSummary("Releases the order's reservations.");
+
+        group.MapPost("/reservations/{orderId:guid}/confirm", async (Guid orderId, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new CountResult(await sender.Send(new ConfirmReservationsCommand(orderId), ct))))
+            .WithName("ConfirmReservations")
+            .WithSummary("Keeps the order's reservations: they no longer expire.");
+    }
+}

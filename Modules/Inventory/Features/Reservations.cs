@@ -1,0 +1,300 @@
+using FluentValidation;
+using Hangfire;
+using Mediator;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+using NpgsqlTypes;
+using OmsModular.Modules.Inventory.Domain;
+using OmsModular.Modules.Inventory.Persistence;
+using OmsModular.Shared.Contracts.Inventory;
+using OmsModular.Shared.Infrastructure.ModuleApi;
+
+namespace OmsModular.Modules.Inventory.Features;
+
+internal sealed record ReserveStockCommand(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, TimeSpan? Hold) : ICommand<ReservationOutcome>;
+
+internal sealed record ReleaseReservationsCommand(Guid OrderId, string Reason) : ICommand<int>;
+
+internal sealed record ConfirmReservationsCommand(Guid OrderId) : ICommand<int>;
+
+internal sealed record ExpireReservationCommand(Guid ReservationId) : ICommand<bool>;
+
+/// <summary>The backstop sweep: expires every active reservation past its time (a lost job cannot keep stock).</summary>
+internal sealed record ExpireDueReservationsCommand(int Limit) : ICommand<int>;
+
+internal sealed record GetReservations(Guid OrderId) : IQuery<IReadOnlyList<ReservationView>>;
+
+internal sealed record ReservationView(Guid Id, Guid OrderId, string Location, string Status, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? EndedAt, string? EndReason, IReadOnlyList<ReservationLine> Lines);
+
+internal sealed class InventorySettings(IConfiguration configuration)
+{
+    public TimeSpan DefaultHold => configuration.GetValue("Oms:Inventory:ReservationHold", TimeSpan.FromMinutes(15));
+
+    public int MaxLineQuantity => configuration.GetValue("Oms:Inventory:MaxLineQuantity", 10_000);
+}
+
+internal sealed class ReserveStockValidator : AbstractValidator<ReserveStockCommand>
+{
+    public ReserveStockValidator(InventorySettings settings)
+    {
+        RuleFor(c => c.OrderId).NotEmpty();
+        RuleFor(c => c.Location).IsCode();
+        RuleFor(c => c.Lines).NotEmpty().Must(l => l.Count <= 200).WithMessage("A reservation holds at most 200 lines.");
+        RuleFor(c => c.Lines).Must(l => l.Select(x => x.Sku).Distinct().Count() == l.Count)
+            .WithMessage("A SKU appears twice; put its quantities on one line.").When(c => c.Lines is { Count: > 0 });
+        RuleForEach(c => c.Lines).ChildRules(line =>
+        {
+            line.RuleFor(l => l.Sku).IsCode();
+            line.RuleFor(l => l.Quantity).InclusiveBetween(1, settings.MaxLineQuantity);
+        });
+        RuleFor(c => c.Hold).InclusiveBetween(TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)).When(c => c.Hold is not null);
+    }
+}
+
+internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettings settings, IBackgroundJobClient jobs) :
+    ICommandHandler<ReserveStockCommand, ReservationOutcome>,
+    ICommandHandler<ReleaseReservationsCommand, int>,
+    ICommandHandler<ConfirmReservationsCommand, int>,
+    ICommandHandler<ExpireReservationCommand, bool>,
+    ICommandHandler<ExpireDueReservationsCommand, int>,
+    IQueryHandler<GetReservations, IReadOnlyList<ReservationView>>
+{
+    public async ValueTask<ReservationOutcome> Handle(ReserveStockCommand command, CancellationToken cancellationToken)
+    {
+        // Requests for one order run one at a time, so a repeat sees the first one's outcome.
+        await LockOrderAsync(command.OrderId, cancellationToken);
+        var existing = await db.Reservations.SingleOrDefaultAsync(r => r.OrderId == command.OrderId && r.Location == command.Location, cancellationToken);
+        if (existing is not null)
+        {
+            return new ReservationOutcome(existing.Holds, existing.Id, []);
+        }
+
+        var lines = command.Lines.OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray();
+        var skus = lines.Select(l => l.Sku).ToArray();
+
+        // Lock the stock rows in one order (by SKU) so concurrent multi-line reservations cannot deadlock,
+        // then decide on the locked, current numbers: all lines or none.
+        await using (var select = await StockSql.CommandAsync(db, $"""
+            SELECT {StockSql.Columns} FROM inventory.stock_levels
+            WHERE location = $1 AND sku = ANY($2) ORDER BY sku FOR UPDATE
+            """, cancellationToken))
+        {
+            select.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.Location });
+            select.Parameters.Add(new NpgsqlParameter { Value = skus, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            var levels = (await StockSql.ReadLevelsAsync(select, cancellationToken)).ToDictionary(l => l.Sku, StringComparer.Ordinal);
+            var shortfalls = lines
+                .Select(l => new Shortfall(l.Sku, l.Quantity, levels.TryGetValue(l.Sku, out var level) ? level.Available : 0))
+                .Where(s => s.Available < s.Requested)
+                .ToArray();
+            if (shortfalls.Length > 0)
+            {
+                db.Publish(new StockReservationFailed(command.OrderId, command.Location, shortfalls), partitionKey: command.OrderId.ToString());
+                return new ReservationOutcome(false, null, shortfalls);
+            }
+        }
+
+        await using (var reserve = await StockSql.CommandAsync(db, """
+            UPDATE inventory.stock_levels s SET reserved = s.reserved + r.quantity, updated_at = now()
+            FROM unnest($2::text[], $3::int[]) AS r(sku, quantity)
+            WHERE s.location = $1 AND s.sku = r.sku AND s.on_hand - s.reserved - s.safety_stock >= r.quantity
+            """, cancellationToken))
+        {
+            reserve.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.Location });
+            reserve.Parameters.Add(new NpgsqlParameter { Value = skus, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            reserve.Parameters.Add(new NpgsqlParameter { Value = lines.Select(l => l.Quantity).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            var updated = await reserve.ExecuteNonQueryAsync(cancellationToken);
+            if (updated != lines.Length)
+            {
+                throw new InvalidOperationException("Locked stock changed under a reservation; the transaction is rolled back.");
+            }
+        }
+
+        var reservation = new Reservation
+        {
+            OrderId = command.OrderId,
+            Location = command.Location,
+            Status = ReservationStatus.Active,
+            ExpiresAt = DateTimeOffset.UtcNow + (command.Hold ?? settings.DefaultHold),
+            Lines = lines.Select(l => new ReservedLine { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
+        };
+        db.Reservations.Add(reservation);
+        db.Movements.AddRange(lines.Select(l => new StockMovement
+        {
+            Sku = l.Sku,
+            Location = command.Location,
+            Kind = MovementKind.Reserve,
+            ReservedDelta = l.Quantity,
+            Reference = command.OrderId.ToString(),
+        }));
+        db.Publish(new StockReserved(reservation.Id, command.OrderId, command.Location, lines, reservation.ExpiresAt), partitionKey: command.OrderId.ToString());
+
+        // Expiry: a delayed job (at least once; it re-checks the reservation when it runs).
+        ScheduleExpiry(reservation);
+        return new ReservationOutcome(true, reservation.Id, []);
+    }
+
+    public async ValueTask<int> Handle(ReleaseReservationsCommand command, CancellationToken cancellationToken)
+    {
+        await LockOrderAsync(command.OrderId, cancellationToken);
+        var holding = await db.Reservations
+            .Where(r => r.OrderId == command.OrderId && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
+            .ToListAsync(cancellationToken);
+        foreach (var reservation in holding)
+        {
+            await EndAsync(reservation, ReservationStatus.Released, command.Reason, cancellationToken);
+        }
+
+        return holding.Count;
+    }
+
+    public async ValueTask<int> Handle(ConfirmReservationsCommand command, CancellationToken cancellationToken)
+    {
+        await LockOrderAsync(command.OrderId, cancellationToken);
+        var active = await db.Reservations.Where(r => r.OrderId == command.OrderId && r.Status == ReservationStatus.Active).ToListAsync(cancellationToken);
+        foreach (var reservation in active)
+        {
+            reservation.Status = ReservationStatus.Confirmed;
+        }
+
+        return active.Count;
+    }
+
+    public async ValueTask<bool> Handle(ExpireReservationCommand command, CancellationToken cancellationToken)
+    {
+        var reservation = await db.Reservations.SingleOrDefaultAsync(r => r.Id == command.ReservationId, cancellationToken);
+        if (reservation is null)
+        {
+            return false;
+        }
+
+        await LockOrderAsync(reservation.OrderId, cancellationToken);
+        await db.Entry(reservation).ReloadAsync(cancellationToken);
+        if (reservation.Status != ReservationStatus.Active)
+        {
+            return false;
+        }
+
+        if (reservation.ExpiresAt > DateTimeOffset.UtcNow)
+        {
+            ScheduleExpiry(reservation); // Hangfire's schedule has whole-second resolution: too early, try again
+            return false;
+        }
+
+        await EndAsync(reservation, ReservationStatus.Expired, "expired", cancellationToken);
+        return true;
+    }
+
+    public async ValueTask<int> Handle(ExpireDueReservationsCommand command, CancellationToken cancellationToken)
+    {
+        var due = await db.Reservations
+            .Where(r => r.Status == ReservationStatus.Active && r.ExpiresAt <= DateTimeOffset.UtcNow)
+            .OrderBy(r => r.ExpiresAt)
+            .Take(command.Limit)
+            .ToListAsync(cancellationToken);
+        foreach (var reservation in due)
+        {
+            await LockOrderAsync(reservation.OrderId, cancellationToken);
+            await db.Entry(reservation).ReloadAsync(cancellationToken);
+            if (reservation.Status == ReservationStatus.Active)
+            {
+                await EndAsync(reservation, ReservationStatus.Expired, "expired", cancellationToken);
+            }
+        }
+
+        return due.Count;
+    }
+
+    private void ScheduleExpiry(Reservation reservation) =>
+        jobs.Schedule<ReservationExpiryJob>(job => job.ExpireAsync(reservation.Id, CancellationToken.None), reservation.ExpiresAt.AddSeconds(1));
+
+    public async ValueTask<IReadOnlyList<ReservationView>> Handle(GetReservations query, CancellationToken cancellationToken)
+    {
+        var reservations = await db.Reservations.AsNoTracking().Where(r => r.OrderId == query.OrderId).OrderBy(r => r.CreatedAt).ToListAsync(cancellationToken);
+        return reservations.Select(r => new ReservationView(
+            r.Id, r.OrderId, r.Location, r.Status.ToString().ToLowerInvariant(), r.CreatedAt, r.ExpiresAt, r.EndedAt, r.EndReason,
+            r.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray())).ToArray();
+    }
+
+    private async Task EndAsync(Reservation reservation, ReservationStatus status, string reason, CancellationToken cancellationToken)
+    {
+        var lines = reservation.Lines.OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray();
+        await using (var release = await StockSql.CommandAsync(db, """
+            UPDATE inventory.stock_levels s SET reserved = greatest(0, s.reserved - r.quantity), updated_at = now()
+            FROM unnest($2::text[], $3::int[]) AS r(sku, quantity)
+            WHERE s.location = $1 AND s.sku = r.sku
+            """, cancellationToken))
+        {
+            release.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reservation.Location });
+            release.Parameters.Add(new NpgsqlParameter { Value = lines.Select(l => l.Sku).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            release.Parameters.Add(new NpgsqlParameter { Value = lines.Select(l => l.Quantity).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            await release.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        reservation.Status = status;
+        reservation.EndedAt = DateTimeOffset.UtcNow;
+        reservation.EndReason = reason;
+        db.Movements.AddRange(lines.Select(l => new StockMovement
+        {
+            Sku = l.Sku,
+            Location = reservation.Location,
+            Kind = MovementKind.Release,
+            ReservedDelta = -l.Quantity,
+            Reference = reservation.OrderId.ToString(),
+        }));
+        db.Publish(
+            new StockReleased(reservation.Id, reservation.OrderId, reservation.Location, lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray(), reason),
+            partitionKey: reservation.OrderId.ToString());
+    }
+
+    private async Task LockOrderAsync(Guid orderId, CancellationToken cancellationToken)
+    {
+        await using var command = await StockSql.CommandAsync(db, "SELECT pg_advisory_xact_lock(hashtextextended('inventory:' || $1::text, 0))", cancellationToken);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
+
+/// <summary>The Hangfire jobs that expire unconfirmed reservations: one delayed job each, and a sweep.</summary>
+internal sealed class ReservationExpiryJob(ISender sender)
+{
+    public const string SweepJobId = "inventory-expire-reservations";
+
+    public async Task ExpireAsync(Guid reservationId, CancellationToken cancellationToken) =>
+        await sender.Send(new ExpireReservationCommand(reservationId), cancellationToken);
+
+    public async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        while (await sender.Send(new ExpireDueReservationsCommand(200), cancellationToken) == 200)
+        {
+        }
+    }
+}
+
+/// <summary>Registers the sweep as a recurring job when the Host starts.</summary>
+internal sealed class InventoryJobs(IRecurringJobManager recurringJobs) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurringJobs.AddOrUpdate<ReservationExpiryJob>(ReservationExpiryJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Cron.Minutely());
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Module API handlers: other modules reserve, release and confirm through contracts.</summary>
+internal sealed class ReservationApi(ISender sender) :
+    IModuleRequestHandler<ReserveStock, ReservationOutcome>,
+    IModuleRequestHandler<ReleaseReservations, int>,
+    IModuleRequestHandler<ConfirmReservations, int>
+{
+    public async Task<ReservationOutcome> HandleAsync(ReserveStock request, CancellationToken cancellationToken) =>
+        await sender.Send(new ReserveStockCommand(request.OrderId, request.Location, request.Lines, request.Hold), cancellationToken);
+
+    public async Task<int> HandleAsync(ReleaseReservations request, CancellationToken cancellationToken) =>
+        await sender.Send(new ReleaseReservationsCommand(request.OrderId, request.Reason), cancellationToken);
+
+    public async Task<int> HandleAsync(ConfirmReservations request, CancellationToken cancellationToken) =>
+        await sender.Send(new ConfirmReservationsCommand(request.OrderId), cancellationToken);
+}

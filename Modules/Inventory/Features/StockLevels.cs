@@ -1,0 +1,179 @@
+using FluentValidation;
+using Mediator;
+using Npgsql;
+using NpgsqlTypes;
+using OmsModular.Modules.Inventory.Domain;
+using OmsModular.Modules.Inventory.Persistence;
+using OmsModular.Shared.Contracts.Inventory;
+using OmsModular.Shared.Infrastructure.Hosting;
+
+namespace OmsModular.Modules.Inventory.Features;
+
+/// <summary>Stock sync: the absolute on-hand count (and optionally the safety stock) of a SKU at a location.</summary>
+internal sealed record SetStockLevel(string Sku, string Location, int OnHand, int? SafetyStock) : ICommand<LocationAvailability>;
+
+/// <summary>A relative change of on-hand with its reason (receipt, damage, count, correction).</summary>
+internal sealed record AdjustStock(string Sku, string Location, int Delta, string Reason, string? Reference) : ICommand<LocationAvailability>;
+
+/// <summary>A bulk stock sync (up to <see cref="StockRules.MaxBatchRows"/> rows in one transaction).</summary>
+internal sealed record LoadStockBatch(IReadOnlyList<StockBatchRow> Items) : ICommand<int>;
+
+internal sealed record StockBatchRow(string Sku, string Location, int OnHand, int? SafetyStock);
+
+internal static class StockRules
+{
+    public const int MaxBatchRows = 10_000;
+    public const int MaxOnHand = 100_000_000;
+    public static readonly string[] AdjustmentReasons = ["receipt", "damage", "count", "correction"];
+
+    public static IRuleBuilderOptions<T, string> IsCode<T>(this IRuleBuilder<T, string> rule) => rule
+        .NotEmpty()
+        .MaximumLength(64)
+        .Matches("^[A-Za-z0-9][A-Za-z0-9._-]*$").WithMessage("'{PropertyName}' may hold letters, digits, '.', '_' and '-' only.");
+}
+
+internal sealed class SetStockLevelValidator : AbstractValidator<SetStockLevel>
+{
+    public SetStockLevelValidator()
+    {
+        RuleFor(c => c.Sku).IsCode();
+        RuleFor(c => c.Location).IsCode();
+        RuleFor(c => c.OnHand).InclusiveBetween(0, StockRules.MaxOnHand);
+        RuleFor(c => c.SafetyStock).InclusiveBetween(0, StockRules.MaxOnHand);
+    }
+}
+
+internal sealed class AdjustStockValidator : AbstractValidator<AdjustStock>
+{
+    public AdjustStockValidator()
+    {
+        RuleFor(c => c.Sku).IsCode();
+        RuleFor(c => c.Location).IsCode();
+        RuleFor(c => c.Delta).NotEqual(0).InclusiveBetween(-StockRules.MaxOnHand, StockRules.MaxOnHand);
+        RuleFor(c => c.Reason).Must(r => StockRules.AdjustmentReasons.Contains(r))
+            .WithMessage($"'Reason' must be one of {string.Join(", ", StockRules.AdjustmentReasons)}.");
+        RuleFor(c => c.Reference).MaximumLength(200);
+    }
+}
+
+internal sealed class LoadStockBatchValidator : AbstractValidator<LoadStockBatch>
+{
+    public LoadStockBatchValidator()
+    {
+        RuleFor(c => c.Items).NotEmpty().Must(i => i.Count <= StockRules.MaxBatchRows)
+            .WithMessage($"A batch holds at most {StockRules.MaxBatchRows} rows.");
+        RuleFor(c => c.Items)
+            .Must(items => items.Select(i => (i.Sku, i.Location)).Distinct().Count() == items.Count)
+            .WithMessage("A (sku, location) pair appears twice in the batch.")
+            .When(c => c.Items is { Count: > 0 });
+        RuleForEach(c => c.Items).ChildRules(item =>
+        {
+            item.RuleFor(i => i.Sku).IsCode();
+            item.RuleFor(i => i.Location).IsCode();
+            item.RuleFor(i => i.OnHand).InclusiveBetween(0, StockRules.MaxOnHand);
+            item.RuleFor(i => i.SafetyStock).InclusiveBetween(0, StockRules.MaxOnHand);
+        });
+    }
+}
+
+internal sealed class StockLevelHandlers(InventoryDbContext db) :
+    ICommandHandler<SetStockLevel, LocationAvailability>,
+    ICommandHandler<AdjustStock, LocationAvailability>,
+    ICommandHandler<LoadStockBatch, int>
+{
+    public async ValueTask<LocationAvailability> Handle(SetStockLevel command, CancellationToken cancellationToken)
+    {
+        var levels = await UpsertAsync([new StockBatchRow(command.Sku, command.Location, command.OnHand, command.SafetyStock)], cancellationToken);
+        return levels[0].ToContract();
+    }
+
+    public async ValueTask<int> Handle(LoadStockBatch command, CancellationToken cancellationToken) =>
+        (await UpsertAsync(command.Items, cancellationToken)).Count;
+
+    public async ValueTask<LocationAvailability> Handle(AdjustStock command, CancellationToken cancellationToken)
+    {
+        await using var update = await StockSql.CommandAsync(db, $"""
+            UPDATE inventory.stock_levels SET on_hand = on_hand + $3, updated_at = now()
+            WHERE sku = $1 AND location = $2 AND on_hand + $3 >= 0
+            RETURNING {StockSql.Columns}
+            """, cancellationToken);
+        update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.Sku });
+        update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.Location });
+        update.Parameters.Add(new NpgsqlParameter<int> { TypedValue = command.Delta });
+        var level = (await StockSql.ReadLevelsAsync(update, cancellationToken)).SingleOrDefault();
+        if (level is null)
+        {
+            var exists = await db.StockLevels.FindAsync([command.Sku, command.Location], cancellationToken);
+            throw exists is null
+                ? ProblemException.NotFound("Stock", $"There is no stock of {command.Sku} at {command.Location}; set it first.")
+                : ProblemException.Conflict(
+                    "stock-would-go-negative",
+                    "On hand cannot go below zero",
+                    $"{command.Sku} at {command.Location} has {exists.OnHand} on hand; an adjustment of {command.Delta} would leave it negative.",
+                    "delta");
+        }
+
+        db.Movements.Add(new StockMovement
+        {
+            Sku = level.Sku,
+            Location = level.Location,
+            Kind = Enum.Parse<MovementKind>(command.Reason, ignoreCase: true),
+            OnHandDelta = command.Delta,
+            Reference = command.Reference,
+        });
+        db.Publish(level.Changed(command.Reason), partitionKey: level.Sku);
+        return level.ToContract();
+    }
+
+    private async Task<List<StockLevel>> UpsertAsync(IReadOnlyList<StockBatchRow> rows, CancellationToken cancellationToken)
+    {
+        // One statement for one row or ten thousand: insert or overwrite on-hand, keep reserved,
+        // and return the previous on-hand for the ledger.
+        await using var upsert = await StockSql.CommandAsync(db, $"""
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS i(sku, location, on_hand, safety_stock)
+            ), previous AS (
+                SELECT s.sku, s.location, s.on_hand
+                FROM inventory.stock_levels s JOIN input i ON i.sku = s.sku AND i.location = s.location
+                ORDER BY s.sku, s.location
+                FOR UPDATE OF s
+            ), written AS (
+                INSERT INTO inventory.stock_levels AS s (sku, location, on_hand, reserved, safety_stock, updated_at)
+                SELECT sku, location, on_hand, 0, coalesce(safety_stock, 0), now() FROM input ORDER BY sku, location
+                ON CONFLICT (sku, location) DO UPDATE
+                SET on_hand = excluded.on_hand,
+                    safety_stock = coalesce((SELECT i.safety_stock FROM input i WHERE i.sku = s.sku AND i.location = s.location), s.safety_stock),
+                    updated_at = now()
+                RETURNING {StockSql.Columns}
+            )
+            SELECT w.sku, w.location, w.on_hand, w.reserved, w.safety_stock, coalesce(p.on_hand, 0)
+            FROM written w LEFT JOIN previous p ON p.sku = w.sku AND p.location = w.location
+            """, cancellationToken);
+        upsert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Sku).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        upsert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Location).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        upsert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.OnHand).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        upsert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.SafetyStock).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+
+        var levels = new List<StockLevel>(rows.Count);
+        await using (var reader = await upsert.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var level = StockSql.Read(reader);
+                levels.Add(level);
+                var delta = level.OnHand - reader.GetInt32(5);
+                if (delta != 0)
+                {
+                    db.Movements.Add(new StockMovement { Sku = level.Sku, Location = level.Location, Kind = MovementKind.Sync, OnHandDelta = delta });
+                }
+            }
+        }
+
+        foreach (var level in levels)
+        {
+            db.Publish(level.Changed("sync"), partitionKey: level.Sku);
+        }
+
+        return levels;
+    }
+}
