@@ -6,6 +6,8 @@ namespace OmsModular.Shared.Infrastructure.Messaging;
 /// A consumer of another module's integration event. It runs inside its module's transaction
 /// together with its inbox row and any events it publishes; the infrastructure saves the
 /// module's DbContext after it returns. Delivery is at least once, effect exactly once.
+/// Consumers are scoped services shared by the deliveries of one inbox batch: keep no
+/// per-message state in fields.
 /// </summary>
 public interface IIntegrationEventHandler<in TEvent>
     where TEvent : class, IIntegrationEvent

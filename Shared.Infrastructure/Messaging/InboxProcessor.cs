@@ -73,7 +73,16 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             WHERE id = $1
             RETURNING status
             """;
-        _nextDueSql = $"SELECT min(next_attempt_at) FROM {table} WHERE status = 0 AND next_attempt_at > now()";
+        // The earliest attempt among partition heads (a row behind an earlier pending row of its
+        // partition waits for that one, not for its own time).
+        _nextDueSql = $"""
+            SELECT min(i.next_attempt_at) FROM {table} i
+            WHERE i.status = 0
+              AND (i.partition_key IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM {table} e
+                    WHERE e.status = 0 AND e.consumer = i.consumer AND e.partition_key = i.partition_key
+                      AND e.sequence < i.sequence))
+            """;
     }
 
     public string WorkerName => $"inbox-processor:{_module.Name}";
@@ -111,8 +120,10 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                 var nextDue = await NextDueAsync(stoppingToken).ConfigureAwait(false);
                 if (nextDue is { } due)
                 {
+                    // Due but not claimable: held by another processor, or behind an earlier message
+                    // of its partition that another processor is handling. Look again shortly.
                     var untilDue = due - DateTimeOffset.UtcNow;
-                    wait = untilDue < TimeSpan.Zero ? TimeSpan.Zero : (untilDue < wait ? untilDue : wait);
+                    wait = untilDue <= TimeSpan.Zero ? OutboxDispatcher.BlockedRetry : (untilDue < wait ? untilDue : wait);
                 }
 
                 IsFaulted = false;
@@ -162,11 +173,8 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         await transaction.SaveAsync("batch", cancellationToken).ConfigureAwait(false);
         try
         {
-            // Fast path: the whole batch at once.
-            foreach (var delivery in deliveries)
-            {
-                publishedEvents |= await HandleAsync(delivery, connection, transaction, cancellationToken).ConfigureAwait(false);
-            }
+            // Fast path: the whole batch at once, in one DI scope and one DbContext.
+            publishedEvents = await HandleAsync(deliveries, connection, transaction, cancellationToken).ConfigureAwait(false);
 
             succeeded.AddRange(deliveries);
         }
@@ -186,7 +194,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                     await transaction.SaveAsync("delivery", cancellationToken).ConfigureAwait(false);
                     try
                     {
-                        publishedEvents |= await HandleAsync(delivery, connection, transaction, cancellationToken).ConfigureAwait(false);
+                        publishedEvents |= await HandleAsync([delivery], connection, transaction, cancellationToken).ConfigureAwait(false);
                         await transaction.ReleaseAsync("delivery", cancellationToken).ConfigureAwait(false);
                         succeeded.Add(delivery);
                     }
@@ -309,8 +317,29 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         return deliveries;
     }
 
-    /// <summary>Runs one consumer inside the given transaction; true when it published events.</summary>
-    private async Task<bool> HandleAsync(Delivery delivery, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the consumers of the given deliveries inside the given transaction, in one DI scope
+    /// (consumers are scoped services and must not keep per-message state in fields); saves the
+    /// module's DbContext once at the end. True when the consumers published events.
+    /// </summary>
+    private async Task<bool> HandleAsync(IReadOnlyList<Delivery> deliveries, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var scope = _scopeFactory.CreateAsyncScope();
+        var db = (ModuleDbContext)scope.ServiceProvider.GetRequiredService(_module.DbContextType);
+        db.Database.SetDbConnection(connection, contextOwnsConnection: false);
+        await db.Database.UseTransactionAsync(transaction, cancellationToken).ConfigureAwait(false);
+        foreach (var delivery in deliveries)
+        {
+            await InvokeAsync(delivery, scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
+        }
+
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        var published = db.HasUnsignalledOutbox;
+        db.HasUnsignalledOutbox = false;
+        return published;
+    }
+
+    private async Task InvokeAsync(Delivery delivery, IServiceProvider services, CancellationToken cancellationToken)
     {
         var consumer = _registry.FindConsumer(delivery.Consumer)
             ?? throw new InvalidOperationException($"No consumer named '{delivery.Consumer}' is declared by module {_module.Name}.");
@@ -319,12 +348,15 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
 
         ActivityContext.TryParse(delivery.TraceParent, delivery.TraceState, isRemote: true, out var parent);
         using var activity = MessagingTelemetry.ActivitySource.StartActivity($"{delivery.MessageType} process", ActivityKind.Consumer, parent);
-        activity?.SetTag("messaging.system", "oms");
-        activity?.SetTag("messaging.operation.type", "process");
-        activity?.SetTag("messaging.destination.name", delivery.MessageType);
-        activity?.SetTag("messaging.message.id", delivery.MessageId.ToString());
-        activity?.SetTag("messaging.consumer.group.name", delivery.Consumer);
-        activity?.SetTag("oms.correlation_id", delivery.CorrelationId);
+        if (activity is not null)
+        {
+            activity.SetTag("messaging.system", "oms");
+            activity.SetTag("messaging.operation.type", "process");
+            activity.SetTag("messaging.destination.name", delivery.MessageType);
+            activity.SetTag("messaging.message.id", delivery.MessageId.ToString());
+            activity.SetTag("messaging.consumer.group.name", delivery.Consumer);
+            activity.SetTag("oms.correlation_id", delivery.CorrelationId);
+        }
 
         using var ambient = MessagingAmbient.Begin(new MessagingAmbient(
             delivery.CorrelationId ?? delivery.MessageId.ToString(),
@@ -341,11 +373,6 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             ["PartitionKey"] = delivery.PartitionKey,
         });
 
-        await using var scope = _scopeFactory.CreateAsyncScope();
-        var db = (ModuleDbContext)scope.ServiceProvider.GetRequiredService(_module.DbContextType);
-        db.Database.SetDbConnection(connection, contextOwnsConnection: false);
-        await db.Database.UseTransactionAsync(transaction, cancellationToken).ConfigureAwait(false);
-
         var context = new MessageContext(
             delivery.MessageId,
             delivery.MessageType,
@@ -357,18 +384,13 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             delivery.Attempts + 1);
         try
         {
-            await consumer.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            await consumer.Invoke(services, message, context, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
             activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
             throw;
         }
-
-        var published = db.HasUnsignalledOutbox;
-        db.HasUnsignalledOutbox = false;
-        return published;
     }
 
     private sealed record Delivery(

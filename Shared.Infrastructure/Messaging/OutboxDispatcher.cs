@@ -68,17 +68,28 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
 
     public bool IsFaulted { get; private set; }
 
+    /// <summary>How long to wait before looking again when rows were held back by another dispatcher.</summary>
+    internal static readonly TimeSpan BlockedRetry = TimeSpan.FromMilliseconds(20);
+
     /// <summary>Dispatches until the outbox has nothing due; returns the number of messages dispatched.</summary>
-    public async Task<int> DispatchPendingAsync(CancellationToken cancellationToken)
+    public async Task<int> DispatchPendingAsync(CancellationToken cancellationToken) =>
+        (await DispatchDueAsync(cancellationToken).ConfigureAwait(false)).Dispatched;
+
+    private async Task<(int Dispatched, bool Blocked)> DispatchDueAsync(CancellationToken cancellationToken)
     {
         var total = 0;
         while (true)
         {
             var (claimed, dispatched) = await DispatchBatchAsync(cancellationToken).ConfigureAwait(false);
             total += dispatched;
-            if (claimed < _options.BatchSize || dispatched == 0)
+            if (dispatched == 0)
             {
-                return total;
+                return (total, claimed > 0); // claimed but held back: an earlier row of the partition is elsewhere
+            }
+
+            if (claimed < _options.BatchSize)
+            {
+                return (total, false);
             }
         }
     }
@@ -93,7 +104,12 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
             try
             {
                 LastHeartbeat = DateTimeOffset.UtcNow;
-                await DispatchPendingAsync(stoppingToken).ConfigureAwait(false);
+                var (_, blocked) = await DispatchDueAsync(stoppingToken).ConfigureAwait(false);
+                if (blocked)
+                {
+                    wait = BlockedRetry;
+                }
+
                 IsFaulted = false;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

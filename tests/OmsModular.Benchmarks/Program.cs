@@ -15,13 +15,14 @@ using OmsModular.Shared.Infrastructure.Modules;
 using OmsModular.Shared.Infrastructure.Persistence;
 
 // Messaging backbone benchmark: outbox → dispatcher → in-process transport → inbox → trivial consumer.
-//   dotnet run -c Release --project tests/OmsModular.Benchmarks [-- --events 50000 --latency-events 2000 --durable]
+//   dotnet run -c Release --project tests/OmsModular.Benchmarks [-- --events 50000 --latency-events 2000 --batch 500 --durable]
 // Throughput: events pre-committed to the outbox, then drained by 1 and by 2 dispatchers/processors.
 // Hop latency: events published one at a time into running workers; time from the publisher's
 // SaveChanges (commit included) to the consumer's handler.
 var events = Arg("--events", 50_000);
 var latencyEvents = Arg("--latency-events", 2_000);
 var durable = args.Contains("--durable");
+var batchSize = Arg("--batch", 500);
 var connectionString = Environment.GetEnvironmentVariable("OMS_BENCH_CONNECTION_STRING");
 EmbeddedPostgres? embedded = null;
 var directory = Path.Combine(Path.GetTempPath(), $"oms-bench-pg-{Guid.NewGuid():N}");
@@ -43,7 +44,7 @@ try
 {
     foreach (var workers in new[] { 1, 2 })
     {
-        await using var bench = await Bench.CreateAsync(connectionString);
+        await using var bench = await Bench.CreateAsync(connectionString, batchSize);
         await bench.PublishBulkAsync(events);
         var started = Stopwatch.GetTimestamp();
         await bench.StartWorkersAsync(workers);
@@ -54,7 +55,7 @@ try
 
     foreach (var workers in new[] { 1, 2 })
     {
-        await using var bench = await Bench.CreateAsync(connectionString);
+        await using var bench = await Bench.CreateAsync(connectionString, batchSize);
         await bench.StartWorkersAsync(workers);
         for (var i = 0; i < 200; i++)
         {
@@ -162,7 +163,7 @@ public sealed class Bench : IAsyncDisposable
 
     public TickCounter Consumer => _services.GetRequiredService<TickCounter>();
 
-    public static async Task<Bench> CreateAsync(string connectionString)
+    public static async Task<Bench> CreateAsync(string connectionString, int batchSize)
     {
         var prefix = "b" + Guid.NewGuid().ToString("N")[..8];
         var producer = ModuleManifest.Create("Producer", prefix + "_p").UseDbContext<BenchDbContext<ProducerTag>>().Publishes<Ticked>().Build();
@@ -170,7 +171,7 @@ public sealed class Bench : IAsyncDisposable
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Oms"] = connectionString,
-            ["Oms:Messaging:BatchSize"] = "500",
+            ["Oms:Messaging:BatchSize"] = batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }).Build();
         var services = new ServiceCollection();
         services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
