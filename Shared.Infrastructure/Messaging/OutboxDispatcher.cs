@@ -22,7 +22,6 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
     private readonly MessagingOptions _options;
     private readonly ILogger<OutboxDispatcher> _logger;
     private readonly string _claimSql;
-    private readonly string _blockedSql;
     private readonly string _markSql;
     private readonly string _failSql;
 
@@ -41,22 +40,27 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         _options = options.Value;
         _logger = logger;
         var table = $"\"{module.Schema}\".outbox_messages";
+        // Claim due rows in commit order, skipping rows another dispatcher holds. A claimed row is
+        // held back when an earlier, not yet dispatched row of its partition is not in this claim
+        // (another dispatcher holds it, or it waits for a retry): per-partition order survives
+        // several dispatchers. One round trip.
         _claimSql = $"""
-            SELECT id, sequence, message_type, payload::text, partition_key, occurred_at,
-                   trace_parent, trace_state, correlation_id, causation_id, attempts
-            FROM {table}
-            WHERE dispatched_at IS NULL AND next_attempt_at <= now()
-            ORDER BY sequence
-            LIMIT $1
-            FOR UPDATE SKIP LOCKED
-            """;
-        // An earlier, not yet dispatched row of the same partition that this dispatcher does not
-        // hold (another dispatcher holds it, or it waits for a retry) blocks the later ones.
-        _blockedSql = $"""
-            SELECT partition_key, min(sequence)
-            FROM {table}
-            WHERE dispatched_at IS NULL AND partition_key = ANY($1) AND NOT (id = ANY($2))
-            GROUP BY partition_key
+            WITH claimed AS (
+                SELECT id, sequence, message_type, payload, partition_key, occurred_at,
+                       trace_parent, trace_state, correlation_id, causation_id, attempts
+                FROM {table}
+                WHERE dispatched_at IS NULL AND next_attempt_at <= now()
+                ORDER BY sequence
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+            SELECT c.id, c.sequence, c.message_type, c.payload::text, c.partition_key, c.occurred_at,
+                   c.trace_parent, c.trace_state, c.correlation_id, c.causation_id, c.attempts,
+                   c.partition_key IS NOT NULL AND EXISTS (
+                       SELECT 1 FROM {table} o
+                       WHERE o.dispatched_at IS NULL AND o.partition_key = c.partition_key AND o.sequence < c.sequence
+                         AND o.id NOT IN (SELECT id FROM claimed)) AS held_back
+            FROM claimed c
+            ORDER BY c.sequence
             """;
         _markSql = $"UPDATE {table} SET dispatched_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)";
         _failSql = $"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = now() + $2, last_error = $3 WHERE id = ANY($1)";
@@ -150,12 +154,19 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
         var rows = new List<(TransportMessage Message, long Sequence, int Attempts)>(_options.BatchSize);
+        var claimed = 0;
         await using (var claim = new NpgsqlCommand(_claimSql, connection, transaction))
         {
             claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.BatchSize });
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                claimed++;
+                if (reader.GetBoolean(11))
+                {
+                    continue; // held back for partition order
+                }
+
                 rows.Add((
                     new TransportMessage(
                         reader.GetGuid(0),
@@ -176,24 +187,17 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         if (rows.Count == 0)
         {
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return (0, 0);
+            return (claimed, 0);
         }
 
-        var sendable = await ExcludeBlockedPartitionsAsync(connection, transaction, rows, cancellationToken).ConfigureAwait(false);
-        if (sendable.Count == 0)
-        {
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return (rows.Count, 0);
-        }
-
-        var ids = sendable.Select(r => r.Message.MessageId).ToArray();
+        var ids = rows.Select(r => r.Message.MessageId).ToArray();
         try
         {
-            await _transport.SendAsync(sendable.Select(r => r.Message).ToArray(), cancellationToken).ConfigureAwait(false);
+            await _transport.SendAsync(rows.Select(r => r.Message).ToArray(), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var delay = _options.RetryDelay(sendable.Max(r => r.Attempts) + 1);
+            var delay = _options.RetryDelay(rows.Max(r => r.Attempts) + 1);
             _logger.LogWarning(exception, "Transport refused {Count} messages of {Module}; next attempt in {Delay}", ids.Length, _module.Name, delay);
             await using var fail = new NpgsqlCommand(_failSql, connection, transaction);
             fail.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
@@ -202,7 +206,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
             await fail.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             MessagingTelemetry.DispatchFailures.Add(ids.Length, new KeyValuePair<string, object?>("module", _module.Name));
-            return (rows.Count, 0);
+            return (claimed, 0);
         }
 
         await using (var mark = new NpgsqlCommand(_markSql, connection, transaction))
@@ -216,47 +220,12 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         var now = DateTimeOffset.UtcNow;
         var tag = new KeyValuePair<string, object?>("module", _module.Name);
         MessagingTelemetry.Dispatched.Add(ids.Length, tag);
-        foreach (var row in sendable)
+        foreach (var row in rows)
         {
             MessagingTelemetry.OutboxLag.Record((now - row.Message.OccurredAt).TotalMilliseconds, tag);
         }
 
-        return (rows.Count, sendable.Count);
-    }
-
-    private async Task<List<(TransportMessage Message, long Sequence, int Attempts)>> ExcludeBlockedPartitionsAsync(
-        NpgsqlConnection connection,
-        NpgsqlTransaction transaction,
-        List<(TransportMessage Message, long Sequence, int Attempts)> rows,
-        CancellationToken cancellationToken)
-    {
-        var keys = rows.Where(r => r.Message.PartitionKey is not null).Select(r => r.Message.PartitionKey!).Distinct().ToArray();
-        if (keys.Length == 0)
-        {
-            return rows;
-        }
-
-        var blockedFrom = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using (var blocked = new NpgsqlCommand(_blockedSql, connection, transaction))
-        {
-            blocked.Parameters.Add(new NpgsqlParameter { Value = keys, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            blocked.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Message.MessageId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-            await using var reader = await blocked.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                blockedFrom[reader.GetString(0)] = reader.GetInt64(1);
-            }
-        }
-
-        if (blockedFrom.Count == 0)
-        {
-            return rows;
-        }
-
-        return rows.Where(r => r.Message.PartitionKey is null
-                               || !blockedFrom.TryGetValue(r.Message.PartitionKey, out var from)
-                               || r.Sequence < from)
-            .ToList();
+        return (claimed, rows.Count);
     }
 
     internal static string Truncate(string text) => text.Length <= 4000 ? text : text[..4000];

@@ -43,7 +43,7 @@ public abstract class ModuleDbContext : DbContext
         var activity = Activity.Current;
         Set<OutboxMessage>().Add(new OutboxMessage
         {
-            Id = Guid.CreateVersion7(),
+            Id = MonotonicUuid.Next(), // sorts in publish order: EF inserts one SaveChanges in key order
             MessageType = WireNames.Of(typeof(TEvent)),
             Payload = JsonSerializer.Serialize(message, MessageSerialization.Options),
             PartitionKey = partitionKey,

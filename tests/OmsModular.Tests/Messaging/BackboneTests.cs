@@ -204,6 +204,36 @@ public sealed class BackboneTests
     }
 
     [Fact]
+    public async Task Events_published_in_one_transaction_keep_their_publish_order()
+    {
+        await using var harness = await MessagingHarness.CreateAsync();
+        var messages = Events("one-transaction", 200);
+        await using (var scope = harness.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TestDbContext<TagA>>();
+            foreach (var message in messages)
+            {
+                db.Publish(message, message.Key);
+            }
+
+            await db.SaveChangesAsync();
+        }
+
+        await harness.StartWorkersAsync();
+        await MessagingHarness.WaitUntilAsync(async () => (await harness.EffectsAsync(harness.B)).Count == messages.Length);
+        Assert.Equal(Enumerable.Range(0, messages.Length), (await harness.EffectsAsync(harness.B)).Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public void Outbox_ids_increase_strictly_in_creation_order()
+    {
+        var ids = Enumerable.Range(0, 10_000).Select(_ => MonotonicUuid.Next()).ToArray();
+        Assert.Equal(ids, ids.Order());
+        Assert.Equal(ids.Length, ids.Distinct().Count());
+        Assert.All(ids, id => Assert.Equal(7, id.Version));
+    }
+
+    [Fact]
     public async Task Two_dispatchers_claiming_concurrently_never_dispatch_a_message_twice()
     {
         await using var harness = await MessagingHarness.CreateAsync(settings: s => s["Oms:Messaging:BatchSize"] = "50");
