@@ -152,7 +152,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     private static string FirstLine(string text) => text.Split('\n')[0].Trim();
 
     private static string ToCamelPath(string propertyName) =>
-        string.Join('.', propertyName.Split('.').Select(p => p.Length == 0 ? p : char.ToLowerInvariant(p[0]) + p[1..]));
+        string.Join('.', propertyName.Split('.').Select(p => p.Length == 0 || p.Contains('-', StringComparison.Ordinal) ? p : char.ToLowerInvariant(p[0]) + p[1..]));
 
     [GeneratedRegex("parameter \"[^\"]*? (?<name>[A-Za-z_][A-Za-z0-9_]*)\"")]
     private static partial Regex ParameterPattern();

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Orders.Features;
 using OmsModular.Modules.Orders.Persistence;
+using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Orders;
@@ -11,13 +13,12 @@ public sealed class OrdersModule : IModule
 {
     public ModuleManifest Manifest { get; } = ModuleManifest.Create("Orders", "orders")
         .UseDbContext<OrdersDbContext>()
+        .Publishes<OrderPlaced>()
+        .Publishes<OrderCancelled>()
         .Build();
 
-    public void AddServices(IServiceCollection services, IConfiguration configuration)
-    {
-    }
+    public void AddServices(IServiceCollection services, IConfiguration configuration) =>
+        services.AddSingleton<OrderSettings>();
 
-    public void MapEndpoints(IEndpointRouteBuilder endpoints)
-    {
-    }
+    public void MapEndpoints(IEndpointRouteBuilder endpoints) => OrderEndpoints.Map(endpoints);
 }

@@ -36,6 +36,7 @@ public static class ModuleServiceCollectionExtensions
         services.TryAddSingleton<InboxWriter>();
         services.TryAddSingleton<IMessageTransport, InProcessTransport>();
         services.TryAddSingleton<MessagingAdmin>();
+        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<MessagingWorkerFactory>();
         services.TryAddTransient<MessagingRetentionJob>();
         services.TryAddSingleton<IModuleClient, InProcessModuleClient>();

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using OmsModular.Modules.Orders.Domain;
 using OmsModular.Shared.Infrastructure.Persistence;
 
 namespace OmsModular.Modules.Orders.Persistence;
@@ -6,9 +7,14 @@ namespace OmsModular.Modules.Orders.Persistence;
 /// <summary>The Orders module's own context: schema <c>orders</c> only.</summary>
 internal sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : ModuleDbContext(options)
 {
+    public DbSet<Order> Orders => Set<Order>();
+
+    public DbSet<IdempotencyRecord> IdempotencyKeys => Set<IdempotencyRecord>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder)
     {
-        // The Orders module's entities are mapped here as its features arrive.
+        modelBuilder.HasSequence<long>("order_numbers").StartsAt(100_001);
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(OrdersDbContext).Assembly);
     }
 }
 

@@ -1,0 +1,174 @@
+namespace OmsModular.Modules.Orders.Domain;
+
+internal enum OrderStatus
+{
+    Pending,
+    OnHold,
+    Confirmed,
+    Rejected,
+    Cancelled,
+}
+
+internal enum SalesChannel
+{
+    Web,
+    App,
+    Marketplace,
+    Store,
+}
+
+/// <summary>A refused state change (maps to 409 with the current and requested state).</summary>
+internal sealed class IllegalTransitionException(OrderStatus from, OrderStatus to)
+    : InvalidOperationException($"An order in state {from} cannot become {to}.")
+{
+    public OrderStatus From { get; } = from;
+
+    public OrderStatus To { get; } = to;
+}
+
+/// <summary>The order aggregate: what was captured, its state machine and its timeline.</summary>
+internal sealed class Order
+{
+    private static readonly Dictionary<OrderStatus, OrderStatus[]> Allowed = new()
+    {
+        [OrderStatus.Pending] = [OrderStatus.OnHold, OrderStatus.Confirmed, OrderStatus.Rejected, OrderStatus.Cancelled],
+        [OrderStatus.OnHold] = [OrderStatus.Pending, OrderStatus.Rejected, OrderStatus.Cancelled],
+        [OrderStatus.Confirmed] = [],
+        [OrderStatus.Rejected] = [],
+        [OrderStatus.Cancelled] = [],
+    };
+
+    public Guid Id { get; init; }
+
+    public required string Number { get; init; }
+
+    public SalesChannel Channel { get; init; }
+
+    public string? Marketplace { get; init; }
+
+    public string? ExternalOrderId { get; init; }
+
+    public required Customer Customer { get; init; }
+
+    public required string Currency { get; init; }
+
+    public List<OrderLine> Lines { get; init; } = [];
+
+    public required Address ShippingAddress { get; init; }
+
+    public required Delivery Delivery { get; init; }
+
+    public List<string> CouponCodes { get; init; } = [];
+
+    public required PaymentInstruction Payment { get; init; }
+
+    public OrderStatus Status { get; private set; } = OrderStatus.Pending;
+
+    public string? StatusReason { get; private set; }
+
+    public DateTimeOffset PlacedAt { get; init; }
+
+    public DateTimeOffset UpdatedAt { get; private set; }
+
+    public List<TimelineEntry> Timeline { get; init; } = [];
+
+    public uint Version { get; private set; }
+
+    public static bool CanMove(OrderStatus from, OrderStatus to) => Allowed[from].Contains(to);
+
+    public void Record(string what, string cause, DateTimeOffset at) =>
+        Timeline.Add(new TimelineEntry { At = at, Event = what, Status = Status, Cause = cause });
+
+    /// <summary>Moves the order to another state, or refuses an illegal transition.</summary>
+    public void MoveTo(OrderStatus next, string? reason, string cause, DateTimeOffset at)
+    {
+        if (!CanMove(Status, next))
+        {
+            throw new IllegalTransitionException(Status, next);
+        }
+
+        var from = Status;
+        Status = next;
+        StatusReason = reason;
+        UpdatedAt = at;
+        Timeline.Add(new TimelineEntry { At = at, Event = $"{from} -> {next}".ToLowerInvariant(), Status = next, Reason = reason, Cause = cause });
+    }
+}
+
+internal sealed class OrderLine
+{
+    public int LineNumber { get; init; }
+
+    public required string Sku { get; init; }
+
+    public int Quantity { get; init; }
+
+    public decimal? MarketplaceUnitPrice { get; init; }
+}
+
+internal sealed class Customer
+{
+    public required string Id { get; init; }
+
+    public required string Email { get; init; }
+
+    public required string Name { get; init; }
+}
+
+internal sealed class Address
+{
+    public required string Name { get; init; }
+
+    public List<string> Lines { get; init; } = [];
+
+    public required string City { get; init; }
+
+    public required string PostalCode { get; init; }
+
+    public required string CountryCode { get; init; }
+
+    public double? Latitude { get; init; }
+
+    public double? Longitude { get; init; }
+}
+
+internal sealed class Delivery
+{
+    public required string Method { get; init; }
+
+    public string? ServiceLevel { get; init; }
+
+    public string? PickupLocation { get; init; }
+}
+
+internal sealed class PaymentInstruction
+{
+    public required string Method { get; init; }
+
+    public required string Token { get; init; }
+}
+
+internal sealed class TimelineEntry
+{
+    public DateTimeOffset At { get; init; }
+
+    public required string Event { get; init; }
+
+    public OrderStatus Status { get; init; }
+
+    public string? Reason { get; init; }
+
+    public required string Cause { get; init; }
+}
+
+/// <summary>The first answer given to an idempotency key, kept to answer repeats exactly.</summary>
+internal sealed class IdempotencyRecord
+{
+    public required string Key { get; init; }
+
+    public required string RequestHash { get; init; }
+
+    public Guid OrderId { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+}

@@ -1,0 +1,80 @@
+using FluentValidation;
+using FluentValidation.Results;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using OmsModular.Modules.Orders.Domain;
+using OmsModular.Shared.Infrastructure.Hosting;
+
+namespace OmsModular.Modules.Orders.Features;
+
+internal sealed record PlaceOrderResponse(Guid OrderId, string OrderNumber, string Status, string StatusUrl);
+
+internal sealed record CancelRequest(string? Reason);
+
+/// <summary><c>/api/v1/orders</c>: capture, read, list, cancel.</summary>
+internal static class OrderEndpoints
+{
+    public const int MaxBodyBytes = 256 * 1024;
+
+    private static T? ParseOrNull<T>(string? value, string field)
+        where T : struct, Enum
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        return Enum.TryParse<T>(value.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
+            ? parsed
+            : throw new ValidationException([new ValidationFailure(field, $"'{field}' must be one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}.")]);
+    }
+
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/api/v1/orders").WithTags("Orders");
+
+        group.MapPost("/", async (PlaceOrderRequest order, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ISender sender, CancellationToken ct) =>
+            {
+                var result = await sender.Send(new PlaceOrder(idempotencyKey ?? string.Empty, order), ct);
+                var url = $"/api/v1/orders/{result.OrderId}";
+                return TypedResults.Accepted(url, new PlaceOrderResponse(result.OrderId, result.OrderNumber, result.Status, url));
+            })
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes))
+            .AddEndpointFilter(async (context, next) =>
+            {
+                // Kestrel enforces the limit while reading; this refuses a declared oversize body up front.
+                if (context.HttpContext.Request.ContentLength > MaxBodyBytes)
+                {
+                    throw new ProblemException(
+                        StatusCodes.Status413PayloadTooLarge,
+                        "payload-too-large",
+                        "The order is too large",
+                        $"An order body may hold at most {MaxBodyBytes / 1024} KiB.");
+                }
+
+                return await next(context);
+            })
+            .WithName("PlaceOrder")
+            .WithSummary("Captures an order from any channel. Answers 202 once the order is committed; repeat with the same Idempotency-Key to get the same answer.");
+
+        group.MapGet("/{id:guid}", async (Guid id, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new GetOrder(id), ct)))
+            .WithName("GetOrder")
+            .WithSummary("The order with its status, lines, delivery and timeline.");
+
+        group.MapGet("/", async (ISender sender, string? status, string? channel, string? customerId, DateTimeOffset? from, DateTimeOffset? to, Guid? cursor, int? limit, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(
+                    new ListOrders(ParseOrNull<OrderStatus>(status, "status"), ParseOrNull<SalesChannel>(channel, "channel"), customerId, from, to, cursor, limit ?? 50),
+                    ct)))
+            .WithName("ListOrders")
+            .WithSummary("Orders newest first, filtered by status, channel, customer and time range, with keyset (cursor) pagination.");
+
+        group.MapPost("/{id:guid}/cancel", async (Guid id, CancelRequest? body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new CancelOrder(id, body?.Reason ?? "customer-request"), ct)))
+            .WithName("CancelOrder")
+            .WithSummary("Cancels an order that is not yet confirmed.");
+    }
+}

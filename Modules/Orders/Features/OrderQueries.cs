@@ -1,0 +1,156 @@
+using FluentValidation;
+using Mediator;
+using Microsoft.EntityFrameworkCore;
+using OmsModular.Modules.Orders.Domain;
+using OmsModular.Modules.Orders.Persistence;
+using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Hosting;
+
+namespace OmsModular.Modules.Orders.Features;
+
+internal sealed record GetOrder(Guid OrderId) : IQuery<OrderView>;
+
+internal sealed record ListOrders(
+    OrderStatus? Status,
+    SalesChannel? Channel,
+    string? CustomerId,
+    DateTimeOffset? From,
+    DateTimeOffset? To,
+    Guid? Cursor,
+    int Limit) : IQuery<OrderPage>;
+
+internal sealed record CancelOrder(Guid OrderId, string Reason) : ICommand<OrderView>;
+
+internal sealed record OrderView(
+    Guid Id,
+    string Number,
+    string Status,
+    string? StatusReason,
+    string Channel,
+    string? Marketplace,
+    string? ExternalOrderId,
+    OrderCustomer Customer,
+    string Currency,
+    IReadOnlyList<OrderLineView> Lines,
+    OrderAddress ShippingAddress,
+    OrderDelivery Delivery,
+    IReadOnlyList<string> CouponCodes,
+    string PaymentMethod,
+    DateTimeOffset PlacedAt,
+    IReadOnlyList<TimelineView> Timeline);
+
+internal sealed record OrderLineView(int LineNumber, string Sku, int Quantity, decimal? MarketplaceUnitPrice);
+
+internal sealed record TimelineView(DateTimeOffset At, string Event, string Status, string? Reason, string Cause);
+
+internal sealed record OrderSummary(Guid Id, string Number, string Status, string Channel, string CustomerId, DateTimeOffset PlacedAt);
+
+/// <summary>A page of orders, newest first; pass <see cref="NextCursor"/> back for the next page.</summary>
+internal sealed record OrderPage(IReadOnlyList<OrderSummary> Items, Guid? NextCursor);
+
+internal sealed class ListOrdersValidator : AbstractValidator<ListOrders>
+{
+    public ListOrdersValidator()
+    {
+        RuleFor(q => q.Limit).InclusiveBetween(1, 200);
+        RuleFor(q => q.To).GreaterThan(q => q.From).When(q => q.From is not null && q.To is not null);
+    }
+}
+
+internal sealed class CancelOrderValidator : AbstractValidator<CancelOrder>
+{
+    public CancelOrderValidator() => RuleFor(c => c.Reason).NotEmpty().MaximumLength(100);
+}
+
+internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock) :
+    IQueryHandler<GetOrder, OrderView>,
+    IQueryHandler<ListOrders, OrderPage>,
+    ICommandHandler<CancelOrder, OrderView>
+{
+    public async ValueTask<OrderView> Handle(GetOrder query, CancellationToken cancellationToken)
+    {
+        var order = await db.Orders.AsNoTracking().AsSplitQuery().SingleOrDefaultAsync(o => o.Id == query.OrderId, cancellationToken)
+            ?? throw ProblemException.NotFound("Order", $"There is no order {query.OrderId}.");
+        return View(order);
+    }
+
+    public async ValueTask<OrderPage> Handle(ListOrders query, CancellationToken cancellationToken)
+    {
+        var orders = db.Orders.AsNoTracking().IgnoreAutoIncludes();
+        if (query.Status is { } status)
+        {
+            orders = orders.Where(o => o.Status == status);
+        }
+
+        if (query.Channel is { } channel)
+        {
+            orders = orders.Where(o => o.Channel == channel);
+        }
+
+        if (query.CustomerId is { } customer)
+        {
+            orders = orders.Where(o => o.Customer.Id == customer);
+        }
+
+        if (query.From is { } from)
+        {
+            orders = orders.Where(o => o.PlacedAt >= from);
+        }
+
+        if (query.To is { } to)
+        {
+            orders = orders.Where(o => o.PlacedAt < to);
+        }
+
+        if (query.Cursor is { } cursor)
+        {
+            orders = orders.Where(o => o.Id.CompareTo(cursor) < 0); // ids are time-ordered (UUID v7): keyset on the key
+        }
+
+        var page = await orders.OrderByDescending(o => o.Id).Take(query.Limit + 1)
+            .Select(o => new OrderSummary(o.Id, o.Number, o.Status.ToString(), o.Channel.ToString(), o.Customer.Id, o.PlacedAt))
+            .ToListAsync(cancellationToken);
+        var items = page.Take(query.Limit).Select(o => o with { Status = o.Status.ToLowerInvariant(), Channel = o.Channel.ToLowerInvariant() }).ToArray();
+        return new OrderPage(items, page.Count > query.Limit ? items[^1].Id : null);
+    }
+
+    public async ValueTask<OrderView> Handle(CancelOrder command, CancellationToken cancellationToken)
+    {
+        var order = await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken)
+            ?? throw ProblemException.NotFound("Order", $"There is no order {command.OrderId}.");
+        try
+        {
+            order.MoveTo(OrderStatus.Cancelled, command.Reason, "cancel requested", clock.GetUtcNow());
+        }
+        catch (IllegalTransitionException illegal)
+        {
+            throw ProblemException.Conflict(
+                "illegal-transition",
+                "The order cannot be cancelled now",
+                $"Order {order.Number} is {illegal.From.ToString().ToLowerInvariant()}; only pending or on-hold orders can be cancelled.");
+        }
+
+        db.Publish(new OrderCancelled(order.Id, command.Reason, clock.GetUtcNow()), partitionKey: order.Id.ToString());
+        await db.SaveChangesAsync(cancellationToken);
+        return View(order);
+    }
+
+    private static OrderView View(Order o) => new(
+        o.Id,
+        o.Number,
+        o.Status.ToString().ToLowerInvariant(),
+        o.StatusReason,
+        o.Channel.ToString().ToLowerInvariant(),
+        o.Marketplace,
+        o.ExternalOrderId,
+        new OrderCustomer(o.Customer.Id, o.Customer.Email, o.Customer.Name),
+        o.Currency,
+        o.Lines.OrderBy(l => l.LineNumber).Select(l => new OrderLineView(l.LineNumber, l.Sku, l.Quantity, l.MarketplaceUnitPrice)).ToArray(),
+        new OrderAddress(o.ShippingAddress.Name, o.ShippingAddress.Lines, o.ShippingAddress.City, o.ShippingAddress.PostalCode, o.ShippingAddress.CountryCode,
+            o.ShippingAddress.Latitude, o.ShippingAddress.Longitude),
+        new OrderDelivery(o.Delivery.Method, o.Delivery.ServiceLevel, o.Delivery.PickupLocation),
+        o.CouponCodes,
+        o.Payment.Method,
+        o.PlacedAt,
+        o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.ToString().ToLowerInvariant(), t.Reason, t.Cause)).ToArray());
+}

@@ -1,0 +1,287 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using FluentValidation;
+using Mediator;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+using OmsModular.Modules.Orders.Domain;
+using OmsModular.Modules.Orders.Persistence;
+using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Hosting;
+using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.ReferenceData;
+
+namespace OmsModular.Modules.Orders.Features;
+
+// ---- the request as a channel sends it ----
+
+internal sealed record PlaceOrderRequest(
+    SalesChannel? Channel,
+    string? Marketplace,
+    string? ExternalOrderId,
+    CustomerRequest? Customer,
+    string? Currency,
+    IReadOnlyList<LineRequest>? Lines,
+    AddressRequest? ShippingAddress,
+    DeliveryRequest? Delivery,
+    IReadOnlyList<string>? CouponCodes,
+    PaymentRequest? Payment);
+
+internal sealed record CustomerRequest(string? Id, string? Email, string? Name);
+
+internal sealed record LineRequest(string? Sku, int Quantity, decimal? UnitPrice);
+
+internal sealed record AddressRequest(string? Name, IReadOnlyList<string>? Lines, string? City, string? PostalCode, string? CountryCode, double? Latitude, double? Longitude);
+
+internal sealed record DeliveryRequest(string? Method, string? ServiceLevel, string? PickupLocation);
+
+internal sealed record PaymentRequest(string? Method, string? Token);
+
+/// <summary>Capture: validate what Orders can alone, commit the order and <see cref="OrderPlaced"/>, answer at once.</summary>
+internal sealed record PlaceOrder(string IdempotencyKey, PlaceOrderRequest Order) : ICommand<PlaceOrderResult>;
+
+internal sealed record PlaceOrderResult(Guid OrderId, string OrderNumber, string Status, bool Replayed);
+
+internal sealed class OrderSettings(IConfiguration configuration)
+{
+    public int MaxLineQuantity => configuration.GetValue("Oms:Orders:MaxLineQuantity", 1_000);
+
+    public int MaxLines => configuration.GetValue("Oms:Orders:MaxLines", 100);
+}
+
+internal sealed class PlaceOrderValidator : AbstractValidator<PlaceOrder>
+{
+    public PlaceOrderValidator(OrderSettings settings)
+    {
+        RuleFor(c => c.IdempotencyKey).NotEmpty().MaximumLength(200).OverridePropertyName("Idempotency-Key");
+        RuleFor(c => c.Order.Channel).NotNull().OverridePropertyName("channel");
+        When(c => c.Order.Channel == SalesChannel.Marketplace, () =>
+        {
+            RuleFor(c => c.Order.Marketplace).NotEmpty().MaximumLength(50).OverridePropertyName("marketplace");
+            RuleFor(c => c.Order.ExternalOrderId).NotEmpty().MaximumLength(100).OverridePropertyName("externalOrderId");
+        }).Otherwise(() =>
+        {
+            RuleFor(c => c.Order.Marketplace).Null().WithMessage("Only marketplace orders name a marketplace.").OverridePropertyName("marketplace");
+            RuleForEach(c => c.Order.Lines).Must(l => l.UnitPrice is null)
+                .WithMessage("Only marketplace lines carry the price paid there.").OverridePropertyName("lines");
+        });
+
+        RuleFor(c => c.Order.Customer).NotNull().OverridePropertyName("customer");
+        When(c => c.Order.Customer is not null, () =>
+        {
+            RuleFor(c => c.Order.Customer!.Id).NotEmpty().MaximumLength(100).OverridePropertyName("customer.id");
+            RuleFor(c => c.Order.Customer!.Email).NotEmpty().MaximumLength(254).EmailAddress().OverridePropertyName("customer.email");
+            RuleFor(c => c.Order.Customer!.Name).NotEmpty().MaximumLength(200).OverridePropertyName("customer.name");
+        });
+
+        RuleFor(c => c.Order.Currency).Must(Currencies.IsKnown).WithMessage("'currency' must be an ISO 4217 code such as EUR.").OverridePropertyName("currency");
+
+        RuleFor(c => c.Order.Lines).NotEmpty().WithMessage("An order needs at least one line.").OverridePropertyName("lines");
+        When(c => c.Order.Lines is { Count: > 0 }, () =>
+        {
+            RuleFor(c => c.Order.Lines!.Count).LessThanOrEqualTo(settings.MaxLines).OverridePropertyName("lines");
+            RuleFor(c => c.Order.Lines!).Must(l => l.Select(x => x.Sku).Distinct(StringComparer.OrdinalIgnoreCase).Count() == l.Count)
+                .WithMessage("A SKU appears on two lines; put its quantities on one line.").OverridePropertyName("lines");
+            RuleForEach(c => c.Order.Lines).ChildRules(line =>
+            {
+                line.RuleFor(l => l.Sku).NotEmpty().MaximumLength(64).Matches("^[A-Za-z0-9][A-Za-z0-9._-]*$");
+                line.RuleFor(l => l.Quantity).InclusiveBetween(1, settings.MaxLineQuantity);
+                line.RuleFor(l => l.UnitPrice).GreaterThanOrEqualTo(0m);
+            }).OverridePropertyName("lines");
+        });
+
+        RuleFor(c => c.Order.ShippingAddress).NotNull().OverridePropertyName("shippingAddress");
+        When(c => c.Order.ShippingAddress is not null, () =>
+        {
+            RuleFor(c => c.Order.ShippingAddress!.Name).NotEmpty().MaximumLength(200).OverridePropertyName("shippingAddress.name");
+            RuleFor(c => c.Order.ShippingAddress!.Lines).NotEmpty().Must(l => l!.Count <= 3 && l.All(x => !string.IsNullOrWhiteSpace(x) && x.Length <= 200))
+                .WithMessage("An address has one to three non-empty lines.").OverridePropertyName("shippingAddress.lines");
+            RuleFor(c => c.Order.ShippingAddress!.City).NotEmpty().MaximumLength(100).OverridePropertyName("shippingAddress.city");
+            RuleFor(c => c.Order.ShippingAddress!.PostalCode).NotEmpty().MaximumLength(20).OverridePropertyName("shippingAddress.postalCode");
+            RuleFor(c => c.Order.ShippingAddress!.CountryCode).Must(Countries.IsKnown)
+                .WithMessage("'countryCode' must be an ISO 3166-1 alpha-2 code such as DE.").OverridePropertyName("shippingAddress.countryCode");
+            RuleFor(c => c.Order.ShippingAddress!.Latitude).InclusiveBetween(-90, 90).OverridePropertyName("shippingAddress.latitude");
+            RuleFor(c => c.Order.ShippingAddress!.Longitude).InclusiveBetween(-180, 180).OverridePropertyName("shippingAddress.longitude");
+            RuleFor(c => c.Order.ShippingAddress!).Must(a => a.Latitude.HasValue == a.Longitude.HasValue)
+                .WithMessage("Give both latitude and longitude, or neither.").OverridePropertyName("shippingAddress.latitude");
+        });
+
+        RuleFor(c => c.Order.Delivery).NotNull().OverridePropertyName("delivery");
+        When(c => c.Order.Delivery is not null, () =>
+        {
+            RuleFor(c => c.Order.Delivery!.Method).Must(m => m is "ship" or "pickup")
+                .WithMessage("'method' must be ship or pickup.").OverridePropertyName("delivery.method");
+            RuleFor(c => c.Order.Delivery!.ServiceLevel).NotEmpty().MaximumLength(50).When(c => c.Order.Delivery!.Method == "ship")
+                .OverridePropertyName("delivery.serviceLevel");
+            RuleFor(c => c.Order.Delivery!.PickupLocation).NotEmpty().MaximumLength(64).When(c => c.Order.Delivery!.Method == "pickup")
+                .OverridePropertyName("delivery.pickupLocation");
+        });
+
+        RuleFor(c => c.Order.CouponCodes).Must(c => c is null || (c.Count <= 10 && c.All(x => !string.IsNullOrWhiteSpace(x) && x.Length <= 50)))
+            .WithMessage("At most 10 coupon codes of up to 50 characters.").OverridePropertyName("couponCodes");
+
+        RuleFor(c => c.Order.Payment).NotNull().OverridePropertyName("payment");
+        When(c => c.Order.Payment is not null, () =>
+        {
+            RuleFor(c => c.Order.Payment!.Method).NotEmpty().MaximumLength(50).OverridePropertyName("payment.method");
+            RuleFor(c => c.Order.Payment!.Token).NotEmpty().MaximumLength(200)
+                .Must(t => !CardNumbers.LooksLikeCardNumber(t))
+                .WithMessage("This looks like a card number. Send the payment provider's token, never card data.")
+                .OverridePropertyName("payment.token");
+        });
+    }
+}
+
+internal static class CardNumbers
+{
+    /// <summary>13–19 digits (spaces and dashes allowed) that pass the Luhn check.</summary>
+    public static bool LooksLikeCardNumber(string? value)
+    {
+        if (value is null)
+        {
+            return false;
+        }
+
+        var digits = value.Where(c => c is not (' ' or '-')).ToArray();
+        if (digits.Length is < 13 or > 19 || !digits.All(char.IsAsciiDigit))
+        {
+            return false;
+        }
+
+        var sum = 0;
+        for (var i = 0; i < digits.Length; i++)
+        {
+            var d = digits[digits.Length - 1 - i] - '0';
+            if (i % 2 == 1)
+            {
+                d = d * 2 > 9 ? (d * 2) - 9 : d * 2;
+            }
+
+            sum += d;
+        }
+
+        return sum % 10 == 0;
+    }
+}
+
+internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock) : ICommandHandler<PlaceOrder, PlaceOrderResult>
+{
+    public async ValueTask<PlaceOrderResult> Handle(PlaceOrder command, CancellationToken cancellationToken)
+    {
+        var request = command.Order;
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request, MessageSerialization.Options))));
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var transaction = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
+        var orderId = Guid.CreateVersion7();
+        var now = clock.GetUtcNow();
+
+        // Claim the key first: a concurrent duplicate waits here for the first to commit, then reads its answer.
+        await using (var claim = new NpgsqlCommand(
+            "INSERT INTO orders.idempotency_keys (key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
+            connection,
+            transaction))
+        {
+            claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.IdempotencyKey });
+            claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = hash });
+            claim.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
+            claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+            if (await claim.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                var first = await db.IdempotencyKeys.AsNoTracking().SingleAsync(k => k.Key == command.IdempotencyKey, cancellationToken);
+                if (first.RequestHash != hash)
+                {
+                    throw new ProblemException(
+                        422,
+                        "idempotency-key-reused",
+                        "Idempotency key already used for another request",
+                        $"The key '{command.IdempotencyKey}' was first used with a different body; use a new key for a new order.",
+                        "Idempotency-Key");
+                }
+
+                var existing = await db.Orders.AsNoTracking().Where(o => o.Id == first.OrderId).Select(o => new { o.Number, o.Status }).SingleAsync(cancellationToken);
+                return new PlaceOrderResult(first.OrderId, existing.Number, existing.Status.ToString().ToLowerInvariant(), Replayed: true);
+            }
+        }
+
+        if (request.Channel == SalesChannel.Marketplace
+            && await db.Orders.AnyAsync(o => o.Marketplace == request.Marketplace && o.ExternalOrderId == request.ExternalOrderId, cancellationToken))
+        {
+            throw ProblemException.Conflict(
+                "duplicate-external-order",
+                "Marketplace order already captured",
+                $"{request.Marketplace} order {request.ExternalOrderId} was already captured under another idempotency key.",
+                "externalOrderId");
+        }
+
+        long number;
+        await using (var next = new NpgsqlCommand("SELECT nextval('orders.order_numbers')", connection, transaction))
+        {
+            number = (long)(await next.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        var order = new Order
+        {
+            Id = orderId,
+            Number = $"O-{number}",
+            Channel = request.Channel!.Value,
+            Marketplace = request.Marketplace,
+            ExternalOrderId = request.ExternalOrderId,
+            Customer = new Customer { Id = request.Customer!.Id!, Email = request.Customer.Email!, Name = request.Customer.Name! },
+            Currency = request.Currency!,
+            Lines = request.Lines!.Select((l, i) => new OrderLine { LineNumber = i + 1, Sku = l.Sku!, Quantity = l.Quantity, MarketplaceUnitPrice = l.UnitPrice }).ToList(),
+            ShippingAddress = new Address
+            {
+                Name = request.ShippingAddress!.Name!,
+                Lines = request.ShippingAddress.Lines!.ToList(),
+                City = request.ShippingAddress.City!,
+                PostalCode = request.ShippingAddress.PostalCode!,
+                CountryCode = request.ShippingAddress.CountryCode!,
+                Latitude = request.ShippingAddress.Latitude,
+                Longitude = request.ShippingAddress.Longitude,
+            },
+            Delivery = new Delivery { Method = request.Delivery!.Method!, ServiceLevel = request.Delivery.ServiceLevel, PickupLocation = request.Delivery.PickupLocation },
+            CouponCodes = request.CouponCodes?.ToList() ?? [],
+            Payment = new PaymentInstruction { Method = request.Payment!.Method!, Token = request.Payment.Token! },
+            PlacedAt = now,
+        };
+        order.Record("placed", $"channel {order.Channel.ToString().ToLowerInvariant()}", now);
+        db.Orders.Add(order);
+        db.Publish(
+            new OrderPlaced(
+                order.Id,
+                order.Number,
+                order.Channel.ToString().ToLowerInvariant(),
+                order.Marketplace,
+                order.ExternalOrderId,
+                new OrderCustomer(order.Customer.Id, order.Customer.Email, order.Customer.Name),
+                order.Currency,
+                order.Lines.Select(l => new OrderLineSnapshot(l.Sku, l.Quantity, l.MarketplaceUnitPrice)).ToArray(),
+                new OrderAddress(order.ShippingAddress.Name, order.ShippingAddress.Lines, order.ShippingAddress.City, order.ShippingAddress.PostalCode,
+                    order.ShippingAddress.CountryCode, order.ShippingAddress.Latitude, order.ShippingAddress.Longitude),
+                new OrderDelivery(order.Delivery.Method, order.Delivery.ServiceLevel, order.Delivery.PickupLocation),
+                order.CouponCodes,
+                order.Payment.Method,
+                order.Payment.Token,
+                now),
+            partitionKey: order.Id.ToString());
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } unique
+                                                  && unique.ConstraintName?.Contains("marketplace", StringComparison.Ordinal) == true)
+        {
+            // a concurrent capture of the same marketplace order under another key won the race
+            throw ProblemException.Conflict(
+                "duplicate-external-order",
+                "Marketplace order already captured",
+                $"{request.Marketplace} order {request.ExternalOrderId} was already captured under another idempotency key.",
+                "externalOrderId");
+        }
+
+        return new PlaceOrderResult(order.Id, order.Number, "pending", Replayed: false);
+    }
+}

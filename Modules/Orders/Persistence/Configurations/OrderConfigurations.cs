@@ -1,0 +1,86 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using OmsModular.Modules.Orders.Domain;
+
+namespace OmsModular.Modules.Orders.Persistence.Configurations;
+
+internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
+{
+    public void Configure(EntityTypeBuilder<Order> builder)
+    {
+        builder.ToTable("orders");
+        builder.HasKey(o => o.Id);
+        builder.Property(o => o.Id).ValueGeneratedNever();
+        builder.Property(o => o.Number).HasMaxLength(20);
+        builder.HasIndex(o => o.Number).IsUnique();
+        builder.Property(o => o.Channel).HasConversion<string>().HasMaxLength(20);
+        builder.Property(o => o.Status).HasConversion<string>().HasMaxLength(20);
+        builder.Property(o => o.StatusReason).HasMaxLength(100);
+        builder.Property(o => o.Marketplace).HasMaxLength(50);
+        builder.Property(o => o.ExternalOrderId).HasMaxLength(100);
+        builder.HasIndex(o => new { o.Marketplace, o.ExternalOrderId }).IsUnique().HasFilter("marketplace IS NOT NULL");
+        builder.Property(o => o.Currency).HasMaxLength(3).IsFixedLength();
+        builder.Property(o => o.CouponCodes).HasColumnType("text[]");
+        builder.Property(o => o.Version).IsRowVersion(); // PostgreSQL xmin
+        builder.HasIndex(o => new { o.Status, o.Id });
+        builder.HasIndex(o => new { o.Channel, o.Id });
+        builder.OwnsOne(o => o.Customer, c =>
+        {
+            c.Property(x => x.Id).HasMaxLength(100);
+            c.Property(x => x.Email).HasMaxLength(254);
+            c.Property(x => x.Name).HasMaxLength(200);
+            c.HasIndex(x => x.Id);
+        });
+        builder.OwnsOne(o => o.ShippingAddress, a =>
+        {
+            a.Property(x => x.Name).HasMaxLength(200);
+            a.Property(x => x.Lines).HasColumnType("text[]");
+            a.Property(x => x.City).HasMaxLength(100);
+            a.Property(x => x.PostalCode).HasMaxLength(20);
+            a.Property(x => x.CountryCode).HasMaxLength(2).IsFixedLength();
+        });
+        builder.OwnsOne(o => o.Delivery, d =>
+        {
+            d.Property(x => x.Method).HasMaxLength(20);
+            d.Property(x => x.ServiceLevel).HasMaxLength(50);
+            d.Property(x => x.PickupLocation).HasMaxLength(64);
+        });
+        builder.OwnsOne(o => o.Payment, p =>
+        {
+            p.Property(x => x.Method).HasMaxLength(50);
+            p.Property(x => x.Token).HasMaxLength(200);
+        });
+        builder.OwnsMany(o => o.Lines, line =>
+        {
+            line.ToTable("order_lines");
+            line.WithOwner().HasForeignKey("order_id");
+            line.HasKey("order_id", nameof(OrderLine.LineNumber));
+            line.Property(l => l.Sku).HasMaxLength(64);
+            line.Property(l => l.MarketplaceUnitPrice).HasPrecision(19, 4);
+        });
+        builder.OwnsMany(o => o.Timeline, entry =>
+        {
+            entry.ToTable("order_timeline");
+            entry.WithOwner().HasForeignKey("order_id");
+            entry.Property<long>("id").UseIdentityAlwaysColumn();
+            entry.HasKey("id");
+            entry.Property(e => e.Event).HasMaxLength(100);
+            entry.Property(e => e.Status).HasConversion<string>().HasMaxLength(20);
+            entry.Property(e => e.Reason).HasMaxLength(100);
+            entry.Property(e => e.Cause).HasMaxLength(200);
+        });
+        builder.Navigation(o => o.Lines).AutoInclude();
+        builder.Navigation(o => o.Timeline).AutoInclude();
+    }
+}
+
+internal sealed class IdempotencyRecordConfiguration : IEntityTypeConfiguration<IdempotencyRecord>
+{
+    public void Configure(EntityTypeBuilder<IdempotencyRecord> builder)
+    {
+        builder.ToTable("idempotency_keys");
+        builder.HasKey(r => r.Key);
+        builder.Property(r => r.Key).HasMaxLength(200);
+        builder.Property(r => r.RequestHash).HasMaxLength(64);
+    }
+}

@@ -1,0 +1,36 @@
+namespace OmsModular.Shared.Contracts.Orders;
+
+public sealed record OrderCustomer(string Id, string Email, string Name);
+
+public sealed record OrderAddress(string Name, IReadOnlyList<string> Lines, string City, string PostalCode, string CountryCode, double? Latitude, double? Longitude);
+
+/// <summary>A line as captured: SKU, whole quantity, and the price paid on a marketplace when there is one.</summary>
+public sealed record OrderLineSnapshot(string Sku, int Quantity, decimal? MarketplaceUnitPrice);
+
+/// <summary>How the order reaches the customer: shipped with a service level, or picked up at a store node.</summary>
+public sealed record OrderDelivery(string Method, string? ServiceLevel, string? PickupLocation);
+
+/// <summary>
+/// An order was captured and committed by the Orders module: the start of the pipeline
+/// (routing and reservation, pricing, payment authorisation).
+/// </summary>
+[IntegrationEvent("orders.order-placed", 1)]
+public sealed record OrderPlaced(
+    Guid OrderId,
+    string OrderNumber,
+    string Channel,
+    string? Marketplace,
+    string? ExternalOrderId,
+    OrderCustomer Customer,
+    string Currency,
+    IReadOnlyList<OrderLineSnapshot> Lines,
+    OrderAddress ShippingAddress,
+    OrderDelivery Delivery,
+    IReadOnlyList<string> CouponCodes,
+    string PaymentMethod,
+    string PaymentToken,
+    DateTimeOffset PlacedAt) : IIntegrationEvent;
+
+/// <summary>An order was cancelled (compensations follow in the modules that hold something for it).</summary>
+[IntegrationEvent("orders.order-cancelled", 1)]
+public sealed record OrderCancelled(Guid OrderId, string Reason, DateTimeOffset CancelledAt) : IIntegrationEvent;
