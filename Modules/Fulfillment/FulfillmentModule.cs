@@ -1,7 +1,11 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Fulfillment.Consumers;
+using OmsModular.Modules.Fulfillment.Features;
 using OmsModular.Modules.Fulfillment.Persistence;
+using OmsModular.Shared.Contracts.Fulfillment;
+using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Fulfillment;
@@ -11,13 +15,14 @@ public sealed class FulfillmentModule : IModule
 {
     public ModuleManifest Manifest { get; } = ModuleManifest.Create("Fulfillment", "fulfillment")
         .UseDbContext<FulfillmentDbContext>()
+        .Publishes<OrderRouted>()
+        .Publishes<OrderRoutingFailed>()
+        .Consumes<OrderPlaced, RouteOrder>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
     }
 
-    public void MapEndpoints(IEndpointRouteBuilder endpoints)
-    {
-    }
+    public void MapEndpoints(IEndpointRouteBuilder endpoints) => FulfillmentEndpoints.Map(endpoints);
 }

@@ -18,7 +18,8 @@ public sealed record AvailabilityResult(IReadOnlyList<LocationAvailability> Loca
 
 /// <summary>
 /// Reserves every line at one location, all or nothing. Repeating the request for the same order
-/// and location has no second effect (the first outcome is returned).
+/// and location while its reservation holds has no second effect (the first outcome is returned);
+/// after a release or expiry it reserves anew (re-planning).
 /// </summary>
 public sealed record ReserveStock(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, TimeSpan? Hold = null)
     : IModuleRequest<ReservationOutcome>;

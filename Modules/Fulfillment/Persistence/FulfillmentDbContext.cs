@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using OmsModular.Modules.Fulfillment.Domain;
 using OmsModular.Shared.Infrastructure.Persistence;
 
 namespace OmsModular.Modules.Fulfillment.Persistence;
@@ -6,10 +7,14 @@ namespace OmsModular.Modules.Fulfillment.Persistence;
 /// <summary>The Fulfillment module's own context: schema <c>fulfillment</c> only.</summary>
 internal sealed class FulfillmentDbContext(DbContextOptions<FulfillmentDbContext> options) : ModuleDbContext(options)
 {
-    protected override void ConfigureModule(ModelBuilder modelBuilder)
-    {
-        // The Fulfillment module's entities are mapped here as its features arrive.
-    }
+    public DbSet<Node> Nodes => Set<Node>();
+
+    public DbSet<NodeDailyLoad> Loads => Set<NodeDailyLoad>();
+
+    public DbSet<RoutingDecision> Decisions => Set<RoutingDecision>();
+
+    protected override void ConfigureModule(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(FulfillmentDbContext).Assembly);
 }
 
 /// <summary>Used by <c>dotnet ef</c> only.</summary>

@@ -64,10 +64,13 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
     {
         // Requests for one order run one at a time, so a repeat sees the first one's outcome.
         await LockOrderAsync(command.OrderId, cancellationToken);
-        var existing = await db.Reservations.SingleOrDefaultAsync(r => r.OrderId == command.OrderId && r.Location == command.Location, cancellationToken);
+        var existing = await db.Reservations.SingleOrDefaultAsync(
+            r => r.OrderId == command.OrderId && r.Location == command.Location
+                 && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed),
+            cancellationToken);
         if (existing is not null)
         {
-            return new ReservationOutcome(existing.Holds, existing.Id, []);
+            return new ReservationOutcome(true, existing.Id, []);
         }
 
         var lines = command.Lines.OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray();

@@ -72,7 +72,8 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
 
                     b.HasIndex("OrderId", "Location")
                         .IsUnique()
-                        .HasDatabaseName("ix_reservations_order_id_location");
+                        .HasDatabaseName("ix_reservations_order_id_location")
+                        .HasFilter("status IN ('Active', 'Confirmed')");
 
                     b.ToTable("reservations", "inventory");
                 });

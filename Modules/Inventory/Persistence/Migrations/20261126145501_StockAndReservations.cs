@@ -111,7 +111,8 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
                 schema: "inventory",
                 table: "reservations",
                 columns: new[] { "order_id", "location" },
-                unique: true);
+                unique: true,
+                filter: "status IN ('Active', 'Confirmed')");
 
             migrationBuilder.CreateIndex(
                 name: "ix_stock_levels_location",

@@ -12,7 +12,7 @@ using OmsModular.Modules.Inventory.Persistence;
 namespace OmsModular.Modules.Inventory.Persistence.Migrations
 {
     [DbContext(typeof(InventoryDbContext))]
-    [Migration("20261126142457_StockAndReservations")]
+    [Migration("20261126145501_StockAndReservations")]
     partial class StockAndReservations
     {
         /// <inheritdoc />
@@ -75,7 +75,8 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
 
                     b.HasIndex("OrderId", "Location")
                         .IsUnique()
-                        .HasDatabaseName("ix_reservations_order_id_location");
+                        .HasDatabaseName("ix_reservations_order_id_location")
+                        .HasFilter("status IN ('Active', 'Confirmed')");
 
                     b.ToTable("reservations", "inventory");
                 });

@@ -1,0 +1,41 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using OmsModular.Modules.Fulfillment.Domain;
+
+namespace OmsModular.Modules.Fulfillment.Persistence.Configurations;
+
+internal sealed class NodeConfiguration : IEntityTypeConfiguration<Node>
+{
+    public void Configure(EntityTypeBuilder<Node> builder)
+    {
+        builder.ToTable("nodes");
+        builder.HasKey(n => n.Code);
+        builder.Property(n => n.Code).HasMaxLength(64);
+        builder.Property(n => n.Name).HasMaxLength(200);
+        builder.Property(n => n.Kind).HasConversion<string>().HasMaxLength(20);
+        builder.Property(n => n.CountryCode).HasMaxLength(2).IsFixedLength();
+    }
+}
+
+internal sealed class NodeDailyLoadConfiguration : IEntityTypeConfiguration<NodeDailyLoad>
+{
+    public void Configure(EntityTypeBuilder<NodeDailyLoad> builder)
+    {
+        builder.ToTable("node_daily_load");
+        builder.HasKey(l => new { l.NodeCode, l.Day });
+        builder.Property(l => l.NodeCode).HasMaxLength(64);
+    }
+}
+
+internal sealed class RoutingDecisionConfiguration : IEntityTypeConfiguration<RoutingDecision>
+{
+    public void Configure(EntityTypeBuilder<RoutingDecision> builder)
+    {
+        builder.ToTable("routing_decisions");
+        builder.HasKey(d => d.Id);
+        builder.HasIndex(d => d.OrderId);
+        builder.Property(d => d.FailureReason).HasMaxLength(50);
+        builder.Property(d => d.Strategy).HasMaxLength(50);
+        builder.Property(d => d.Explanation).HasColumnType("jsonb");
+    }
+}
