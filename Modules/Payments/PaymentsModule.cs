@@ -1,8 +1,14 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Payments.Features;
 using OmsModular.Modules.Payments.Persistence;
+using OmsModular.Modules.Payments.Providers;
+using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Infrastructure.Modules;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
 
 namespace OmsModular.Modules.Payments;
 
@@ -11,13 +17,37 @@ public sealed class PaymentsModule : IModule
 {
     public ModuleManifest Manifest { get; } = ModuleManifest.Create("Payments", "payments")
         .UseDbContext<PaymentsDbContext>()
+        .Publishes<PaymentAuthorized>()
+        .Publishes<PaymentDeclined>()
+        .Publishes<PaymentVoided>()
+        .Handles<AuthorizePayment, PaymentAuthorization, PaymentApi>()
+        .Handles<VoidPayment, bool, PaymentApi>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSingleton<SandboxPaymentProvider>();
+        services.AddSingleton<IPaymentProvider>(sp => sp.GetRequiredService<SandboxPaymentProvider>());
+        var retryDelay = configuration.GetValue("Oms:Payments:RetryDelay", TimeSpan.FromMilliseconds(200));
+        services.AddResiliencePipeline(PaymentsResilience.Provider, pipeline => pipeline
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<ProviderUnavailableException>().Handle<TimeoutException>().Handle<Polly.Timeout.TimeoutRejectedException>(),
+                MaxRetryAttempts = 3,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = retryDelay,
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<ProviderUnavailableException>().Handle<TimeoutException>(),
+                FailureRatio = 0.5,
+                MinimumThroughput = 20,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = TimeSpan.FromSeconds(15),
+            })
+            .AddTimeout(TimeSpan.FromSeconds(10)));
     }
 
-    public void MapEndpoints(IEndpointRouteBuilder endpoints)
-    {
-    }
+    public void MapEndpoints(IEndpointRouteBuilder endpoints) => PaymentEndpoints.Map(endpoints);
 }

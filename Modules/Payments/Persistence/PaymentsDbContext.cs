@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using OmsModular.Modules.Payments.Domain;
 using OmsModular.Shared.Infrastructure.Persistence;
 
 namespace OmsModular.Modules.Payments.Persistence;
@@ -6,9 +7,34 @@ namespace OmsModular.Modules.Payments.Persistence;
 /// <summary>The Payments module's own context: schema <c>payments</c> only.</summary>
 internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> options) : ModuleDbContext(options)
 {
+    public DbSet<Payment> Payments => Set<Payment>();
+
+    public DbSet<LedgerEntry> Ledger => Set<LedgerEntry>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder)
     {
-        // The Payments module's entities are mapped here as its features arrive.
+        var payment = modelBuilder.Entity<Payment>();
+        payment.ToTable("payments");
+        payment.HasKey(p => p.Id);
+        payment.HasIndex(p => p.OrderId).IsUnique();
+        payment.Property(p => p.Amount).HasPrecision(19, 4);
+        payment.Property(p => p.Currency).HasMaxLength(3).IsFixedLength();
+        payment.Property(p => p.Method).HasMaxLength(50);
+        payment.Property(p => p.Provider).HasMaxLength(50);
+        payment.Property(p => p.Status).HasConversion<string>().HasMaxLength(20);
+        payment.Property(p => p.ProviderReference).HasMaxLength(100);
+        payment.Property(p => p.DeclineReason).HasMaxLength(100);
+
+        var ledger = modelBuilder.Entity<LedgerEntry>();
+        ledger.ToTable("ledger_entries");
+        ledger.HasKey(e => e.Id);
+        ledger.Property(e => e.Id).UseIdentityAlwaysColumn();
+        ledger.HasIndex(e => e.OrderId);
+        ledger.Property(e => e.Kind).HasMaxLength(20);
+        ledger.Property(e => e.Amount).HasPrecision(19, 4);
+        ledger.Property(e => e.Currency).HasMaxLength(3).IsFixedLength();
+        ledger.Property(e => e.ProviderReference).HasMaxLength(100);
+        ledger.Property(e => e.Note).HasMaxLength(200);
     }
 }
 

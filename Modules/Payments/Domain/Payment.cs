@@ -1,0 +1,54 @@
+namespace OmsModular.Modules.Payments.Domain;
+
+internal enum PaymentStatus
+{
+    Authorized,
+    Declined,
+    Voided,
+}
+
+/// <summary>The payment of one order (one authorisation per order).</summary>
+internal sealed class Payment
+{
+    public Guid Id { get; init; }
+
+    public Guid OrderId { get; init; }
+
+    public decimal Amount { get; init; }
+
+    public required string Currency { get; init; }
+
+    public required string Method { get; init; }
+
+    public required string Provider { get; init; }
+
+    public PaymentStatus Status { get; set; }
+
+    public string? ProviderReference { get; init; }
+
+    public string? DeclineReason { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>The payment ledger: every money movement or attempt, in order.</summary>
+internal sealed class LedgerEntry
+{
+    public long Id { get; init; }
+
+    public Guid OrderId { get; init; }
+
+    public Guid PaymentId { get; init; }
+
+    public required string Kind { get; init; }
+
+    public decimal Amount { get; init; }
+
+    public required string Currency { get; init; }
+
+    public string? ProviderReference { get; init; }
+
+    public string? Note { get; init; }
+
+    public DateTimeOffset At { get; init; }
+}

@@ -1,0 +1,166 @@
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using OmsModular.Modules.Payments.Domain;
+using OmsModular.Modules.Payments.Persistence;
+using OmsModular.Modules.Payments.Providers;
+using OmsModular.Shared.Contracts.Payments;
+using OmsModular.Shared.Infrastructure.ModuleApi;
+using Polly;
+using Polly.Registry;
+
+namespace OmsModular.Modules.Payments.Features;
+
+internal sealed record AuthorizePaymentCommand(Guid OrderId, decimal Amount, string Currency, string Method, string Token) : ICommand<PaymentAuthorization>;
+
+internal sealed record VoidPaymentCommand(Guid OrderId, string Reason) : ICommand<bool>;
+
+internal sealed record GetPaymentLedger(Guid OrderId) : IQuery<PaymentLedgerView>;
+
+internal sealed record PaymentLedgerView(Guid OrderId, string? Status, decimal? Amount, string? Currency, IReadOnlyList<LedgerEntryView> Entries);
+
+internal sealed record LedgerEntryView(string Kind, decimal Amount, string Currency, string? ProviderReference, string? Note, DateTimeOffset At);
+
+internal static class PaymentsResilience
+{
+    public const string Provider = "payments-provider";
+}
+
+internal sealed class PaymentHandlers(
+    PaymentsDbContext db,
+    IPaymentProvider provider,
+    ResiliencePipelineProvider<string> pipelines,
+    TimeProvider clock) :
+    ICommandHandler<AuthorizePaymentCommand, PaymentAuthorization>,
+    ICommandHandler<VoidPaymentCommand, bool>,
+    IQueryHandler<GetPaymentLedger, PaymentLedgerView>
+{
+    public async ValueTask<PaymentAuthorization> Handle(AuthorizePaymentCommand command, CancellationToken cancellationToken)
+    {
+        await LockOrderAsync(command.OrderId, cancellationToken);
+        var existing = await db.Payments.SingleOrDefaultAsync(p => p.OrderId == command.OrderId, cancellationToken);
+        if (existing is not null)
+        {
+            return new PaymentAuthorization(existing.Status != PaymentStatus.Declined, existing.Id, existing.DeclineReason);
+        }
+
+        // Retries (same idempotency key), a circuit breaker and a timeout around the provider.
+        var key = $"auth-{command.OrderId}";
+        var outcome = await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
+            async ct => await provider.AuthorizeAsync(key, command.Amount, command.Currency, command.Token, ct),
+            cancellationToken);
+
+        var now = clock.GetUtcNow();
+        var payment = new Payment
+        {
+            Id = Guid.CreateVersion7(),
+            OrderId = command.OrderId,
+            Amount = command.Amount,
+            Currency = command.Currency,
+            Method = command.Method,
+            Provider = provider.Name,
+            Status = outcome.Approved ? PaymentStatus.Authorized : PaymentStatus.Declined,
+            ProviderReference = outcome.Reference,
+            DeclineReason = outcome.DeclineReason,
+            CreatedAt = now,
+        };
+        db.Payments.Add(payment);
+        db.Ledger.Add(new LedgerEntry
+        {
+            OrderId = command.OrderId,
+            PaymentId = payment.Id,
+            Kind = outcome.Approved ? "authorize" : "decline",
+            Amount = command.Amount,
+            Currency = command.Currency,
+            ProviderReference = outcome.Reference,
+            Note = outcome.DeclineReason,
+            At = now,
+        });
+        if (outcome.Approved)
+        {
+            db.Publish(new PaymentAuthorized(payment.Id, command.OrderId, command.Amount, command.Currency, outcome.Reference!), command.OrderId.ToString());
+        }
+        else
+        {
+            db.Publish(new PaymentDeclined(payment.Id, command.OrderId, command.Amount, command.Currency, outcome.DeclineReason!), command.OrderId.ToString());
+        }
+
+        return new PaymentAuthorization(outcome.Approved, payment.Id, outcome.DeclineReason);
+    }
+
+    public async ValueTask<bool> Handle(VoidPaymentCommand command, CancellationToken cancellationToken)
+    {
+        await LockOrderAsync(command.OrderId, cancellationToken);
+        var payment = await db.Payments.SingleOrDefaultAsync(p => p.OrderId == command.OrderId, cancellationToken);
+        if (payment is not { Status: PaymentStatus.Authorized })
+        {
+            return false;
+        }
+
+        await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
+            async ct => await provider.VoidAsync($"void-{command.OrderId}", payment.ProviderReference!, ct),
+            cancellationToken);
+        payment.Status = PaymentStatus.Voided;
+        db.Ledger.Add(new LedgerEntry
+        {
+            OrderId = command.OrderId,
+            PaymentId = payment.Id,
+            Kind = "void",
+            Amount = payment.Amount,
+            Currency = payment.Currency,
+            ProviderReference = payment.ProviderReference,
+            Note = command.Reason,
+            At = clock.GetUtcNow(),
+        });
+        db.Publish(new PaymentVoided(payment.Id, command.OrderId, command.Reason), command.OrderId.ToString());
+        return true;
+    }
+
+    public async ValueTask<PaymentLedgerView> Handle(GetPaymentLedger query, CancellationToken cancellationToken)
+    {
+        var payment = await db.Payments.AsNoTracking().SingleOrDefaultAsync(p => p.OrderId == query.OrderId, cancellationToken);
+        var entries = await db.Ledger.AsNoTracking().Where(e => e.OrderId == query.OrderId).OrderBy(e => e.Id).ToListAsync(cancellationToken);
+        return new PaymentLedgerView(
+            query.OrderId,
+            payment?.Status.ToString().ToLowerInvariant(),
+            payment?.Amount,
+            payment?.Currency,
+            entries.Select(e => new LedgerEntryView(e.Kind, e.Amount, e.Currency, e.ProviderReference, e.Note, e.At)).ToArray());
+    }
+
+    private async Task LockOrderAsync(Guid orderId, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await using var command = new NpgsqlCommand(
+            "SELECT pg_advisory_xact_lock(hashtextextended('payments:' || $1::text, 0))",
+            connection,
+            (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction());
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
+
+/// <summary>Module API: Orders authorises and voids through contracts.</summary>
+internal sealed class PaymentApi(ISender sender) :
+    IModuleRequestHandler<AuthorizePayment, PaymentAuthorization>,
+    IModuleRequestHandler<VoidPayment, bool>
+{
+    public async Task<PaymentAuthorization> HandleAsync(AuthorizePayment request, CancellationToken cancellationToken) =>
+        await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, request.Token), cancellationToken);
+
+    public async Task<bool> HandleAsync(VoidPayment request, CancellationToken cancellationToken) =>
+        await sender.Send(new VoidPaymentCommand(request.OrderId, request.Reason), cancellationToken);
+}
+
+internal static class PaymentEndpoints
+{
+    public static void Map(IEndpointRouteBuilder endpoints) =>
+        endpoints.MapGroup("/api/v1/payments").WithTags("Payments")
+            .MapGet("/", async (Guid orderId, ISender sender, CancellationToken ct) => TypedResults.Ok(await sender.Send(new GetPaymentLedger(orderId), ct)))
+            .WithName("GetPaymentLedger")
+            .WithSummary("The payment of an order and its ledger (authorisations, declines, voids).");
+}

@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+
+namespace OmsModular.Modules.Payments.Providers;
+
+internal sealed record ProviderAuthorization(bool Approved, string? Reference, string? DeclineReason);
+
+/// <summary>A transient provider failure: worth retrying with the same idempotency key.</summary>
+internal sealed class ProviderUnavailableException(string message) : Exception(message);
+
+/// <summary>A payment service provider adapter. Every call carries an idempotency key.</summary>
+internal interface IPaymentProvider
+{
+    string Name { get; }
+
+    Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string token, CancellationToken cancellationToken);
+
+    Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The deterministic sandbox provider, chosen by token: <c>sandbox-approve</c>, <c>sandbox-decline</c>,
+/// <c>sandbox-insufficient-funds</c>, <c>sandbox-timeout</c> (authorises, then times out the first
+/// answer), <c>sandbox-flaky</c> (unavailable twice, then approves). Like a real provider it
+/// enforces idempotency keys: a repeated key returns the first outcome and never authorises twice.
+/// </summary>
+internal sealed class SandboxPaymentProvider : IPaymentProvider
+{
+    private readonly ConcurrentDictionary<string, ProviderAuthorization> _outcomes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
+    private long _authorizations;
+
+    public string Name => "sandbox";
+
+    /// <summary>How many authorisations the sandbox has really made (tests prove "never twice").</summary>
+    public long Authorizations => Interlocked.Read(ref _authorizations);
+
+    public int CallsFor(string idempotencyKey) => _calls.GetValueOrDefault(idempotencyKey);
+
+    public Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string token, CancellationToken cancellationToken)
+    {
+        var call = _calls.AddOrUpdate(idempotencyKey, 1, (_, n) => n + 1);
+        if (token == "sandbox-flaky" && call <= 2)
+        {
+            throw new ProviderUnavailableException("Sandbox: temporarily unavailable.");
+        }
+
+        var firstTime = false;
+        var outcome = _outcomes.GetOrAdd(idempotencyKey, _ =>
+        {
+            firstTime = true;
+            return token switch
+            {
+                "sandbox-decline" => new ProviderAuthorization(false, null, "card-declined"),
+                "sandbox-insufficient-funds" => new ProviderAuthorization(false, null, "insufficient-funds"),
+                _ when token.StartsWith("sandbox-", StringComparison.Ordinal) => new ProviderAuthorization(true, $"sbx_{Guid.NewGuid():N}", null),
+                _ => new ProviderAuthorization(false, null, "unknown-token"),
+            };
+        });
+        if (firstTime && outcome.Approved)
+        {
+            Interlocked.Increment(ref _authorizations);
+        }
+
+        if (token == "sandbox-timeout" && call == 1)
+        {
+            throw new TimeoutException("Sandbox: the authorisation was made, but the answer timed out.");
+        }
+
+        return Task.FromResult(outcome);
+    }
+
+    public Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken) => Task.CompletedTask;
+}
