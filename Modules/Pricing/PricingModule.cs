@@ -1,7 +1,11 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Pricing.Consumers;
+using OmsModular.Modules.Pricing.Features;
 using OmsModular.Modules.Pricing.Persistence;
+using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Contracts.Pricing;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Pricing;
@@ -11,13 +15,13 @@ public sealed class PricingModule : IModule
 {
     public ModuleManifest Manifest { get; } = ModuleManifest.Create("Pricing", "pricing")
         .UseDbContext<PricingDbContext>()
+        .Publishes<OrderPriced>()
+        .Publishes<OrderPricingFailed>()
+        .Consumes<OrderPlaced, PriceOrder>()
         .Build();
 
-    public void AddServices(IServiceCollection services, IConfiguration configuration)
-    {
-    }
+    public void AddServices(IServiceCollection services, IConfiguration configuration) =>
+        services.AddScoped<PriceCalculator>();
 
-    public void MapEndpoints(IEndpointRouteBuilder endpoints)
-    {
-    }
+    public void MapEndpoints(IEndpointRouteBuilder endpoints) => PricingEndpoints.Map(endpoints);
 }

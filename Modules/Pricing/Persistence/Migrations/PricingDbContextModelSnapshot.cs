@@ -23,6 +23,120 @@ namespace OmsModular.Modules.Pricing.Persistence.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("OmsModular.Modules.Pricing.Domain.PriceList", b =>
+                {
+                    b.Property<string>("Code")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("code");
+
+                    b.Property<string>("Channel")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("channel");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("character(3)")
+                        .HasColumnName("currency")
+                        .IsFixedLength();
+
+                    b.Property<bool>("PricesIncludeTax")
+                        .HasColumnType("boolean")
+                        .HasColumnName("prices_include_tax");
+
+                    b.Property<DateTimeOffset?>("ValidFrom")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("valid_from");
+
+                    b.Property<DateTimeOffset?>("ValidTo")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("valid_to");
+
+                    b.HasKey("Code")
+                        .HasName("pk_price_lists");
+
+                    b.ToTable("price_lists", "pricing");
+                });
+
+            modelBuilder.Entity("OmsModular.Modules.Pricing.Domain.PricedOrderRecord", b =>
+                {
+                    b.Property<Guid>("OrderId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("order_id");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("character(3)")
+                        .HasColumnName("currency")
+                        .IsFixedLength();
+
+                    b.Property<string>("Detail")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("detail");
+
+                    b.Property<DateTimeOffset>("PricedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("priced_at");
+
+                    b.Property<decimal>("Total")
+                        .HasPrecision(19, 4)
+                        .HasColumnType("numeric(19,4)")
+                        .HasColumnName("total");
+
+                    b.HasKey("OrderId")
+                        .HasName("pk_priced_orders");
+
+                    b.ToTable("priced_orders", "pricing");
+                });
+
+            modelBuilder.Entity("OmsModular.Modules.Pricing.Domain.ShippingRate", b =>
+                {
+                    b.Property<string>("ServiceLevel")
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("service_level");
+
+                    b.Property<string>("Currency")
+                        .HasMaxLength(3)
+                        .HasColumnType("character(3)")
+                        .HasColumnName("currency")
+                        .IsFixedLength();
+
+                    b.Property<decimal>("Amount")
+                        .HasPrecision(19, 4)
+                        .HasColumnType("numeric(19,4)")
+                        .HasColumnName("amount");
+
+                    b.HasKey("ServiceLevel", "Currency")
+                        .HasName("pk_shipping_rates");
+
+                    b.ToTable("shipping_rates", "pricing");
+                });
+
+            modelBuilder.Entity("OmsModular.Modules.Pricing.Domain.TaxRate", b =>
+                {
+                    b.Property<string>("CountryCode")
+                        .HasMaxLength(2)
+                        .HasColumnType("character(2)")
+                        .HasColumnName("country_code")
+                        .IsFixedLength();
+
+                    b.Property<decimal>("Rate")
+                        .HasPrecision(7, 6)
+                        .HasColumnType("numeric(7,6)")
+                        .HasColumnName("rate");
+
+                    b.HasKey("CountryCode")
+                        .HasName("pk_tax_rates");
+
+                    b.ToTable("tax_rates", "pricing");
+                });
+
             modelBuilder.Entity("OmsModular.Shared.Infrastructure.Messaging.InboxMessage", b =>
                 {
                     b.Property<Guid>("Id")
@@ -225,6 +339,41 @@ namespace OmsModular.Modules.Pricing.Persistence.Migrations
                         .HasFilter("dispatched_at IS NULL");
 
                     b.ToTable("outbox_messages", "pricing");
+                });
+
+            modelBuilder.Entity("OmsModular.Modules.Pricing.Domain.PriceList", b =>
+                {
+                    b.OwnsMany("OmsModular.Modules.Pricing.Domain.Price", "Prices", b1 =>
+                        {
+                            b1.Property<string>("price_list_code")
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("price_list_code");
+
+                            b1.Property<string>("Sku")
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("sku");
+
+                            b1.Property<int>("MinQuantity")
+                                .HasColumnType("integer")
+                                .HasColumnName("min_quantity");
+
+                            b1.Property<decimal>("UnitPrice")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("unit_price");
+
+                            b1.HasKey("price_list_code", "Sku", "MinQuantity")
+                                .HasName("pk_prices");
+
+                            b1.ToTable("prices", "pricing");
+
+                            b1.WithOwner()
+                                .HasForeignKey("price_list_code")
+                                .HasConstraintName("fk_prices_price_lists_price_list_code");
+                        });
+
+                    b.Navigation("Prices");
                 });
 #pragma warning restore 612, 618
         }

@@ -1,0 +1,173 @@
+using FluentValidation;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+using OmsModular.Modules.Pricing.Domain;
+using OmsModular.Modules.Pricing.Persistence;
+using OmsModular.Shared.Infrastructure.ReferenceData;
+
+namespace OmsModular.Modules.Pricing.Features;
+
+internal sealed record PriceListRequest(string? Channel, string? Currency, bool PricesIncludeTax, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, IReadOnlyList<PriceRequest>? Prices);
+
+internal sealed record PriceRequest(string Sku, int MinQuantity, decimal UnitPrice);
+
+internal sealed record PutPriceList(string Code, PriceListRequest List) : ICommand<int>;
+
+internal sealed record PutTaxRate(string CountryCode, decimal Rate) : ICommand<decimal>;
+
+internal sealed record PutShippingRate(string ServiceLevel, string Currency, decimal Amount) : ICommand<decimal>;
+
+internal sealed record QuoteCart(QuoteInput Input) : IQuery<Quote>;
+
+internal sealed record RateRequest(decimal Rate);
+
+internal sealed record AmountRequest(decimal Amount);
+
+internal sealed class PutPriceListValidator : AbstractValidator<PutPriceList>
+{
+    public PutPriceListValidator()
+    {
+        RuleFor(c => c.Code).NotEmpty().MaximumLength(64).Matches("^[A-Za-z0-9][A-Za-z0-9._-]*$").OverridePropertyName("code");
+        RuleFor(c => c.List.Channel).Must(c => c is null or "web" or "app" or "marketplace" or "store")
+            .WithMessage("'channel' must be web, app, marketplace, store, or absent for the default list.").OverridePropertyName("channel");
+        RuleFor(c => c.List.Currency).Must(Currencies.IsKnown).WithMessage("'currency' must be an ISO 4217 code.").OverridePropertyName("currency");
+        RuleFor(c => c.List.ValidTo).GreaterThan(c => c.List.ValidFrom).When(c => c.List.ValidFrom is not null && c.List.ValidTo is not null).OverridePropertyName("validTo");
+        RuleFor(c => c.List.Prices).NotNull().OverridePropertyName("prices");
+        RuleForEach(c => c.List.Prices).ChildRules(price =>
+        {
+            price.RuleFor(p => p.Sku).NotEmpty().MaximumLength(64);
+            price.RuleFor(p => p.MinQuantity).GreaterThanOrEqualTo(1);
+            price.RuleFor(p => p.UnitPrice).GreaterThanOrEqualTo(0m);
+        }).OverridePropertyName("prices");
+        RuleFor(c => c.List.Prices).Must(p => p!.Select(x => (x.Sku, x.MinQuantity)).Distinct().Count() == p!.Count)
+            .WithMessage("A (sku, minQuantity) tier appears twice.").When(c => c.List.Prices is not null).OverridePropertyName("prices");
+        RuleFor(c => c).Must(c => c.List.Prices is null || !Currencies.IsKnown(c.List.Currency)
+                                  || c.List.Prices.All(p => decimal.Round(p.UnitPrice, Currencies.MinorUnits(c.List.Currency!)) == p.UnitPrice))
+            .WithMessage("A unit price has more decimals than the currency's minor units.").OverridePropertyName("prices");
+    }
+}
+
+internal sealed class PutTaxRateValidator : AbstractValidator<PutTaxRate>
+{
+    public PutTaxRateValidator()
+    {
+        RuleFor(c => c.CountryCode).Must(Countries.IsKnown).WithMessage("'countryCode' must be an ISO 3166-1 alpha-2 code.");
+        RuleFor(c => c.Rate).InclusiveBetween(0m, 1m);
+    }
+}
+
+internal sealed class PutShippingRateValidator : AbstractValidator<PutShippingRate>
+{
+    public PutShippingRateValidator()
+    {
+        RuleFor(c => c.ServiceLevel).NotEmpty().MaximumLength(50);
+        RuleFor(c => c.Currency).Must(Currencies.IsKnown).WithMessage("'currency' must be an ISO 4217 code.");
+        RuleFor(c => c.Amount).GreaterThanOrEqualTo(0m);
+    }
+}
+
+internal sealed class QuoteCartValidator : AbstractValidator<QuoteCart>
+{
+    public QuoteCartValidator()
+    {
+        RuleFor(q => q.Input.Currency).Must(Currencies.IsKnown).WithMessage("'currency' must be an ISO 4217 code.").OverridePropertyName("currency");
+        RuleFor(q => q.Input.CountryCode).Must(Countries.IsKnown).WithMessage("'countryCode' must be an ISO 3166-1 alpha-2 code.").OverridePropertyName("countryCode");
+        RuleFor(q => q.Input.Lines).NotEmpty().OverridePropertyName("lines");
+        RuleForEach(q => q.Input.Lines).ChildRules(l =>
+        {
+            l.RuleFor(x => x.Sku).NotEmpty().MaximumLength(64);
+            l.RuleFor(x => x.Quantity).InclusiveBetween(1, 100_000);
+        }).OverridePropertyName("lines");
+        RuleFor(q => q.Input.DeliveryMethod).Must(m => m is "ship" or "pickup").WithMessage("'deliveryMethod' must be ship or pickup.").OverridePropertyName("deliveryMethod");
+    }
+}
+
+internal sealed class PricingHandlers(PricingDbContext db, PriceCalculator calculator) :
+    ICommandHandler<PutPriceList, int>,
+    ICommandHandler<PutTaxRate, decimal>,
+    ICommandHandler<PutShippingRate, decimal>,
+    IQueryHandler<QuoteCart, Quote>
+{
+    public async ValueTask<int> Handle(PutPriceList command, CancellationToken cancellationToken)
+    {
+        var existing = await db.PriceLists.SingleOrDefaultAsync(l => l.Code == command.Code, cancellationToken);
+        if (existing is not null)
+        {
+            db.PriceLists.Remove(existing);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        db.PriceLists.Add(new PriceList
+        {
+            Code = command.Code,
+            Channel = command.List.Channel,
+            Currency = command.List.Currency!,
+            PricesIncludeTax = command.List.PricesIncludeTax,
+            ValidFrom = command.List.ValidFrom,
+            ValidTo = command.List.ValidTo,
+            Prices = command.List.Prices!.Select(p => new Price { Sku = p.Sku, MinQuantity = p.MinQuantity, UnitPrice = p.UnitPrice }).ToList(),
+        });
+        return command.List.Prices!.Count;
+    }
+
+    public async ValueTask<decimal> Handle(PutTaxRate command, CancellationToken cancellationToken)
+    {
+        var rate = await db.TaxRates.FindAsync([command.CountryCode], cancellationToken);
+        if (rate is null)
+        {
+            db.TaxRates.Add(new TaxRate { CountryCode = command.CountryCode, Rate = command.Rate });
+        }
+        else
+        {
+            rate.Rate = command.Rate;
+        }
+
+        return command.Rate;
+    }
+
+    public async ValueTask<decimal> Handle(PutShippingRate command, CancellationToken cancellationToken)
+    {
+        var rate = await db.ShippingRates.FindAsync([command.ServiceLevel, command.Currency], cancellationToken);
+        if (rate is null)
+        {
+            db.ShippingRates.Add(new ShippingRate { ServiceLevel = command.ServiceLevel, Currency = command.Currency, Amount = command.Amount });
+        }
+        else
+        {
+            rate.Amount = command.Amount;
+        }
+
+        return command.Amount;
+    }
+
+    public async ValueTask<Quote> Handle(QuoteCart query, CancellationToken cancellationToken) =>
+        await calculator.QuoteAsync(query.Input, cancellationToken);
+}
+
+/// <summary><c>/api/v1/pricing</c>: price lists, tax and shipping rates, quotes.</summary>
+internal static class PricingEndpoints
+{
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/api/v1/pricing").WithTags("Pricing");
+        group.MapPut("/price-lists/{code}", async (string code, PriceListRequest body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new { prices = await sender.Send(new PutPriceList(code, body), ct) }))
+            .WithName("PutPriceList")
+            .WithSummary("Creates or replaces a price list (default: no channel) with its prices and quantity tiers.");
+        group.MapPut("/tax-rates/{countryCode}", async (string countryCode, RateRequest body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new { rate = await sender.Send(new PutTaxRate(countryCode, body.Rate), ct) }))
+            .WithName("PutTaxRate")
+            .WithSummary("Sets the tax rate of a country (0.19 = 19 %).");
+        group.MapPut("/shipping-rates/{serviceLevel}/{currency}", async (string serviceLevel, string currency, AmountRequest body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new { amount = await sender.Send(new PutShippingRate(serviceLevel, currency, body.Amount), ct) }))
+            .WithName("PutShippingRate")
+            .WithSummary("Sets the net shipping charge of a service level in a currency.");
+        group.MapPost("/quote", async (QuoteInput body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new QuoteCart(body), ct)))
+            .WithName("QuoteCart")
+            .WithSummary("Prices a cart without placing an order.");
+    }
+}
