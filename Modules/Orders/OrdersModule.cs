@@ -1,7 +1,10 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Orders.Consumers;
 using OmsModular.Modules.Orders.Features;
+using OmsModular.Shared.Contracts.Fulfillment;
+using OmsModular.Shared.Contracts.Pricing;
 using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Modules;
@@ -15,10 +18,19 @@ public sealed class OrdersModule : IModule
         .UseDbContext<OrdersDbContext>()
         .Publishes<OrderPlaced>()
         .Publishes<OrderCancelled>()
+        .Publishes<OrderConfirmed>()
+        .Publishes<OrderRejected>()
+        .Consumes<OrderRouted, OnOrderRouted>()
+        .Consumes<OrderRoutingFailed, OnOrderRoutingFailed>()
+        .Consumes<OrderPriced, OnOrderPriced>()
+        .Consumes<OrderPricingFailed, OnOrderPricingFailed>()
         .Build();
 
-    public void AddServices(IServiceCollection services, IConfiguration configuration) =>
+    public void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
         services.AddSingleton<OrderSettings>();
+        services.AddScoped<OrderPipeline>();
+    }
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => OrderEndpoints.Map(endpoints);
 }

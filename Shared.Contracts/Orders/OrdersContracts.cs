@@ -34,3 +34,11 @@ public sealed record OrderPlaced(
 /// <summary>An order was cancelled (compensations follow in the modules that hold something for it).</summary>
 [IntegrationEvent("orders.order-cancelled", 1)]
 public sealed record OrderCancelled(Guid OrderId, string Reason, DateTimeOffset CancelledAt) : IIntegrationEvent;
+
+/// <summary>Stock is reserved, the order priced and its payment authorised: the order is confirmed.</summary>
+[IntegrationEvent("orders.order-confirmed", 1)]
+public sealed record OrderConfirmed(Guid OrderId, string OrderNumber, string Currency, decimal Total, DateTimeOffset ConfirmedAt) : IIntegrationEvent;
+
+/// <summary>A business problem found after capture rejected the order (reason: out-of-stock, pricing-failed, …).</summary>
+[IntegrationEvent("orders.order-rejected", 1)]
+public sealed record OrderRejected(Guid OrderId, string Reason, string Detail, DateTimeOffset RejectedAt) : IIntegrationEvent;

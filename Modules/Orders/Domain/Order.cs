@@ -9,6 +9,13 @@ internal enum OrderStatus
     Cancelled,
 }
 
+internal enum StepState
+{
+    Pending,
+    Done,
+    Failed,
+}
+
 internal enum SalesChannel
 {
     Web,
@@ -17,9 +24,16 @@ internal enum SalesChannel
     Store,
 }
 
+internal static class Naming
+{
+    /// <summary>How a state reads on the wire and on the timeline: <c>OnHold</c> is <c>on-hold</c>.</summary>
+    public static string Kebab<T>(this T value)
+        where T : struct, Enum => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+}
+
 /// <summary>A refused state change (maps to 409 with the current and requested state).</summary>
 internal sealed class IllegalTransitionException(OrderStatus from, OrderStatus to)
-    : InvalidOperationException($"An order in state {from} cannot become {to}.")
+    : InvalidOperationException($"An order in state {from.Kebab()} cannot become {to.Kebab()}.")
 {
     public OrderStatus From { get; } = from;
 
@@ -68,6 +82,24 @@ internal sealed class Order
 
     public DateTimeOffset PlacedAt { get; init; }
 
+    /// <summary>Routing and reservation at the chosen node(s).</summary>
+    public StepState Reservation { get; set; }
+
+    public StepState Pricing { get; set; }
+
+    public StepState PaymentStep { get; set; }
+
+    public decimal? Total { get; set; }
+
+    public decimal? TaxTotal { get; set; }
+
+    public decimal? ShippingGross { get; set; }
+
+    public Guid? RoutingDecisionId { get; set; }
+
+    /// <summary>A person released the order from a hold: the hold rules do not apply again.</summary>
+    public bool HoldReleased { get; set; }
+
     public DateTimeOffset UpdatedAt { get; private set; }
 
     public List<TimelineEntry> Timeline { get; init; } = [];
@@ -91,7 +123,7 @@ internal sealed class Order
         Status = next;
         StatusReason = reason;
         UpdatedAt = at;
-        Timeline.Add(new TimelineEntry { At = at, Event = $"{from} -> {next}".ToLowerInvariant(), Status = next, Reason = reason, Cause = cause });
+        Timeline.Add(new TimelineEntry { At = at, Event = $"{from.Kebab()} -> {next.Kebab()}", Status = next, Reason = reason, Cause = cause });
     }
 }
 

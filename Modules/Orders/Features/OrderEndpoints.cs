@@ -29,7 +29,7 @@ internal static class OrderEndpoints
 
         return Enum.TryParse<T>(value.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
             ? parsed
-            : throw new ValidationException([new ValidationFailure(field, $"'{field}' must be one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}.")]);
+            : throw new ValidationException([new ValidationFailure(field, $"'{field}' must be one of {string.Join(", ", Enum.GetValues<T>().Select(n => n.Kebab()))}.")]);
     }
 
     public static void Map(IEndpointRouteBuilder endpoints)
@@ -71,6 +71,11 @@ internal static class OrderEndpoints
                     ct)))
             .WithName("ListOrders")
             .WithSummary("Orders newest first, filtered by status, channel, customer and time range, with keyset (cursor) pagination.");
+
+        group.MapPost("/{id:guid}/release", async (Guid id, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new ReleaseOrder(id, "api"), ct)))
+            .WithName("ReleaseOrder")
+            .WithSummary("Releases an order from its hold; payment is authorised next.");
 
         group.MapPost("/{id:guid}/cancel", async (Guid id, CancelRequest? body, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new CancelOrder(id, body?.Reason ?? "customer-request"), ct)))

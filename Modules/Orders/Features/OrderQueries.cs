@@ -21,6 +21,9 @@ internal sealed record ListOrders(
 
 internal sealed record CancelOrder(Guid OrderId, string Reason) : ICommand<OrderView>;
 
+/// <summary>Releases an order from its hold; the pipeline goes on to payment.</summary>
+internal sealed record ReleaseOrder(Guid OrderId, string ReleasedBy) : ICommand<OrderView>;
+
 internal sealed record OrderView(
     Guid Id,
     string Number,
@@ -37,7 +40,15 @@ internal sealed record OrderView(
     IReadOnlyList<string> CouponCodes,
     string PaymentMethod,
     DateTimeOffset PlacedAt,
+    OrderSteps Steps,
+    decimal? Total,
+    decimal? TaxTotal,
+    decimal? ShippingGross,
+    Guid? RoutingDecisionId,
     IReadOnlyList<TimelineView> Timeline);
+
+/// <summary>The progress of each pipeline step: pending, done or failed.</summary>
+internal sealed record OrderSteps(string Reservation, string Pricing, string Payment);
 
 internal sealed record OrderLineView(int LineNumber, string Sku, int Quantity, decimal? MarketplaceUnitPrice);
 
@@ -62,11 +73,31 @@ internal sealed class CancelOrderValidator : AbstractValidator<CancelOrder>
     public CancelOrderValidator() => RuleFor(c => c.Reason).NotEmpty().MaximumLength(100);
 }
 
-internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock) :
+internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock, OmsModular.Shared.Infrastructure.ModuleApi.IModuleClient modules, Consumers.OrderPipeline pipeline) :
     IQueryHandler<GetOrder, OrderView>,
     IQueryHandler<ListOrders, OrderPage>,
-    ICommandHandler<CancelOrder, OrderView>
+    ICommandHandler<CancelOrder, OrderView>,
+    ICommandHandler<ReleaseOrder, OrderView>
 {
+    public async ValueTask<OrderView> Handle(ReleaseOrder command, CancellationToken cancellationToken)
+    {
+        var order = await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken)
+            ?? throw ProblemException.NotFound("Order", $"There is no order {command.OrderId}.");
+        if (order.Status != OrderStatus.OnHold)
+        {
+            throw ProblemException.Conflict(
+                "illegal-transition",
+                "The order is not on hold",
+                $"Order {order.Number} is {order.Status.Kebab()}; only orders on hold can be released.");
+        }
+
+        order.MoveTo(OrderStatus.Pending, null, $"released by {command.ReleasedBy}", clock.GetUtcNow());
+        order.HoldReleased = true;
+        await pipeline.AdvanceAsync(order, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return View(order);
+    }
+
     public async ValueTask<OrderView> Handle(GetOrder query, CancellationToken cancellationToken)
     {
         var order = await db.Orders.AsNoTracking().AsSplitQuery().SingleOrDefaultAsync(o => o.Id == query.OrderId, cancellationToken)
@@ -108,9 +139,9 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock)
         }
 
         var page = await orders.OrderByDescending(o => o.Id).Take(query.Limit + 1)
-            .Select(o => new OrderSummary(o.Id, o.Number, o.Status.ToString(), o.Channel.ToString(), o.Customer.Id, o.PlacedAt))
+            .Select(o => new { o.Id, o.Number, o.Status, o.Channel, CustomerId = o.Customer.Id, o.PlacedAt })
             .ToListAsync(cancellationToken);
-        var items = page.Take(query.Limit).Select(o => o with { Status = o.Status.ToLowerInvariant(), Channel = o.Channel.ToLowerInvariant() }).ToArray();
+        var items = page.Take(query.Limit).Select(o => new OrderSummary(o.Id, o.Number, o.Status.Kebab(), o.Channel.Kebab(), o.CustomerId, o.PlacedAt)).ToArray();
         return new OrderPage(items, page.Count > query.Limit ? items[^1].Id : null);
     }
 
@@ -127,20 +158,24 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock)
             throw ProblemException.Conflict(
                 "illegal-transition",
                 "The order cannot be cancelled now",
-                $"Order {order.Number} is {illegal.From.ToString().ToLowerInvariant()}; only pending or on-hold orders can be cancelled.");
+                $"Order {order.Number} is {illegal.From.Kebab()}; only pending or on-hold orders can be cancelled.");
         }
 
         db.Publish(new OrderCancelled(order.Id, command.Reason, clock.GetUtcNow()), partitionKey: order.Id.ToString());
-        await db.SaveChangesAsync(cancellationToken);
+        await db.SaveChangesAsync(cancellationToken); // the version check: a concurrent step makes this a 409 below, not a lost update
+
+        // Compensations (no-ops when nothing is held yet; a reservation made later is released by the pipeline).
+        await modules.SendAsync(new OmsModular.Shared.Contracts.Inventory.ReleaseReservations(order.Id, command.Reason), cancellationToken);
+        await modules.SendAsync(new OmsModular.Shared.Contracts.Payments.VoidPayment(order.Id, command.Reason), cancellationToken);
         return View(order);
     }
 
     private static OrderView View(Order o) => new(
         o.Id,
         o.Number,
-        o.Status.ToString().ToLowerInvariant(),
+        o.Status.Kebab(),
         o.StatusReason,
-        o.Channel.ToString().ToLowerInvariant(),
+        o.Channel.Kebab(),
         o.Marketplace,
         o.ExternalOrderId,
         new OrderCustomer(o.Customer.Id, o.Customer.Email, o.Customer.Name),
@@ -152,5 +187,10 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock)
         o.CouponCodes,
         o.Payment.Method,
         o.PlacedAt,
-        o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.ToString().ToLowerInvariant(), t.Reason, t.Cause)).ToArray());
+        new OrderSteps(o.Reservation.Kebab(), o.Pricing.Kebab(), o.PaymentStep.Kebab()),
+        o.Total,
+        o.TaxTotal,
+        o.ShippingGross,
+        o.RoutingDecisionId,
+        o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.Kebab(), t.Reason, t.Cause)).ToArray());
 }

@@ -50,6 +50,15 @@ internal sealed class OrderSettings(IConfiguration configuration)
     public int MaxLineQuantity => configuration.GetValue("Oms:Orders:MaxLineQuantity", 1_000);
 
     public int MaxLines => configuration.GetValue("Oms:Orders:MaxLines", 100);
+
+    /// <summary>Hold rule: orders whose total exceeds this go on hold before payment (none by default).</summary>
+    public decimal? HoldTotalAbove => configuration.GetValue<decimal?>("Oms:Orders:Holds:TotalAbove");
+
+    /// <summary>Hold rule: orders shipping to these countries go on hold before payment.</summary>
+    public IReadOnlySet<string> HoldReviewCountries =>
+        (configuration["Oms:Orders:Holds:ReviewCountries"] ?? string.Empty)
+        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .ToHashSet(StringComparer.OrdinalIgnoreCase);
 }
 
 internal sealed class PlaceOrderValidator : AbstractValidator<PlaceOrder>
@@ -202,7 +211,7 @@ internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock) 
                 }
 
                 var existing = await db.Orders.AsNoTracking().Where(o => o.Id == first.OrderId).Select(o => new { o.Number, o.Status }).SingleAsync(cancellationToken);
-                return new PlaceOrderResult(first.OrderId, existing.Number, existing.Status.ToString().ToLowerInvariant(), Replayed: true);
+                return new PlaceOrderResult(first.OrderId, existing.Number, existing.Status.Kebab(), Replayed: true);
             }
         }
 
@@ -247,13 +256,13 @@ internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock) 
             Payment = new PaymentInstruction { Method = request.Payment!.Method!, Token = request.Payment.Token! },
             PlacedAt = now,
         };
-        order.Record("placed", $"channel {order.Channel.ToString().ToLowerInvariant()}", now);
+        order.Record("placed", $"channel {order.Channel.Kebab()}", now);
         db.Orders.Add(order);
         db.Publish(
             new OrderPlaced(
                 order.Id,
                 order.Number,
-                order.Channel.ToString().ToLowerInvariant(),
+                order.Channel.Kebab(),
                 order.Marketplace,
                 order.ExternalOrderId,
                 new OrderCustomer(order.Customer.Id, order.Customer.Email, order.Customer.Name),

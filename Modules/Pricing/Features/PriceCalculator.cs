@@ -39,18 +39,21 @@ internal sealed class PriceCalculator(PricingDbContext db, TimeProvider clock)
         var lists = (await db.PriceLists.AsNoTracking().Where(l => l.Currency == input.Currency).ToListAsync(cancellationToken))
             .Where(l => (l.ValidFrom is null || l.ValidFrom <= now) && (l.ValidTo is null || l.ValidTo > now))
             .ToArray();
-        var channelList = lists.Where(l => l.Channel == input.Channel).OrderBy(l => l.Code, StringComparer.Ordinal).FirstOrDefault();
-        var defaultList = lists.Where(l => l.Channel is null).OrderBy(l => l.Code, StringComparer.Ordinal).FirstOrDefault();
+        // Channel lists first, then default lists; within each, by code. A SKU takes its price from
+        // the first list that has it (so a channel list overrides only what it lists).
+        var ordered = lists.Where(l => l.Channel == input.Channel).OrderBy(l => l.Code, StringComparer.Ordinal)
+            .Concat(lists.Where(l => l.Channel is null).OrderBy(l => l.Code, StringComparer.Ordinal))
+            .ToArray();
         var rate = (await db.TaxRates.AsNoTracking().SingleOrDefaultAsync(t => t.CountryCode == input.CountryCode, cancellationToken))?.Rate ?? 0m;
 
         var lines = new List<PricedLine>();
         var missing = new List<string>();
         foreach (var line in input.Lines)
         {
+            var list = ordered.FirstOrDefault(l => Find(l, line) is not null);
             var (unit, source, gross) = line.MarketplaceUnitPrice is { } paid
                 ? (paid, "marketplace", true)
-                : Find(channelList, line) is { } channelPrice ? (channelPrice, channelList!.Code, channelList.PricesIncludeTax)
-                : Find(defaultList, line) is { } defaultPrice ? (defaultPrice, defaultList!.Code, defaultList.PricesIncludeTax)
+                : list is not null ? (Find(list, line)!.Value, list.Code, list.PricesIncludeTax)
                 : (-1m, string.Empty, false);
             if (unit < 0)
             {
@@ -85,7 +88,7 @@ internal sealed class PriceCalculator(PricingDbContext db, TimeProvider clock)
         var shippingTax = Round(shippingNet * rate, digits);
         var taxTotal = lines.Sum(l => l.Tax) + shippingTax;
         var total = lines.Sum(l => l.Gross) + shippingNet + shippingTax;
-        return new Quote(true, null, null, input.Currency, channelList?.Code ?? defaultList?.Code, lines, shippingNet, shippingTax, shippingNet + shippingTax, rate, taxTotal, total);
+        return new Quote(true, null, null, input.Currency, string.Join(",", lines.Select(l => l.PriceSource).Distinct()), lines, shippingNet, shippingTax, shippingNet + shippingTax, rate, taxTotal, total);
     }
 
     private static decimal? Find(PriceList? list, QuoteLine line) =>

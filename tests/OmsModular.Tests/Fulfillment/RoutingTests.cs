@@ -178,11 +178,7 @@ public sealed class RoutingTests(HostFixture host)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    private async Task StockAsync(string sku, string node, int onHand)
-    {
-        using var response = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{node}", new { onHand });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
+    private Task StockAsync(string sku, string node, int onHand) => Catalog.StockAsync(Client, sku, node, onHand);
 
     private async Task<int> ReservedAsync(string sku, string node)
     {

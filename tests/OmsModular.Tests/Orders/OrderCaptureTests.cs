@@ -178,34 +178,49 @@ public sealed class OrderCaptureTests(HostFixture host)
         string? cursor = null;
         do
         {
-            var page = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&status=pending&channel=web&limit=2{(cursor is null ? "" : $"&cursor={cursor}")}");
+            var page = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&channel=web&limit=2{(cursor is null ? "" : $"&cursor={cursor}")}");
             seen.AddRange(page.GetProperty("items").EnumerateArray().Select(o => o.GetProperty("id").GetGuid()));
             cursor = page.GetProperty("nextCursor").ValueKind == JsonValueKind.Null ? null : page.GetProperty("nextCursor").GetString();
         }
         while (cursor is not null);
 
         Assert.Equal(Enumerable.Reverse(placed), seen);
-        var none = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&status=cancelled");
+        var none = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&status=confirmed"); // SKU-1 has no stock
         Assert.Equal(0, none.GetProperty("items").GetArrayLength());
         using var bad = await Client.GetAsync("/api/v1/orders?limit=0");
         await ProblemAsync(bad, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
     }
 
     [Fact]
-    public async Task A_pending_order_can_be_cancelled_once_and_the_transition_is_recorded()
+    public async Task An_order_on_hold_can_be_cancelled_once_and_its_stock_is_released()
     {
-        using var response = await PlaceAsync(WebOrder(NewCustomer(), ("SKU-1", 1)), Guid.NewGuid().ToString());
+        var (node, sku) = ($"WH-{Guid.NewGuid().ToString("N")[..8]}", $"SKU-{Guid.NewGuid().ToString("N")[..8]}");
+        using (var put = await Client.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{node}", new { name = node, kind = "warehouse", countryCode = "DE", latitude = 52.5, longitude = 13.4, canShip = true, canPickup = false, dailyCapacity = 0, priority = 1 }))
+        {
+            put.EnsureSuccessStatusCode();
+        }
+
+        await Catalog.StockAsync(Client, sku, node, 2);
+        var placed = WebOrder(NewCustomer(), (sku, 1));
+        placed["shippingAddress"]!["countryCode"] = "IS"; // a review country: the order waits on hold
+        using var response = await PlaceAsync(placed, Guid.NewGuid().ToString());
         var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid();
+        await Messaging.MessagingHarness.WaitUntilAsync(async () =>
+            (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("status").GetString() == "on-hold");
 
         using var cancel = await Client.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" });
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         var cancelled = await cancel.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("cancelled", cancelled.GetProperty("status").GetString());
         Assert.Equal("customer-request", cancelled.GetProperty("statusReason").GetString());
-        Assert.Equal("pending -> cancelled", cancelled.GetProperty("timeline")[1].GetProperty("event").GetString());
+        Assert.Equal("on-hold -> cancelled", cancelled.GetProperty("timeline").EnumerateArray().Last().GetProperty("event").GetString());
         Assert.Equal(1, await OutboxCountAsync("orders.order-cancelled.v1", id));
+        Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32());
 
         using var again = await Client.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" });
         await ProblemAsync(again, HttpStatusCode.Conflict, "urn:oms:problem:illegal-transition");
+        using var release = await Client.PostAsync($"/api/v1/orders/{id}/release", null);
+        await ProblemAsync(release, HttpStatusCode.Conflict, "urn:oms:problem:illegal-transition");
         using var unknown = await Client.PostAsJsonAsync($"/api/v1/orders/{Guid.NewGuid()}/cancel", new { reason = "x" });
         await ProblemAsync(unknown, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
     }

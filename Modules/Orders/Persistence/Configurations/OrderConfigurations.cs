@@ -22,6 +22,12 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         builder.Property(o => o.Currency).HasMaxLength(3).IsFixedLength();
         builder.Property(o => o.CouponCodes).HasColumnType("text[]");
         builder.Property(o => o.Version).IsRowVersion(); // PostgreSQL xmin
+        builder.Property(o => o.Reservation).HasConversion<string>().HasMaxLength(20);
+        builder.Property(o => o.Pricing).HasConversion<string>().HasMaxLength(20);
+        builder.Property(o => o.PaymentStep).HasConversion<string>().HasMaxLength(20);
+        builder.Property(o => o.Total).HasPrecision(19, 4);
+        builder.Property(o => o.TaxTotal).HasPrecision(19, 4);
+        builder.Property(o => o.ShippingGross).HasPrecision(19, 4);
         builder.HasIndex(o => new { o.Status, o.Id });
         builder.HasIndex(o => new { o.Channel, o.Id });
         builder.OwnsOne(o => o.Customer, c =>

@@ -83,6 +83,10 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasColumnType("character varying(100)")
                         .HasColumnName("external_order_id");
 
+                    b.Property<bool>("HoldReleased")
+                        .HasColumnType("boolean")
+                        .HasColumnName("hold_released");
+
                     b.Property<string>("Marketplace")
                         .HasMaxLength(50)
                         .HasColumnType("character varying(50)")
@@ -94,9 +98,36 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("number");
 
+                    b.Property<string>("PaymentStep")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("payment_step");
+
                     b.Property<DateTimeOffset>("PlacedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("placed_at");
+
+                    b.Property<string>("Pricing")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("pricing");
+
+                    b.Property<string>("Reservation")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("reservation");
+
+                    b.Property<Guid?>("RoutingDecisionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("routing_decision_id");
+
+                    b.Property<decimal?>("ShippingGross")
+                        .HasPrecision(19, 4)
+                        .HasColumnType("numeric(19,4)")
+                        .HasColumnName("shipping_gross");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -108,6 +139,16 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)")
                         .HasColumnName("status_reason");
+
+                    b.Property<decimal?>("TaxTotal")
+                        .HasPrecision(19, 4)
+                        .HasColumnType("numeric(19,4)")
+                        .HasColumnName("tax_total");
+
+                    b.Property<decimal?>("Total")
+                        .HasPrecision(19, 4)
+                        .HasColumnType("numeric(19,4)")
+                        .HasColumnName("total");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")

@@ -1,0 +1,25 @@
+using System.Net.Http.Json;
+
+namespace OmsModular.Tests.Orders;
+
+/// <summary>Test data through the public APIs: stock, prices, and the shared EUR/DE rates the web order uses.</summary>
+internal static class Catalog
+{
+    public static async Task StockAsync(HttpClient client, string sku, string node, int onHand, decimal price = 10.00m)
+    {
+        using var stock = await client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{node}", new { onHand });
+        stock.EnsureSuccessStatusCode();
+        await PriceAsync(client, sku, price);
+    }
+
+    /// <summary>A default EUR list holding this SKU, plus the DE tax and standard shipping the web order needs.</summary>
+    public static async Task PriceAsync(HttpClient client, string sku, decimal price)
+    {
+        using var list = await client.PutAsJsonAsync($"/api/v1/pricing/price-lists/LIST-{sku}", new { currency = "EUR", prices = new[] { new { sku, minQuantity = 1, unitPrice = price } } });
+        list.EnsureSuccessStatusCode();
+        using var tax = await client.PutAsJsonAsync("/api/v1/pricing/tax-rates/DE", new { rate = 0.19m });
+        tax.EnsureSuccessStatusCode();
+        using var shipping = await client.PutAsJsonAsync("/api/v1/pricing/shipping-rates/standard/EUR", new { amount = 4.90m });
+        shipping.EnsureSuccessStatusCode();
+    }
+}

@@ -1,0 +1,149 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OmsModular.Tests.HostTests;
+using OmsModular.Tests.Messaging;
+
+namespace OmsModular.Tests.Orders;
+
+/// <summary>The order pipeline end to end through the Host: capture → route and reserve ‖ price → authorise → confirm or compensate.</summary>
+[Collection(HostCollection.Name)]
+public sealed class OrderPipelineTests(HostFixture host)
+{
+    private HttpClient Client => host.Client;
+
+    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}";
+
+    [Fact]
+    public async Task A_web_order_is_reserved_priced_authorised_and_confirmed()
+    {
+        var (node, a, b) = (await NodeAsync(), Unique("SKU"), Unique("SKU"));
+        await Catalog.StockAsync(Client, a, node, 5, price: 10.00m);
+        await Catalog.StockAsync(Client, b, node, 5, price: 2.50m);
+
+        var order = await PlaceAndSettleAsync(OrderCaptureTests.WebOrder("cust-1", (a, 2), (b, 1)));
+        Assert.Equal("confirmed", order.GetProperty("status").GetString());
+        Assert.Equal(23.80m + 2.98m + 5.83m, order.GetProperty("total").GetDecimal()); // lines 20.00 and 2.50 at 19 % tax, shipping 4.90 at 19 %, per line to the cent
+        var steps = order.GetProperty("steps");
+        Assert.Equal(["done", "done", "done"], new[] { "reservation", "pricing", "payment" }.Select(s => steps.GetProperty(s).GetString()));
+        var timeline = order.GetProperty("timeline").EnumerateArray().Select(t => t.GetProperty("event").GetString()).ToArray();
+        Assert.Equal("placed", timeline[0]);
+        Assert.Contains("reserved", timeline);
+        Assert.Contains("priced", timeline);
+        Assert.Contains("payment authorized", timeline);
+        Assert.Equal("pending -> confirmed", timeline[^1]);
+
+        var id = order.GetProperty("id").GetGuid();
+        var reservations = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/reservations?orderId={id}");
+        Assert.Equal("confirmed", reservations[0].GetProperty("status").GetString());
+        var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
+        Assert.Equal(order.GetProperty("total").GetDecimal(), ledger.GetProperty("amount").GetDecimal());
+    }
+
+    [Fact]
+    public async Task A_hold_rule_stops_the_order_before_payment_and_a_release_confirms_it()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 2);
+        var placed = OrderCaptureTests.WebOrder("cust-hold", (sku, 1));
+        placed["shippingAddress"]!["countryCode"] = "IS";
+
+        var held = await PlaceAndSettleAsync(placed);
+        Assert.Equal("on-hold", held.GetProperty("status").GetString());
+        Assert.Equal("country-under-review", held.GetProperty("statusReason").GetString());
+        Assert.Equal("pending", held.GetProperty("steps").GetProperty("payment").GetString());
+
+        using var release = await Client.PostAsync($"/api/v1/orders/{held.GetProperty("id").GetGuid()}/release", null);
+        Assert.Equal(HttpStatusCode.OK, release.StatusCode);
+        var released = await release.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("confirmed", released.GetProperty("status").GetString());
+        var events = released.GetProperty("timeline").EnumerateArray().Select(t => t.GetProperty("event").GetString()).ToArray();
+        Assert.Equal(["pending -> on-hold", "on-hold -> pending"], events.Where(e => e!.Contains("on-hold", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_declined_payment_cancels_the_order_and_releases_the_stock()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 3);
+        var placed = OrderCaptureTests.WebOrder("cust-2", (sku, 2));
+        placed["payment"]!["token"] = "sandbox-decline";
+
+        var order = await PlaceAndSettleAsync(placed);
+        Assert.Equal("cancelled", order.GetProperty("status").GetString());
+        Assert.Equal("payment-declined", order.GetProperty("statusReason").GetString());
+        Assert.Equal("failed", order.GetProperty("steps").GetProperty("payment").GetString());
+        var availability = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}");
+        Assert.Equal(0, availability.GetProperty("reserved").GetInt32());
+        Assert.Equal(3, availability.GetProperty("available").GetInt32());
+    }
+
+    [Fact]
+    public async Task An_order_without_stock_is_rejected_out_of_stock()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 1);
+        var order = await PlaceAndSettleAsync(OrderCaptureTests.WebOrder("cust-3", (sku, 2)));
+        Assert.Equal("rejected", order.GetProperty("status").GetString());
+        Assert.Equal("out-of-stock", order.GetProperty("statusReason").GetString());
+    }
+
+    [Fact]
+    public async Task An_order_for_an_unknown_sku_is_rejected()
+    {
+        var order = await PlaceAndSettleAsync(OrderCaptureTests.WebOrder("cust-4", (Unique("UNKNOWN"), 1)));
+        Assert.Equal("rejected", order.GetProperty("status").GetString());
+        Assert.Contains(order.GetProperty("statusReason").GetString(), new[] { "out-of-stock", "pricing-failed" });
+    }
+
+    [Fact]
+    public async Task Pricing_failure_rejects_the_order_and_releases_its_reservation()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        using (var stock = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{node}", new { onHand = 4 }))
+        {
+            stock.EnsureSuccessStatusCode(); // stock, but no price
+        }
+
+        var order = await PlaceAndSettleAsync(OrderCaptureTests.WebOrder("cust-5", (sku, 1)));
+        Assert.Equal("rejected", order.GetProperty("status").GetString());
+        Assert.Equal("pricing-failed", order.GetProperty("statusReason").GetString());
+        await MessagingHarness.WaitUntilAsync(async () =>
+            (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32() == 0);
+    }
+
+    private async Task<string> NodeAsync()
+    {
+        var code = Unique("WH-BERLIN");
+        using var response = await Client.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{code}", new
+        {
+            name = code, kind = "warehouse", countryCode = "DE", latitude = 52.45, longitude = 13.40, canShip = true, canPickup = false, dailyCapacity = 0, priority = 1,
+        });
+        response.EnsureSuccessStatusCode();
+        return code;
+    }
+
+    /// <summary>Places the order and waits until the pipeline has left Pending and every step has settled.</summary>
+    private async Task<JsonElement> PlaceAndSettleAsync(JsonObject order)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
+        {
+            Content = new StringContent(order.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+            Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
+        };
+        using var accepted = await Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var id = (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid();
+        JsonElement current = default;
+        await MessagingHarness.WaitUntilAsync(async () =>
+        {
+            current = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
+            var steps = current.GetProperty("steps");
+            return current.GetProperty("status").GetString() != "pending"
+                   && steps.GetProperty("reservation").GetString() != "pending"
+                   && steps.GetProperty("pricing").GetString() != "pending";
+        });
+        return current;
+    }
+}
