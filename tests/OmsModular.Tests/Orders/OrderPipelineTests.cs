@@ -63,6 +63,34 @@ public sealed class OrderPipelineTests(HostFixture host)
     }
 
     [Fact]
+    public async Task A_hundred_concurrent_orders_for_ten_units_confirm_exactly_ten()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 10);
+        var customer = Unique("storm");
+        var ids = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => PlaceAsync(OrderCaptureTests.WebOrder(customer, (sku, 1)))));
+
+        // One waiter for the whole storm: every outbox and inbox drained, no order of the storm pending.
+        await MessagingHarness.WaitUntilAsync(
+            async () =>
+            {
+                var backlog = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog");
+                var pending = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&status=pending&limit=1");
+                return backlog.EnumerateArray().All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0)
+                       && pending.GetProperty("items").GetArrayLength() == 0;
+            },
+            TimeSpan.FromSeconds(60));
+        var orders = await Task.WhenAll(ids.Select(id => Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")));
+        var statuses = orders.Select(o => o.GetProperty("status").GetString()).ToArray();
+        Assert.Equal(10, statuses.Count(s => s == "confirmed"));
+        Assert.Equal(90, statuses.Count(s => s == "rejected"));
+        Assert.All(orders.Where(o => o.GetProperty("status").GetString() == "rejected"), o => Assert.Equal("out-of-stock", o.GetProperty("statusReason").GetString()));
+        var level = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}");
+        Assert.Equal(10, level.GetProperty("onHand").GetInt32());
+        Assert.Equal(10, level.GetProperty("reserved").GetInt32());
+    }
+
+    [Fact]
     public async Task A_declined_payment_cancels_the_order_and_releases_the_stock()
     {
         var (node, sku) = (await NodeAsync(), Unique("SKU"));
@@ -124,8 +152,7 @@ public sealed class OrderPipelineTests(HostFixture host)
         return code;
     }
 
-    /// <summary>Places the order and waits until the pipeline has left Pending and every step has settled.</summary>
-    private async Task<JsonElement> PlaceAndSettleAsync(JsonObject order)
+    private async Task<Guid> PlaceAsync(JsonObject order)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
         {
@@ -134,7 +161,13 @@ public sealed class OrderPipelineTests(HostFixture host)
         };
         using var accepted = await Client.SendAsync(request);
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
-        var id = (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid();
+        return (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid();
+    }
+
+    /// <summary>Places the order and waits until the pipeline has left Pending and every step has settled.</summary>
+    private async Task<JsonElement> PlaceAndSettleAsync(JsonObject order, TimeSpan? timeout = null)
+    {
+        var id = await PlaceAsync(order);
         JsonElement current = default;
         await MessagingHarness.WaitUntilAsync(async () =>
         {
@@ -143,7 +176,7 @@ public sealed class OrderPipelineTests(HostFixture host)
             return current.GetProperty("status").GetString() != "pending"
                    && steps.GetProperty("reservation").GetString() != "pending"
                    && steps.GetProperty("pricing").GetString() != "pending";
-        });
+        }, timeout);
         return current;
     }
 }
