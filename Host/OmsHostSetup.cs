@@ -26,6 +26,18 @@ internal static class OmsHostSetup
 {
     public static async Task AddOmsHostAsync(this WebApplicationBuilder builder, string[] args)
     {
+        // Run from anywhere (e.g. `dotnet run --project Host` at the repository root): the settings
+        // next to the binary are the lowest-priority source when the working directory has none.
+        if (!File.Exists(Path.Combine(builder.Environment.ContentRootPath, "appsettings.json")))
+        {
+            builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+            {
+                Path = "appsettings.json",
+                Optional = true,
+                FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(AppContext.BaseDirectory),
+            });
+        }
+
         builder.Configuration.AddCommandLine(args, HostCommand.SwitchMappings);
         var configuration = builder.Configuration;
 
@@ -101,6 +113,11 @@ internal static class OmsHostSetup
             await ModuleMigrator.MigrateAsync(app.Services);
         }
 
+        if (app.Configuration.GetValue("Oms:SeedDemo", false))
+        {
+            await SeedDemoAsync(app.Services);
+        }
+
         var messaging = app.Services.GetRequiredService<IOptions<MessagingOptions>>().Value;
         app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MessagingRetentionJob>(
             MessagingRetentionJob.JobId,
@@ -108,16 +125,32 @@ internal static class OmsHostSetup
             messaging.RetentionCron);
     }
 
-    public static async Task MigrateAndExitAsync(this WebApplication app)
+    public static async Task MigrateAndExitAsync(this WebApplication app, bool seedDemo)
     {
         await ModuleMigrator.MigrateAsync(app.Services);
         Log.Information("Migrations applied for {Modules}", app.Services.GetRequiredService<ModuleRegistry>().Hosted.Select(m => m.Name));
+        if (seedDemo)
+        {
+            await SeedDemoAsync(app.Services);
+        }
+
         if (app.Services.GetService<EmbeddedPostgres>() is { } embedded)
         {
             await embedded.StopAsync();
         }
 
         await Log.CloseAndFlushAsync();
+    }
+
+    /// <summary>Loads the demo data set through each hosted module's own features (idempotent: it overwrites).</summary>
+    private static async Task SeedDemoAsync(IServiceProvider services)
+    {
+        foreach (var data in services.GetServices<IDemoData>().OrderBy(d => d.Order))
+        {
+            await data.SeedAsync(services, CancellationToken.None);
+        }
+
+        Log.Information("Demo data loaded: {Nodes} nodes, {Skus} SKUs with stock and prices", DemoCatalogue.Nodes.Count, DemoCatalogue.Skus.Count());
     }
 
     private static void AddOmsJobs(this WebApplicationBuilder builder, string connectionString)

@@ -3,6 +3,7 @@ using OmsModular.Host;
 // One binary: the monolith (default), one extracted module (--modules Inventory), or the rest.
 //   dotnet OmsModular.Host.dll                      run (embedded PostgreSQL when no connection string)
 //   dotnet OmsModular.Host.dll migrate              apply every hosted module's migrations and exit
+//   dotnet OmsModular.Host.dll seed-demo            migrate, load the demo data set, and exit (or run with --seed-demo true)
 //   dotnet OmsModular.Host.dll --modules Orders,Pricing
 var command = HostCommand.Parse(args);
 var builder = WebApplication.CreateBuilder(command.HostArguments);
@@ -10,9 +11,9 @@ await builder.AddOmsHostAsync(args);
 var app = builder.Build();
 app.UseOmsHost();
 
-if (command.Migrate)
+if (command.Migrate || command.SeedDemo)
 {
-    await app.MigrateAndExitAsync();
+    await app.MigrateAndExitAsync(seedDemo: command.SeedDemo);
     return;
 }
 

@@ -20,9 +20,8 @@ public sealed class FulfillmentModule : IModule
         .Consumes<OrderPlaced, RouteOrder>()
         .Build();
 
-    public void AddServices(IServiceCollection services, IConfiguration configuration)
-    {
-    }
+    public void AddServices(IServiceCollection services, IConfiguration configuration) =>
+        services.AddSingleton<IDemoData, FulfillmentDemoData>();
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => FulfillmentEndpoints.Map(endpoints);
 }

@@ -28,6 +28,7 @@ public sealed class InventoryModule : IModule
         services.AddSingleton<InventorySettings>();
         services.AddScoped<ReservationExpiryJob>();
         services.AddHostedService<InventoryJobs>();
+        services.AddSingleton<IDemoData, InventoryDemoData>();
     }
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => InventoryEndpoints.Map(endpoints);

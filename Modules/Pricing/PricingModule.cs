@@ -20,8 +20,11 @@ public sealed class PricingModule : IModule
         .Consumes<OrderPlaced, PriceOrder>()
         .Build();
 
-    public void AddServices(IServiceCollection services, IConfiguration configuration) =>
+    public void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
         services.AddScoped<PriceCalculator>();
+        services.AddSingleton<IDemoData, PricingDemoData>();
+    }
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => PricingEndpoints.Map(endpoints);
 }

@@ -21,6 +21,26 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public async Task Seed_demo_loads_nodes_stock_and_prices_through_the_modules()
+    {
+        var database = await TestDatabase.CreateDatabaseAsync($"oms_seed_{Environment.ProcessId}");
+        var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "seed-demo", "--connection-string", database);
+        Assert.True(exitCode == 0, output);
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        foreach (var (sql, expected) in new[]
+                 {
+                     ("SELECT count(*) FROM fulfillment.nodes", 5L),
+                     ("SELECT count(*) FROM inventory.stock_levels", 1500L),
+                     ("SELECT count(*) FROM pricing.prices WHERE price_list_code = 'DEMO-EUR'", 300L),
+                 })
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            Assert.Equal(expected, (long)(await command.ExecuteScalarAsync())!);
+        }
+    }
+
+    [Fact]
     public async Task Without_a_connection_string_the_host_runs_its_own_cluster_that_keeps_data_across_restarts()
     {
         var directory = Path.Combine(Path.GetTempPath(), $"oms-test-embedded-{Guid.NewGuid():N}");
