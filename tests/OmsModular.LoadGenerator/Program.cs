@@ -1,0 +1,251 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Npgsql;
+
+// Order load generator: places orders over HTTP at a chosen concurrency with a realistic mix and
+// reports capture throughput and latency, end-to-end confirmations, capture→confirmed latency and
+// PostgreSQL commits per order. Loopback only.
+//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60]
+// Without --url it starts its own Host (Release build, embedded PostgreSQL in a temporary folder, demo data).
+var concurrency = Arg("--concurrency", 32);
+var seconds = Arg("--seconds", 60);
+var url = ArgText("--url");
+var random = new Random(42);
+HostRun? host = null;
+if (url is null)
+{
+    host = await HostRun.StartAsync();
+    url = host.Url;
+}
+
+using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+var connectionString = host?.ConnectionString ?? Environment.GetEnvironmentVariable("OMS_LOAD_CONNECTION_STRING");
+var commitsBefore = connectionString is null ? 0 : await CommitsAsync(connectionString);
+
+var latencies = new ConcurrentBag<double>();
+var ids = new ConcurrentBag<Guid>();
+var errors = 0;
+var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+var started = Stopwatch.GetTimestamp();
+var startedAt = DateTimeOffset.UtcNow;
+await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+{
+    var rng = new Random(worker);
+    while (Stopwatch.GetTimestamp() < stopAt)
+    {
+        var body = NewOrder(rng);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
+        {
+            Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+            Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
+        };
+        var t0 = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await http.SendAsync(request);
+            latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            if ((int)response.StatusCode == 202)
+            {
+                ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid());
+            }
+            else
+            {
+                Interlocked.Increment(ref errors);
+            }
+        }
+        catch (HttpRequestException)
+        {
+            Interlocked.Increment(ref errors);
+        }
+    }
+})));
+var captureSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+var sorted = latencies.Order().ToArray();
+Console.WriteLine($"capture: {ids.Count} orders in {captureSeconds:0.0} s = {ids.Count / captureSeconds:0} orders/s at concurrency {concurrency}; latency p50={P(sorted, 0.5):0.0} ms p99={P(sorted, 0.99):0.0} ms; errors={errors}");
+
+// Wait for the pipeline to settle, then read every order's outcome and timeline.
+var settleStart = Stopwatch.GetTimestamp();
+while (true)
+{
+    var backlog = await http.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog");
+    if (backlog.EnumerateArray().All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0))
+    {
+        break;
+    }
+
+    await Task.Delay(200);
+}
+
+Console.WriteLine($"pipeline settled {Stopwatch.GetElapsedTime(settleStart).TotalSeconds:0.0} s after the last capture");
+var outcomes = new ConcurrentBag<(string Status, double? ToConfirmMs, DateTimeOffset? ConfirmedAt)>();
+await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (id, ct) =>
+{
+    var order = await http.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}", ct);
+    var placedAt = order.GetProperty("placedAt").GetDateTimeOffset();
+    var confirmed = order.GetProperty("timeline").EnumerateArray().FirstOrDefault(t => t.GetProperty("event").GetString() == "pending -> confirmed");
+    DateTimeOffset? at = confirmed.ValueKind == JsonValueKind.Object ? confirmed.GetProperty("at").GetDateTimeOffset() : null;
+    outcomes.Add((order.GetProperty("status").GetString()!, at is null ? null : (at.Value - placedAt).TotalMilliseconds, at));
+});
+foreach (var group in outcomes.GroupBy(o => o.Status).OrderBy(g => g.Key))
+{
+    Console.WriteLine($"  {group.Key}: {group.Count()}");
+}
+
+var confirmations = outcomes.Where(o => o.ConfirmedAt is not null).ToArray();
+if (confirmations.Length > 0)
+{
+    var toConfirm = confirmations.Select(o => o.ToConfirmMs!.Value).Order().ToArray();
+    var window = (confirmations.Max(o => o.ConfirmedAt!.Value) - startedAt).TotalSeconds;
+    Console.WriteLine($"confirmed: {confirmations.Length} in {window:0.0} s = {confirmations.Length / window:0} confirmed orders/s end to end; capture→confirmed p50={P(toConfirm, 0.5):0} ms p99={P(toConfirm, 0.99):0} ms");
+}
+
+if (connectionString is not null)
+{
+    var commits = await CommitsAsync(connectionString) - commitsBefore;
+    Console.WriteLine($"PostgreSQL: {commits} commits = {(double)commits / Math.Max(1, ids.Count):0.0} commits per order (all activity of the database, reads included)");
+}
+
+if (host is not null)
+{
+    await host.DisposeAsync();
+}
+
+JsonObject NewOrder(Random rng)
+{
+    var roll = rng.Next(100);
+    var channel = roll < 50 ? "web" : roll < 75 ? "app" : roll < 90 ? "marketplace" : "store";
+    var skus = Enumerable.Range(0, rng.Next(1, 6)).Select(_ => $"DEMO-{rng.Next(1, 301):0000}").Distinct().ToArray();
+    var order = new JsonObject
+    {
+        ["channel"] = channel,
+        ["customer"] = new JsonObject { ["id"] = $"load-{rng.Next(10_000)}", ["email"] = "load@example.com", ["name"] = "Load Test" },
+        ["currency"] = "EUR",
+        ["lines"] = new JsonArray(skus.Select(s => (JsonNode)new JsonObject { ["sku"] = s, ["quantity"] = rng.Next(1, 3) }).ToArray()),
+        ["shippingAddress"] = new JsonObject
+        {
+            ["name"] = "Load Test",
+            ["lines"] = new JsonArray("Teststraße 1"),
+            ["city"] = "Berlin",
+            ["postalCode"] = "10117",
+            ["countryCode"] = "DE",
+            ["latitude"] = 52.0 + rng.NextDouble() * 2,
+            ["longitude"] = 8.0 + rng.NextDouble() * 6,
+        },
+        ["delivery"] = rng.Next(10) == 0
+            ? new JsonObject { ["method"] = "pickup", ["pickupLocation"] = "STORE-BER-MITTE" }
+            : new JsonObject { ["method"] = "ship", ["serviceLevel"] = rng.Next(5) == 0 ? "express" : "standard" },
+        ["couponCodes"] = rng.Next(10) == 0 ? new JsonArray("WELCOME10") : new JsonArray(),
+        ["payment"] = new JsonObject { ["method"] = "card", ["token"] = rng.Next(20) == 0 ? "sandbox-decline" : "sandbox-approve" },
+    };
+    if (channel == "marketplace")
+    {
+        order["marketplace"] = "demo-market";
+        order["externalOrderId"] = Guid.NewGuid().ToString("N");
+    }
+
+    return order;
+}
+
+static double P(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+static async Task<long> CommitsAsync(string connectionString)
+{
+    await using var connection = new NpgsqlConnection(connectionString);
+    await connection.OpenAsync();
+    await using var command = new NpgsqlCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", connection);
+    return (long)(await command.ExecuteScalarAsync())!;
+}
+
+int Arg(string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+string? ArgText(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+/// <summary>The Host (Release build) run as its own process on an embedded cluster with demo data.</summary>
+internal sealed class HostRun : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _directory;
+
+    private HostRun(Process process, string directory, string url)
+    {
+        _process = process;
+        _directory = directory;
+        Url = url;
+    }
+
+    public string Url { get; }
+
+    public string ConnectionString
+    {
+        get
+        {
+            var port = File.ReadAllLines(Path.Combine(_directory, "data", "postmaster.pid"))[3];
+            var password = File.ReadAllText(Path.Combine(_directory, "password")).Trim();
+            return $"Host=127.0.0.1;Port={port};Username=oms;Password={password};Database=oms;Pooling=false";
+        }
+    }
+
+    public static async Task<HostRun> StartAsync()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "OmsModular.sln")))
+        {
+            root = root.Parent!;
+        }
+
+        var dll = Path.Combine(root.FullName, "Host", "bin", "Release", "net10.0", "OmsModular.Host.dll");
+        var directory = Path.Combine(Path.GetTempPath(), $"oms-load-{Guid.NewGuid():N}");
+        var url = "http://127.0.0.1:5099";
+        var process = Process.Start(new ProcessStartInfo("dotnet", [dll, "--data-dir", directory, "--urls", url, "--seed-demo", "true"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Serilog__MinimumLevel__Default"] = "Warning" },
+        })!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var probe = new HttpClient();
+        for (var i = 0; i < 600; i++)
+        {
+            try
+            {
+                if ((await probe.GetAsync($"{url}/health/ready")).IsSuccessStatusCode)
+                {
+                    return new HostRun(process, directory, url);
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException("The Host did not start.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await _process.WaitForExitAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
