@@ -67,7 +67,14 @@ public static class ModuleServiceCollectionExtensions
             services.AddValidatorsFromAssembly(module.GetType().Assembly, ServiceLifetime.Scoped, includeInternalTypes: true);
             module.AddServices(services, configuration);
             services.AddSingleton(sp => sp.GetRequiredService<MessagingWorkerFactory>().CreateDispatcher(manifest));
-            services.AddSingleton(sp => sp.GetRequiredService<MessagingWorkerFactory>().CreateProcessor(manifest));
+            var processors = configuration.GetValue($"{MessagingOptions.Section}:{nameof(MessagingOptions.ProcessorsPerModule)}", new MessagingOptions().ProcessorsPerModule);
+            if (manifest.Consumes.Count > 0)
+            {
+                for (var i = 0; i < Math.Max(1, processors); i++)
+                {
+                    services.AddSingleton(sp => sp.GetRequiredService<MessagingWorkerFactory>().CreateProcessor(manifest));
+                }
+            }
         }
 
         services.AddSingleton(new ModuleDatabases(databases));

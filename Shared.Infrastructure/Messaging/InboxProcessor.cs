@@ -295,7 +295,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
     {
         var deliveries = new List<Delivery>();
         await using var claim = new NpgsqlCommand(_claimSql, connection, transaction);
-        claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.BatchSize });
+        claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.InboxBatchSize });
         await using var reader = await claim.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

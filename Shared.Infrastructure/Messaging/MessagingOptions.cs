@@ -11,6 +11,19 @@ public sealed class MessagingOptions
     /// <summary>Rows claimed per round trip by a dispatcher or inbox processor.</summary>
     public int BatchSize { get; set; } = 500;
 
+    /// <summary>
+    /// Deliveries an inbox processor claims per transaction. Consumers do real work (often module
+    /// API calls), so smaller batches spread over several processors keep latency low.
+    /// </summary>
+    public int InboxBatchSize { get; set; } = 100;
+
+    /// <summary>
+    /// Inbox processors per hosted module in this process (they share the work through SKIP LOCKED).
+    /// More than one lets two consumers of one module handle the same order at once; where they
+    /// update one aggregate, the optimistic-concurrency loser is retried with backoff.
+    /// </summary>
+    public int ProcessorsPerModule { get; set; } = 1;
+
     /// <summary>Fallback poll when no wake-up arrives (wake-ups are the normal path).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
