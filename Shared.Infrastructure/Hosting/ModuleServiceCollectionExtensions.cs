@@ -41,11 +41,12 @@ public static class ModuleServiceCollectionExtensions
         services.TryAddTransient<MessagingRetentionJob>();
         services.TryAddSingleton<IModuleClient, InProcessModuleClient>();
 
-        // Pipeline order: logging -> validation -> transaction -> handler.
+        // Pipeline order: logging -> validation -> transaction -> handler. Validators are built once
+        // (singletons): their rule trees are costly to build per request; they take only singletons.
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(LoggingBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(TransactionBehaviour<,>));
-        services.AddValidatorsFromAssembly(typeof(ModuleServiceCollectionExtensions).Assembly, ServiceLifetime.Scoped, includeInternalTypes: true);
+        services.AddValidatorsFromAssembly(typeof(ModuleServiceCollectionExtensions).Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
 
         var databases = new List<ModuleDatabase>();
         foreach (var module in modules.Where(m => registry.IsHosted(m.Manifest)))
@@ -64,7 +65,7 @@ public static class ModuleServiceCollectionExtensions
                 services.TryAddScoped(handler.HandlerType);
             }
 
-            services.AddValidatorsFromAssembly(module.GetType().Assembly, ServiceLifetime.Scoped, includeInternalTypes: true);
+            services.AddValidatorsFromAssembly(module.GetType().Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
             module.AddServices(services, configuration);
             services.AddSingleton(sp => sp.GetRequiredService<MessagingWorkerFactory>().CreateDispatcher(manifest));
             var processors = configuration.GetValue($"{MessagingOptions.Section}:{nameof(MessagingOptions.ProcessorsPerModule)}", new MessagingOptions().ProcessorsPerModule);
