@@ -172,6 +172,7 @@ public sealed class Bench : IAsyncDisposable
         {
             ["ConnectionStrings:Oms"] = connectionString,
             ["Oms:Messaging:BatchSize"] = batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Oms:Messaging:InboxBatchSize"] = batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }).Build();
         var services = new ServiceCollection();
         services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
