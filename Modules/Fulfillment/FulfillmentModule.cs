@@ -18,6 +18,7 @@ public sealed class FulfillmentModule : IModule
         .Publishes<OrderRouted>()
         .Publishes<OrderRoutingFailed>()
         .Consumes<OrderPlaced, RouteOrder>()
+        .Consumes<OrderConfirmed, CreateFulfilmentOrders>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration) =>

@@ -21,6 +21,10 @@ internal sealed record ListNodes : IQuery<IReadOnlyList<NodeView>>;
 
 internal sealed record GetRoutingDecisions(Guid OrderId) : IQuery<IReadOnlyList<RoutingDecisionView>>;
 
+internal sealed record GetFulfilmentOrders(Guid OrderId) : IQuery<IReadOnlyList<FulfilmentOrderView>>;
+
+internal sealed record FulfilmentOrderView(Guid Id, Guid OrderId, string Node, string Status, System.Text.Json.JsonElement Lines, DateTimeOffset CreatedAt);
+
 internal sealed record RoutingDecisionView(Guid Id, Guid OrderId, bool Success, string? FailureReason, string Strategy, int Attempts, System.Text.Json.JsonElement Explanation, DateTimeOffset DecidedAt);
 
 internal sealed class PutNodeValidator : AbstractValidator<PutNode>
@@ -42,8 +46,15 @@ internal sealed class PutNodeValidator : AbstractValidator<PutNode>
 internal sealed class NodeHandlers(FulfillmentDbContext db, TimeProvider clock) :
     ICommandHandler<PutNode, NodeView>,
     IQueryHandler<ListNodes, IReadOnlyList<NodeView>>,
-    IQueryHandler<GetRoutingDecisions, IReadOnlyList<RoutingDecisionView>>
+    IQueryHandler<GetRoutingDecisions, IReadOnlyList<RoutingDecisionView>>,
+    IQueryHandler<GetFulfilmentOrders, IReadOnlyList<FulfilmentOrderView>>
 {
+    public async ValueTask<IReadOnlyList<FulfilmentOrderView>> Handle(GetFulfilmentOrders query, CancellationToken cancellationToken) =>
+        (await db.FulfilmentOrders.AsNoTracking().Where(f => f.OrderId == query.OrderId).OrderBy(f => f.NodeCode).ToListAsync(cancellationToken))
+        .Select(f => new FulfilmentOrderView(f.Id, f.OrderId, f.NodeCode, System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(f.Status.ToString()),
+            System.Text.Json.JsonDocument.Parse(f.Lines).RootElement, f.CreatedAt))
+        .ToArray();
+
     public async ValueTask<NodeView> Handle(PutNode command, CancellationToken cancellationToken)
     {
         var request = command.Node;
@@ -94,6 +105,10 @@ internal static class FulfillmentEndpoints
         group.MapGet("/nodes", async (ISender sender, CancellationToken ct) => TypedResults.Ok(await sender.Send(new ListNodes(), ct)))
             .WithName("ListNodes")
             .WithSummary("Every fulfilment node.");
+        group.MapGet("/orders", async (Guid orderId, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new GetFulfilmentOrders(orderId), ct)))
+            .WithName("GetFulfilmentOrders")
+            .WithSummary("The fulfilment orders (one per node) of a confirmed order.");
         group.MapGet("/routing-decisions", async (Guid orderId, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetRoutingDecisions(orderId), ct)))
             .WithName("GetRoutingDecisions")

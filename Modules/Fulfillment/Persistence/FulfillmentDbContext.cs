@@ -13,6 +13,8 @@ internal sealed class FulfillmentDbContext(DbContextOptions<FulfillmentDbContext
 
     public DbSet<RoutingDecision> Decisions => Set<RoutingDecision>();
 
+    public DbSet<FulfilmentOrder> FulfilmentOrders => Set<FulfilmentOrder>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(FulfillmentDbContext).Assembly);
 }

@@ -39,6 +39,17 @@ public sealed class OrderPipelineTests(HostFixture host)
         Assert.Equal("confirmed", reservations[0].GetProperty("status").GetString());
         var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
         Assert.Equal(order.GetProperty("total").GetDecimal(), ledger.GetProperty("amount").GetDecimal());
+
+        JsonElement fulfilment = default;
+        await MessagingHarness.WaitUntilAsync(async () =>
+        {
+            fulfilment = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/orders?orderId={id}");
+            return fulfilment.GetArrayLength() > 0;
+        });
+        var only = Assert.Single(fulfilment.EnumerateArray());
+        Assert.Equal(node, only.GetProperty("node").GetString());
+        Assert.Equal("ready-to-pick", only.GetProperty("status").GetString());
+        Assert.Equal([(a, 2), (b, 1)], only.GetProperty("lines").EnumerateArray().Select(l => (l.GetProperty("sku").GetString()!, l.GetProperty("quantity").GetInt32())));
     }
 
     [Fact]

@@ -39,3 +39,17 @@ internal sealed class RoutingDecisionConfiguration : IEntityTypeConfiguration<Ro
         builder.Property(d => d.Explanation).HasColumnType("jsonb");
     }
 }
+
+internal sealed class FulfilmentOrderConfiguration : IEntityTypeConfiguration<FulfilmentOrder>
+{
+    public void Configure(EntityTypeBuilder<FulfilmentOrder> builder)
+    {
+        builder.ToTable("fulfilment_orders");
+        builder.HasKey(f => f.Id);
+        builder.HasIndex(f => new { f.OrderId, f.NodeCode }).IsUnique();
+        builder.HasIndex(f => new { f.NodeCode, f.Status });
+        builder.Property(f => f.NodeCode).HasMaxLength(64);
+        builder.Property(f => f.Status).HasConversion<string>().HasMaxLength(20);
+        builder.Property(f => f.Lines).HasColumnType("jsonb");
+    }
+}

@@ -23,6 +23,51 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("OmsModular.Modules.Fulfillment.Domain.FulfilmentOrder", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Lines")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("lines");
+
+                    b.Property<string>("NodeCode")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("node_code");
+
+                    b.Property<Guid>("OrderId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("order_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("pk_fulfilment_orders");
+
+                    b.HasIndex("NodeCode", "Status")
+                        .HasDatabaseName("ix_fulfilment_orders_node_code_status");
+
+                    b.HasIndex("OrderId", "NodeCode")
+                        .IsUnique()
+                        .HasDatabaseName("ix_fulfilment_orders_order_id_node_code");
+
+                    b.ToTable("fulfilment_orders", "fulfillment");
+                });
+
             modelBuilder.Entity("OmsModular.Modules.Fulfillment.Domain.Node", b =>
                 {
                     b.Property<string>("Code")
