@@ -74,22 +74,22 @@ public sealed class HostTests(HostFixture host)
     public async Task Bad_input_gets_problem_details_with_the_field_and_the_reason()
     {
         using var unreadable = await Client.GetAsync("/api/v1/admin/messaging/dead-letters?limit=many");
-        var problem = await AssertProblemAsync(unreadable, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        var problem = await Problem.AssertAsync(unreadable, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         Assert.True(problem.GetProperty("errors").TryGetProperty("limit", out _));
 
         using var outOfRange = await Client.GetAsync("/api/v1/admin/messaging/dead-letters?limit=0");
-        problem = await AssertProblemAsync(outOfRange, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        problem = await Problem.AssertAsync(outOfRange, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         Assert.Contains("between 1 and 1000", problem.GetProperty("errors").GetProperty("limit")[0].GetString(), StringComparison.Ordinal);
 
         using var malformedJson = await Client.PostAsync("/api/v1/probe/pings", new StringContent("{\"text\": 12, \"fail\": \"x\"}", System.Text.Encoding.UTF8, "application/json"));
-        problem = await AssertProblemAsync(malformedJson, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        problem = await Problem.AssertAsync(malformedJson, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         Assert.True(problem.GetProperty("errors").TryGetProperty("text", out _));
 
         using var unknownModule = await Client.PostAsync($"/api/v1/admin/messaging/dead-letters/replay?module=Nope", null);
-        await AssertProblemAsync(unknownModule, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
+        await Problem.AssertAsync(unknownModule, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
 
         using var unknownRoute = await Client.GetAsync("/api/v1/nothing-here");
-        await AssertProblemAsync(unknownRoute, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
+        await Problem.AssertAsync(unknownRoute, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
     }
 
     [Fact]
@@ -133,7 +133,7 @@ public sealed class HostTests(HostFixture host)
 
         ProbeSwitch.Instance.Healed = true;
         using var missing = await Client.PostAsync($"/api/v1/admin/messaging/dead-letters/Probe/{Guid.NewGuid()}/replay", null);
-        await AssertProblemAsync(missing, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
+        await Problem.AssertAsync(missing, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
         using var replay = await Client.PostAsync($"/api/v1/admin/messaging/dead-letters/Probe/{deadLetter.GetProperty("id").GetGuid()}/replay", null);
         Assert.Equal(1, (await replay.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("replayed").GetInt32());
         Assert.Equal("doomed", (await WaitForPingAsync(id)).GetProperty("text").GetString());
@@ -194,7 +194,7 @@ public sealed class HostTests(HostFixture host)
     public async Task An_unhandled_error_is_a_problem_without_internals_outside_development()
     {
         using var response = await Client.GetAsync("/api/v1/probe/boom");
-        var problem = await AssertProblemAsync(response, HttpStatusCode.InternalServerError, "urn:oms:problem:internal-error");
+        var problem = await Problem.AssertAsync(response, HttpStatusCode.InternalServerError, "urn:oms:problem:internal-error");
         var body = problem.GetRawText();
         Assert.DoesNotContain("probe secret", body, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", body, StringComparison.Ordinal);
@@ -215,16 +215,5 @@ public sealed class HostTests(HostFixture host)
             return true;
         });
         return ping;
-    }
-
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string type)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(type, problem.GetProperty("type").GetString());
-        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
-        return problem;
     }
 }

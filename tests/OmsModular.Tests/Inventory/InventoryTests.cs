@@ -52,14 +52,14 @@ public sealed class InventoryTests(HostFixture host)
         Assert.Equal(6, (await damage.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("onHand").GetInt32());
 
         using var negative = await Client.PostAsJsonAsync($"/api/v1/inventory/stock/{sku}/WH-A/adjustments", new { delta = -7, reason = "count" });
-        var problem = await ProblemAsync(negative, HttpStatusCode.Conflict, "urn:oms:problem:stock-would-go-negative");
+        var problem = await Problem.AssertAsync(negative, HttpStatusCode.Conflict, "urn:oms:problem:stock-would-go-negative");
         Assert.True(problem.GetProperty("errors").TryGetProperty("delta", out _));
 
         using var unknown = await Client.PostAsJsonAsync($"/api/v1/inventory/stock/{NewSku()}/WH-A/adjustments", new { delta = 1, reason = "receipt" });
-        await ProblemAsync(unknown, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
+        await Problem.AssertAsync(unknown, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
 
         using var badReason = await Client.PostAsJsonAsync($"/api/v1/inventory/stock/{sku}/WH-A/adjustments", new { delta = 1, reason = "found-in-car-park" });
-        problem = await ProblemAsync(badReason, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        problem = await Problem.AssertAsync(badReason, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         Assert.True(problem.GetProperty("errors").TryGetProperty("reason", out _));
         Assert.Equal(6, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("onHand").GetInt32());
     }
@@ -77,10 +77,10 @@ public sealed class InventoryTests(HostFixture host)
 
         var duplicate = new[] { new { sku = $"{prefix}-X", location = "LOC-0", onHand = 1 }, new { sku = $"{prefix}-X", location = "LOC-0", onHand = 2 } };
         using var refused = await Client.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items = duplicate });
-        await ProblemAsync(refused, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        await Problem.AssertAsync(refused, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         var invalidRow = new[] { new { sku = $"{prefix}-Y", location = "LOC-0", onHand = 1 }, new { sku = $"{prefix}-Z", location = "LOC-0", onHand = -1 } };
         using var invalid = await Client.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items = invalidRow });
-        var problem = await ProblemAsync(invalid, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        var problem = await Problem.AssertAsync(invalid, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         Assert.True(problem.GetProperty("errors").TryGetProperty("items[1].onHand", out _));
         Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{prefix}-Y")).GetProperty("onHand").GetInt32());
     }
@@ -211,7 +211,7 @@ public sealed class InventoryTests(HostFixture host)
             location = "no spaces allowed",
             lines = new[] { new { sku = "A", quantity = 0 }, new { sku = "A", quantity = 1 } },
         });
-        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        var problem = await Problem.AssertAsync(response, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         var errors = problem.GetProperty("errors");
         foreach (var field in new[] { "orderId", "location", "lines", "lines[0].quantity" })
         {
@@ -261,14 +261,5 @@ public sealed class InventoryTests(HostFixture host)
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = partitionOrSku });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)location ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status, string type)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(status == response.StatusCode, $"{response.StatusCode}: {body}");
-        var problem = JsonDocument.Parse(body).RootElement;
-        Assert.Equal(type, problem.GetProperty("type").GetString());
-        return problem;
     }
 }

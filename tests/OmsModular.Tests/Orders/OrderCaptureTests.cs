@@ -77,11 +77,11 @@ public sealed class OrderCaptureTests(HostFixture host)
 
         order["lines"]![0]!["quantity"] = 5;
         using var different = await PlaceAsync(order, key);
-        var problem = await ProblemAsync(different, HttpStatusCode.UnprocessableEntity, "urn:oms:problem:idempotency-key-reused");
+        var problem = await Problem.AssertAsync(different, HttpStatusCode.UnprocessableEntity, "urn:oms:problem:idempotency-key-reused");
         Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _));
 
         using var missing = await PlaceAsync(order, key: null);
-        problem = await ProblemAsync(missing, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        problem = await Problem.AssertAsync(missing, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _));
     }
 
@@ -125,7 +125,7 @@ public sealed class OrderCaptureTests(HostFixture host)
             var order = WebOrder(NewCustomer(), ("SKU-1", 1));
             breakIt(order);
             using var response = await PlaceAsync(order, Guid.NewGuid().ToString());
-            var problem = await ProblemAsync(response, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+            var problem = await Problem.AssertAsync(response, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
             Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"expected an error for {field}: {problem}");
         }
     }
@@ -136,7 +136,7 @@ public sealed class OrderCaptureTests(HostFixture host)
         var order = WebOrder(NewCustomer(), ("SKU-1", 1));
         order["shippingAddress"]!["name"] = new string('x', 300 * 1024);
         using var response = await PlaceAsync(order, Guid.NewGuid().ToString());
-        await ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "urn:oms:problem:payload-too-large");
+        await Problem.AssertAsync(response, HttpStatusCode.RequestEntityTooLarge, "urn:oms:problem:payload-too-large");
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public sealed class OrderCaptureTests(HostFixture host)
         Assert.Equal(19.99m, order.GetProperty("lines")[0].GetProperty("marketplaceUnitPrice").GetDecimal());
 
         using var second = await PlaceAsync(Marketplace(), Guid.NewGuid().ToString());
-        await ProblemAsync(second, HttpStatusCode.Conflict, "urn:oms:problem:duplicate-external-order");
+        await Problem.AssertAsync(second, HttpStatusCode.Conflict, "urn:oms:problem:duplicate-external-order");
     }
 
     [Fact]
@@ -188,7 +188,7 @@ public sealed class OrderCaptureTests(HostFixture host)
         var none = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&status=confirmed"); // SKU-1 has no stock
         Assert.Equal(0, none.GetProperty("items").GetArrayLength());
         using var bad = await Client.GetAsync("/api/v1/orders?limit=0");
-        await ProblemAsync(bad, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        await Problem.AssertAsync(bad, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
     }
 
     [Fact]
@@ -218,11 +218,11 @@ public sealed class OrderCaptureTests(HostFixture host)
         Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32());
 
         using var again = await Client.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" });
-        await ProblemAsync(again, HttpStatusCode.Conflict, "urn:oms:problem:illegal-transition");
+        await Problem.AssertAsync(again, HttpStatusCode.Conflict, "urn:oms:problem:illegal-transition");
         using var release = await Client.PostAsync($"/api/v1/orders/{id}/release", null);
-        await ProblemAsync(release, HttpStatusCode.Conflict, "urn:oms:problem:illegal-transition");
+        await Problem.AssertAsync(release, HttpStatusCode.Conflict, "urn:oms:problem:illegal-transition");
         using var unknown = await Client.PostAsJsonAsync($"/api/v1/orders/{Guid.NewGuid()}/cancel", new { reason = "x" });
-        await ProblemAsync(unknown, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
+        await Problem.AssertAsync(unknown, HttpStatusCode.NotFound, "urn:oms:problem:not-found");
     }
 
     private async Task<long> OutboxCountAsync(string type, Guid orderId)
@@ -233,14 +233,5 @@ public sealed class OrderCaptureTests(HostFixture host)
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = type });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = orderId.ToString() });
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status, string type)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(status == response.StatusCode, $"{response.StatusCode}: {body}");
-        var problem = JsonDocument.Parse(body).RootElement;
-        Assert.Equal(type, problem.GetProperty("type").GetString());
-        return problem;
     }
 }
