@@ -30,6 +30,7 @@ public sealed class OrdersModule : IModule
     {
         services.AddSingleton<OrderSettings>();
         services.AddScoped<OrderPipeline>();
+        services.AddScoped<OrderTimeoutJob>();
     }
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => OrderEndpoints.Map(endpoints);

@@ -51,6 +51,9 @@ internal sealed class OrderSettings(IConfiguration configuration)
 
     public int MaxLines => configuration.GetValue("Oms:Orders:MaxLines", 100);
 
+    /// <summary>How long the pipeline may take before a still-pending order is rejected with <c>timeout</c>.</summary>
+    public TimeSpan StepTimeout => configuration.GetValue("Oms:Orders:StepTimeout", TimeSpan.FromMinutes(10));
+
     /// <summary>Hold rule: orders whose total exceeds this go on hold before payment (none by default).</summary>
     public decimal? HoldTotalAbove => configuration.GetValue<decimal?>("Oms:Orders:Holds:TotalAbove");
 
@@ -176,7 +179,7 @@ internal static class CardNumbers
     }
 }
 
-internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock) : ICommandHandler<PlaceOrder, PlaceOrderResult>
+internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock, OrderSettings settings, Hangfire.IBackgroundJobClient jobs) : ICommandHandler<PlaceOrder, PlaceOrderResult>
 {
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrder command, CancellationToken cancellationToken)
     {
@@ -291,6 +294,8 @@ internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock) 
                 "externalOrderId");
         }
 
+        // Steps that never answer: a delayed job rejects the order if it is still pending then.
+        OrderTimeoutJob.Schedule(jobs, order.Id, now + settings.StepTimeout);
         return new PlaceOrderResult(order.Id, order.Number, "pending", Replayed: false);
     }
 }

@@ -20,7 +20,7 @@ internal interface IPaymentProvider
 /// <summary>
 /// The deterministic sandbox provider, chosen by token: <c>sandbox-approve</c>, <c>sandbox-decline</c>,
 /// <c>sandbox-insufficient-funds</c>, <c>sandbox-timeout</c> (authorises, then times out the first
-/// answer), <c>sandbox-flaky</c> (unavailable twice, then approves). Like a real provider it
+/// answer), <c>sandbox-flaky</c> (unavailable twice, then approves), <c>sandbox-unavailable</c> (never answers). Like a real provider it
 /// enforces idempotency keys: a repeated key returns the first outcome and never authorises twice.
 /// </summary>
 internal sealed class SandboxPaymentProvider : IPaymentProvider
@@ -39,7 +39,7 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
     public Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string token, CancellationToken cancellationToken)
     {
         var call = _calls.AddOrUpdate(idempotencyKey, 1, (_, n) => n + 1);
-        if (token == "sandbox-flaky" && call <= 2)
+        if (token == "sandbox-unavailable" || (token == "sandbox-flaky" && call <= 2))
         {
             throw new ProviderUnavailableException("Sandbox: temporarily unavailable.");
         }

@@ -119,6 +119,25 @@ public sealed class OrderPipelineTests(HostFixture host)
     }
 
     [Fact]
+    public async Task An_order_whose_payment_never_answers_times_out_and_releases_its_stock()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 2);
+        var placed = OrderCaptureTests.WebOrder("cust-timeout", (sku, 1));
+        placed["payment"]!["token"] = "sandbox-unavailable"; // the provider is down: the step never completes
+
+        var id = await PlaceAsync(placed);
+        JsonElement order = default;
+        await MessagingHarness.WaitUntilAsync(
+            async () => (order = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("status").GetString() != "pending",
+            TimeSpan.FromSeconds(90));
+        Assert.Equal("rejected", order.GetProperty("status").GetString());
+        Assert.Equal("timeout", order.GetProperty("statusReason").GetString());
+        Assert.Equal("pending", order.GetProperty("steps").GetProperty("payment").GetString());
+        Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32());
+    }
+
+    [Fact]
     public async Task An_order_without_stock_is_rejected_out_of_stock()
     {
         var (node, sku) = (await NodeAsync(), Unique("SKU"));
