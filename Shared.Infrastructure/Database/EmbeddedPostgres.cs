@@ -89,6 +89,16 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             "to an existing server, e.g. \"Host=localhost;Database=oms;Username=oms;Password=...\".");
     }
 
+    /// <summary>A shell command that stops this cluster at once (for a watchdog that outlives the caller).</summary>
+    public string ShellStopCommand
+    {
+        get
+        {
+            var pgCtl = $"'{Path.Combine(_binDirectory, "pg_ctl")}' -D '{DataDirectory}' -m immediate -w stop";
+            return IsRoot ? $"runuser -u {ServiceUser} -- {pgCtl}" : pgCtl;
+        }
+    }
+
     public async Task StopAsync()
     {
         if (!_startedHere)

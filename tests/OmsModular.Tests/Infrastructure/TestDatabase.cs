@@ -54,6 +54,13 @@ public static class TestDatabase
             Settings = new Dictionary<string, string> { ["max_connections"] = "300", ["shared_buffers"] = "256MB" },
         });
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
+
+        // The test runner may kill this process without running exit handlers: a detached watchdog
+        // stops the cluster and removes its folder once this process is gone.
+        using var watchdog = System.Diagnostics.Process.Start("setsid", [
+            "/bin/sh", "-c",
+            $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; {_embedded.ShellStopCommand} >/dev/null 2>&1; rm -rf '{_directory}'",
+        ]);
         return _embedded.ConnectionString;
     }
 
