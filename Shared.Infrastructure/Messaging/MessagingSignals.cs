@@ -48,20 +48,6 @@ public sealed class MessagingSignals
 
         public void Set() => Interlocked.Exchange(ref _next, NewSource()).TrySetResult();
 
-        /// <summary>Waits for the next <see cref="Set"/>, at most <paramref name="timeout"/>.</summary>
-        public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
-        {
-            var task = Volatile.Read(ref _next).Task;
-            try
-            {
-                await task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // fallback poll
-            }
-        }
-
         /// <summary>Captures the wake-up to wait for before checking for work (no lost wake-ups).</summary>
         public Task Next => Volatile.Read(ref _next).Task;
 
