@@ -102,6 +102,33 @@ public sealed class OrderPipelineTests(HostFixture host)
     }
 
     [Fact]
+    public async Task Orders_captured_while_fulfillment_is_stalled_all_confirm_once_it_recovers()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 50);
+        var customer = Unique("stall");
+        List<Guid> ids;
+        await using (var connection = new Npgsql.NpgsqlConnection(host.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var stall = await connection.BeginTransactionAsync();
+            await using (var lockNodes = new Npgsql.NpgsqlCommand("LOCK TABLE fulfillment.nodes IN ACCESS EXCLUSIVE MODE", connection, stall))
+            {
+                await lockNodes.ExecuteNonQueryAsync(); // Fulfillment cannot route while this is held
+            }
+
+            ids = (await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => PlaceAsync(OrderCaptureTests.WebOrder(customer, (sku, 1)))))).ToList();
+            var meanwhile = await Task.WhenAll(ids.Select(id => Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")));
+            Assert.All(meanwhile, o => Assert.Equal("pending", o.GetProperty("steps").GetProperty("reservation").GetString()));
+            await stall.RollbackAsync();
+        }
+
+        await MessagingHarness.WaitUntilAsync(
+            async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&status=confirmed&limit=50")).GetProperty("items").GetArrayLength() == ids.Count,
+            TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
     public async Task A_declined_payment_cancels_the_order_and_releases_the_stock()
     {
         var (node, sku) = (await NodeAsync(), Unique("SKU"));
