@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 using OmsModular.Shared.Contracts;
 using OmsModular.Shared.Infrastructure.Messaging;
 using OmsModular.Shared.Infrastructure.Modules;
@@ -84,6 +86,29 @@ public abstract class ModuleDbContext : DbContext
 
     public override int SaveChanges(bool acceptAllChangesOnSuccess) =>
         throw new NotSupportedException("Module contexts save asynchronously (SaveChangesAsync).");
+
+    /// <summary>
+    /// A hand-written SQL command on this context's connection and current transaction, so it
+    /// commits with the rest of the unit of work (for the places where SQL wins: upserts, guarded
+    /// decrements, locks). Only this module's schema belongs in it.
+    /// </summary>
+    public async Task<NpgsqlCommand> CreateCommandAsync(string sql, CancellationToken cancellationToken)
+    {
+        if (Database.GetDbConnection().State != System.Data.ConnectionState.Open)
+        {
+            await Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return new NpgsqlCommand(sql, (NpgsqlConnection)Database.GetDbConnection(), (NpgsqlTransaction?)Database.CurrentTransaction?.GetDbTransaction());
+    }
+
+    /// <summary>Serialises work on one key (e.g. an order) until the current transaction ends.</summary>
+    public async Task LockAsync(string key, CancellationToken cancellationToken)
+    {
+        await using var command = await CreateCommandAsync("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", cancellationToken).ConfigureAwait(false);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"{Schema}:{key}" });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Wakes this module's outbox dispatcher in this process (after commit).</summary>
     internal void SignalOutboxIfNeeded()

@@ -111,19 +111,16 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
     private async Task<string?> TakeCapacityAsync(RoutingPlan plan, DateOnly today, CancellationToken cancellationToken)
     {
         var capacities = await db.Nodes.AsNoTracking().ToDictionaryAsync(n => n.Code, n => n.DailyCapacity, cancellationToken);
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        var transaction = (NpgsqlTransaction?)Microsoft.EntityFrameworkCore.Storage.DbContextTransactionExtensions.GetDbTransaction(db.Database.CurrentTransaction!);
         foreach (var allocation in plan.Allocations)
         {
-            await using var take = new NpgsqlCommand(
+            await using var take = await db.CreateCommandAsync(
                 """
                 INSERT INTO fulfillment.node_daily_load AS l (node_code, day, orders) VALUES ($1, $2, 1)
                 ON CONFLICT (node_code, day) DO UPDATE SET orders = l.orders + 1
                 WHERE $3 = 0 OR l.orders < $3
                 RETURNING orders
                 """,
-                connection,
-                transaction);
+                cancellationToken);
             take.Parameters.Add(new NpgsqlParameter<string> { TypedValue = allocation.Node });
             take.Parameters.Add(new NpgsqlParameter<DateOnly> { TypedValue = today });
             take.Parameters.Add(new NpgsqlParameter<int> { TypedValue = capacities.GetValueOrDefault(allocation.Node) });

@@ -78,7 +78,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
 
         // Lock the stock rows in one order (by SKU) so concurrent multi-line reservations cannot deadlock,
         // then decide on the locked, current numbers: all lines or none.
-        await using (var select = await StockSql.CommandAsync(db, $"""
+        await using (var select = await db.CreateCommandAsync($"""
             SELECT {StockSql.Columns} FROM inventory.stock_levels
             WHERE location = $1 AND sku = ANY($2) ORDER BY sku FOR UPDATE
             """, cancellationToken))
@@ -97,7 +97,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
             }
         }
 
-        await using (var reserve = await StockSql.CommandAsync(db, """
+        await using (var reserve = await db.CreateCommandAsync("""
             UPDATE inventory.stock_levels s SET reserved = s.reserved + r.quantity, updated_at = now()
             FROM unnest($2::text[], $3::int[]) AS r(sku, quantity)
             WHERE s.location = $1 AND s.sku = r.sku AND s.on_hand - s.reserved - s.safety_stock >= r.quantity
@@ -222,7 +222,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
     private async Task EndAsync(Reservation reservation, ReservationStatus status, string reason, CancellationToken cancellationToken)
     {
         var lines = reservation.Lines.OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray();
-        await using (var release = await StockSql.CommandAsync(db, """
+        await using (var release = await db.CreateCommandAsync("""
             UPDATE inventory.stock_levels s SET reserved = greatest(0, s.reserved - r.quantity), updated_at = now()
             FROM unnest($2::text[], $3::int[]) AS r(sku, quantity)
             WHERE s.location = $1 AND s.sku = r.sku
@@ -250,12 +250,8 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
             partitionKey: reservation.OrderId.ToString());
     }
 
-    private async Task LockOrderAsync(Guid orderId, CancellationToken cancellationToken)
-    {
-        await using var command = await StockSql.CommandAsync(db, "SELECT pg_advisory_xact_lock(hashtextextended('inventory:' || $1::text, 0))", cancellationToken);
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    private Task LockOrderAsync(Guid orderId, CancellationToken cancellationToken) =>
+        db.LockAsync($"order:{orderId}", cancellationToken);
 }
 
 /// <summary>The Hangfire jobs that expire unconfirmed reservations: one delayed job each, and a sweep.</summary>

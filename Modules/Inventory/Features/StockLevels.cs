@@ -92,7 +92,7 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
 
     public async ValueTask<LocationAvailability> Handle(AdjustStock command, CancellationToken cancellationToken)
     {
-        await using var update = await StockSql.CommandAsync(db, $"""
+        await using var update = await db.CreateCommandAsync($"""
             UPDATE inventory.stock_levels SET on_hand = on_hand + $3, updated_at = now()
             WHERE sku = $1 AND location = $2 AND on_hand + $3 >= 0
             RETURNING {StockSql.Columns}
@@ -129,7 +129,7 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
     {
         // One statement for one row or ten thousand: insert or overwrite on-hand, keep reserved,
         // and return the previous on-hand for the ledger.
-        await using var upsert = await StockSql.CommandAsync(db, $"""
+        await using var upsert = await db.CreateCommandAsync($"""
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS i(sku, location, on_hand, safety_stock)
             ), previous AS (

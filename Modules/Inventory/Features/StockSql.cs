@@ -1,31 +1,14 @@
 using System.Data.Common;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using OmsModular.Modules.Inventory.Domain;
-using OmsModular.Modules.Inventory.Persistence;
 using OmsModular.Shared.Contracts.Inventory;
 
 namespace OmsModular.Modules.Inventory.Features;
 
-/// <summary>
-/// Hand-written SQL where it wins (atomic upserts and stock decrements), run on the context's
-/// connection and transaction so it commits with the rest of the command.
-/// </summary>
+/// <summary>Reading stock rows returned by the hand-written SQL of the stock features.</summary>
 internal static class StockSql
 {
     public const string Columns = "sku, location, on_hand, reserved, safety_stock";
-
-    public static async Task<NpgsqlCommand> CommandAsync(InventoryDbContext db, string sql, CancellationToken cancellationToken)
-    {
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        if (connection.State != System.Data.ConnectionState.Open)
-        {
-            await db.Database.OpenConnectionAsync(cancellationToken);
-        }
-
-        return new NpgsqlCommand(sql, connection, (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction());
-    }
 
     public static async Task<List<StockLevel>> ReadLevelsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {

@@ -185,16 +185,13 @@ internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock, 
     {
         var request = command.Order;
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request, MessageSerialization.Options))));
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        var transaction = (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction();
         var orderId = Guid.CreateVersion7();
         var now = clock.GetUtcNow();
 
         // Claim the key first: a concurrent duplicate waits here for the first to commit, then reads its answer.
-        await using (var claim = new NpgsqlCommand(
+        await using (var claim = await db.CreateCommandAsync(
             "INSERT INTO orders.idempotency_keys (key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
-            connection,
-            transaction))
+            cancellationToken))
         {
             claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.IdempotencyKey });
             claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = hash });
@@ -229,7 +226,7 @@ internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock, 
         }
 
         long number;
-        await using (var next = new NpgsqlCommand("SELECT nextval('orders.order_numbers')", connection, transaction))
+        await using (var next = await db.CreateCommandAsync("SELECT nextval('orders.order_numbers')", cancellationToken))
         {
             number = (long)(await next.ExecuteScalarAsync(cancellationToken))!;
         }

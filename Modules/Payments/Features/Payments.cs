@@ -132,16 +132,8 @@ internal sealed class PaymentHandlers(
             entries.Select(e => new LedgerEntryView(e.Kind, e.Amount, e.Currency, e.ProviderReference, e.Note, e.At)).ToArray());
     }
 
-    private async Task LockOrderAsync(Guid orderId, CancellationToken cancellationToken)
-    {
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await using var command = new NpgsqlCommand(
-            "SELECT pg_advisory_xact_lock(hashtextextended('payments:' || $1::text, 0))",
-            connection,
-            (NpgsqlTransaction)db.Database.CurrentTransaction!.GetDbTransaction());
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    private Task LockOrderAsync(Guid orderId, CancellationToken cancellationToken) =>
+        db.LockAsync($"order:{orderId}", cancellationToken);
 }
 
 /// <summary>Module API: Orders authorises and voids through contracts.</summary>

@@ -180,11 +180,5 @@ public sealed class RoutingTests(HostFixture host)
 
     private Task StockAsync(string sku, string node, int onHand) => Catalog.StockAsync(Client, sku, node, onHand);
 
-    private async Task<int> ReservedAsync(string sku, string node)
-    {
-        var availability = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}");
-        return availability.GetProperty("locations").EnumerateArray()
-            .Where(l => l.GetProperty("location").GetString() == node)
-            .Sum(l => l.GetProperty("reserved").GetInt32());
-    }
+    private Task<int> ReservedAsync(string sku, string node) => Catalog.ReservedAsync(Client, sku, node);
 }

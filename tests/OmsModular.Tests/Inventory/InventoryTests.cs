@@ -8,6 +8,8 @@ using OmsModular.Shared.Infrastructure.ModuleApi;
 using OmsModular.Tests.HostTests;
 using OmsModular.Tests.Messaging;
 
+using OmsModular.Tests.Orders;
+
 namespace OmsModular.Tests.Inventory;
 
 /// <summary>The Inventory module through the Host: HTTP for users, the module API for other modules.</summary>
@@ -238,13 +240,7 @@ public sealed class InventoryTests(HostFixture host)
             holdSeconds,
         });
 
-    private async Task<int> ReservedAsync(string sku, string location)
-    {
-        var availability = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}");
-        return availability.GetProperty("locations").EnumerateArray()
-            .Where(l => l.GetProperty("location").GetString() == location)
-            .Sum(l => l.GetProperty("reserved").GetInt32());
-    }
+    private Task<int> ReservedAsync(string sku, string location) => Catalog.ReservedAsync(Client, sku, location);
 
     /// <summary>Events in Inventory's outbox with this type, matched by partition key or payload fields.</summary>
     private async Task<long> EventCountAsync(string type, string partitionOrSku, string? location = null)

@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Text.Json;
 
 namespace OmsModular.Tests.Orders;
 
@@ -21,5 +22,14 @@ internal static class Catalog
         tax.EnsureSuccessStatusCode();
         using var shipping = await client.PutAsJsonAsync("/api/v1/pricing/shipping-rates/standard/EUR", new { amount = 4.90m });
         shipping.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Units of the SKU reserved at the location.</summary>
+    public static async Task<int> ReservedAsync(HttpClient client, string sku, string location)
+    {
+        var availability = await client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}");
+        return availability.GetProperty("locations").EnumerateArray()
+            .Where(l => l.GetProperty("location").GetString() == location)
+            .Sum(l => l.GetProperty("reserved").GetInt32());
     }
 }
