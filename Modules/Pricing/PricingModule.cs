@@ -18,11 +18,14 @@ public sealed class PricingModule : IModule
         .Publishes<OrderPriced>()
         .Publishes<OrderPricingFailed>()
         .Consumes<OrderPlaced, PriceOrder>()
+        .Consumes<OrderCancelled, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnCancel")
+        .Consumes<OrderRejected, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnReject")
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddScoped<PriceCalculator>();
+        services.AddScoped<Features.Promotions.CouponBook>();
         services.AddSingleton<IDemoData, PricingDemoData>();
     }
 

@@ -1,9 +1,22 @@
 namespace OmsModular.Shared.Contracts.Pricing;
 
-/// <summary>A priced line: unit price, net, tax and gross to the currency's minor unit.</summary>
-public sealed record PricedLine(string Sku, int Quantity, decimal UnitPrice, decimal Net, decimal Tax, decimal Gross, string PriceSource);
+/// <summary>
+/// A priced line to the currency's minor unit: unit price, the discount taken off the line (its own
+/// promotions plus its share of order-level ones, in the price list's terms: net or gross), and the
+/// net, tax and gross after the discount.
+/// </summary>
+public sealed record PricedLine(string Sku, int Quantity, decimal UnitPrice, decimal Net, decimal Tax, decimal Gross, string PriceSource, decimal Discount);
 
-/// <summary>The priced order: lines, shipping, tax and total (total = Σ line gross + shipping gross).</summary>
+/// <summary>A promotion that changed the price: what it took off in total (lines and shipping) and the coupon that brought it.</summary>
+public sealed record AppliedPromotion(string Code, string Name, string Kind, decimal Amount, string? CouponCode);
+
+/// <summary>What became of a coupon code the order carried: <c>applied</c> or <c>rejected</c> with a reason.</summary>
+public sealed record CouponOutcome(string Code, string Status, string? Reason);
+
+/// <summary>
+/// The priced order: lines, shipping, tax and total (total = Σ line gross + shipping gross), the
+/// discount taken off, the promotions applied and the outcome of each coupon code.
+/// </summary>
 [IntegrationEvent("pricing.order-priced", 1)]
 public sealed record OrderPriced(
     Guid OrderId,
@@ -12,7 +25,10 @@ public sealed record OrderPriced(
     decimal ShippingGross,
     decimal TaxTotal,
     decimal Total,
-    string PriceList) : IIntegrationEvent;
+    string PriceList,
+    decimal DiscountTotal,
+    IReadOnlyList<AppliedPromotion> Promotions,
+    IReadOnlyList<CouponOutcome> Coupons) : IIntegrationEvent;
 
 /// <summary>The order could not be priced (reason <c>no-price</c>, <c>no-price-list</c>).</summary>
 [IntegrationEvent("pricing.order-pricing-failed", 1)]

@@ -63,7 +63,18 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         order.Total = message.Total;
         order.TaxTotal = message.TaxTotal;
         order.ShippingGross = message.ShippingGross;
-        order.Record("priced", $"total {message.Total} {message.Currency} ({message.PriceList})", clock.GetUtcNow());
+        order.DiscountTotal = message.DiscountTotal;
+        foreach (var priced in message.Lines)
+        {
+            var line = order.Lines.Single(l => l.Sku == priced.Sku);
+            (line.UnitPrice, line.Discount, line.Net, line.Tax, line.Gross) = (priced.UnitPrice, priced.Discount, priced.Net, priced.Tax, priced.Gross);
+        }
+
+        order.Discounts.AddRange(message.Promotions.Select(p => new AppliedDiscount { Code = p.Code, Name = p.Name, Kind = p.Kind, Amount = p.Amount, CouponCode = p.CouponCode }));
+        order.Coupons.AddRange(message.Coupons.Select(c => new CouponResult { Code = c.Code, Status = c.Status, Reason = c.Reason }));
+        var discounts = message.Promotions.Count == 0 ? string.Empty : $", discounts {string.Join(", ", message.Promotions.Select(p => $"{p.Code} -{p.Amount}"))}";
+        var refused = message.Coupons.Where(c => c.Status != "applied").Select(c => $"{c.Code} ({c.Reason})").ToArray();
+        order.Record("priced", $"total {message.Total} {message.Currency} ({message.PriceList}){discounts}{(refused.Length > 0 ? $"; coupons not applied: {string.Join(", ", refused)}" : string.Empty)}", clock.GetUtcNow());
         await AdvanceAsync(order, cancellationToken);
     }
 

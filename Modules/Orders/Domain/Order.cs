@@ -95,6 +95,12 @@ internal sealed class Order
 
     public decimal? ShippingGross { get; set; }
 
+    public decimal? DiscountTotal { get; set; }
+
+    public List<AppliedDiscount> Discounts { get; init; } = [];
+
+    public List<CouponResult> Coupons { get; init; } = [];
+
     public Guid? RoutingDecisionId { get; set; }
 
     /// <summary>A person released the order from a hold: the hold rules do not apply again.</summary>
@@ -109,7 +115,7 @@ internal sealed class Order
     public static bool CanMove(OrderStatus from, OrderStatus to) => Allowed[from].Contains(to);
 
     public void Record(string what, string cause, DateTimeOffset at) =>
-        Timeline.Add(new TimelineEntry { At = at, Event = what, Status = Status, Cause = cause });
+        Timeline.Add(new TimelineEntry { At = at, Event = what, Status = Status, Cause = cause.Length > 1000 ? cause[..999] + "…" : cause });
 
     /// <summary>Moves the order to another state, or refuses an illegal transition.</summary>
     public void MoveTo(OrderStatus next, string? reason, string cause, DateTimeOffset at)
@@ -136,6 +142,41 @@ internal sealed class OrderLine
     public int Quantity { get; init; }
 
     public decimal? MarketplaceUnitPrice { get; init; }
+
+    /// <summary>Set when the order is priced: unit price, discount (the list's terms), net, tax and gross.</summary>
+    public decimal? UnitPrice { get; set; }
+
+    public decimal? Discount { get; set; }
+
+    public decimal? Net { get; set; }
+
+    public decimal? Tax { get; set; }
+
+    public decimal? Gross { get; set; }
+}
+
+/// <summary>A promotion that changed the order's price.</summary>
+internal sealed class AppliedDiscount
+{
+    public required string Code { get; init; }
+
+    public required string Name { get; init; }
+
+    public required string Kind { get; init; }
+
+    public decimal Amount { get; init; }
+
+    public string? CouponCode { get; init; }
+}
+
+/// <summary>What became of a coupon code the order carried.</summary>
+internal sealed class CouponResult
+{
+    public required string Code { get; init; }
+
+    public required string Status { get; init; }
+
+    public string? Reason { get; init; }
 }
 
 internal sealed class Customer

@@ -44,13 +44,21 @@ internal sealed record OrderView(
     decimal? Total,
     decimal? TaxTotal,
     decimal? ShippingGross,
+    decimal? DiscountTotal,
+    IReadOnlyList<DiscountView> Discounts,
+    IReadOnlyList<CouponView> Coupons,
     Guid? RoutingDecisionId,
     IReadOnlyList<TimelineView> Timeline);
 
 /// <summary>The progress of each pipeline step: pending, done or failed.</summary>
 internal sealed record OrderSteps(string Reservation, string Pricing, string Payment);
 
-internal sealed record OrderLineView(int LineNumber, string Sku, int Quantity, decimal? MarketplaceUnitPrice);
+/// <summary>A line; the prices are set once the order is priced (discount in the price list's terms, net or gross).</summary>
+internal sealed record OrderLineView(int LineNumber, string Sku, int Quantity, decimal? MarketplaceUnitPrice, decimal? UnitPrice, decimal? Discount, decimal? Net, decimal? Tax, decimal? Gross);
+
+internal sealed record DiscountView(string Code, string Name, string Kind, decimal Amount, string? CouponCode);
+
+internal sealed record CouponView(string Code, string Status, string? Reason);
 
 internal sealed record TimelineView(DateTimeOffset At, string Event, string Status, string? Reason, string Cause);
 
@@ -180,7 +188,7 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock,
         o.ExternalOrderId,
         new OrderCustomer(o.Customer.Id, o.Customer.Email, o.Customer.Name),
         o.Currency,
-        o.Lines.OrderBy(l => l.LineNumber).Select(l => new OrderLineView(l.LineNumber, l.Sku, l.Quantity, l.MarketplaceUnitPrice)).ToArray(),
+        o.Lines.OrderBy(l => l.LineNumber).Select(l => new OrderLineView(l.LineNumber, l.Sku, l.Quantity, l.MarketplaceUnitPrice, l.UnitPrice, l.Discount, l.Net, l.Tax, l.Gross)).ToArray(),
         new OrderAddress(o.ShippingAddress.Name, o.ShippingAddress.Lines, o.ShippingAddress.City, o.ShippingAddress.PostalCode, o.ShippingAddress.CountryCode,
             o.ShippingAddress.Latitude, o.ShippingAddress.Longitude),
         new OrderDelivery(o.Delivery.Method, o.Delivery.ServiceLevel, o.Delivery.PickupLocation),
@@ -191,6 +199,9 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock,
         o.Total,
         o.TaxTotal,
         o.ShippingGross,
+        o.DiscountTotal,
+        o.Discounts.Select(d => new DiscountView(d.Code, d.Name, d.Kind, d.Amount, d.CouponCode)).ToArray(),
+        o.Coupons.Select(c => new CouponView(c.Code, c.Status, c.Reason)).ToArray(),
         o.RoutingDecisionId,
         o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.Kebab(), t.Reason, t.Cause)).ToArray());
 }

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 using OmsModular.Modules.Pricing.Domain;
 using OmsModular.Modules.Pricing.Features;
+using OmsModular.Modules.Pricing.Features.Promotions;
 using OmsModular.Modules.Pricing.Persistence;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Contracts.Pricing;
@@ -9,11 +11,15 @@ using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Pricing.Consumers;
 
-/// <summary>Prices a placed order and publishes the priced order (or why it could not be priced).</summary>
+/// <summary>
+/// Prices a placed order (promotions and coupons included; coupon uses are counted in this
+/// transaction) and publishes the priced order, or why it could not be priced.
+/// </summary>
 internal sealed class PriceOrder(PricingDbContext db, PriceCalculator calculator, TimeProvider clock) : IIntegrationEventHandler<OrderPlaced>
 {
     public async Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
     {
+        // Priced before, or the order already ended (its cancellation overtook it): nothing to do.
         if (await db.PricedOrders.AnyAsync(p => p.OrderId == message.OrderId, cancellationToken))
         {
             return;
@@ -26,7 +32,10 @@ internal sealed class PriceOrder(PricingDbContext db, PriceCalculator calculator
                 message.Lines.Select(l => new QuoteLine(l.Sku, l.Quantity, l.MarketplaceUnitPrice)).ToArray(),
                 message.ShippingAddress.CountryCode,
                 message.Delivery.Method,
-                message.Delivery.ServiceLevel),
+                message.Delivery.ServiceLevel,
+                message.CouponCodes,
+                message.Customer.Id),
+            message.OrderId,
             cancellationToken);
         db.PricedOrders.Add(new PricedOrderRecord
         {
@@ -38,11 +47,43 @@ internal sealed class PriceOrder(PricingDbContext db, PriceCalculator calculator
         });
         if (quote.Priced)
         {
-            db.Publish(new OrderPriced(message.OrderId, quote.Currency, quote.Lines, quote.ShippingGross, quote.TaxTotal, quote.Total, quote.PriceList!), message.OrderId.ToString());
+            db.Publish(
+                new OrderPriced(message.OrderId, quote.Currency, quote.Lines, quote.ShippingGross, quote.TaxTotal, quote.Total, quote.PriceList!, quote.DiscountTotal, quote.Promotions, quote.Coupons),
+                message.OrderId.ToString());
         }
         else
         {
             db.Publish(new OrderPricingFailed(message.OrderId, quote.FailureReason!, quote.Detail!), message.OrderId.ToString());
         }
+    }
+}
+
+/// <summary>
+/// An order that ends without confirmation gives its coupon uses back. When the end overtakes the
+/// pricing (they are separate consumers), the order is marked so it is never priced afterwards.
+/// </summary>
+internal sealed class ReleaseCouponUses(PricingDbContext db, CouponBook coupons) : IIntegrationEventHandler<OrderCancelled>, IIntegrationEventHandler<OrderRejected>
+{
+    public Task HandleAsync(OrderCancelled message, MessageContext context, CancellationToken cancellationToken) =>
+        EndAsync(message.OrderId, cancellationToken);
+
+    public Task HandleAsync(OrderRejected message, MessageContext context, CancellationToken cancellationToken) =>
+        EndAsync(message.OrderId, cancellationToken);
+
+    private async Task EndAsync(Guid orderId, CancellationToken cancellationToken)
+    {
+        await db.LockAsync($"order:{orderId}", cancellationToken);
+        await db.SaveChangesAsync(cancellationToken); // the pricing of this order may be pending in the same inbox batch
+        await using (var mark = await db.CreateCommandAsync("""
+            INSERT INTO pricing.priced_orders (order_id, currency, total, detail, priced_at, ended_at)
+            VALUES ($1, 'XXX', 0, '{"ended":"before pricing"}', now(), now())
+            ON CONFLICT (order_id) DO UPDATE SET ended_at = coalesce(pricing.priced_orders.ended_at, now())
+            """, cancellationToken))
+        {
+            mark.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
+            await mark.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await coupons.ReleaseAsync(orderId, cancellationToken);
     }
 }

@@ -56,4 +56,7 @@ internal sealed class PricedOrderRecord
     public required string Detail { get; init; }
 
     public DateTimeOffset PricedAt { get; init; }
+
+    /// <summary>When the order was cancelled or rejected (its coupon uses given back).</summary>
+    public DateTimeOffset? EndedAt { get; set; }
 }

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Pricing.Domain;
+using OmsModular.Modules.Pricing.Features.Promotions;
 using OmsModular.Modules.Pricing.Persistence;
 using OmsModular.Shared.Contracts.Pricing;
 using OmsModular.Shared.Infrastructure.ReferenceData;
@@ -8,7 +9,15 @@ namespace OmsModular.Modules.Pricing.Features;
 
 internal sealed record QuoteLine(string Sku, int Quantity, decimal? MarketplaceUnitPrice);
 
-internal sealed record QuoteInput(string Channel, string Currency, IReadOnlyList<QuoteLine> Lines, string CountryCode, string DeliveryMethod, string? ServiceLevel);
+internal sealed record QuoteInput(
+    string Channel,
+    string Currency,
+    IReadOnlyList<QuoteLine> Lines,
+    string CountryCode,
+    string DeliveryMethod,
+    string? ServiceLevel,
+    IReadOnlyList<string>? CouponCodes = null,
+    string? CustomerId = null);
 
 internal sealed record Quote(
     bool Priced,
@@ -22,17 +31,27 @@ internal sealed record Quote(
     decimal ShippingGross,
     decimal TaxRate,
     decimal TaxTotal,
-    decimal Total);
+    decimal Total,
+    decimal Subtotal,
+    decimal DiscountTotal,
+    decimal ShippingDiscount,
+    IReadOnlyList<AppliedPromotion> Promotions,
+    IReadOnlyList<CouponOutcome> Coupons);
 
 /// <summary>
 /// Prices a cart: the channel's list for the currency (falling back to the default list per SKU),
-/// quantity tiers, validity windows, the marketplace price where one was paid, tax per destination
-/// country (prices net or gross per list), shipping per service level. Money is rounded to the
-/// currency's minor units (half away from zero) per line, so lines add up to the total exactly.
+/// quantity tiers, validity windows, the marketplace price where one was paid, promotions and
+/// coupons (see <see cref="PromotionEngine"/>), tax per destination country (prices net or gross per
+/// list), shipping per service level. Money is rounded to the currency's minor units (half away from
+/// zero) per line, so lines add up to the total exactly. Pricing an order (an order id given) counts
+/// the coupon uses under a row lock; a quote only reports whether they would apply.
 /// </summary>
-internal sealed class PriceCalculator(PricingDbContext db, TimeProvider clock)
+internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, TimeProvider clock)
 {
-    public async Task<Quote> QuoteAsync(QuoteInput input, CancellationToken cancellationToken)
+    public async Task<Quote> QuoteAsync(QuoteInput input, CancellationToken cancellationToken) =>
+        await QuoteAsync(input, null, cancellationToken);
+
+    public async Task<Quote> QuoteAsync(QuoteInput input, Guid? orderId, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         var digits = Currencies.MinorUnits(input.Currency);
@@ -46,7 +65,7 @@ internal sealed class PriceCalculator(PricingDbContext db, TimeProvider clock)
             .ToArray();
         var rate = (await db.TaxRates.AsNoTracking().SingleOrDefaultAsync(t => t.CountryCode == input.CountryCode, cancellationToken))?.Rate ?? 0m;
 
-        var lines = new List<PricedLine>();
+        var work = new List<LineWork>();
         var missing = new List<string>();
         foreach (var line in input.Lines)
         {
@@ -61,10 +80,16 @@ internal sealed class PriceCalculator(PricingDbContext db, TimeProvider clock)
                 continue;
             }
 
-            var amount = Round(unit * line.Quantity, digits);
-            var tax = gross ? Round(amount - (amount / (1 + rate)), digits) : Round(amount * rate, digits);
-            var net = gross ? amount - tax : amount;
-            lines.Add(new PricedLine(line.Sku, line.Quantity, unit, net, tax, net + tax, source));
+            work.Add(new LineWork
+            {
+                Sku = line.Sku,
+                Quantity = line.Quantity,
+                UnitPrice = unit,
+                Amount = Round(unit * line.Quantity, digits),
+                PricesIncludeTax = gross,
+                Source = source,
+                Discountable = line.MarketplaceUnitPrice is null,
+            });
         }
 
         if (missing.Count > 0)
@@ -85,17 +110,99 @@ internal sealed class PriceCalculator(PricingDbContext db, TimeProvider clock)
             shippingNet = Round(shipping.Amount, digits);
         }
 
+        var subtotal = work.Sum(l => l.Amount);
+        var (candidates, outcomes, couponOf) = await CandidatesAsync(input, subtotal, orderId is not null, now, cancellationToken);
+        var (results, shippingDiscount) = PromotionEngine.Apply(candidates, work, shippingNet, digits);
+        foreach (var result in results.Where(r => r.Candidate.CouponCode is not null))
+        {
+            var code = result.Candidate.CouponCode!;
+            outcomes[code] = result.SkippedReason is null ? new CouponOutcome(code, "applied", null) : new CouponOutcome(code, "rejected", result.SkippedReason);
+            if (result.SkippedReason is null && orderId is { } id)
+            {
+                coupons.Redeem(couponOf[code], id, input.CustomerId ?? string.Empty, now);
+            }
+        }
+
+        var lines = work.Select(l =>
+        {
+            var amount = l.Remaining;
+            var tax = l.PricesIncludeTax ? Round(amount - (amount / (1 + rate)), digits) : Round(amount * rate, digits);
+            var net = l.PricesIncludeTax ? amount - tax : amount;
+            return new PricedLine(l.Sku, l.Quantity, l.UnitPrice, net, tax, net + tax, l.Source, l.Discount);
+        }).ToArray();
+        shippingNet -= shippingDiscount;
         var shippingTax = Round(shippingNet * rate, digits);
         var taxTotal = lines.Sum(l => l.Tax) + shippingTax;
         var total = lines.Sum(l => l.Gross) + shippingNet + shippingTax;
-        return new Quote(true, null, null, input.Currency, string.Join(",", lines.Select(l => l.PriceSource).Distinct()), lines, shippingNet, shippingTax, shippingNet + shippingTax, rate, taxTotal, total);
+        var applied = results.Where(r => r.SkippedReason is null)
+            .Select(r => new AppliedPromotion(r.Candidate.Promotion.Code, r.Candidate.Promotion.Name, r.Candidate.Promotion.Kind.Kebab(), r.Amount, r.Candidate.CouponCode))
+            .ToArray();
+        return new Quote(
+            true, null, null, input.Currency, string.Join(",", lines.Select(l => l.PriceSource).Distinct()), lines,
+            shippingNet, shippingTax, shippingNet + shippingTax, rate, taxTotal, total,
+            subtotal, work.Sum(l => l.Discount) + shippingDiscount, shippingDiscount, applied, [.. outcomes.Values]);
     }
+
+    /// <summary>
+    /// The automatic promotions that fit the cart, and the promotions its coupon codes bring (each
+    /// coupon checked, and locked when pricing an order, in code order so concurrent orders cannot
+    /// deadlock). Coupons refused here keep their reason.
+    /// </summary>
+    private async Task<(List<PromotionCandidate> Candidates, Dictionary<string, CouponOutcome> Outcomes, Dictionary<string, Coupon> CouponOf)> CandidatesAsync(
+        QuoteInput input, decimal subtotal, bool forUse, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var promotions = await db.Promotions.AsNoTracking()
+            .Where(p => p.Active && (p.Currency == null || p.Currency == input.Currency))
+            .ToListAsync(cancellationToken);
+        var candidates = promotions
+            .Where(p => !p.RequiresCoupon && Ineligible(p, input, subtotal, now) is null)
+            .Select(p => new PromotionCandidate(p, null))
+            .ToList();
+
+        var outcomes = new Dictionary<string, CouponOutcome>(StringComparer.Ordinal);
+        var couponOf = new Dictionary<string, Coupon>(StringComparer.Ordinal);
+        var codes = (input.CouponCodes ?? []).Select(c => c.Trim().ToUpperInvariant()).Where(c => c.Length > 0).Distinct().Order(StringComparer.Ordinal);
+        foreach (var code in codes)
+        {
+            var (coupon, reason) = await coupons.CheckAsync(code, input.CustomerId, now, forUse, cancellationToken);
+            var promotion = coupon is null ? null : await db.Promotions.AsNoTracking().SingleOrDefaultAsync(p => p.Code == coupon.PromotionCode, cancellationToken);
+            reason ??= promotion is null ? "unknown-coupon" : Ineligible(promotion, input, subtotal, now);
+            if (reason is null && candidates.Any(c => c.Promotion.Code == promotion!.Code))
+            {
+                reason = "promotion-already-applied";
+            }
+
+            if (reason is not null)
+            {
+                outcomes[code] = new CouponOutcome(code, "rejected", reason);
+                continue;
+            }
+
+            outcomes[code] = new CouponOutcome(code, "pending", null);
+            couponOf[code] = coupon!;
+            candidates.Add(new PromotionCandidate(promotion!, code));
+        }
+
+        return (candidates, outcomes, couponOf);
+    }
+
+    private static string? Ineligible(Promotion promotion, QuoteInput input, decimal subtotal, DateTimeOffset now) =>
+        !promotion.Active || promotion.ValidFrom > now || promotion.ValidTo <= now ? "promotion-not-active"
+        : promotion.Currency is not null && promotion.Currency != input.Currency ? "currency-not-eligible"
+        : promotion.Channels.Count > 0 && !promotion.Channels.Contains(input.Channel) ? "channel-not-eligible"
+        : promotion.MinOrderValue is { } minimum && subtotal < minimum ? "below-minimum-order-value"
+        : null;
 
     private static decimal? Find(PriceList? list, QuoteLine line) =>
         list?.Prices.Where(p => p.Sku == line.Sku && p.MinQuantity <= line.Quantity).OrderByDescending(p => p.MinQuantity).Select(p => (decimal?)p.UnitPrice).FirstOrDefault();
 
-    private static decimal Round(decimal value, int digits) => Math.Round(value, digits, MidpointRounding.AwayFromZero);
+    private static decimal Round(decimal value, int digits) => PromotionEngine.Round(value, digits);
 
     private static Quote Failed(QuoteInput input, string reason, string detail) =>
-        new(false, reason, detail, input.Currency, null, [], 0, 0, 0, 0, 0, 0);
+        new(false, reason, detail, input.Currency, null, [], 0, 0, 0, 0, 0, 0, 0, 0, 0, [], []);
+}
+
+internal static class KindNames
+{
+    public static string Kebab(this PromotionKind kind) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(kind.ToString());
 }

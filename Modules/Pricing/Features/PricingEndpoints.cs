@@ -168,6 +168,7 @@ internal static class PricingEndpoints
         group.MapPost("/quote", async (QuoteInput body, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new QuoteCart(body), ct)))
             .WithName("QuoteCart")
-            .WithSummary("Prices a cart without placing an order.");
+            .WithSummary("Prices a cart without placing an order (coupons are checked, not used).");
+        Promotions.PromotionEndpoints.Map(group);
     }
 }

@@ -15,6 +15,12 @@ internal sealed class PricingDbContext(DbContextOptions<PricingDbContext> option
 
     public DbSet<PricedOrderRecord> PricedOrders => Set<PricedOrderRecord>();
 
+    public DbSet<Promotion> Promotions => Set<Promotion>();
+
+    public DbSet<Coupon> Coupons => Set<Coupon>();
+
+    public DbSet<CouponRedemption> CouponRedemptions => Set<CouponRedemption>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder)
     {
         var list = modelBuilder.Entity<PriceList>();
@@ -52,6 +58,33 @@ internal sealed class PricingDbContext(DbContextOptions<PricingDbContext> option
         priced.Property(p => p.Currency).HasMaxLength(3).IsFixedLength();
         priced.Property(p => p.Total).HasPrecision(19, 4);
         priced.Property(p => p.Detail).HasColumnType("jsonb");
+
+        var promotion = modelBuilder.Entity<Promotion>();
+        promotion.ToTable("promotions");
+        promotion.HasKey(p => p.Code);
+        promotion.Property(p => p.Code).HasMaxLength(64);
+        promotion.Property(p => p.Name).HasMaxLength(200);
+        promotion.Property(p => p.Kind).HasConversion<string>().HasMaxLength(30);
+        promotion.Property(p => p.Value).HasPrecision(19, 4);
+        promotion.Property(p => p.Currency).HasMaxLength(3).IsFixedLength();
+        promotion.Property(p => p.Skus).HasColumnType("text[]");
+        promotion.Property(p => p.Channels).HasColumnType("text[]");
+        promotion.Property(p => p.MinOrderValue).HasPrecision(19, 4);
+
+        var coupon = modelBuilder.Entity<Coupon>();
+        coupon.ToTable("coupons");
+        coupon.HasKey(c => c.Code);
+        coupon.Property(c => c.Code).HasMaxLength(64);
+        coupon.Property(c => c.PromotionCode).HasMaxLength(64);
+        coupon.HasOne<Promotion>().WithMany().HasForeignKey(c => c.PromotionCode).OnDelete(DeleteBehavior.Restrict);
+
+        var redemption = modelBuilder.Entity<CouponRedemption>();
+        redemption.ToTable("coupon_redemptions");
+        redemption.HasKey(r => new { r.CouponCode, r.OrderId });
+        redemption.Property(r => r.CouponCode).HasMaxLength(64);
+        redemption.Property(r => r.CustomerId).HasMaxLength(100);
+        redemption.HasIndex(r => new { r.CouponCode, r.CustomerId });
+        redemption.HasIndex(r => r.OrderId);
     }
 }
 

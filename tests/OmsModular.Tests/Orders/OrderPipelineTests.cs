@@ -198,42 +198,9 @@ public sealed class OrderPipelineTests(HostFixture host)
             (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32() == 0);
     }
 
-    private async Task<string> NodeAsync()
-    {
-        var code = Unique("WH-BERLIN");
-        using var response = await Client.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{code}", new
-        {
-            name = code, kind = "warehouse", countryCode = "DE", latitude = 52.45, longitude = 13.40, canShip = true, canPickup = false, dailyCapacity = 0, priority = 1,
-        });
-        response.EnsureSuccessStatusCode();
-        return code;
-    }
+    private Task<string> NodeAsync() => Pipeline.NodeAsync(Client);
 
-    private async Task<Guid> PlaceAsync(JsonObject order)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
-        {
-            Content = new StringContent(order.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
-            Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
-        };
-        using var accepted = await Client.SendAsync(request);
-        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
-        return (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid();
-    }
+    private Task<Guid> PlaceAsync(JsonObject order) => Pipeline.PlaceAsync(Client, order);
 
-    /// <summary>Places the order and waits until the pipeline has left Pending and every step has settled.</summary>
-    private async Task<JsonElement> PlaceAndSettleAsync(JsonObject order, TimeSpan? timeout = null)
-    {
-        var id = await PlaceAsync(order);
-        JsonElement current = default;
-        await MessagingHarness.WaitUntilAsync(async () =>
-        {
-            current = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
-            var steps = current.GetProperty("steps");
-            return current.GetProperty("status").GetString() != "pending"
-                   && steps.GetProperty("reservation").GetString() != "pending"
-                   && steps.GetProperty("pricing").GetString() != "pending";
-        }, timeout);
-        return current;
-    }
+    private Task<JsonElement> PlaceAndSettleAsync(JsonObject order, TimeSpan? timeout = null) => Pipeline.PlaceAndSettleAsync(Client, order, timeout);
 }

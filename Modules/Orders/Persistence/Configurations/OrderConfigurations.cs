@@ -28,6 +28,9 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         builder.Property(o => o.Total).HasPrecision(19, 4);
         builder.Property(o => o.TaxTotal).HasPrecision(19, 4);
         builder.Property(o => o.ShippingGross).HasPrecision(19, 4);
+        builder.Property(o => o.DiscountTotal).HasPrecision(19, 4);
+        builder.OwnsMany(o => o.Discounts, d => d.ToJson("discounts"));
+        builder.OwnsMany(o => o.Coupons, c => c.ToJson("coupons"));
         builder.HasIndex(o => new { o.Status, o.Id });
         builder.HasIndex(o => new { o.Channel, o.Id });
         builder.OwnsOne(o => o.Customer, c =>
@@ -63,6 +66,11 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             line.HasKey("order_id", nameof(OrderLine.LineNumber));
             line.Property(l => l.Sku).HasMaxLength(64);
             line.Property(l => l.MarketplaceUnitPrice).HasPrecision(19, 4);
+            line.Property(l => l.UnitPrice).HasPrecision(19, 4);
+            line.Property(l => l.Discount).HasPrecision(19, 4);
+            line.Property(l => l.Net).HasPrecision(19, 4);
+            line.Property(l => l.Tax).HasPrecision(19, 4);
+            line.Property(l => l.Gross).HasPrecision(19, 4);
         });
         builder.OwnsMany(o => o.Timeline, entry =>
         {
@@ -73,7 +81,7 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             entry.Property(e => e.Event).HasMaxLength(100);
             entry.Property(e => e.Status).HasConversion<string>().HasMaxLength(20);
             entry.Property(e => e.Reason).HasMaxLength(100);
-            entry.Property(e => e.Cause).HasMaxLength(200);
+            entry.Property(e => e.Cause).HasMaxLength(1000);
         });
         builder.Navigation(o => o.Lines).AutoInclude();
         builder.Navigation(o => o.Timeline).AutoInclude();

@@ -78,6 +78,11 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasColumnName("currency")
                         .IsFixedLength();
 
+                    b.Property<decimal?>("DiscountTotal")
+                        .HasPrecision(19, 4)
+                        .HasColumnType("numeric(19,4)")
+                        .HasColumnName("discount_total");
+
                     b.Property<string>("ExternalOrderId")
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)")
@@ -440,6 +445,69 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasConstraintName("fk_orders_orders_id");
                         });
 
+                    b.OwnsMany("OmsModular.Modules.Orders.Domain.AppliedDiscount", "Discounts", b1 =>
+                        {
+                            b1.Property<Guid>("OrderId");
+
+                            b1.Property<int>("__synthesizedOrdinal")
+                                .ValueGeneratedOnAdd();
+
+                            b1.Property<decimal>("Amount");
+
+                            b1.Property<string>("Code")
+                                .IsRequired();
+
+                            b1.Property<string>("CouponCode");
+
+                            b1.Property<string>("Kind")
+                                .IsRequired();
+
+                            b1.Property<string>("Name")
+                                .IsRequired();
+
+                            b1.HasKey("OrderId", "__synthesizedOrdinal")
+                                .HasName("pk_orders");
+
+                            b1.ToTable("orders", "orders");
+
+                            b1
+                                .ToJson("discounts")
+                                .HasColumnType("jsonb");
+
+                            b1.WithOwner()
+                                .HasForeignKey("OrderId")
+                                .HasConstraintName("fk_orders_orders_order_id");
+                        });
+
+                    b.OwnsMany("OmsModular.Modules.Orders.Domain.CouponResult", "Coupons", b1 =>
+                        {
+                            b1.Property<Guid>("OrderId");
+
+                            b1.Property<int>("__synthesizedOrdinal")
+                                .ValueGeneratedOnAdd();
+
+                            b1.Property<string>("Code")
+                                .IsRequired();
+
+                            b1.Property<string>("Reason");
+
+                            b1.Property<string>("Status")
+                                .IsRequired();
+
+                            b1.HasKey("OrderId", "__synthesizedOrdinal")
+                                .HasName("pk_orders");
+
+                            b1.ToTable("orders", "orders");
+
+                            b1
+                                .ToJson("coupons")
+                                .HasColumnType("jsonb");
+
+                            b1.WithOwner()
+                                .HasForeignKey("OrderId")
+                                .HasConstraintName("fk_orders_orders_order_id");
+                        });
+
                     b.OwnsOne("OmsModular.Modules.Orders.Domain.Customer", "Customer", b1 =>
                         {
                             b1.Property<Guid>("OrderId")
@@ -546,10 +614,25 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
 
                             NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b1.Property<int>("LineNumber"));
 
+                            b1.Property<decimal?>("Discount")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("discount");
+
+                            b1.Property<decimal?>("Gross")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("gross");
+
                             b1.Property<decimal?>("MarketplaceUnitPrice")
                                 .HasPrecision(19, 4)
                                 .HasColumnType("numeric(19,4)")
                                 .HasColumnName("marketplace_unit_price");
+
+                            b1.Property<decimal?>("Net")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("net");
 
                             b1.Property<int>("Quantity")
                                 .HasColumnType("integer")
@@ -560,6 +643,16 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasMaxLength(64)
                                 .HasColumnType("character varying(64)")
                                 .HasColumnName("sku");
+
+                            b1.Property<decimal?>("Tax")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("tax");
+
+                            b1.Property<decimal?>("UnitPrice")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("unit_price");
 
                             b1.HasKey("order_id", "LineNumber")
                                 .HasName("pk_order_lines");
@@ -586,8 +679,8 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
 
                             b1.Property<string>("Cause")
                                 .IsRequired()
-                                .HasMaxLength(200)
-                                .HasColumnType("character varying(200)")
+                                .HasMaxLength(1000)
+                                .HasColumnType("character varying(1000)")
                                 .HasColumnName("cause");
 
                             b1.Property<string>("Event")
@@ -624,11 +717,15 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasConstraintName("fk_order_timeline_orders_order_id");
                         });
 
+                    b.Navigation("Coupons");
+
                     b.Navigation("Customer")
                         .IsRequired();
 
                     b.Navigation("Delivery")
                         .IsRequired();
+
+                    b.Navigation("Discounts");
 
                     b.Navigation("Lines");
 
