@@ -31,6 +31,9 @@ public sealed class OrdersModule : IModule
         services.AddSingleton<OrderSettings>();
         services.AddScoped<OrderPipeline>();
         services.AddScoped<OrderTimeoutJob>();
+        services.AddHostedService<OrderJobs>();
+        services.AddSingleton<CaptureWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<CaptureWriter>());
     }
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => OrderEndpoints.Map(endpoints);

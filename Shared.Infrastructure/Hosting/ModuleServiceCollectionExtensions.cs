@@ -37,6 +37,7 @@ public static class ModuleServiceCollectionExtensions
         services.TryAddSingleton<IMessageTransport, InProcessTransport>();
         services.TryAddSingleton<MessagingAdmin>();
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<Jobs.DueWindows>();
         services.TryAddSingleton<MessagingWorkerFactory>();
         services.TryAddTransient<MessagingRetentionJob>();
         services.TryAddSingleton<IModuleClient, InProcessModuleClient>();

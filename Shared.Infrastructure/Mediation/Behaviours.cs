@@ -64,7 +64,7 @@ public sealed class TransactionBehaviour<TMessage, TResponse>(IServiceProvider s
     : IPipelineBehavior<TMessage, TResponse>
     where TMessage : notnull, IMessage
 {
-    private static readonly bool IsCommand = typeof(IBaseCommand).IsAssignableFrom(typeof(TMessage));
+    private static readonly bool IsCommand = typeof(IBaseCommand).IsAssignableFrom(typeof(TMessage)) && !typeof(IOwnUnitOfWork).IsAssignableFrom(typeof(TMessage));
 
     public async ValueTask<TResponse> Handle(TMessage message, MessageHandlerDelegate<TMessage, TResponse> next, CancellationToken cancellationToken)
     {
@@ -88,3 +88,9 @@ public sealed class TransactionBehaviour<TMessage, TResponse>(IServiceProvider s
         return response;
     }
 }
+
+/// <summary>
+/// A command whose handler commits its own work (for example by handing it to a writer that
+/// commits many requests in one transaction): the transaction behaviour leaves it alone.
+/// </summary>
+public interface IOwnUnitOfWork;

@@ -145,8 +145,32 @@ public sealed class ModuleManifest
 public sealed record ModuleDatabase(string ModuleName, string Schema, string ConnectionString, string WorkerConnectionString)
 {
     public ModuleDatabase(string moduleName, string schema, string connectionString)
-        : this(moduleName, schema, connectionString, SeparatePool(connectionString, "oms-messaging", 30))
+        : this(moduleName, schema, Tuned(connectionString), SeparatePool(Tuned(connectionString), "oms-messaging", 30))
     {
+    }
+
+    /// <summary>
+    /// Npgsql settings for many short transactions, unless the connection string sets them: statements
+    /// used often are prepared automatically (the server parses and plans them once per connection),
+    /// and a connection returned to the pool is not reset with <c>DISCARD ALL</c> (nothing here keeps
+    /// session state: locks are transaction-scoped, no <c>SET</c>, no temporary tables).
+    /// </summary>
+    public static string Tuned(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys
+            .Cast<string>().Select(k => k.Replace(" ", string.Empty, StringComparison.Ordinal)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (!given.Contains("MaxAutoPrepare"))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
+        if (!given.Contains("NoResetOnClose"))
+        {
+            builder.NoResetOnClose = true;
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>The same database under another application name (hence another Npgsql pool).</summary>

@@ -111,7 +111,7 @@ public abstract class ModuleDbContext : DbContext
     }
 
     /// <summary>Wakes this module's outbox dispatcher in this process (after commit).</summary>
-    internal void SignalOutboxIfNeeded()
+    public void SignalOutboxIfNeeded()
     {
         if (!HasUnsignalledOutbox)
         {

@@ -9,7 +9,7 @@ using Npgsql;
 // Order load generator: places orders over HTTP at a chosen concurrency with a realistic mix and
 // reports capture throughput and latency, end-to-end confirmations, capture→confirmed latency and
 // PostgreSQL commits per order. Loopback only.
-//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60]
+//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60] [--host-args "--modules Orders"]
 // Without --url it starts its own Host (Release build, embedded PostgreSQL in a temporary folder, demo data).
 var concurrency = Arg("--concurrency", 32);
 var seconds = Arg("--seconds", 60);
@@ -18,7 +18,7 @@ var random = new Random(42);
 HostRun? host = null;
 if (url is null)
 {
-    host = await HostRun.StartAsync();
+    host = await HostRun.StartAsync((ArgText("--host-args") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries));
     url = host.Url;
 }
 
@@ -197,7 +197,7 @@ internal sealed class HostRun : IAsyncDisposable
         }
     }
 
-    public static async Task<HostRun> StartAsync()
+    public static async Task<HostRun> StartAsync(string[] extraArguments)
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (!File.Exists(Path.Combine(root.FullName, "OmsModular.sln")))
@@ -208,7 +208,7 @@ internal sealed class HostRun : IAsyncDisposable
         var dll = Path.Combine(root.FullName, "Host", "bin", "Release", "net10.0", "OmsModular.Host.dll");
         var directory = Path.Combine(Path.GetTempPath(), $"oms-load-{Guid.NewGuid():N}");
         var url = "http://127.0.0.1:5099";
-        var process = Process.Start(new ProcessStartInfo("dotnet", [dll, "--data-dir", directory, "--urls", url, "--seed-demo", "true"])
+        var process = Process.Start(new ProcessStartInfo("dotnet", [dll, "--data-dir", directory, "--urls", url, "--seed-demo", "true", .. extraArguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

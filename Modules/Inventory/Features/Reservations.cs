@@ -1,5 +1,6 @@
 using FluentValidation;
 using Hangfire;
+using OmsModular.Shared.Infrastructure.Jobs;
 using Mediator;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -18,10 +19,10 @@ internal sealed record ReleaseReservationsCommand(Guid OrderId, string Reason) :
 
 internal sealed record ConfirmReservationsCommand(Guid OrderId) : ICommand<int>;
 
-internal sealed record ExpireReservationCommand(Guid ReservationId) : ICommand<bool>;
 
 /// <summary>The backstop sweep: expires every active reservation past its time (a lost job cannot keep stock).</summary>
-internal sealed record ExpireDueReservationsCommand(int Limit) : ICommand<int>;
+/// <summary>Expires up to <c>Limit</c> due reservations, oldest first; only those expiring in [From, To) when a window is given.</summary>
+internal sealed record ExpireDueReservationsCommand(int Limit, DateTimeOffset? From = null, DateTimeOffset? To = null) : ICommand<int>;
 
 internal sealed record GetReservations(Guid OrderId) : IQuery<IReadOnlyList<ReservationView>>;
 
@@ -52,11 +53,10 @@ internal sealed class ReserveStockValidator : AbstractValidator<ReserveStockComm
     }
 }
 
-internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettings settings, IBackgroundJobClient jobs) :
+internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettings settings, IBackgroundJobClient jobs, DueWindows windows) :
     ICommandHandler<ReserveStockCommand, ReservationOutcome>,
     ICommandHandler<ReleaseReservationsCommand, int>,
     ICommandHandler<ConfirmReservationsCommand, int>,
-    ICommandHandler<ExpireReservationCommand, bool>,
     ICommandHandler<ExpireDueReservationsCommand, int>,
     IQueryHandler<GetReservations, IReadOnlyList<ReservationView>>
 {
@@ -163,35 +163,11 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         return active.Count;
     }
 
-    public async ValueTask<bool> Handle(ExpireReservationCommand command, CancellationToken cancellationToken)
-    {
-        var reservation = await db.Reservations.SingleOrDefaultAsync(r => r.Id == command.ReservationId, cancellationToken);
-        if (reservation is null)
-        {
-            return false;
-        }
-
-        await LockOrderAsync(reservation.OrderId, cancellationToken);
-        await db.Entry(reservation).ReloadAsync(cancellationToken);
-        if (reservation.Status != ReservationStatus.Active)
-        {
-            return false;
-        }
-
-        if (reservation.ExpiresAt > DateTimeOffset.UtcNow)
-        {
-            ScheduleExpiry(reservation); // Hangfire's schedule has whole-second resolution: too early, try again
-            return false;
-        }
-
-        await EndAsync(reservation, ReservationStatus.Expired, "expired", cancellationToken);
-        return true;
-    }
-
     public async ValueTask<int> Handle(ExpireDueReservationsCommand command, CancellationToken cancellationToken)
     {
         var due = await db.Reservations
             .Where(r => r.Status == ReservationStatus.Active && r.ExpiresAt <= DateTimeOffset.UtcNow)
+            .Where(r => command.From == null || (r.ExpiresAt >= command.From && r.ExpiresAt < command.To))
             .OrderBy(r => r.ExpiresAt)
             .Take(command.Limit)
             .ToListAsync(cancellationToken);
@@ -208,8 +184,14 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         return due.Count;
     }
 
-    private void ScheduleExpiry(Reservation reservation) =>
-        jobs.Schedule<ReservationExpiryJob>(job => job.ExpireAsync(reservation.Id, CancellationToken.None), reservation.ExpiresAt.AddSeconds(1));
+    /// <summary>One delayed job per second of expiry times (see <see cref="DueWindows"/>); the minutely sweep backs it up.</summary>
+    private void ScheduleExpiry(Reservation reservation)
+    {
+        if (windows.Claim("inventory.reservation-expiry", reservation.ExpiresAt) is { } window)
+        {
+            ReservationExpiryJob.Schedule(jobs, window.From, window.To);
+        }
+    }
 
     public async ValueTask<IReadOnlyList<ReservationView>> Handle(GetReservations query, CancellationToken cancellationToken)
     {
@@ -254,13 +236,25 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         db.LockAsync($"order:{orderId}", cancellationToken);
 }
 
-/// <summary>The Hangfire jobs that expire unconfirmed reservations: one delayed job each, and a sweep.</summary>
-internal sealed class ReservationExpiryJob(ISender sender)
+/// <summary>The Hangfire jobs that expire unconfirmed reservations: one delayed job per second of expiry times, and a minutely sweep.</summary>
+internal sealed class ReservationExpiryJob(ISender sender, IBackgroundJobClient jobs, TimeProvider clock)
 {
     public const string SweepJobId = "inventory-expire-reservations";
 
-    public async Task ExpireAsync(Guid reservationId, CancellationToken cancellationToken) =>
-        await sender.Send(new ExpireReservationCommand(reservationId), cancellationToken);
+    public static void Schedule(IBackgroundJobClient jobs, DateTimeOffset from, DateTimeOffset to) =>
+        jobs.Schedule<ReservationExpiryJob>(job => job.ExpireWindowAsync(from, to, CancellationToken.None), to.AddSeconds(1));
+
+    public async Task ExpireWindowAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        while (await sender.Send(new ExpireDueReservationsCommand(200, from, to), cancellationToken) == 200)
+        {
+        }
+
+        if (clock.GetUtcNow() < to)
+        {
+            Schedule(jobs, from, to); // Hangfire's schedule has whole-second resolution: it ran early, part of the window is not due yet
+        }
+    }
 
     public async Task SweepAsync(CancellationToken cancellationToken)
     {

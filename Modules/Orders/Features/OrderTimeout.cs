@@ -6,27 +6,27 @@ using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Inventory;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Contracts.Payments;
+using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.ModuleApi;
 
 namespace OmsModular.Modules.Orders.Features;
 
 /// <summary>Rejects an order whose pipeline did not finish in time, with compensations.</summary>
-internal sealed record TimeOutOrder(Guid OrderId, DateTimeOffset Due) : ICommand<bool>;
+internal sealed record TimeOutOrder(Guid OrderId) : ICommand<bool>;
 
-internal sealed class TimeOutOrderHandler(OrdersDbContext db, IModuleClient modules, IBackgroundJobClient jobs, TimeProvider clock) : ICommandHandler<TimeOutOrder, bool>
+/// <summary>Pending orders placed in [From, To) (or before <c>To</c> when <c>From</c> is null) that are due, oldest first.</summary>
+internal sealed record FindOverdueOrders(DateTimeOffset? From, DateTimeOffset To, int Limit) : IQuery<IReadOnlyList<Guid>>;
+
+internal sealed class TimeOutOrderHandler(OrdersDbContext db, IModuleClient modules, OrderSettings settings, TimeProvider clock) :
+    ICommandHandler<TimeOutOrder, bool>,
+    IQueryHandler<FindOverdueOrders, IReadOnlyList<Guid>>
 {
     public async ValueTask<bool> Handle(TimeOutOrder command, CancellationToken cancellationToken)
     {
         var order = await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken);
-        if (order is not { Status: OrderStatus.Pending })
-        {
-            return false;
-        }
-
         var now = clock.GetUtcNow();
-        if (command.Due > now)
+        if (order is not { Status: OrderStatus.Pending } || order.PlacedAt + settings.StepTimeout > now)
         {
-            OrderTimeoutJob.Schedule(jobs, order.Id, command.Due); // Hangfire may fire up to a second early
             return false;
         }
 
@@ -41,14 +41,83 @@ internal sealed class TimeOutOrderHandler(OrdersDbContext db, IModuleClient modu
         await modules.SendAsync(new VoidPayment(order.Id, "timeout"), cancellationToken);
         return true;
     }
+
+    public async ValueTask<IReadOnlyList<Guid>> Handle(FindOverdueOrders query, CancellationToken cancellationToken)
+    {
+        var dueBefore = clock.GetUtcNow() - settings.StepTimeout;
+        var to = query.To < dueBefore ? query.To : dueBefore;
+        return await db.Orders.AsNoTracking()
+            .Where(o => o.Status == OrderStatus.Pending && o.PlacedAt < to && (query.From == null || o.PlacedAt >= query.From))
+            .OrderBy(o => o.PlacedAt)
+            .Select(o => o.Id)
+            .Take(query.Limit)
+            .ToListAsync(cancellationToken);
+    }
 }
 
-/// <summary>The delayed Hangfire job behind <see cref="TimeOutOrder"/>.</summary>
-internal sealed class OrderTimeoutJob(ISender sender)
+/// <summary>
+/// The step time-out as Hangfire jobs: one delayed job per second of capture times (the first
+/// capture of each second schedules it, see <see cref="DueWindows"/>) rejects the orders of that
+/// second still pending when their time is up; a minutely sweep catches anything a crashed process
+/// did not schedule.
+/// </summary>
+internal sealed class OrderTimeoutJob(ISender sender, IBackgroundJobClient jobs, OrderSettings settings, TimeProvider clock)
 {
-    public static void Schedule(IBackgroundJobClient jobs, Guid orderId, DateTimeOffset due) =>
-        jobs.Schedule<OrderTimeoutJob>(job => job.CheckAsync(orderId, due, CancellationToken.None), due.AddSeconds(1));
+    public const string SweepJobId = "orders-time-out-pending";
 
-    public async Task CheckAsync(Guid orderId, DateTimeOffset due, CancellationToken cancellationToken) =>
-        await sender.Send(new TimeOutOrder(orderId, due), cancellationToken);
+    public static void Schedule(IBackgroundJobClient jobs, DueWindows windows, DateTimeOffset placedAt, TimeSpan timeout)
+    {
+        if (windows.Claim("orders.step-timeout", placedAt) is { } window)
+        {
+            jobs.Schedule<OrderTimeoutJob>(job => job.TimeOutWindowAsync(window.From, window.To, CancellationToken.None), window.To + timeout + TimeSpan.FromSeconds(1));
+        }
+    }
+
+    public async Task TimeOutWindowAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        await TimeOutAsync(from, to, cancellationToken);
+        if (clock.GetUtcNow() < to + settings.StepTimeout)
+        {
+            // Hangfire's schedule has whole-second resolution: it ran early, part of the window is not due yet
+            jobs.Schedule<OrderTimeoutJob>(job => job.TimeOutWindowAsync(from, to, CancellationToken.None), to + settings.StepTimeout + TimeSpan.FromSeconds(1));
+        }
+    }
+
+    public Task SweepAsync(CancellationToken cancellationToken) => TimeOutAsync(null, DateTimeOffset.MaxValue, cancellationToken);
+
+    private async Task TimeOutAsync(DateTimeOffset? from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        for (var round = 0; round < 50; round++) // bounded: an order a step keeps winning against is looked at again next time
+        {
+            var overdue = await sender.Send(new FindOverdueOrders(from, to, 200), cancellationToken);
+            foreach (var id in overdue)
+            {
+                try
+                {
+                    await sender.Send(new TimeOutOrder(id), cancellationToken);
+                }
+                catch (DbUpdateConcurrencyException)
+                {
+                    // a step finished meanwhile: the order is no longer ours to time out
+                }
+            }
+
+            if (overdue.Count < 200)
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// <summary>Registers the sweep as a recurring job when the Host starts.</summary>
+internal sealed class OrderJobs(IRecurringJobManager recurringJobs) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurringJobs.AddOrUpdate<OrderTimeoutJob>(OrderTimeoutJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Cron.Minutely());
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -11,6 +11,8 @@ using OmsModular.Modules.Orders.Domain;
 using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Hosting;
+using OmsModular.Shared.Infrastructure.Jobs;
+using OmsModular.Shared.Infrastructure.Mediation;
 using OmsModular.Shared.Infrastructure.Messaging;
 using OmsModular.Shared.Infrastructure.ReferenceData;
 
@@ -41,7 +43,7 @@ internal sealed record DeliveryRequest(string? Method, string? ServiceLevel, str
 internal sealed record PaymentRequest(string? Method, string? Token);
 
 /// <summary>Capture: validate what Orders can alone, commit the order and <see cref="OrderPlaced"/>, answer at once.</summary>
-internal sealed record PlaceOrder(string IdempotencyKey, PlaceOrderRequest Order) : ICommand<PlaceOrderResult>;
+internal sealed record PlaceOrder(string IdempotencyKey, PlaceOrderRequest Order) : ICommand<PlaceOrderResult>, IOwnUnitOfWork;
 
 internal sealed record PlaceOrderResult(Guid OrderId, string OrderNumber, string Status, bool Replayed);
 
@@ -179,120 +181,16 @@ internal static class CardNumbers
     }
 }
 
-internal sealed class PlaceOrderHandler(OrdersDbContext db, TimeProvider clock, OrderSettings settings, Hangfire.IBackgroundJobClient jobs) : ICommandHandler<PlaceOrder, PlaceOrderResult>
+/// <summary>
+/// Hands the validated order to the <see cref="CaptureWriter"/>, which commits it (with its
+/// idempotency key and <see cref="OrderPlaced"/>) together with the other orders arriving at the
+/// same moment. The writer owns the unit of work, so no transaction is opened around this handler.
+/// </summary>
+internal sealed class PlaceOrderHandler(CaptureWriter writer, TimeProvider clock) : ICommandHandler<PlaceOrder, PlaceOrderResult>
 {
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrder command, CancellationToken cancellationToken)
     {
-        var request = command.Order;
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request, MessageSerialization.Options))));
-        var orderId = Guid.CreateVersion7();
-        var now = clock.GetUtcNow();
-
-        // Claim the key first: a concurrent duplicate waits here for the first to commit, then reads its answer.
-        await using (var claim = await db.CreateCommandAsync(
-            "INSERT INTO orders.idempotency_keys (key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
-            cancellationToken))
-        {
-            claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.IdempotencyKey });
-            claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = hash });
-            claim.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
-            claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
-            if (await claim.ExecuteNonQueryAsync(cancellationToken) == 0)
-            {
-                var first = await db.IdempotencyKeys.AsNoTracking().SingleAsync(k => k.Key == command.IdempotencyKey, cancellationToken);
-                if (first.RequestHash != hash)
-                {
-                    throw new ProblemException(
-                        422,
-                        "idempotency-key-reused",
-                        "Idempotency key already used for another request",
-                        $"The key '{command.IdempotencyKey}' was first used with a different body; use a new key for a new order.",
-                        "Idempotency-Key");
-                }
-
-                var existing = await db.Orders.AsNoTracking().Where(o => o.Id == first.OrderId).Select(o => new { o.Number, o.Status }).SingleAsync(cancellationToken);
-                return new PlaceOrderResult(first.OrderId, existing.Number, existing.Status.Kebab(), Replayed: true);
-            }
-        }
-
-        if (request.Channel == SalesChannel.Marketplace
-            && await db.Orders.AnyAsync(o => o.Marketplace == request.Marketplace && o.ExternalOrderId == request.ExternalOrderId, cancellationToken))
-        {
-            throw ProblemException.Conflict(
-                "duplicate-external-order",
-                "Marketplace order already captured",
-                $"{request.Marketplace} order {request.ExternalOrderId} was already captured under another idempotency key.",
-                "externalOrderId");
-        }
-
-        long number;
-        await using (var next = await db.CreateCommandAsync("SELECT nextval('orders.order_numbers')", cancellationToken))
-        {
-            number = (long)(await next.ExecuteScalarAsync(cancellationToken))!;
-        }
-
-        var order = new Order
-        {
-            Id = orderId,
-            Number = $"O-{number}",
-            Channel = request.Channel!.Value,
-            Marketplace = request.Marketplace,
-            ExternalOrderId = request.ExternalOrderId,
-            Customer = new Customer { Id = request.Customer!.Id!, Email = request.Customer.Email!, Name = request.Customer.Name! },
-            Currency = request.Currency!,
-            Lines = request.Lines!.Select((l, i) => new OrderLine { LineNumber = i + 1, Sku = l.Sku!, Quantity = l.Quantity, MarketplaceUnitPrice = l.UnitPrice }).ToList(),
-            ShippingAddress = new Address
-            {
-                Name = request.ShippingAddress!.Name!,
-                Lines = request.ShippingAddress.Lines!.ToList(),
-                City = request.ShippingAddress.City!,
-                PostalCode = request.ShippingAddress.PostalCode!,
-                CountryCode = request.ShippingAddress.CountryCode!,
-                Latitude = request.ShippingAddress.Latitude,
-                Longitude = request.ShippingAddress.Longitude,
-            },
-            Delivery = new Delivery { Method = request.Delivery!.Method!, ServiceLevel = request.Delivery.ServiceLevel, PickupLocation = request.Delivery.PickupLocation },
-            CouponCodes = request.CouponCodes?.ToList() ?? [],
-            Payment = new PaymentInstruction { Method = request.Payment!.Method!, Token = request.Payment.Token! },
-            PlacedAt = now,
-        };
-        order.Record("placed", $"channel {order.Channel.Kebab()}", now);
-        db.Orders.Add(order);
-        db.Publish(
-            new OrderPlaced(
-                order.Id,
-                order.Number,
-                order.Channel.Kebab(),
-                order.Marketplace,
-                order.ExternalOrderId,
-                new OrderCustomer(order.Customer.Id, order.Customer.Email, order.Customer.Name),
-                order.Currency,
-                order.Lines.Select(l => new OrderLineSnapshot(l.Sku, l.Quantity, l.MarketplaceUnitPrice)).ToArray(),
-                new OrderAddress(order.ShippingAddress.Name, order.ShippingAddress.Lines, order.ShippingAddress.City, order.ShippingAddress.PostalCode,
-                    order.ShippingAddress.CountryCode, order.ShippingAddress.Latitude, order.ShippingAddress.Longitude),
-                new OrderDelivery(order.Delivery.Method, order.Delivery.ServiceLevel, order.Delivery.PickupLocation),
-                order.CouponCodes,
-                order.Payment.Method,
-                order.Payment.Token,
-                now),
-            partitionKey: order.Id.ToString());
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } unique
-                                                  && unique.ConstraintName?.Contains("marketplace", StringComparison.Ordinal) == true)
-        {
-            // a concurrent capture of the same marketplace order under another key won the race
-            throw ProblemException.Conflict(
-                "duplicate-external-order",
-                "Marketplace order already captured",
-                $"{request.Marketplace} order {request.ExternalOrderId} was already captured under another idempotency key.",
-                "externalOrderId");
-        }
-
-        // Steps that never answer: a delayed job rejects the order if it is still pending then.
-        OrderTimeoutJob.Schedule(jobs, order.Id, now + settings.StepTimeout);
-        return new PlaceOrderResult(order.Id, order.Number, "pending", Replayed: false);
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command.Order, MessageSerialization.Options))));
+        return await writer.CaptureAsync(new Capture(command.IdempotencyKey, hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow()));
     }
 }

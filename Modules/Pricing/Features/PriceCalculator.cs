@@ -55,7 +55,11 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
     {
         var now = clock.GetUtcNow();
         var digits = Currencies.MinorUnits(input.Currency);
-        var lists = (await db.PriceLists.AsNoTracking().Where(l => l.Currency == input.Currency).ToListAsync(cancellationToken))
+        var skus = input.Lines.Select(l => l.Sku).Distinct().ToArray();
+        var lists = (await db.PriceLists.AsNoTracking().IgnoreAutoIncludes()
+                .Include(l => l.Prices.Where(p => skus.Contains(p.Sku))) // only the cart's prices, not whole lists
+                .Where(l => l.Currency == input.Currency)
+                .ToListAsync(cancellationToken))
             .Where(l => (l.ValidFrom is null || l.ValidFrom <= now) && (l.ValidTo is null || l.ValidTo > now))
             .ToArray();
         // Channel lists first, then default lists; within each, by code. A SKU takes its price from

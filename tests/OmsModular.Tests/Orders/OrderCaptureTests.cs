@@ -164,6 +164,51 @@ public sealed class OrderCaptureTests(HostFixture host)
     }
 
     [Fact]
+    public async Task Concurrent_captures_committed_together_each_get_their_own_answer()
+    {
+        // Many captures at once are committed in groups; a group holding a repeated key or a
+        // duplicate marketplace order falls back to one by one. Every request must still get the
+        // answer it would get alone.
+        var external = "EBAY-" + Guid.NewGuid().ToString("N")[..10];
+        var repeatedKey = Guid.NewGuid().ToString();
+        var requests = Enumerable.Range(0, 40).Select(i =>
+        {
+            var order = WebOrder(NewCustomer(), ("SKU-1", 1 + (i % 3)));
+            if (i is 7 or 23)
+            {
+                order["channel"] = "marketplace";
+                order["marketplace"] = "ebay-de";
+                order["externalOrderId"] = external;
+            }
+
+            return (Order: order, Key: i is 11 or 12 ? repeatedKey : Guid.NewGuid().ToString());
+        }).ToArray();
+        requests[12].Order = requests[11].Order; // the same body under the same key: a retry
+
+        var responses = await Task.WhenAll(requests.Select(async r =>
+        {
+            using var response = await PlaceAsync(r.Order, r.Key);
+            return (response.StatusCode, Body: await response.Content.ReadFromJsonAsync<JsonElement>());
+        }));
+
+        var accepted = responses.Where(r => r.StatusCode == HttpStatusCode.Accepted).ToArray();
+        Assert.Equal(39, accepted.Length); // one of the two marketplace duplicates is refused
+        var refused = Assert.Single(responses, r => r.StatusCode != HttpStatusCode.Accepted);
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Equal("urn:oms:problem:duplicate-external-order", refused.Body.GetProperty("type").GetString());
+        Assert.Equal(responses[11].Body.GetProperty("orderId").GetGuid(), responses[12].Body.GetProperty("orderId").GetGuid());
+        var ids = accepted.Select(r => r.Body.GetProperty("orderId").GetGuid()).Distinct().ToArray();
+        Assert.Equal(38, ids.Length); // the retry answered with the first order
+        var numbers = accepted.Select(r => r.Body.GetProperty("orderNumber").GetString()).Distinct().Count();
+        Assert.Equal(38, numbers);
+        foreach (var id in ids)
+        {
+            var order = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
+            Assert.Equal("placed", order.GetProperty("timeline")[0].GetProperty("event").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Orders_are_listed_newest_first_with_filters_and_cursor_pages()
     {
         var customer = NewCustomer();

@@ -32,6 +32,7 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         builder.OwnsMany(o => o.Discounts, d => d.ToJson("discounts"));
         builder.OwnsMany(o => o.Coupons, c => c.ToJson("coupons"));
         builder.HasIndex(o => new { o.Status, o.Id });
+        builder.HasIndex(o => o.PlacedAt).HasFilter("status = 'Pending'"); // the step time-out finds overdue orders
         builder.HasIndex(o => new { o.Channel, o.Id });
         builder.OwnsOne(o => o.Customer, c =>
         {

@@ -172,6 +172,10 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_orders_number");
 
+                    b.HasIndex("PlacedAt")
+                        .HasDatabaseName("ix_orders_placed_at")
+                        .HasFilter("status = 'Pending'");
+
                     b.HasIndex("Channel", "Id")
                         .HasDatabaseName("ix_orders_channel_id");
 
