@@ -34,6 +34,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
 
         order.Reservation = StepState.Done;
         order.RoutingDecisionId = message.DecisionId;
+        order.ReservedNodes = message.Allocations.Count;
         order.Record("reserved", $"fulfilment at {string.Join(", ", message.Allocations.Select(a => a.Node))}", clock.GetUtcNow());
         await AdvanceAsync(order, cancellationToken);
     }
@@ -126,8 +127,19 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
 
         order.PaymentStep = StepState.Done;
         order.Record("payment authorized", $"payment {authorization.PaymentId}", now);
+        var confirmed = await modules.SendAsync(new ConfirmReservations(order.Id), cancellationToken);
+        if (confirmed < order.ReservedNodes)
+        {
+            // The stock is no longer held (the reservation expired or was released meanwhile): the
+            // authorisation is voided and the order rejected, nothing stays held for it.
+            await modules.SendAsync(new VoidPayment(order.Id, "reservation-lost"), cancellationToken);
+            order.PaymentStep = StepState.Failed;
+            order.Record("payment voided", "the reservation was lost before confirmation", now);
+            await RejectAsync(order, "reservation-lost", $"{order.ReservedNodes - confirmed} of {order.ReservedNodes} reservations were no longer held at confirmation", cancellationToken);
+            return;
+        }
+
         order.MoveTo(OrderStatus.Confirmed, null, "reserved, priced and authorised", now);
-        await modules.SendAsync(new ConfirmReservations(order.Id), cancellationToken);
         db.Publish(new OrderConfirmed(order.Id, order.Number, order.Currency, order.Total!.Value, now), order.Id.ToString());
         logger.LogInformation("Order {OrderId} confirmed", order.Id);
     }

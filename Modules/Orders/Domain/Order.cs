@@ -103,6 +103,9 @@ internal sealed class Order
 
     public Guid? RoutingDecisionId { get; set; }
 
+    /// <summary>How many nodes hold a reservation for the order (one per node of the routing decision).</summary>
+    public int ReservedNodes { get; set; }
+
     /// <summary>A person released the order from a hold: the hold rules do not apply again.</summary>
     public bool HoldReleased { get; set; }
 

@@ -146,6 +146,34 @@ public sealed class OrderPipelineTests(HostFixture host)
     }
 
     [Fact]
+    public async Task A_reservation_lost_after_authorisation_voids_the_payment_and_rejects_the_order()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 2);
+        var placed = OrderCaptureTests.WebOrder("cust-lost", (sku, 1));
+        placed["shippingAddress"]!["countryCode"] = "IS"; // waits on hold, reserved and priced
+        var held = await PlaceAndSettleAsync(placed);
+        Assert.Equal("on-hold", held.GetProperty("status").GetString());
+        var id = held.GetProperty("id").GetGuid();
+
+        // The stock stops being held meanwhile (as when the reservation expires during a long hold).
+        using (var release = await Client.PostAsJsonAsync($"/api/v1/inventory/reservations/{id}/release", new { reason = "expired" }))
+        {
+            release.EnsureSuccessStatusCode();
+        }
+
+        using var resume = await Client.PostAsync($"/api/v1/orders/{id}/release", null);
+        var order = await resume.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("rejected", order.GetProperty("status").GetString());
+        Assert.Equal("reservation-lost", order.GetProperty("statusReason").GetString());
+        var events = order.GetProperty("timeline").EnumerateArray().Select(t => t.GetProperty("event").GetString()).ToArray();
+        Assert.Equal(["payment authorized", "payment voided", "pending -> rejected"], events.Where(e => e!.StartsWith("payment", StringComparison.Ordinal) || e!.EndsWith("rejected", StringComparison.Ordinal)));
+        var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
+        Assert.Equal("voided", ledger.GetProperty("status").GetString());
+        Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32());
+    }
+
+    [Fact]
     public async Task An_order_whose_payment_never_answers_times_out_and_releases_its_stock()
     {
         var (node, sku) = (await NodeAsync(), Unique("SKU"));

@@ -125,6 +125,10 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("reservation");
 
+                    b.Property<int>("ReservedNodes")
+                        .HasColumnType("integer")
+                        .HasColumnName("reserved_nodes");
+
                     b.Property<Guid?>("RoutingDecisionId")
                         .HasColumnType("uuid")
                         .HasColumnName("routing_decision_id");
