@@ -129,6 +129,56 @@ public sealed class OrderPipelineTests(HostFixture host)
     }
 
     [Fact]
+    public async Task Orders_captured_while_inventory_fails_all_confirm_after_it_recovers_none_lost()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 50);
+        var customer = Unique("outage");
+        await using var connection = new Npgsql.NpgsqlConnection(host.ConnectionString);
+        await connection.OpenAsync();
+        var trigger = $"outage_{sku.Replace('-', '_').ToLowerInvariant()}";
+
+        // Inventory fails every reservation of this SKU (as when its database or its service is down).
+        await using (var outage = new Npgsql.NpgsqlCommand($"""
+            CREATE FUNCTION inventory.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'inventory outage (test)'; END $$;
+            CREATE TRIGGER {trigger} BEFORE INSERT ON inventory.reservation_lines
+            FOR EACH ROW WHEN (NEW.sku = '{sku}') EXECUTE FUNCTION inventory.{trigger}();
+            """, connection))
+        {
+            await outage.ExecuteNonQueryAsync();
+        }
+
+        var ids = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => PlaceAsync(OrderCaptureTests.WebOrder(customer, (sku, 1)))));
+
+        // Capture went on; routing keeps failing until its attempts are spent and the deliveries are dead letters.
+        await MessagingHarness.WaitUntilAsync(async () =>
+        {
+            var letters = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/dead-letters?module=Fulfillment&limit=500");
+            return letters.EnumerateArray().Count(l => ids.Contains(Guid.Parse(l.GetProperty("partitionKey").GetString()!))) == ids.Length;
+        });
+        var meanwhile = await Task.WhenAll(ids.Select(id => Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")));
+        Assert.All(meanwhile, o =>
+        {
+            Assert.Equal("pending", o.GetProperty("status").GetString());
+            Assert.Equal("pending", o.GetProperty("steps").GetProperty("reservation").GetString());
+        });
+
+        // Inventory recovers; the operator replays the dead letters; every order goes on to confirmation.
+        await using (var recover = new Npgsql.NpgsqlCommand($"DROP TRIGGER {trigger} ON inventory.reservation_lines; DROP FUNCTION inventory.{trigger}();", connection))
+        {
+            await recover.ExecuteNonQueryAsync();
+        }
+
+        using var replay = await Client.PostAsync("/api/v1/admin/messaging/dead-letters/replay?module=Fulfillment", null);
+        replay.EnsureSuccessStatusCode();
+        await MessagingHarness.WaitUntilAsync(
+            async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&status=confirmed&limit=50")).GetProperty("items").GetArrayLength() == ids.Length,
+            TimeSpan.FromSeconds(60));
+        Assert.Equal(ids.Length, await Catalog.ReservedAsync(Client, sku, node));
+    }
+
+    [Fact]
     public async Task A_declined_payment_cancels_the_order_and_releases_the_stock()
     {
         var (node, sku) = (await NodeAsync(), Unique("SKU"));
