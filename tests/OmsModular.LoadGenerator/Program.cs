@@ -9,7 +9,7 @@ using Npgsql;
 // Order load generator: places orders over HTTP at a chosen concurrency with a realistic mix and
 // reports capture throughput and latency, end-to-end confirmations, capture→confirmed latency and
 // PostgreSQL commits per order. Loopback only.
-//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60] [--host-args "--modules Orders"]
+//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60] [--warmup 20] [--host-args "--modules Orders"]
 // Without --url it starts its own Host (Release build, embedded PostgreSQL in a temporary folder, demo data).
 var concurrency = Arg("--concurrency", 32);
 var seconds = Arg("--seconds", 60);
@@ -24,95 +24,145 @@ if (url is null)
 
 using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
 var connectionString = host?.ConnectionString ?? Environment.GetEnvironmentVariable("OMS_LOAD_CONNECTION_STRING");
-var commitsBefore = connectionString is null ? 0 : await CommitsAsync(connectionString);
 
-var latencies = new ConcurrentBag<double>();
-var ids = new ConcurrentBag<Guid>();
-var errors = 0;
-var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-var started = Stopwatch.GetTimestamp();
-var startedAt = DateTimeOffset.UtcNow;
-await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+var warmup = Arg("--warmup", 20);
+if (warmup > 0)
 {
-    var rng = new Random(worker);
-    while (Stopwatch.GetTimestamp() < stopAt)
+    // JIT tiering, pools and caches warm up first; then the stock is topped up so that the measured
+    // phase sees the demo's mix (a few SKUs have no stock at all) rather than a catalogue sold out.
+    await RunPhaseAsync("warm-up (not the result)", warmup);
+    await RestockAsync();
+}
+
+await RunPhaseAsync("measured", seconds);
+
+async Task RunPhaseAsync(string name, int phaseSeconds)
+{
+    Console.WriteLine($"--- {name}: {phaseSeconds} s at concurrency {concurrency} ---");
+    var commitsBefore = connectionString is null ? 0 : await CommitsAsync(connectionString);
+    var latencies = new ConcurrentBag<double>();
+    var ids = new ConcurrentBag<Guid>();
+    var errors = 0;
+    var stopAt = Stopwatch.GetTimestamp() + (long)(phaseSeconds * Stopwatch.Frequency);
+    var started = Stopwatch.GetTimestamp();
+    var startedAt = DateTimeOffset.UtcNow;
+    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
     {
-        var body = NewOrder(rng);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
+        var rng = new Random(worker);
+        while (Stopwatch.GetTimestamp() < stopAt)
         {
-            Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
-            Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
-        };
-        var t0 = Stopwatch.GetTimestamp();
-        try
-        {
-            using var response = await http.SendAsync(request);
-            latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-            if ((int)response.StatusCode == 202)
+            var body = NewOrder(rng);
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
             {
-                ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid());
+                Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+                Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
+            };
+            var t0 = Stopwatch.GetTimestamp();
+            try
+            {
+                using var response = await http.SendAsync(request);
+                latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                if ((int)response.StatusCode == 202)
+                {
+                    ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid());
+                }
+                else
+                {
+                    Interlocked.Increment(ref errors);
+                }
             }
-            else
+            catch (HttpRequestException)
             {
                 Interlocked.Increment(ref errors);
             }
         }
-        catch (HttpRequestException)
-        {
-            Interlocked.Increment(ref errors);
-        }
-    }
-})));
-var captureSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-var sorted = latencies.Order().ToArray();
-Console.WriteLine($"capture: {ids.Count} orders in {captureSeconds:0.0} s = {ids.Count / captureSeconds:0} orders/s at concurrency {concurrency}; latency p50={P(sorted, 0.5):0.0} ms p99={P(sorted, 0.99):0.0} ms; errors={errors}");
+    })));
+    var captureSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    var sorted = latencies.Order().ToArray();
+    Console.WriteLine($"capture: {ids.Count} orders in {captureSeconds:0.0} s = {ids.Count / captureSeconds:0} orders/s at concurrency {concurrency}; latency p50={P(sorted, 0.5):0.0} ms p99={P(sorted, 0.99):0.0} ms; errors={errors}");
 
-// Wait for the pipeline to settle, then read every order's outcome and timeline.
-var settleStart = Stopwatch.GetTimestamp();
-while (true)
-{
-    var backlog = await http.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog");
-    if (backlog.EnumerateArray().All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0))
+    // Wait for the pipeline to settle, then read every order's outcome and timeline.
+    var settleStart = Stopwatch.GetTimestamp();
+    while (true)
     {
-        break;
+        var backlog = await http.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog");
+        if (backlog.EnumerateArray().All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0))
+        {
+            break;
+        }
+
+        await Task.Delay(200);
     }
 
-    await Task.Delay(200);
-}
+    Console.WriteLine($"pipeline settled {Stopwatch.GetElapsedTime(settleStart).TotalSeconds:0.0} s after the last capture");
+    var outcomes = new ConcurrentBag<(string Status, double? ToConfirmMs, DateTimeOffset? ConfirmedAt)>();
+    var reasons = new ConcurrentDictionary<string, int>();
+    await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (id, ct) =>
+    {
+        var order = await http.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}", ct);
+        var placedAt = order.GetProperty("placedAt").GetDateTimeOffset();
+        var confirmed = order.GetProperty("timeline").EnumerateArray().FirstOrDefault(t => t.GetProperty("event").GetString() == "pending -> confirmed");
+        DateTimeOffset? at = confirmed.ValueKind == JsonValueKind.Object ? confirmed.GetProperty("at").GetDateTimeOffset() : null;
+        outcomes.Add((order.GetProperty("status").GetString()!, at is null ? null : (at.Value - placedAt).TotalMilliseconds, at));
+        if (order.GetProperty("statusReason").GetString() is { } reason)
+        {
+            reasons.AddOrUpdate($"{order.GetProperty("status").GetString()} {reason}", 1, (_, n) => n + 1);
+        }
+    });
+    foreach (var group in outcomes.GroupBy(o => o.Status).OrderBy(g => g.Key))
+    {
+        Console.WriteLine($"  {group.Key}: {group.Count()}");
+    }
 
-Console.WriteLine($"pipeline settled {Stopwatch.GetElapsedTime(settleStart).TotalSeconds:0.0} s after the last capture");
-var outcomes = new ConcurrentBag<(string Status, double? ToConfirmMs, DateTimeOffset? ConfirmedAt)>();
-await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (id, ct) =>
-{
-    var order = await http.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}", ct);
-    var placedAt = order.GetProperty("placedAt").GetDateTimeOffset();
-    var confirmed = order.GetProperty("timeline").EnumerateArray().FirstOrDefault(t => t.GetProperty("event").GetString() == "pending -> confirmed");
-    DateTimeOffset? at = confirmed.ValueKind == JsonValueKind.Object ? confirmed.GetProperty("at").GetDateTimeOffset() : null;
-    outcomes.Add((order.GetProperty("status").GetString()!, at is null ? null : (at.Value - placedAt).TotalMilliseconds, at));
-});
-foreach (var group in outcomes.GroupBy(o => o.Status).OrderBy(g => g.Key))
-{
-    Console.WriteLine($"  {group.Key}: {group.Count()}");
-}
+    foreach (var reason in reasons.OrderByDescending(r => r.Value))
+    {
+        Console.WriteLine($"    {reason.Key}: {reason.Value}");
+    }
 
-var confirmations = outcomes.Where(o => o.ConfirmedAt is not null).ToArray();
-if (confirmations.Length > 0)
-{
-    var toConfirm = confirmations.Select(o => o.ToConfirmMs!.Value).Order().ToArray();
-    var window = (confirmations.Max(o => o.ConfirmedAt!.Value) - startedAt).TotalSeconds;
-    Console.WriteLine($"confirmed: {confirmations.Length} in {window:0.0} s = {confirmations.Length / window:0} confirmed orders/s end to end; capture→confirmed p50={P(toConfirm, 0.5):0} ms p99={P(toConfirm, 0.99):0} ms");
-}
+    var confirmations = outcomes.Where(o => o.ConfirmedAt is not null).ToArray();
+    if (confirmations.Length > 0)
+    {
+        var toConfirm = confirmations.Select(o => o.ToConfirmMs!.Value).Order().ToArray();
+        var window = (confirmations.Max(o => o.ConfirmedAt!.Value) - startedAt).TotalSeconds;
+        Console.WriteLine($"confirmed: {confirmations.Length} in {window:0.0} s = {confirmations.Length / window:0} confirmed orders/s end to end; capture→confirmed p50={P(toConfirm, 0.5):0} ms p99={P(toConfirm, 0.99):0} ms");
+    }
 
-if (connectionString is not null)
-{
-    var commits = await CommitsAsync(connectionString) - commitsBefore;
-    Console.WriteLine($"PostgreSQL: {commits} commits = {(double)commits / Math.Max(1, ids.Count):0.0} commits per order (all activity of the database, reads included)");
+    if (connectionString is not null)
+    {
+        var commits = await CommitsAsync(connectionString) - commitsBefore;
+        Console.WriteLine($"PostgreSQL: {commits} commits = {(double)commits / Math.Max(1, ids.Count):0.0} commits per order (all activity of the database, reads included)");
+    }
 }
 
 if (host is not null)
 {
     await host.DisposeAsync();
 }
+
+async Task RestockAsync()
+{
+    var rows = DemoSkus().SelectMany(sku => new[] { "WH-BER", "WH-HAM", "WH-MUC" }.Select(node => new
+    {
+        sku,
+        location = node,
+        onHand = int.Parse(sku[5..], CultureInfo.InvariantCulture) % 50 == 0 ? 0 : 1_000_000,
+    })).ToArray();
+    using var response = await http.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items = rows });
+    response.EnsureSuccessStatusCode();
+
+    // The demo warehouses take 5,000 orders a day each: lift the cap, or the measured phase would
+    // mostly measure capacity rejections.
+    var nodes = await http.GetFromJsonAsync<JsonElement>("/api/v1/fulfillment/nodes");
+    foreach (var node in nodes.EnumerateArray().Where(n => n.GetProperty("kind").GetString() == "warehouse"))
+    {
+        var body = JsonNode.Parse(node.GetRawText())!.AsObject();
+        body["dailyCapacity"] = 0;
+        using var put = await http.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{node.GetProperty("code").GetString()}", body);
+        put.EnsureSuccessStatusCode();
+    }
+}
+
+static IEnumerable<string> DemoSkus() => Enumerable.Range(1, 300).Select(i => $"DEMO-{i:0000}");
 
 JsonObject NewOrder(Random rng)
 {

@@ -35,6 +35,12 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         order.Reservation = StepState.Done;
         order.RoutingDecisionId = message.DecisionId;
         order.ReservedNodes = message.Allocations.Count;
+        order.Fulfilment.AddRange(message.Allocations.Select(a => new FulfilmentAllocation
+        {
+            Node = a.Node,
+            DistanceKm = a.DistanceKm,
+            Lines = a.Lines.Select(l => new AllocatedSku { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
+        }));
         order.Record("reserved", $"fulfilment at {string.Join(", ", message.Allocations.Select(a => a.Node))}", clock.GetUtcNow());
         await AdvanceAsync(order, cancellationToken);
     }

@@ -106,6 +106,9 @@ internal sealed class Order
     /// <summary>How many nodes hold a reservation for the order (one per node of the routing decision).</summary>
     public int ReservedNodes { get; set; }
 
+    /// <summary>Where the order ships from (or is picked up): the routing decision's nodes and their lines.</summary>
+    public List<FulfilmentAllocation> Fulfilment { get; init; } = [];
+
     /// <summary>A person released the order from a hold: the hold rules do not apply again.</summary>
     public bool HoldReleased { get; set; }
 
@@ -170,6 +173,23 @@ internal sealed class AppliedDiscount
     public decimal Amount { get; init; }
 
     public string? CouponCode { get; init; }
+}
+
+/// <summary>What one node ships for the order.</summary>
+internal sealed class FulfilmentAllocation
+{
+    public required string Node { get; init; }
+
+    public double? DistanceKm { get; init; }
+
+    public List<AllocatedSku> Lines { get; init; } = [];
+}
+
+internal sealed class AllocatedSku
+{
+    public required string Sku { get; init; }
+
+    public int Quantity { get; init; }
 }
 
 /// <summary>What became of a coupon code the order carried.</summary>

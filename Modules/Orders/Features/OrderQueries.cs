@@ -3,6 +3,7 @@ using Mediator;
 using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Orders.Domain;
 using OmsModular.Modules.Orders.Persistence;
+using OmsModular.Shared.Contracts.Fulfillment;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Hosting;
 
@@ -48,7 +49,12 @@ internal sealed record OrderView(
     IReadOnlyList<DiscountView> Discounts,
     IReadOnlyList<CouponView> Coupons,
     Guid? RoutingDecisionId,
+    string? RoutingDecisionUrl,
+    IReadOnlyList<FulfilmentView> Fulfilment,
     IReadOnlyList<TimelineView> Timeline);
+
+/// <summary>A node the order ships from (or is picked up at), with its lines and distance to the destination.</summary>
+internal sealed record FulfilmentView(string Node, double? DistanceKm, IReadOnlyList<AllocatedLine> Lines);
 
 /// <summary>The progress of each pipeline step: pending, done or failed.</summary>
 internal sealed record OrderSteps(string Reservation, string Pricing, string Payment);
@@ -203,5 +209,7 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock,
         o.Discounts.Select(d => new DiscountView(d.Code, d.Name, d.Kind, d.Amount, d.CouponCode)).ToArray(),
         o.Coupons.Select(c => new CouponView(c.Code, c.Status, c.Reason)).ToArray(),
         o.RoutingDecisionId,
+        o.RoutingDecisionId is null ? null : $"/api/v1/fulfillment/routing-decisions?orderId={o.Id}",
+        o.Fulfilment.Select(f => new FulfilmentView(f.Node, f.DistanceKm, f.Lines.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray())).ToArray(),
         o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.Kebab(), t.Reason, t.Cause)).ToArray());
 }

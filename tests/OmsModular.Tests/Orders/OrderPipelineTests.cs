@@ -35,6 +35,11 @@ public sealed class OrderPipelineTests(HostFixture host)
         Assert.Equal("pending -> confirmed", timeline[^1]);
 
         var id = order.GetProperty("id").GetGuid();
+        var shipsFrom = Assert.Single(order.GetProperty("fulfilment").EnumerateArray());
+        Assert.Equal(node, shipsFrom.GetProperty("node").GetString());
+        Assert.Equal(3, shipsFrom.GetProperty("lines").EnumerateArray().Sum(l => l.GetProperty("quantity").GetInt32()));
+        var decisions = await Client.GetFromJsonAsync<JsonElement>(order.GetProperty("routingDecisionUrl").GetString());
+        Assert.Contains(order.GetProperty("routingDecisionId").GetGuid(), decisions.EnumerateArray().Select(d => d.GetProperty("id").GetGuid()));
         var reservations = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/reservations?orderId={id}");
         Assert.Equal("confirmed", reservations[0].GetProperty("status").GetString());
         var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");

@@ -31,6 +31,11 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         builder.Property(o => o.DiscountTotal).HasPrecision(19, 4);
         builder.OwnsMany(o => o.Discounts, d => d.ToJson("discounts"));
         builder.OwnsMany(o => o.Coupons, c => c.ToJson("coupons"));
+        builder.OwnsMany(o => o.Fulfilment, f =>
+        {
+            f.ToJson("fulfilment");
+            f.OwnsMany(a => a.Lines);
+        });
         builder.HasIndex(o => new { o.Status, o.Id });
         builder.HasIndex(o => o.PlacedAt).HasFilter("status = 'Pending'"); // the step time-out finds overdue orders
         builder.HasIndex(o => new { o.Channel, o.Id });

@@ -582,6 +582,58 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasConstraintName("fk_orders_orders_id");
                         });
 
+                    b.OwnsMany("OmsModular.Modules.Orders.Domain.FulfilmentAllocation", "Fulfilment", b1 =>
+                        {
+                            b1.Property<Guid>("OrderId");
+
+                            b1.Property<int>("__synthesizedOrdinal")
+                                .ValueGeneratedOnAdd();
+
+                            b1.Property<double?>("DistanceKm");
+
+                            b1.Property<string>("Node")
+                                .IsRequired();
+
+                            b1.HasKey("OrderId", "__synthesizedOrdinal")
+                                .HasName("pk_orders");
+
+                            b1.ToTable("orders", "orders");
+
+                            b1
+                                .ToJson("fulfilment")
+                                .HasColumnType("jsonb");
+
+                            b1.WithOwner()
+                                .HasForeignKey("OrderId")
+                                .HasConstraintName("fk_orders_orders_order_id");
+
+                            b1.OwnsMany("OmsModular.Modules.Orders.Domain.AllocatedSku", "Lines", b2 =>
+                                {
+                                    b2.Property<Guid>("FulfilmentAllocationOrderId");
+
+                                    b2.Property<int>("FulfilmentAllocation__synthesizedOrdinal");
+
+                                    b2.Property<int>("__synthesizedOrdinal")
+                                        .ValueGeneratedOnAdd();
+
+                                    b2.Property<int>("Quantity");
+
+                                    b2.Property<string>("Sku")
+                                        .IsRequired();
+
+                                    b2.HasKey("FulfilmentAllocationOrderId", "FulfilmentAllocation__synthesizedOrdinal", "__synthesizedOrdinal")
+                                        .HasName("pk_orders");
+
+                                    b2.ToTable("orders", "orders");
+
+                                    b2.WithOwner()
+                                        .HasForeignKey("FulfilmentAllocationOrderId", "FulfilmentAllocation__synthesizedOrdinal")
+                                        .HasConstraintName("fk_orders_orders_fulfilment_allocation_order_id_fulfilment_allocat");
+                                });
+
+                            b1.Navigation("Lines");
+                        });
+
                     b.OwnsOne("OmsModular.Modules.Orders.Domain.PaymentInstruction", "Payment", b1 =>
                         {
                             b1.Property<Guid>("OrderId")
@@ -734,6 +786,8 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .IsRequired();
 
                     b.Navigation("Discounts");
+
+                    b.Navigation("Fulfilment");
 
                     b.Navigation("Lines");
 
