@@ -69,7 +69,8 @@ public static class ModuleServiceCollectionExtensions
             services.AddValidatorsFromAssembly(module.GetType().Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
             module.AddServices(services, configuration);
             services.AddSingleton(sp => sp.GetRequiredService<MessagingWorkerFactory>().CreateDispatcher(manifest));
-            var processors = configuration.GetValue($"{MessagingOptions.Section}:{nameof(MessagingOptions.ProcessorsPerModule)}", new MessagingOptions().ProcessorsPerModule);
+            var processors = configuration.GetValue<int?>($"{MessagingOptions.Section}:Processors:{manifest.Name}")
+                              ?? configuration.GetValue($"{MessagingOptions.Section}:{nameof(MessagingOptions.ProcessorsPerModule)}", new MessagingOptions().ProcessorsPerModule);
             if (manifest.Consumes.Count > 0)
             {
                 for (var i = 0; i < Math.Max(1, processors); i++)

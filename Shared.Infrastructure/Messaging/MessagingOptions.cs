@@ -21,6 +21,7 @@ public sealed class MessagingOptions
     /// Inbox processors per hosted module in this process (they share the work through SKIP LOCKED).
     /// More than one lets two consumers of one module handle the same order at once; where they
     /// update one aggregate, the optimistic-concurrency loser is retried with backoff.
+    /// <c>Oms:Messaging:Processors:&lt;Module&gt;</c> sets it for one module.
     /// </summary>
     public int ProcessorsPerModule { get; set; } = 1;
 

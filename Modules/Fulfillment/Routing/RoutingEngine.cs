@@ -89,8 +89,11 @@ internal static class RoutingEngine
         if (request.Method == "pickup")
         {
             var store = eligible.SingleOrDefault();
+            var named = candidates.FirstOrDefault(c => c.Node.Code == request.PickupLocation);
             return store.Node is null
-                ? Result(false, "no-node", $"{request.PickupLocation} is not an active pickup location.", "pickup", [])
+                ? named.Node is null
+                    ? Result(false, "no-node", $"{request.PickupLocation} is not a pickup location.", "pickup", [])
+                    : Result(false, "pickup-location-unavailable", $"{request.PickupLocation}: {named.RuledOut}.", "pickup", [])
                 : store.Short.Length > 0
                     ? Result(false, "pickup-location-short", $"{store.Node.Code} is short of {string.Join(", ", store.Short)}.", "pickup", [])
                     : Result(true, null, $"Pickup at {store.Node.Code}.", "pickup", [store.Node.Code]);

@@ -87,6 +87,13 @@ public sealed class RoutingTests(HostFixture host)
         var refused = await RouteAsync([(a, 1), (b, 1)], order => order["delivery"] = new JsonObject { ["method"] = "pickup", ["pickupLocation"] = store });
         Assert.False(refused.GetProperty("success").GetBoolean());
         Assert.Equal("pickup-location-short", refused.GetProperty("failureReason").GetString());
+
+        var full = Unique("STORE-FULL");
+        await NodeAsync(full, Potsdam, canShip: false, canPickup: true, capacity: 1);
+        await StockAsync(a, full, 5);
+        await RouteAsync([(a, 1)], order => order["delivery"] = new JsonObject { ["method"] = "pickup", ["pickupLocation"] = full });
+        var atCapacity = await RouteAsync([(a, 1)], order => order["delivery"] = new JsonObject { ["method"] = "pickup", ["pickupLocation"] = full });
+        Assert.Equal("pickup-location-unavailable", atCapacity.GetProperty("failureReason").GetString()); // says why, not "no such store"
     }
 
     [Fact]

@@ -32,6 +32,7 @@ public sealed class HostFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("Oms__Jobs__PollInterval", "00:00:01");
         Environment.SetEnvironmentVariable("Oms__Orders__Holds__ReviewCountries", "IS"); // orders to Iceland wait on hold
         Environment.SetEnvironmentVariable("Oms__Orders__StepTimeout", "00:00:30"); // far above any test's pipeline
+        Environment.SetEnvironmentVariable("Oms__Messaging__Processors__Pricing", "4"); // coupon uses are counted by concurrent consumers
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseEnvironment("Production"));
         Client = _factory.CreateClient();
         using var ready = await Client.GetAsync("/health/ready");
