@@ -205,11 +205,13 @@ internal static class OmsHostSetup
             .WithTracing(tracing =>
             {
                 tracing.AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/health"))
-                    .AddNpgsql()
                     .AddSource(MessagingTelemetry.Name);
                 if (export)
                 {
-                    tracing.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint!));
+                    // A span per database command is worth its cost only when someone receives it
+                    // (without an exporter the request and message spans still carry the trace ids
+                    // into the logs and across the outbox).
+                    tracing.AddNpgsql().AddOtlpExporter(o => o.Endpoint = new Uri(endpoint!));
                 }
             })
             .WithMetrics(metrics =>
