@@ -22,6 +22,11 @@ public abstract class ModuleDbContext : DbContext
     {
         Schema = options.FindExtension<ModuleSchemaExtension>()?.Schema
             ?? throw new InvalidOperationException($"{GetType().Name} was configured without a module schema.");
+
+        // Every SaveChanges here runs inside a transaction its caller owns and rolls back on failure
+        // (the transaction behaviour, the inbox processor with its own savepoint per delivery, the
+        // capture writer): EF's savepoint around each SaveChanges would only add two round trips.
+        Database.AutoSavepointsEnabled = false;
     }
 
     /// <summary>The schema this context maps.</summary>
