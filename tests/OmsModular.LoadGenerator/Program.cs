@@ -25,16 +25,26 @@ if (url is null)
 using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
 var connectionString = host?.ConnectionString ?? Environment.GetEnvironmentVariable("OMS_LOAD_CONNECTION_STRING");
 
-var warmup = Arg("--warmup", 20);
-if (warmup > 0)
+try
 {
-    // JIT tiering, pools and caches warm up first; then the stock is topped up so that the measured
-    // phase sees the demo's mix (a few SKUs have no stock at all) rather than a catalogue sold out.
-    await RunPhaseAsync("warm-up (not the result)", warmup);
-    await RestockAsync();
-}
+    var warmup = Arg("--warmup", 20);
+    if (warmup > 0)
+    {
+        // JIT tiering, pools and caches warm up first; then the stock is topped up so that the measured
+        // phase sees the demo's mix (a few SKUs have no stock at all) rather than a catalogue sold out.
+        await RunPhaseAsync("warm-up (not the result)", warmup);
+        await RestockAsync();
+    }
 
-await RunPhaseAsync("measured", seconds);
+    await RunPhaseAsync("measured", seconds);
+}
+finally
+{
+    if (host is not null)
+    {
+        await host.DisposeAsync(); // never leave the Host (and its cluster) running, even when a phase fails
+    }
+}
 
 async Task RunPhaseAsync(string name, int phaseSeconds)
 {
@@ -134,11 +144,6 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     }
 }
 
-if (host is not null)
-{
-    await host.DisposeAsync();
-}
-
 async Task RestockAsync()
 {
     var rows = DemoSkus().SelectMany(sku => new[] { "WH-BER", "WH-HAM", "WH-MUC" }.Select(node => new
@@ -148,11 +153,22 @@ async Task RestockAsync()
         onHand = int.Parse(sku[5..], CultureInfo.InvariantCulture) % 50 == 0 ? 0 : 1_000_000,
     })).ToArray();
     using var response = await http.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items = rows });
+    if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+    {
+        return; // Inventory is not hosted (e.g. --host-args "--modules Orders")
+    }
+
     response.EnsureSuccessStatusCode();
 
     // The demo warehouses take 5,000 orders a day each: lift the cap, or the measured phase would
     // mostly measure capacity rejections.
-    var nodes = await http.GetFromJsonAsync<JsonElement>("/api/v1/fulfillment/nodes");
+    using var listed = await http.GetAsync("/api/v1/fulfillment/nodes");
+    if (!listed.IsSuccessStatusCode)
+    {
+        return;
+    }
+
+    var nodes = await listed.Content.ReadFromJsonAsync<JsonElement>();
     foreach (var node in nodes.EnumerateArray().Where(n => n.GetProperty("kind").GetString() == "warehouse"))
     {
         var body = JsonNode.Parse(node.GetRawText())!.AsObject();
