@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using OmsModular.Tests.HostTests;
 using OmsModular.Tests.Messaging;
 
@@ -245,6 +246,44 @@ public sealed class OrderPipelineTests(HostFixture host)
         Assert.Equal("timeout", order.GetProperty("statusReason").GetString());
         Assert.Equal("pending", order.GetProperty("steps").GetProperty("payment").GetString());
         Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32());
+    }
+
+    [Fact]
+    public async Task The_minutely_sweep_times_out_an_overdue_order_whose_own_job_never_ran()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 2);
+        var placed = OrderCaptureTests.WebOrder("cust-sweep", (sku, 1));
+        placed["payment"]!["token"] = "sandbox-unavailable"; // the step never completes
+        var started = DateTime.UtcNow;
+        var id = await PlaceAsync(placed);
+
+        // As if the order had been placed an hour ago by a process that died before scheduling its
+        // time-out job (its own job is due only 30 s from now): the recurring sweep must find it.
+        await using (var connection = new Npgsql.NpgsqlConnection(host.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var backdate = new Npgsql.NpgsqlCommand("UPDATE orders.orders SET placed_at = placed_at - interval '1 hour' WHERE id = $1", connection)
+            {
+                Parameters = { new Npgsql.NpgsqlParameter<Guid> { TypedValue = id } },
+            };
+            Assert.Equal(1, await backdate.ExecuteNonQueryAsync());
+        }
+
+        using (var jobs = host.Services.GetRequiredService<Hangfire.JobStorage>().GetConnection())
+        {
+            Assert.Contains(Hangfire.Storage.StorageConnectionExtensions.GetRecurringJobs(jobs), j => j.Id == "orders-time-out-pending");
+        }
+
+        new Hangfire.RecurringJobManager(host.Services.GetRequiredService<Hangfire.JobStorage>()).Trigger("orders-time-out-pending");
+        JsonElement order = default;
+        await MessagingHarness.WaitUntilAsync(
+            async () => (order = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("status").GetString() != "pending",
+            TimeSpan.FromSeconds(20));
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(29), "the sweep, not the order's own window job, timed it out");
+        Assert.Equal("rejected", order.GetProperty("status").GetString());
+        Assert.Equal("timeout", order.GetProperty("statusReason").GetString());
+        await MessagingHarness.WaitUntilAsync(async () => await Catalog.ReservedAsync(Client, sku, node) == 0);
     }
 
     [Fact]
