@@ -8,14 +8,27 @@ using OmsModular.Host;
 var command = HostCommand.Parse(args);
 var builder = WebApplication.CreateBuilder(command.HostArguments);
 await builder.AddOmsHostAsync(args);
-var app = builder.Build();
-app.UseOmsHost();
-
-if (command.Migrate || command.SeedDemo)
+try
 {
-    await app.MigrateAndExitAsync(seedDemo: command.SeedDemo);
-    return;
-}
+    var app = builder.Build();
+    app.UseOmsHost();
 
-await app.PrepareAsync();
-await app.RunAsync();
+    if (command.Migrate || command.SeedDemo)
+    {
+        await app.MigrateAndExitAsync(seedDemo: command.SeedDemo);
+        return;
+    }
+
+    await app.PrepareAsync();
+    await app.RunAsync();
+}
+finally
+{
+    // The embedded cluster is stopped with the Host; also when the Host fails to start (a port in
+    // use, bad configuration), where no hosted service is stopped. Stopping twice is harmless.
+    if (builder.Services.FirstOrDefault(d => d.ServiceType == typeof(OmsModular.Shared.Infrastructure.Database.EmbeddedPostgres))?.ImplementationInstance
+        is OmsModular.Shared.Infrastructure.Database.EmbeddedPostgres embedded)
+    {
+        await embedded.StopAsync();
+    }
+}

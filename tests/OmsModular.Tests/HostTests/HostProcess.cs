@@ -50,9 +50,10 @@ public sealed class HostProcess : IAsyncDisposable
         }
     }
 
-    public static HostProcess Start(params string[] arguments)
+    public static HostProcess Start(params string[] arguments) => StartOnPort(FreePort(), arguments);
+
+    public static HostProcess StartOnPort(int port, params string[] arguments)
     {
-        var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -79,9 +80,12 @@ public sealed class HostProcess : IAsyncDisposable
     }
 
     /// <summary>Runs the Host with a verb (e.g. <c>migrate</c>) and waits for it to exit.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(TimeSpan timeout, params string[] arguments)
+    public static Task<(int ExitCode, string Output)> RunToExitAsync(TimeSpan timeout, params string[] arguments) =>
+        RunToExitOnPortAsync(FreePort(), timeout, arguments);
+
+    public static async Task<(int ExitCode, string Output)> RunToExitOnPortAsync(int port, TimeSpan timeout, params string[] arguments)
     {
-        await using var host = Start(arguments);
+        await using var host = StartOnPort(port, arguments);
         using var cancel = new CancellationTokenSource(timeout);
         await host._process.WaitForExitAsync(cancel.Token);
         return (host._process.ExitCode, host.Output);

@@ -41,6 +41,27 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public async Task A_host_that_cannot_start_stops_the_cluster_it_started()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"oms-test-embedded-{Guid.NewGuid():N}");
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start(); // the Host's HTTP port is in use
+        try
+        {
+            var (exitCode, output) = await HostProcess.RunToExitOnPortAsync(((System.Net.IPEndPoint)taken.LocalEndpoint).Port, TimeSpan.FromSeconds(120), "--data-dir", directory);
+            Assert.NotEqual(0, exitCode);
+            Assert.Contains("address already in use", output, StringComparison.OrdinalIgnoreCase);
+            Assert.True(File.Exists(Path.Combine(directory, "data", "PG_VERSION")), "the cluster was started: " + output);
+            Assert.False(File.Exists(Path.Combine(directory, "data", "postmaster.pid")), "the cluster must not outlive a Host that failed to start");
+        }
+        finally
+        {
+            taken.Stop();
+            StopLeftover(directory);
+        }
+    }
+
+    [Fact]
     public async Task Without_a_connection_string_the_host_runs_its_own_cluster_that_keeps_data_across_restarts()
     {
         var directory = Path.Combine(Path.GetTempPath(), $"oms-test-embedded-{Guid.NewGuid():N}");
@@ -108,5 +129,28 @@ public sealed class HostProcessTests
         }
 
         return schemas;
+    }
+
+    /// <summary>Stops a cluster a failed test may have left behind (fast shutdown of its postmaster) and removes its folder.</summary>
+    private static void StopLeftover(string directory)
+    {
+        var pidFile = Path.Combine(directory, "data", "postmaster.pid");
+        if (File.Exists(pidFile))
+        {
+            using var kill = System.Diagnostics.Process.Start("kill", ["-INT", File.ReadLines(pidFile).First().Trim()]);
+            kill.WaitForExit();
+            for (var i = 0; i < 100 && File.Exists(pidFile); i++)
+            {
+                Thread.Sleep(100);
+            }
+        }
+
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
     }
 }
