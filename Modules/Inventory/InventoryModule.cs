@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OmsModular.Modules.Inventory.Features;
 using OmsModular.Modules.Inventory.Persistence;
 using OmsModular.Shared.Contracts.Inventory;
+using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Inventory;
@@ -27,7 +28,7 @@ public sealed class InventoryModule : IModule
     {
         services.AddSingleton<InventorySettings>();
         services.AddScoped<ReservationExpiryJob>();
-        services.AddHostedService<InventoryJobs>();
+        services.AddRecurringJob<ReservationExpiryJob>(ReservationExpiryJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Hangfire.Cron.Minutely());
         services.AddSingleton<IDemoData, InventoryDemoData>();
     }
 

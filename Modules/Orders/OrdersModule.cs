@@ -7,6 +7,7 @@ using OmsModular.Shared.Contracts.Fulfillment;
 using OmsModular.Shared.Contracts.Pricing;
 using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Orders;
@@ -31,7 +32,7 @@ public sealed class OrdersModule : IModule
         services.AddSingleton<OrderSettings>();
         services.AddScoped<OrderPipeline>();
         services.AddScoped<OrderTimeoutJob>();
-        services.AddHostedService<OrderJobs>();
+        services.AddRecurringJob<OrderTimeoutJob>(OrderTimeoutJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Hangfire.Cron.Minutely());
         services.AddSingleton<CaptureWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<CaptureWriter>());
     }

@@ -34,3 +34,10 @@ public static class MessageSerialization
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
     };
 }
+
+/// <summary>How an enum value reads on the wire, in URLs and on timelines: <c>OnHold</c> is <c>on-hold</c> (the rule of <see cref="MessageSerialization"/>).</summary>
+public static class EnumNames
+{
+    public static string Kebab<T>(this T value)
+        where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+}

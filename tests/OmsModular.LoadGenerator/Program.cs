@@ -14,7 +14,7 @@ using Npgsql;
 var concurrency = Arg("--concurrency", 32);
 var seconds = Arg("--seconds", 60);
 var url = ArgText("--url");
-var random = new Random(42);
+string[] demoSkus = [.. Enumerable.Range(1, 300).Select(i => $"DEMO-{i:0000}")]; // the demo data's catalogue
 HostRun? host = null;
 if (url is null)
 {
@@ -144,47 +144,51 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     }
 }
 
+/// <summary>
+/// Tops up every demo warehouse row that holds stock (the SKUs the demo keeps out of stock stay at
+/// zero) and lifts the warehouses' 5,000-orders-a-day cap, so the measured phase measures the
+/// pipeline rather than a sold-out catalogue or capacity rejections. Skipped when Inventory or
+/// Fulfillment is not hosted (e.g. --host-args "--modules Orders").
+/// </summary>
 async Task RestockAsync()
 {
-    var rows = DemoSkus().SelectMany(sku => new[] { "WH-BER", "WH-HAM", "WH-MUC" }.Select(node => new
-    {
-        sku,
-        location = node,
-        onHand = int.Parse(sku[5..], CultureInfo.InvariantCulture) % 50 == 0 ? 0 : 1_000_000,
-    })).ToArray();
-    using var response = await http.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items = rows });
-    if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
-    {
-        return; // Inventory is not hosted (e.g. --host-args "--modules Orders")
-    }
-
-    response.EnsureSuccessStatusCode();
-
-    // The demo warehouses take 5,000 orders a day each: lift the cap, or the measured phase would
-    // mostly measure capacity rejections.
     using var listed = await http.GetAsync("/api/v1/fulfillment/nodes");
-    if (!listed.IsSuccessStatusCode)
+    using var stock = await http.GetAsync("/api/v1/inventory/availability?" + string.Join('&', demoSkus.Select(s => $"sku={s}")));
+    if (!listed.IsSuccessStatusCode || !stock.IsSuccessStatusCode)
     {
         return;
     }
 
-    var nodes = await listed.Content.ReadFromJsonAsync<JsonElement>();
-    foreach (var node in nodes.EnumerateArray().Where(n => n.GetProperty("kind").GetString() == "warehouse"))
+    var warehouses = (await listed.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()
+        .Where(n => n.GetProperty("kind").GetString() == "warehouse")
+        .ToArray();
+    var codes = warehouses.Select(n => n.GetProperty("code").GetString()).ToHashSet();
+    var rows = (await stock.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("skus").EnumerateArray()
+        .SelectMany(s => s.GetProperty("locations").EnumerateArray())
+        .Where(l => codes.Contains(l.GetProperty("location").GetString()) && l.GetProperty("onHand").GetInt32() > 0)
+        .Select(l => new { sku = l.GetProperty("sku").GetString(), location = l.GetProperty("location").GetString(), onHand = 1_000_000 })
+        .ToArray();
+    using (var restocked = await http.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items = rows }))
     {
-        var body = JsonNode.Parse(node.GetRawText())!.AsObject();
+        restocked.EnsureSuccessStatusCode();
+    }
+
+    foreach (var warehouse in warehouses)
+    {
+        var body = JsonNode.Parse(warehouse.GetRawText())!.AsObject();
         body["dailyCapacity"] = 0;
-        using var put = await http.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{node.GetProperty("code").GetString()}", body);
+        using var put = await http.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{warehouse.GetProperty("code").GetString()}", body);
         put.EnsureSuccessStatusCode();
     }
 }
 
-static IEnumerable<string> DemoSkus() => Enumerable.Range(1, 300).Select(i => $"DEMO-{i:0000}");
+
 
 JsonObject NewOrder(Random rng)
 {
     var roll = rng.Next(100);
     var channel = roll < 50 ? "web" : roll < 75 ? "app" : roll < 90 ? "marketplace" : "store";
-    var skus = Enumerable.Range(0, rng.Next(1, 6)).Select(_ => $"DEMO-{rng.Next(1, 301):0000}").Distinct().ToArray();
+    var skus = Enumerable.Range(0, rng.Next(1, 6)).Select(_ => demoSkus[rng.Next(demoSkus.Length)]).Distinct().ToArray();
     var order = new JsonObject
     {
         ["channel"] = channel,

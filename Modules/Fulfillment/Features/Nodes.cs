@@ -8,6 +8,7 @@ using OmsModular.Modules.Fulfillment.Domain;
 using OmsModular.Modules.Fulfillment.Persistence;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.ReferenceData;
+using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Fulfillment.Features;
 
@@ -51,7 +52,7 @@ internal sealed class NodeHandlers(FulfillmentDbContext db, TimeProvider clock) 
 {
     public async ValueTask<IReadOnlyList<FulfilmentOrderView>> Handle(GetFulfilmentOrders query, CancellationToken cancellationToken) =>
         (await db.FulfilmentOrders.AsNoTracking().Where(f => f.OrderId == query.OrderId).OrderBy(f => f.NodeCode).ToListAsync(cancellationToken))
-        .Select(f => new FulfilmentOrderView(f.Id, f.OrderId, f.NodeCode, System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(f.Status.ToString()),
+        .Select(f => new FulfilmentOrderView(f.Id, f.OrderId, f.NodeCode, f.Status.Kebab(),
             System.Text.Json.JsonDocument.Parse(f.Lines).RootElement, f.CreatedAt))
         .ToArray();
 

@@ -264,18 +264,6 @@ internal sealed class ReservationExpiryJob(ISender sender, IBackgroundJobClient 
     }
 }
 
-/// <summary>Registers the sweep as a recurring job when the Host starts.</summary>
-internal sealed class InventoryJobs(IRecurringJobManager recurringJobs) : Microsoft.Extensions.Hosting.IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        recurringJobs.AddOrUpdate<ReservationExpiryJob>(ReservationExpiryJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Cron.Minutely());
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}
-
 /// <summary>Module API handlers: other modules reserve, release and confirm through contracts.</summary>
 internal sealed class ReservationApi(ISender sender) :
     IModuleRequestHandler<ReserveStock, ReservationOutcome>,

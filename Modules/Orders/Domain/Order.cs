@@ -1,3 +1,5 @@
+using OmsModular.Shared.Infrastructure.Messaging;
+
 namespace OmsModular.Modules.Orders.Domain;
 
 internal enum OrderStatus
@@ -22,13 +24,6 @@ internal enum SalesChannel
     App,
     Marketplace,
     Store,
-}
-
-internal static class Naming
-{
-    /// <summary>How a state reads on the wire and on the timeline: <c>OnHold</c> is <c>on-hold</c>.</summary>
-    public static string Kebab<T>(this T value)
-        where T : struct, Enum => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
 }
 
 /// <summary>A refused state change (maps to 409 with the current and requested state).</summary>

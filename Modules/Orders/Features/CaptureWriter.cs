@@ -12,6 +12,7 @@ using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Jobs;
+using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Orders.Features;
 

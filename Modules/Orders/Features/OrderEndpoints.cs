@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using OmsModular.Modules.Orders.Domain;
 using OmsModular.Shared.Infrastructure.Hosting;
+using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Orders.Features;
 

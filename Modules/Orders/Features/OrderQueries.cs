@@ -6,6 +6,7 @@ using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Fulfillment;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Hosting;
+using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Orders.Features;
 

@@ -69,9 +69,12 @@ internal sealed class OrderTimeoutJob(ISender sender, IBackgroundJobClient jobs,
     {
         if (windows.Claim("orders.step-timeout", placedAt) is { } window)
         {
-            jobs.Schedule<OrderTimeoutJob>(job => job.TimeOutWindowAsync(window.From, window.To, CancellationToken.None), window.To + timeout + TimeSpan.FromSeconds(1));
+            ScheduleWindow(jobs, window.From, window.To, timeout);
         }
     }
+
+    private static void ScheduleWindow(IBackgroundJobClient jobs, DateTimeOffset from, DateTimeOffset to, TimeSpan timeout) =>
+        jobs.Schedule<OrderTimeoutJob>(job => job.TimeOutWindowAsync(from, to, CancellationToken.None), to + timeout + TimeSpan.FromSeconds(1));
 
     public async Task TimeOutWindowAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
@@ -79,7 +82,7 @@ internal sealed class OrderTimeoutJob(ISender sender, IBackgroundJobClient jobs,
         if (clock.GetUtcNow() < to + settings.StepTimeout)
         {
             // Hangfire's schedule has whole-second resolution: it ran early, part of the window is not due yet
-            jobs.Schedule<OrderTimeoutJob>(job => job.TimeOutWindowAsync(from, to, CancellationToken.None), to + settings.StepTimeout + TimeSpan.FromSeconds(1));
+            ScheduleWindow(jobs, from, to, settings.StepTimeout);
         }
     }
 
@@ -108,16 +111,4 @@ internal sealed class OrderTimeoutJob(ISender sender, IBackgroundJobClient jobs,
             }
         }
     }
-}
-
-/// <summary>Registers the sweep as a recurring job when the Host starts.</summary>
-internal sealed class OrderJobs(IRecurringJobManager recurringJobs) : Microsoft.Extensions.Hosting.IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        recurringJobs.AddOrUpdate<OrderTimeoutJob>(OrderTimeoutJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Cron.Minutely());
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

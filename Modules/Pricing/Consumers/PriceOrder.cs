@@ -73,7 +73,7 @@ internal sealed class ReleaseCouponUses(PricingDbContext db, CouponBook coupons)
     private async Task EndAsync(Guid orderId, CancellationToken cancellationToken)
     {
         await db.LockAsync($"order:{orderId}", cancellationToken);
-        await db.SaveChangesAsync(cancellationToken); // the pricing of this order may be pending in the same inbox batch
+        await db.SaveChangesAsync(cancellationToken); // this order's pricing and coupon uses may be pending in the same inbox batch
         await using (var mark = await db.CreateCommandAsync("""
             INSERT INTO pricing.priced_orders (order_id, currency, total, detail, priced_at, ended_at)
             VALUES ($1, 'XXX', 0, '{"ended":"before pricing"}', now(), now())

@@ -4,6 +4,7 @@ using OmsModular.Modules.Pricing.Features.Promotions;
 using OmsModular.Modules.Pricing.Persistence;
 using OmsModular.Shared.Contracts.Pricing;
 using OmsModular.Shared.Infrastructure.ReferenceData;
+using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Pricing.Features;
 
@@ -204,9 +205,4 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
 
     private static Quote Failed(QuoteInput input, string reason, string detail) =>
         new(false, reason, detail, input.Currency, null, [], 0, 0, 0, 0, 0, 0, 0, 0, 0, [], []);
-}
-
-internal static class KindNames
-{
-    public static string Kebab(this PromotionKind kind) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(kind.ToString());
 }

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using OmsModular.Tests.HostTests;
 using OmsModular.Tests.Messaging;
 using OmsModular.Tests.Orders;
+using static OmsModular.Tests.Infrastructure.TestData;
 
 namespace OmsModular.Tests.Fulfillment;
 
@@ -22,8 +23,6 @@ public sealed class RoutingTests(HostFixture host)
     private static readonly (double Lat, double Lon) Munich = (48.14, 11.58);
 
     private HttpClient Client => host.Client;
-
-    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}";
 
     [Fact]
     public async Task One_node_holding_every_line_nearest_to_the_customer_is_chosen_and_explained()

@@ -137,11 +137,20 @@ public sealed class HostProcessTests
         var pidFile = Path.Combine(directory, "data", "postmaster.pid");
         if (File.Exists(pidFile))
         {
-            using var kill = System.Diagnostics.Process.Start("kill", ["-INT", File.ReadLines(pidFile).First().Trim()]);
-            kill.WaitForExit();
-            for (var i = 0; i < 100 && File.Exists(pidFile); i++)
+            var pid = int.Parse(File.ReadLines(pidFile).First().Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            try
             {
-                Thread.Sleep(100);
+                using var postmaster = System.Diagnostics.Process.GetProcessById(pid);
+                using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                {
+                    kill.WaitForExit();
+                }
+
+                postmaster.WaitForExit(TimeSpan.FromSeconds(10)); // fast shutdown ends the postmaster last
+            }
+            catch (ArgumentException)
+            {
+                // not running any more
             }
         }
 

@@ -16,12 +16,16 @@ internal static class Catalog
     /// <summary>A default EUR list holding this SKU, plus the DE tax and standard shipping the web order needs.</summary>
     public static async Task PriceAsync(HttpClient client, string sku, decimal price)
     {
-        using var list = await client.PutAsJsonAsync($"/api/v1/pricing/price-lists/LIST-{sku}", new { currency = "EUR", prices = new[] { new { sku, minQuantity = 1, unitPrice = price } } });
-        list.EnsureSuccessStatusCode();
-        using var tax = await client.PutAsJsonAsync("/api/v1/pricing/tax-rates/DE", new { rate = 0.19m });
-        tax.EnsureSuccessStatusCode();
-        using var shipping = await client.PutAsJsonAsync("/api/v1/pricing/shipping-rates/standard/EUR", new { amount = 4.90m });
-        shipping.EnsureSuccessStatusCode();
+        await PutAsync(client, $"/api/v1/pricing/price-lists/LIST-{sku}", new { currency = "EUR", prices = new[] { new { sku, minQuantity = 1, unitPrice = price } } });
+        await PutAsync(client, "/api/v1/pricing/tax-rates/DE", new { rate = 0.19m });
+        await PutAsync(client, "/api/v1/pricing/shipping-rates/standard/EUR", new { amount = 4.90m });
+    }
+
+    /// <summary>A PUT that must succeed (the body of a failure is in the message).</summary>
+    public static async Task PutAsync(HttpClient client, string url, object body)
+    {
+        using var response = await client.PutAsJsonAsync(url, body);
+        Assert.True(response.IsSuccessStatusCode, $"{url}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
     /// <summary>Units of the SKU reserved at the location.</summary>

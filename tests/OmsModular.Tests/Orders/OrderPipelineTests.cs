@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using OmsModular.Tests.HostTests;
 using OmsModular.Tests.Messaging;
+using static OmsModular.Tests.Infrastructure.TestData;
 
 namespace OmsModular.Tests.Orders;
 
@@ -13,8 +14,6 @@ namespace OmsModular.Tests.Orders;
 public sealed class OrderPipelineTests(HostFixture host)
 {
     private HttpClient Client => host.Client;
-
-    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}";
 
     [Fact]
     public async Task A_web_order_is_reserved_priced_authorised_and_confirmed()

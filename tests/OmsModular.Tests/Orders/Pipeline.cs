@@ -3,14 +3,13 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OmsModular.Tests.Messaging;
+using static OmsModular.Tests.Infrastructure.TestData;
 
 namespace OmsModular.Tests.Orders;
 
 /// <summary>Placing orders through the Host and waiting for the pipeline to settle.</summary>
 internal static class Pipeline
 {
-    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}";
-
     public static async Task<string> NodeAsync(HttpClient client)
     {
         var code = Unique("WH-BERLIN");

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using OmsModular.Tests.HostTests;
+using OmsModular.Tests.Orders;
+using static OmsModular.Tests.Infrastructure.TestData;
 
 namespace OmsModular.Tests.Pricing;
 
@@ -10,8 +12,6 @@ namespace OmsModular.Tests.Pricing;
 public sealed class PricingTests(HostFixture host)
 {
     private HttpClient Client => host.Client;
-
-    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}";
 
     [Fact]
     public async Task A_cart_is_priced_from_the_channel_list_with_tiers_tax_and_shipping_to_the_cent()
@@ -63,11 +63,7 @@ public sealed class PricingTests(HostFixture host)
         Assert.Equal("no-price", quote.GetProperty("failureReason").GetString());
     }
 
-    private async Task PutAsync(string url, object body)
-    {
-        using var response = await Client.PutAsJsonAsync(url, body);
-        Assert.True(response.IsSuccessStatusCode, $"{url}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-    }
+    private Task PutAsync(string url, object body) => Catalog.PutAsync(Client, url, body);
 
     private async Task<JsonElement> QuoteAsync(object cart)
     {

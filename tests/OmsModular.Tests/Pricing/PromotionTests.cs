@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using OmsModular.Tests.HostTests;
 using OmsModular.Tests.Messaging;
 using OmsModular.Tests.Orders;
+using static OmsModular.Tests.Infrastructure.TestData;
 
 namespace OmsModular.Tests.Pricing;
 
@@ -19,8 +20,6 @@ namespace OmsModular.Tests.Pricing;
 public sealed class PromotionTests(HostFixture host)
 {
     private HttpClient Client => host.Client;
-
-    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}";
 
     [Fact]
     public async Task A_sku_promotion_and_an_order_coupon_are_allocated_over_the_lines_to_the_cent()
@@ -246,11 +245,7 @@ public sealed class PromotionTests(HostFixture host)
     private async Task<JsonElement> CouponStateAsync(string code) =>
         await Client.GetFromJsonAsync<JsonElement>($"/api/v1/pricing/coupons/{code}");
 
-    private async Task PutAsync(string url, object body)
-    {
-        using var response = await Client.PutAsJsonAsync(url, body);
-        Assert.True(response.IsSuccessStatusCode, $"{url}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-    }
+    private Task PutAsync(string url, object body) => Catalog.PutAsync(Client, url, body);
 
     private async Task<JsonElement> QuoteAsync(object cart, params string[] coupons)
     {

@@ -23,7 +23,7 @@ internal sealed class CouponBook(PricingDbContext db)
         }
 
         var coupon = forUse
-            ? (await db.Coupons.FromSql($"SELECT * FROM pricing.coupons WHERE code = {code} FOR UPDATE").ToListAsync(cancellationToken)).SingleOrDefault()
+            ? await LockAsync(code, cancellationToken)
             : await db.Coupons.AsNoTracking().SingleOrDefaultAsync(c => c.Code == code, cancellationToken);
         if (coupon is null)
         {
@@ -49,6 +49,10 @@ internal sealed class CouponBook(PricingDbContext db)
         return (coupon, null);
     }
 
+    /// <summary>The coupon, its row locked until the current transaction ends (null when there is none).</summary>
+    public async Task<Coupon?> LockAsync(string code, CancellationToken cancellationToken) =>
+        (await db.Coupons.FromSql($"SELECT * FROM pricing.coupons WHERE code = {code} FOR UPDATE").ToListAsync(cancellationToken)).SingleOrDefault();
+
     /// <summary>Counts a use of a coupon checked (and locked) by <see cref="CheckAsync"/> for use.</summary>
     public void Redeem(Coupon coupon, Guid orderId, string customerId, DateTimeOffset now)
     {
@@ -56,10 +60,12 @@ internal sealed class CouponBook(PricingDbContext db)
         db.CouponRedemptions.Add(new CouponRedemption { CouponCode = coupon.Code, OrderId = orderId, CustomerId = customerId, RedeemedAt = now });
     }
 
-    /// <summary>Gives back the coupon uses of an order that ended without confirmation; returns how many.</summary>
+    /// <summary>
+    /// Gives back the coupon uses of an order that ended without confirmation; returns how many.
+    /// Plain SQL: flush uses counted earlier in the same inbox batch first.
+    /// </summary>
     public async Task<int> ReleaseAsync(Guid orderId, CancellationToken cancellationToken)
     {
-        await db.SaveChangesAsync(cancellationToken); // uses counted earlier in the same inbox batch
         await using var release = await db.CreateCommandAsync("""
             WITH released AS (
                 UPDATE pricing.coupon_redemptions SET released_at = now()

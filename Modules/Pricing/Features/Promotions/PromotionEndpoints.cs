@@ -8,6 +8,7 @@ using OmsModular.Modules.Pricing.Domain;
 using OmsModular.Modules.Pricing.Persistence;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.ReferenceData;
+using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Pricing.Features.Promotions;
 
@@ -127,7 +128,7 @@ internal sealed class PutCouponValidator : AbstractValidator<PutCoupon>
     }
 }
 
-internal sealed class PromotionHandlers(PricingDbContext db) :
+internal sealed class PromotionHandlers(PricingDbContext db, CouponBook coupons) :
     ICommandHandler<PutPromotion, PromotionView>,
     IQueryHandler<GetPromotion, PromotionView>,
     ICommandHandler<PutCoupon, CouponView>,
@@ -182,7 +183,7 @@ internal sealed class PromotionHandlers(PricingDbContext db) :
             throw new ProblemException(422, "promotion-is-automatic", "The promotion applies without coupons", $"Promotion {promotion.Code} applies to every eligible order; set requiresCoupon to give it coupons.", "promotion");
         }
 
-        var coupon = (await db.Coupons.FromSql($"SELECT * FROM pricing.coupons WHERE code = {code} FOR UPDATE").ToListAsync(cancellationToken)).SingleOrDefault();
+        var coupon = await coupons.LockAsync(code, cancellationToken);
         if (coupon is null)
         {
             coupon = new Coupon { Code = code, PromotionCode = promotion.Code };
