@@ -17,7 +17,7 @@ public sealed class FulfillmentModule : IModule
         .UseDbContext<FulfillmentDbContext>()
         .Publishes<OrderRouted>()
         .Publishes<OrderRoutingFailed>()
-        .Consumes<OrderPlaced, RouteOrder>()
+        .ConsumesInBatches<OrderPlaced, RouteOrder>("fulfillment.RouteOrder")
         .Consumes<OrderConfirmed, CreateFulfilmentOrders>()
         .Build();
 

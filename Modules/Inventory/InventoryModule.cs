@@ -22,6 +22,9 @@ public sealed class InventoryModule : IModule
         .Handles<ReserveStock, ReservationOutcome, ReservationApi>()
         .Handles<ReleaseReservations, int, ReservationApi>()
         .Handles<ConfirmReservations, int, ReservationApi>()
+        .Handles<ReserveStockBatch, IReadOnlyList<ReservationOutcome>, ReservationApi>()
+        .Handles<ReleaseReservationsBatch, IReadOnlyList<int>, ReservationApi>()
+        .Handles<ConfirmReservationsBatch, IReadOnlyList<int>, ReservationApi>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -21,9 +21,9 @@ public sealed class OrdersModule : IModule
         .Publishes<OrderCancelled>()
         .Publishes<OrderConfirmed>()
         .Publishes<OrderRejected>()
-        .Consumes<OrderRouted, OnOrderRouted>()
+        .ConsumesInBatches<OrderRouted, OnOrderRouted>()
         .Consumes<OrderRoutingFailed, OnOrderRoutingFailed>()
-        .Consumes<OrderPriced, OnOrderPriced>()
+        .ConsumesInBatches<OrderPriced, OnOrderPriced>()
         .Consumes<OrderPricingFailed, OnOrderPricingFailed>()
         .Build();
 

@@ -21,6 +21,7 @@ public sealed class PaymentsModule : IModule
         .Publishes<PaymentDeclined>()
         .Publishes<PaymentVoided>()
         .Handles<AuthorizePayment, PaymentAuthorization, PaymentApi>()
+        .Handles<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>, PaymentApi>()
         .Handles<VoidPayment, bool, PaymentApi>()
         .Build();
 

@@ -17,7 +17,7 @@ public sealed class PricingModule : IModule
         .UseDbContext<PricingDbContext>()
         .Publishes<OrderPriced>()
         .Publishes<OrderPricingFailed>()
-        .Consumes<OrderPlaced, PriceOrder>()
+        .ConsumesInBatches<OrderPlaced, PriceOrder>()
         .Consumes<OrderCancelled, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnCancel")
         .Consumes<OrderRejected, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnReject")
         .Build();

@@ -32,6 +32,19 @@ public sealed record ReleaseReservations(Guid OrderId, string Reason) : IModuleR
 /// <summary>Keeps the order's reservations (they no longer expire).</summary>
 public sealed record ConfirmReservations(Guid OrderId) : IModuleRequest<int>;
 
+/// <summary>
+/// Many <see cref="ReserveStock"/> requests in one call and one transaction (a caller that works in
+/// batches pays for one round of calls, not one per order). Each request is still all or nothing on
+/// its own and is answered in the same position; requests are decided in the order given.
+/// </summary>
+public sealed record ReserveStockBatch(IReadOnlyList<ReserveStock> Requests) : IModuleRequest<IReadOnlyList<ReservationOutcome>>;
+
+/// <summary>Many <see cref="ReleaseReservations"/> in one call; answers how many reservations each released.</summary>
+public sealed record ReleaseReservationsBatch(IReadOnlyList<ReleaseReservations> Requests) : IModuleRequest<IReadOnlyList<int>>;
+
+/// <summary>Many <see cref="ConfirmReservations"/> in one call; answers how many reservations each confirmed.</summary>
+public sealed record ConfirmReservationsBatch(IReadOnlyList<ConfirmReservations> Requests) : IModuleRequest<IReadOnlyList<int>>;
+
 // ---- events ----
 
 [IntegrationEvent("inventory.stock-reserved", 1)]

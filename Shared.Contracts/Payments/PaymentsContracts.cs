@@ -5,6 +5,12 @@ public sealed record AuthorizePayment(Guid OrderId, decimal Amount, string Curre
 
 public sealed record PaymentAuthorization(bool Authorized, Guid PaymentId, string? DeclineReason);
 
+/// <summary>
+/// Many <see cref="AuthorizePayment"/> requests in one call and one transaction; each is answered in
+/// the same position and is still at most once per order.
+/// </summary>
+public sealed record AuthorizePaymentBatch(IReadOnlyList<AuthorizePayment> Requests) : IModuleRequest<IReadOnlyList<PaymentAuthorization>>;
+
 /// <summary>Voids the order's authorisation (a compensation); no effect when there is none.</summary>
 public sealed record VoidPayment(Guid OrderId, string Reason) : IModuleRequest<bool>;
 

@@ -328,9 +328,20 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         var db = (ModuleDbContext)scope.ServiceProvider.GetRequiredService(_module.DbContextType);
         db.Database.SetDbConnection(connection, contextOwnsConnection: false);
         await db.Database.UseTransactionAsync(transaction, cancellationToken).ConfigureAwait(false);
+        HashSet<string>? batchedConsumers = null;
         foreach (var delivery in deliveries)
         {
-            await InvokeAsync(delivery, scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
+            var consumer = FindConsumer(delivery);
+            if (!consumer.HandlesBatches)
+            {
+                await InvokeAsync(delivery, consumer, scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
+            }
+            else if ((batchedConsumers ??= new(StringComparer.Ordinal)).Add(consumer.ConsumerName))
+            {
+                // A batch consumer gets all of its deliveries of this batch at once, where its first one stands.
+                var own = deliveries.Where(d => d.Consumer == consumer.ConsumerName).ToArray();
+                await InvokeBatchAsync(own, consumer, scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
@@ -339,12 +350,68 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         return published;
     }
 
-    private async Task InvokeAsync(Delivery delivery, IServiceProvider services, CancellationToken cancellationToken)
+    private ConsumerDescriptor FindConsumer(Delivery delivery) =>
+        _registry.FindConsumer(delivery.Consumer)
+        ?? throw new InvalidOperationException($"No consumer named '{delivery.Consumer}' is declared by module {_module.Name}.");
+
+    private static object Deserialize(Delivery delivery, ConsumerDescriptor consumer) =>
+        JsonSerializer.Deserialize(delivery.Payload, consumer.EventType, MessageSerialization.Options)
+        ?? throw new InvalidOperationException($"Message {delivery.MessageId} has an empty payload.");
+
+    private static MessageContext ContextOf(Delivery delivery) => new(
+        delivery.MessageId,
+        delivery.MessageType,
+        delivery.Consumer,
+        delivery.PartitionKey,
+        delivery.CorrelationId,
+        delivery.CausationId,
+        delivery.OccurredAt,
+        delivery.Attempts + 1);
+
+    private static MessagingAmbient AmbientOf(Delivery delivery) => new(
+        delivery.CorrelationId ?? delivery.MessageId.ToString(),
+        delivery.MessageId.ToString(),
+        delivery.TraceParent,
+        delivery.TraceState);
+
+    /// <summary>One call for a batch consumer's deliveries: one span linked to every message's trace.</summary>
+    private async Task InvokeBatchAsync(IReadOnlyList<Delivery> deliveries, ConsumerDescriptor consumer, IServiceProvider services, CancellationToken cancellationToken)
     {
-        var consumer = _registry.FindConsumer(delivery.Consumer)
-            ?? throw new InvalidOperationException($"No consumer named '{delivery.Consumer}' is declared by module {_module.Name}.");
-        var message = JsonSerializer.Deserialize(delivery.Payload, consumer.EventType, MessageSerialization.Options)
-            ?? throw new InvalidOperationException($"Message {delivery.MessageId} has an empty payload.");
+        var items = deliveries.Select(d => (Deserialize(d, consumer), ContextOf(d), AmbientOf(d))).ToArray();
+        var links = deliveries
+            .Select(d => ActivityContext.TryParse(d.TraceParent, d.TraceState, isRemote: true, out var parent) ? new ActivityLink(parent) : default)
+            .Where(l => l.Context != default)
+            .ToArray();
+        using var activity = MessagingTelemetry.ActivitySource.StartActivity(ActivityKind.Consumer, default(ActivityContext), links: links, name: $"{deliveries[0].MessageType} process");
+        if (activity is not null)
+        {
+            activity.SetTag("messaging.system", "oms");
+            activity.SetTag("messaging.operation.type", "process");
+            activity.SetTag("messaging.destination.name", deliveries[0].MessageType);
+            activity.SetTag("messaging.consumer.group.name", consumer.ConsumerName);
+            activity.SetTag("messaging.batch.message_count", deliveries.Count);
+        }
+
+        using var logScope = _logger.BeginScope(new Dictionary<string, object?>
+        {
+            ["MessageType"] = deliveries[0].MessageType,
+            ["Consumer"] = consumer.ConsumerName,
+            ["BatchSize"] = deliveries.Count,
+        });
+        try
+        {
+            await consumer.InvokeBatch!(services, items, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+            throw;
+        }
+    }
+
+    private async Task InvokeAsync(Delivery delivery, ConsumerDescriptor consumer, IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var message = Deserialize(delivery, consumer);
 
         ActivityContext.TryParse(delivery.TraceParent, delivery.TraceState, isRemote: true, out var parent);
         using var activity = MessagingTelemetry.ActivitySource.StartActivity($"{delivery.MessageType} process", ActivityKind.Consumer, parent);
@@ -358,11 +425,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             activity.SetTag("oms.correlation_id", delivery.CorrelationId);
         }
 
-        using var ambient = MessagingAmbient.Begin(new MessagingAmbient(
-            delivery.CorrelationId ?? delivery.MessageId.ToString(),
-            delivery.MessageId.ToString(),
-            delivery.TraceParent,
-            delivery.TraceState));
+        using var ambient = MessagingAmbient.Begin(AmbientOf(delivery));
         using var logScope = _logger.BeginScope(new Dictionary<string, object?>
         {
             ["MessageId"] = delivery.MessageId,
@@ -373,15 +436,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             ["PartitionKey"] = delivery.PartitionKey,
         });
 
-        var context = new MessageContext(
-            delivery.MessageId,
-            delivery.MessageType,
-            delivery.Consumer,
-            delivery.PartitionKey,
-            delivery.CorrelationId,
-            delivery.CausationId,
-            delivery.OccurredAt,
-            delivery.Attempts + 1);
+        var context = ContextOf(delivery);
         try
         {
             await consumer.Invoke(services, message, context, cancellationToken).ConfigureAwait(false);

@@ -110,6 +110,15 @@ public sealed class ModuleManifest
             return this;
         }
 
+        /// <summary>A consumer that handles the deliveries of an inbox batch in one call (<see cref="IIntegrationEventBatchHandler{TEvent}"/>).</summary>
+        public Builder ConsumesInBatches<TEvent, TConsumer>(string? consumerName = null)
+            where TEvent : class, IIntegrationEvent
+            where TConsumer : class, IIntegrationEventBatchHandler<TEvent>
+        {
+            _consumes.Add(ConsumerDescriptor.CreateBatch<TEvent, TConsumer>(_name, consumerName ?? $"{_schema}.{typeof(TConsumer).Name}"));
+            return this;
+        }
+
         public Builder Handles<TRequest, TResponse, THandler>()
             where TRequest : IModuleRequest<TResponse>
             where THandler : class, IModuleRequestHandler<TRequest, TResponse>

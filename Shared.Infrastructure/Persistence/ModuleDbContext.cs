@@ -115,6 +115,25 @@ public abstract class ModuleDbContext : DbContext
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Takes the transaction-scoped locks of many keys in one round trip, in one fixed (ordinal)
+    /// order, so two transactions locking overlapping sets cannot deadlock on them.
+    /// </summary>
+    public async Task LockAsync(IEnumerable<string> keys, CancellationToken cancellationToken)
+    {
+        var ordered = keys.Select(k => $"{Schema}:{k}").Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        if (ordered.Length == 0)
+        {
+            return;
+        }
+
+        await using var command = await CreateCommandAsync(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n)",
+            cancellationToken).ConfigureAwait(false);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Wakes this module's outbox dispatcher in this process (after commit).</summary>
     public void SignalOutboxIfNeeded()
     {

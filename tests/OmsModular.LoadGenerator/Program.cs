@@ -9,10 +9,13 @@ using Npgsql;
 // Order load generator: places orders over HTTP at a chosen concurrency with a realistic mix and
 // reports capture throughput and latency, end-to-end confirmations, capture→confirmed latency and
 // PostgreSQL commits per order. Loopback only.
-//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60] [--warmup 20] [--host-args "--modules Orders"]
+//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60] [--warmup 20] [--rate 300] [--host-args "--modules Orders"]
+// --rate offers a fixed number of orders per second (open loop) to measure a sustained rate: the
+// pipeline keeps up when confirmations follow captures at that rate with a bounded capture→confirmed latency.
 // Without --url it starts its own Host (Release build, embedded PostgreSQL in a temporary folder, demo data).
 var concurrency = Arg("--concurrency", 32);
 var seconds = Arg("--seconds", 60);
+var rate = Arg("--rate", 0); // orders per second offered (open loop); 0 = as fast as the workers go (closed loop)
 var url = ArgText("--url");
 string[] demoSkus = [.. Enumerable.Range(1, 300).Select(i => $"DEMO-{i:0000}")]; // the demo data's catalogue
 HostRun? host = null;
@@ -30,11 +33,12 @@ try
     var warmup = Arg("--warmup", 20);
     if (warmup > 0)
     {
-        // JIT tiering, pools and caches warm up first; then the stock is topped up so that the measured
-        // phase sees the demo's mix (a few SKUs have no stock at all) rather than a catalogue sold out.
+        // JIT tiering, pools and caches warm up first. Then (warm-up or not) the stock is topped up so that
+        // the measured phase sees the demo's mix (a few SKUs have no stock at all) rather than a sold-out catalogue.
         await RunPhaseAsync("warm-up (not the result)", warmup);
-        await RestockAsync();
     }
+
+    await RestockAsync();
 
     await RunPhaseAsync("measured", seconds);
 }
@@ -48,7 +52,7 @@ finally
 
 async Task RunPhaseAsync(string name, int phaseSeconds)
 {
-    Console.WriteLine($"--- {name}: {phaseSeconds} s at concurrency {concurrency} ---");
+    Console.WriteLine($"--- {name}: {phaseSeconds} s at concurrency {concurrency}{(rate > 0 ? $", offering {rate} orders/s" : string.Empty)} ---");
     var commitsBefore = connectionString is null ? 0 : await CommitsAsync(connectionString);
     var latencies = new ConcurrentBag<double>();
     var ids = new ConcurrentBag<Guid>();
@@ -56,11 +60,28 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     var stopAt = Stopwatch.GetTimestamp() + (long)(phaseSeconds * Stopwatch.Frequency);
     var started = Stopwatch.GetTimestamp();
     var startedAt = DateTimeOffset.UtcNow;
+    var sent = -1L;
     await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
     {
         var rng = new Random(worker);
         while (Stopwatch.GetTimestamp() < stopAt)
         {
+            if (rate > 0)
+            {
+                // Open loop: order n is due at n / rate seconds after the start, whatever the answers take.
+                var due = started + (long)(Interlocked.Increment(ref sent) * (double)Stopwatch.Frequency / rate);
+                if (due >= stopAt)
+                {
+                    break;
+                }
+
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait);
+                }
+            }
+
             var body = NewOrder(rng);
             using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
             {
@@ -135,6 +156,8 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
         var toConfirm = confirmations.Select(o => o.ToConfirmMs!.Value).Order().ToArray();
         var window = (confirmations.Max(o => o.ConfirmedAt!.Value) - startedAt).TotalSeconds;
         Console.WriteLine($"confirmed: {confirmations.Length} in {window:0.0} s = {confirmations.Length / window:0} confirmed orders/s end to end; capture→confirmed p50={P(toConfirm, 0.5):0} ms p99={P(toConfirm, 0.99):0} ms");
+        var inPhase = confirmations.Count(o => o.ConfirmedAt!.Value <= startedAt.AddSeconds(captureSeconds));
+        Console.WriteLine($"confirmed during the {captureSeconds:0} s of capture: {inPhase} = {inPhase / captureSeconds:0} confirmed orders/s sustained");
     }
 
     if (connectionString is not null)

@@ -15,62 +15,111 @@ using OmsModular.Shared.Infrastructure.ModuleApi;
 namespace OmsModular.Modules.Fulfillment.Consumers;
 
 /// <summary>
-/// Plans where a placed order ships from (availability from Inventory through its module API),
-/// reserves the lines at the chosen node(s), and records the decision with its explanation. When
+/// Plans where placed orders ship from (availability from Inventory through its module API),
+/// reserves the lines at the chosen node(s), and records each decision with its explanation. When
 /// a reservation fails because stock moved, it re-plans without that node, a bounded number of times.
+/// It works on the orders of an inbox batch together: one availability request, one reservation
+/// request and the nodes' daily loads locked once per round, planned one order after another
+/// against what the earlier orders of the batch took (stock and capacity), so a batch does not
+/// plan two orders onto the same last unit.
 /// </summary>
 internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules, IConfiguration configuration, TimeProvider clock, ILogger<RouteOrder> logger)
-    : IIntegrationEventHandler<OrderPlaced>
+    : IIntegrationEventBatchHandler<OrderPlaced>
 {
-    public async Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
+    public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
     {
-        if (await db.Decisions.AnyAsync(d => d.OrderId == message.OrderId, cancellationToken))
+        var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
+        var seen = (await db.Decisions.Where(d => ids.Contains(d.OrderId)).Select(d => d.OrderId).ToListAsync(cancellationToken)).ToHashSet();
+        var work = batch.Where(d => seen.Add(d.Message.OrderId)).Select(d => new Routing(d)).ToList(); // decided already: a replayed delivery
+        if (work.Count == 0)
         {
-            return; // decided already (a replayed delivery after a partial failure elsewhere)
+            return;
         }
 
         // A delivery that reserved and then failed before committing its decision must not leave
         // those reservations behind: start from a clean slate (a no-op the first time).
-        await modules.SendAsync(new ReleaseReservations(message.OrderId, "re-plan"), cancellationToken);
+        await ReleaseAsync(work, cancellationToken);
 
         var options = new RoutingOptions(configuration.GetValue("Oms:Fulfillment:MaxSplits", 3), configuration.GetValue("Oms:Fulfillment:ExactSearchNodeLimit", 12));
         var maxAttempts = configuration.GetValue("Oms:Fulfillment:MaxReplans", 3) + 1;
-        var lines = message.Lines.Select(l => new RoutingLine(l.Sku, l.Quantity)).ToArray();
-        var excluded = new HashSet<string>(StringComparer.Ordinal);
         var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
-        RoutingPlan plan = null!;
-        for (var attempt = 1; attempt <= maxAttempts; attempt++)
+        var nodes = await db.Nodes.AsNoTracking().OrderBy(n => n.Code).ToListAsync(cancellationToken);
+        var loads = await LockLoadsAsync(nodes, today, cancellationToken);
+        var loadsBefore = new Dictionary<string, int>(loads);
+        var pending = work;
+        for (var attempt = 1; attempt <= maxAttempts && pending.Count > 0; attempt++)
         {
-            plan = await PlanAsync(message, lines, excluded, today, options, cancellationToken);
-            if (!plan.Success)
+            var skus = pending.SelectMany(w => w.Lines.Select(l => l.Sku)).Distinct().ToArray();
+            var availability = await modules.SendAsync(new GetAvailability(skus), cancellationToken);
+            var available = availability.Locations.ToDictionary(l => (l.Sku, l.Location), l => l.Available);
+            var planned = new List<Routing>(pending.Count);
+            foreach (var routing in pending)
             {
-                await DecideAsync(message, plan, attempt, excluded, cancellationToken);
-                return;
+                routing.Attempts = attempt;
+                routing.Plan = Plan(routing, nodes, loads, available, options);
+                if (!routing.Plan.Success)
+                {
+                    Decide(routing, routing.Plan);
+                    continue;
+                }
+
+                Take(routing.Plan, loads, available, +1);
+                planned.Add(routing);
             }
 
-            var failedAt = await ReserveAsync(message.OrderId, plan, cancellationToken)
-                           ?? await TakeCapacityAsync(plan, today, cancellationToken);
-            if (failedAt is null)
+            if (planned.Count == 0)
             {
-                await DecideAsync(message, plan, attempt, excluded, cancellationToken);
-                return;
+                pending = [];
+                break;
             }
 
-            logger.LogInformation("Re-planning order {OrderId}: {Node} could not take it (attempt {Attempt})", message.OrderId, failedAt, attempt);
-            excluded.Add(failedAt);
-            await modules.SendAsync(new ReleaseReservations(message.OrderId, "re-plan"), cancellationToken);
+            var requests = planned.SelectMany(r => r.Plan!.Allocations.Select(a => (Routing: r, Request: new ReserveStock(r.OrderId, a.Node, a.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray())))).ToArray();
+            var outcomes = await modules.SendAsync(new ReserveStockBatch(requests.Select(r => r.Request).ToArray()), cancellationToken);
+            var refusedAt = new Dictionary<Routing, string>();
+            for (var i = 0; i < requests.Length; i++)
+            {
+                if (!outcomes[i].Reserved)
+                {
+                    refusedAt.TryAdd(requests[i].Routing, requests[i].Request.Location);
+                }
+            }
+
+            var retry = new List<Routing>();
+            foreach (var routing in planned)
+            {
+                if (!refusedAt.TryGetValue(routing, out var node))
+                {
+                    Decide(routing, routing.Plan!);
+                    continue;
+                }
+
+                logger.LogInformation("Re-planning order {OrderId}: {Node} could not take it (attempt {Attempt})", routing.OrderId, node, attempt);
+                Take(routing.Plan!, loads, available: null, -1);
+                routing.Excluded.Add(node);
+                retry.Add(routing);
+            }
+
+            // Whatever the refused orders did reserve elsewhere is given back before they are planned again.
+            await ReleaseAsync(retry, cancellationToken);
+            pending = retry;
         }
 
-        var exhausted = plan with { Success = false, FailureReason = "out-of-stock", Detail = $"Stock moved under {maxAttempts} plans in a row.", Allocations = [] };
-        await DecideAsync(message, exhausted, maxAttempts, excluded, cancellationToken);
+        foreach (var routing in pending)
+        {
+            var exhausted = routing.Plan! with { Success = false, FailureReason = "out-of-stock", Detail = $"Stock moved under {maxAttempts} plans in a row.", Allocations = [] };
+            Decide(routing, exhausted);
+        }
+
+        await SaveLoadsAsync(loads, loadsBefore, today, cancellationToken);
     }
 
-    private async Task<RoutingPlan> PlanAsync(OrderPlaced message, RoutingLine[] lines, HashSet<string> excluded, DateOnly today, RoutingOptions options, CancellationToken cancellationToken)
+    private Task ReleaseAsync(IReadOnlyList<Routing> work, CancellationToken cancellationToken) =>
+        work.Count == 0
+            ? Task.CompletedTask
+            : modules.SendAsync(new ReleaseReservationsBatch(work.Select(w => new ReleaseReservations(w.OrderId, "re-plan")).ToArray()), cancellationToken);
+
+    private static RoutingPlan Plan(Routing routing, IReadOnlyList<Node> nodes, IReadOnlyDictionary<string, int> loads, IReadOnlyDictionary<(string, string), int> available, RoutingOptions options)
     {
-        var nodes = await db.Nodes.AsNoTracking().ToListAsync(cancellationToken);
-        var loads = await db.Loads.AsNoTracking().Where(l => l.Day == today).ToDictionaryAsync(l => l.NodeCode, l => l.Orders, cancellationToken);
-        var availability = await modules.SendAsync(new GetAvailability(lines.Select(l => l.Sku).ToArray()), cancellationToken);
-        var available = availability.Locations.ToDictionary(l => (l.Sku, l.Location), l => l.Available);
         var routingNodes = nodes.Select(n => new RoutingNode(
             n.Code,
             n.Active,
@@ -80,61 +129,88 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             n.Priority,
             n.Latitude,
             n.Longitude)).ToArray();
+        var message = routing.Message;
         var request = new RoutingRequest(
-            lines,
+            routing.Lines,
             message.Delivery.Method,
             message.Delivery.PickupLocation,
             message.ShippingAddress.Latitude,
             message.ShippingAddress.Longitude,
-            excluded);
+            routing.Excluded);
         return RoutingEngine.Plan(request, routingNodes, available, options);
     }
 
-    /// <summary>Reserves every allocation; returns the node that refused, or null.</summary>
-    private async Task<string?> ReserveAsync(Guid orderId, RoutingPlan plan, CancellationToken cancellationToken)
+    /// <summary>Counts a plan against the nodes' loads and (when given) the stock the batch still sees as available.</summary>
+    private static void Take(RoutingPlan plan, Dictionary<string, int> loads, Dictionary<(string Sku, string Location), int>? available, int sign)
     {
         foreach (var allocation in plan.Allocations)
         {
-            var outcome = await modules.SendAsync(
-                new ReserveStock(orderId, allocation.Node, allocation.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray()),
-                cancellationToken);
-            if (!outcome.Reserved)
+            loads[allocation.Node] = loads.GetValueOrDefault(allocation.Node) + sign;
+            if (available is null)
             {
-                return allocation.Node;
+                continue;
+            }
+
+            foreach (var line in allocation.Lines)
+            {
+                available[(line.Sku, allocation.Node)] = available.GetValueOrDefault((line.Sku, allocation.Node)) - (sign * line.Quantity);
             }
         }
-
-        return null;
     }
 
-    /// <summary>Counts the order against each node's daily capacity; returns a node that is full, or null.</summary>
-    private async Task<string?> TakeCapacityAsync(RoutingPlan plan, DateOnly today, CancellationToken cancellationToken)
+    /// <summary>
+    /// Today's order count of every node, locked for this transaction (in node order, so batches do
+    /// not deadlock): the counts stay exact while the batch plans against them.
+    /// </summary>
+    private async Task<Dictionary<string, int>> LockLoadsAsync(IReadOnlyList<Node> nodes, DateOnly today, CancellationToken cancellationToken)
     {
-        var capacities = await db.Nodes.AsNoTracking().ToDictionaryAsync(n => n.Code, n => n.DailyCapacity, cancellationToken);
-        foreach (var allocation in plan.Allocations)
+        await using (var insert = await db.CreateCommandAsync(
+            "INSERT INTO fulfillment.node_daily_load (node_code, day, orders) SELECT unnest($1::text[]), $2, 0 ON CONFLICT (node_code, day) DO NOTHING",
+            cancellationToken))
         {
-            await using var take = await db.CreateCommandAsync(
-                """
-                INSERT INTO fulfillment.node_daily_load AS l (node_code, day, orders) VALUES ($1, $2, 1)
-                ON CONFLICT (node_code, day) DO UPDATE SET orders = l.orders + 1
-                WHERE $3 = 0 OR l.orders < $3
-                RETURNING orders
-                """,
-                cancellationToken);
-            take.Parameters.Add(new NpgsqlParameter<string> { TypedValue = allocation.Node });
-            take.Parameters.Add(new NpgsqlParameter<DateOnly> { TypedValue = today });
-            take.Parameters.Add(new NpgsqlParameter<int> { TypedValue = capacities.GetValueOrDefault(allocation.Node) });
-            if (await take.ExecuteScalarAsync(cancellationToken) is null)
-            {
-                return allocation.Node;
-            }
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = nodes.Select(n => n.Code).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter<DateOnly> { TypedValue = today });
+            await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        return null;
+        await using var select = await db.CreateCommandAsync(
+            "SELECT node_code, orders FROM fulfillment.node_daily_load WHERE day = $1 ORDER BY node_code FOR UPDATE",
+            cancellationToken);
+        select.Parameters.Add(new NpgsqlParameter<DateOnly> { TypedValue = today });
+        var loads = new Dictionary<string, int>(StringComparer.Ordinal);
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            loads[reader.GetString(0)] = reader.GetInt32(1);
+        }
+
+        return loads;
     }
 
-    private Task DecideAsync(OrderPlaced message, RoutingPlan plan, int attempts, IReadOnlySet<string> excluded, CancellationToken cancellationToken)
+    private async Task SaveLoadsAsync(Dictionary<string, int> loads, Dictionary<string, int> before, DateOnly today, CancellationToken cancellationToken)
     {
+        var changed = loads.Where(l => before.GetValueOrDefault(l.Key) != l.Value).ToArray();
+        if (changed.Length == 0)
+        {
+            return;
+        }
+
+        await using var update = await db.CreateCommandAsync(
+            """
+            INSERT INTO fulfillment.node_daily_load AS l (node_code, day, orders)
+            SELECT node, $3, orders FROM unnest($1::text[], $2::int[]) AS v(node, orders)
+            ON CONFLICT (node_code, day) DO UPDATE SET orders = excluded.orders
+            """,
+            cancellationToken);
+        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = changed.Select(c => c.Key).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = changed.Select(c => c.Value).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter<DateOnly> { TypedValue = today });
+        await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private void Decide(Routing routing, RoutingPlan plan)
+    {
+        var message = routing.Message;
         var decision = new RoutingDecision
         {
             Id = Guid.CreateVersion7(),
@@ -142,11 +218,12 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             Success = plan.Success,
             FailureReason = plan.FailureReason,
             Strategy = plan.Strategy,
-            Attempts = attempts,
-            Explanation = JsonSerializer.Serialize(new { plan.Detail, plan.Allocations, plan.Candidates, Excluded = excluded }, MessageSerialization.Options),
+            Attempts = routing.Attempts,
+            Explanation = JsonSerializer.Serialize(new { plan.Detail, plan.Allocations, plan.Candidates, Excluded = routing.Excluded }, MessageSerialization.Options),
             DecidedAt = clock.GetUtcNow(),
         };
         db.Decisions.Add(decision);
+        using var cause = routing.Delivered.Enter();
         if (plan.Success)
         {
             db.Publish(new OrderRouted(message.OrderId, decision.Id, plan.Allocations), partitionKey: message.OrderId.ToString());
@@ -155,7 +232,23 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
         {
             db.Publish(new OrderRoutingFailed(message.OrderId, decision.Id, plan.FailureReason!, plan.Detail), partitionKey: message.OrderId.ToString());
         }
+    }
 
-        return Task.CompletedTask;
+    /// <summary>One order being routed within a batch.</summary>
+    private sealed class Routing(Delivered<OrderPlaced> delivered)
+    {
+        public Delivered<OrderPlaced> Delivered { get; } = delivered;
+
+        public OrderPlaced Message => Delivered.Message;
+
+        public Guid OrderId => Delivered.Message.OrderId;
+
+        public RoutingLine[] Lines { get; } = delivered.Message.Lines.Select(l => new RoutingLine(l.Sku, l.Quantity)).ToArray();
+
+        public HashSet<string> Excluded { get; } = new(StringComparer.Ordinal);
+
+        public int Attempts { get; set; }
+
+        public RoutingPlan? Plan { get; set; }
     }
 }

@@ -19,6 +19,13 @@ internal sealed record ReleaseReservationsCommand(Guid OrderId, string Reason) :
 
 internal sealed record ConfirmReservationsCommand(Guid OrderId) : ICommand<int>;
 
+/// <summary>Reservations for many orders in one transaction, decided in the order given, each all or nothing.</summary>
+internal sealed record ReserveStockBatchCommand(IReadOnlyList<ReserveStockCommand> Requests) : ICommand<IReadOnlyList<ReservationOutcome>>;
+
+internal sealed record ReleaseReservationsBatchCommand(IReadOnlyList<ReleaseReservationsCommand> Requests) : ICommand<IReadOnlyList<int>>;
+
+internal sealed record ConfirmReservationsBatchCommand(IReadOnlyList<Guid> OrderIds) : ICommand<IReadOnlyList<int>>;
+
 
 /// <summary>The backstop sweep: expires every active reservation past its time (a lost job cannot keep stock).</summary>
 /// <summary>Expires up to <c>Limit</c> due reservations, oldest first; only those expiring in [From, To) when a window is given.</summary>
@@ -53,13 +60,82 @@ internal sealed class ReserveStockValidator : AbstractValidator<ReserveStockComm
     }
 }
 
+internal sealed class ReserveStockBatchValidator : AbstractValidator<ReserveStockBatchCommand>
+{
+    public ReserveStockBatchValidator(InventorySettings settings)
+    {
+        RuleFor(c => c.Requests).NotEmpty().Must(r => r.Count <= 1_000).WithMessage("A batch holds at most 1,000 reservations.");
+        RuleFor(c => c.Requests).Must(r => r.Select(x => (x.OrderId, x.Location)).Distinct().Count() == r.Count)
+            .WithMessage("An order and location appear twice in one batch.").When(c => c.Requests is { Count: > 0 });
+        RuleForEach(c => c.Requests).SetValidator(new ReserveStockValidator(settings));
+    }
+}
+
 internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettings settings, IBackgroundJobClient jobs, DueWindows windows) :
+    ICommandHandler<ReserveStockBatchCommand, IReadOnlyList<ReservationOutcome>>,
+    ICommandHandler<ReleaseReservationsBatchCommand, IReadOnlyList<int>>,
+    ICommandHandler<ConfirmReservationsBatchCommand, IReadOnlyList<int>>,
     ICommandHandler<ReserveStockCommand, ReservationOutcome>,
     ICommandHandler<ReleaseReservationsCommand, int>,
     ICommandHandler<ConfirmReservationsCommand, int>,
     ICommandHandler<ExpireDueReservationsCommand, int>,
     IQueryHandler<GetReservations, IReadOnlyList<ReservationView>>
 {
+    public async ValueTask<IReadOnlyList<ReservationOutcome>> Handle(ReserveStockBatchCommand command, CancellationToken cancellationToken)
+    {
+        // Every lock the batch needs, taken up front in one fixed order (orders, then stock rows by
+        // location and SKU), so a batch cannot deadlock with single requests or another batch.
+        await LockOrdersAsync(command.Requests.Select(r => r.OrderId), cancellationToken);
+        await LockStockAsync(command.Requests.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))), cancellationToken);
+        var outcomes = new List<ReservationOutcome>(command.Requests.Count);
+        foreach (var request in command.Requests)
+        {
+            outcomes.Add(await Handle(request, cancellationToken));
+        }
+
+        return outcomes;
+    }
+
+    public async ValueTask<IReadOnlyList<int>> Handle(ReleaseReservationsBatchCommand command, CancellationToken cancellationToken)
+    {
+        var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
+        await LockOrdersAsync(orderIds, cancellationToken);
+        var holding = await db.Reservations
+            .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
+            .ToListAsync(cancellationToken);
+        await LockStockAsync(holding.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))), cancellationToken);
+        var byOrder = holding.ToLookup(r => r.OrderId);
+        var released = new List<int>(command.Requests.Count);
+        var done = new HashSet<Guid>();
+        foreach (var request in command.Requests)
+        {
+            var reservations = done.Add(request.OrderId) ? byOrder[request.OrderId].ToArray() : [];
+            foreach (var reservation in reservations)
+            {
+                await EndAsync(reservation, ReservationStatus.Released, request.Reason, cancellationToken);
+            }
+
+            released.Add(reservations.Length);
+        }
+
+        return released;
+    }
+
+    public async ValueTask<IReadOnlyList<int>> Handle(ConfirmReservationsBatchCommand command, CancellationToken cancellationToken)
+    {
+        var orderIds = command.OrderIds.Distinct().ToArray();
+        await LockOrdersAsync(orderIds, cancellationToken);
+        var active = await db.Reservations.Where(r => orderIds.Contains(r.OrderId) && r.Status == ReservationStatus.Active).ToListAsync(cancellationToken);
+        foreach (var reservation in active)
+        {
+            reservation.Status = ReservationStatus.Confirmed;
+        }
+
+        var counts = active.GroupBy(r => r.OrderId).ToDictionary(g => g.Key, g => g.Count());
+        var answered = new HashSet<Guid>();
+        return command.OrderIds.Select(id => answered.Add(id) ? counts.GetValueOrDefault(id) : 0).ToArray();
+    }
+
     public async ValueTask<ReservationOutcome> Handle(ReserveStockCommand command, CancellationToken cancellationToken)
     {
         // Requests for one order run one at a time, so a repeat sees the first one's outcome.
@@ -234,6 +310,29 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
 
     private Task LockOrderAsync(Guid orderId, CancellationToken cancellationToken) =>
         db.LockAsync($"order:{orderId}", cancellationToken);
+
+    private Task LockOrdersAsync(IEnumerable<Guid> orderIds, CancellationToken cancellationToken) =>
+        db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
+
+    /// <summary>Locks the stock rows of the given (location, SKU) pairs in one fixed order: location, then SKU.</summary>
+    private async Task LockStockAsync(IEnumerable<(string Location, string Sku)> rows, CancellationToken cancellationToken)
+    {
+        var keys = rows.Distinct().ToArray();
+        if (keys.Length == 0)
+        {
+            return;
+        }
+
+        await using var select = await db.CreateCommandAsync("""
+            SELECT 1 FROM inventory.stock_levels s
+            JOIN unnest($1::text[], $2::text[]) AS k(location, sku) ON s.location = k.location AND s.sku = k.sku
+            ORDER BY s.location, s.sku
+            FOR UPDATE OF s
+            """, cancellationToken);
+        select.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Location).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        select.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Sku).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        await select.ExecuteNonQueryAsync(cancellationToken);
+    }
 }
 
 /// <summary>The Hangfire jobs that expire unconfirmed reservations: one delayed job per second of expiry times, and a minutely sweep.</summary>
@@ -266,6 +365,9 @@ internal sealed class ReservationExpiryJob(ISender sender, IBackgroundJobClient 
 
 /// <summary>Module API handlers: other modules reserve, release and confirm through contracts.</summary>
 internal sealed class ReservationApi(ISender sender) :
+    IModuleRequestHandler<ReserveStockBatch, IReadOnlyList<ReservationOutcome>>,
+    IModuleRequestHandler<ReleaseReservationsBatch, IReadOnlyList<int>>,
+    IModuleRequestHandler<ConfirmReservationsBatch, IReadOnlyList<int>>,
     IModuleRequestHandler<ReserveStock, ReservationOutcome>,
     IModuleRequestHandler<ReleaseReservations, int>,
     IModuleRequestHandler<ConfirmReservations, int>
@@ -278,4 +380,13 @@ internal sealed class ReservationApi(ISender sender) :
 
     public async Task<int> HandleAsync(ConfirmReservations request, CancellationToken cancellationToken) =>
         await sender.Send(new ConfirmReservationsCommand(request.OrderId), cancellationToken);
+
+    public async Task<IReadOnlyList<ReservationOutcome>> HandleAsync(ReserveStockBatch request, CancellationToken cancellationToken) =>
+        await sender.Send(new ReserveStockBatchCommand(request.Requests.Select(r => new ReserveStockCommand(r.OrderId, r.Location, r.Lines, r.Hold)).ToArray()), cancellationToken);
+
+    public async Task<IReadOnlyList<int>> HandleAsync(ReleaseReservationsBatch request, CancellationToken cancellationToken) =>
+        await sender.Send(new ReleaseReservationsBatchCommand(request.Requests.Select(r => new ReleaseReservationsCommand(r.OrderId, r.Reason)).ToArray()), cancellationToken);
+
+    public async Task<IReadOnlyList<int>> HandleAsync(ConfirmReservationsBatch request, CancellationToken cancellationToken) =>
+        await sender.Send(new ConfirmReservationsBatchCommand(request.Requests.Select(r => r.OrderId).ToArray()), cancellationToken);
 }

@@ -24,12 +24,36 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
     public async Task<Order?> LoadAsync(Guid orderId, CancellationToken cancellationToken) =>
         await db.Orders.SingleOrDefaultAsync(o => o.Id == orderId, cancellationToken);
 
-    public async Task RoutedAsync(OrderRouted message, CancellationToken cancellationToken)
+    /// <summary>The orders of a batch of messages, in one round of queries.</summary>
+    private async Task<Dictionary<Guid, Order>> LoadAsync(IEnumerable<Guid> orderIds, CancellationToken cancellationToken)
     {
-        var order = await LoadAsync(message.OrderId, cancellationToken);
-        if (order is null || order.Reservation != StepState.Pending)
+        var ids = orderIds.Distinct().ToArray();
+        var orders = ids.Length == 1
+            ? await db.Orders.Where(o => o.Id == ids[0]).ToListAsync(cancellationToken)
+            : await db.Orders.Where(o => ids.Contains(o.Id)).AsSplitQuery().ToListAsync(cancellationToken);
+        return orders.ToDictionary(o => o.Id);
+    }
+
+    public async Task RoutedAsync(IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var steps = new List<Step>(batch.Count);
+        foreach (var delivered in batch)
         {
-            return;
+            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order && Routed(order, delivered.Message))
+            {
+                steps.Add(new Step(order, delivered.Enter));
+            }
+        }
+
+        await AdvanceAsync(steps, cancellationToken);
+    }
+
+    private bool Routed(Order order, OrderRouted message)
+    {
+        if (order.Reservation != StepState.Pending)
+        {
+            return false;
         }
 
         order.Reservation = StepState.Done;
@@ -42,7 +66,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
             Lines = a.Lines.Select(l => new AllocatedSku { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
         }));
         order.Record("reserved", $"fulfilment at {string.Join(", ", message.Allocations.Select(a => a.Node))}", clock.GetUtcNow());
-        await AdvanceAsync(order, cancellationToken);
+        return true;
     }
 
     public async Task RoutingFailedAsync(OrderRoutingFailed message, CancellationToken cancellationToken)
@@ -58,12 +82,26 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         await RejectAsync(order, message.Reason, message.Detail, cancellationToken);
     }
 
-    public async Task PricedAsync(OrderPriced message, CancellationToken cancellationToken)
+    public async Task PricedAsync(IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken)
     {
-        var order = await LoadAsync(message.OrderId, cancellationToken);
-        if (order is null || order.Pricing != StepState.Pending)
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var steps = new List<Step>(batch.Count);
+        foreach (var delivered in batch)
         {
-            return;
+            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order && Priced(order, delivered.Message))
+            {
+                steps.Add(new Step(order, delivered.Enter));
+            }
+        }
+
+        await AdvanceAsync(steps, cancellationToken);
+    }
+
+    private bool Priced(Order order, OrderPriced message)
+    {
+        if (order.Pricing != StepState.Pending)
+        {
+            return false;
         }
 
         order.Pricing = StepState.Done;
@@ -82,7 +120,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         var discounts = message.Promotions.Count == 0 ? string.Empty : $", discounts {string.Join(", ", message.Promotions.Select(p => $"{p.Code} -{p.Amount}"))}";
         var refused = message.Coupons.Where(c => c.Status != "applied").Select(c => $"{c.Code} ({c.Reason})").ToArray();
         order.Record("priced", $"total {message.Total} {message.Currency} ({message.PriceList}){discounts}{(refused.Length > 0 ? $"; coupons not applied: {string.Join(", ", refused)}" : string.Empty)}", clock.GetUtcNow());
-        await AdvanceAsync(order, cancellationToken);
+        return true;
     }
 
     public async Task PricingFailedAsync(OrderPricingFailed message, CancellationToken cancellationToken)
@@ -98,56 +136,106 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
     }
 
     /// <summary>Once reserved and priced: hold if a rule says so, else authorise, then confirm or compensate.</summary>
-    public async Task AdvanceAsync(Order order, CancellationToken cancellationToken)
+    public Task AdvanceAsync(Order order, CancellationToken cancellationToken) => AdvanceAsync([new Step(order, null)], cancellationToken);
+
+    /// <summary>
+    /// Advances the orders of a batch together: one authorisation request for all that are ready,
+    /// one confirmation request for all authorised, one release request for all that need one.
+    /// </summary>
+    private async Task AdvanceAsync(IReadOnlyList<Step> steps, CancellationToken cancellationToken)
     {
-        if (order.Status == OrderStatus.Cancelled || order.Status == OrderStatus.Rejected)
+        var releases = new List<ReleaseReservations>();
+        var ready = new List<Step>(steps.Count);
+        foreach (var step in steps)
         {
-            await modules.SendAsync(new ReleaseReservations(order.Id, order.StatusReason ?? "order-ended"), cancellationToken);
-            return;
+            var order = step.Order;
+            if (order.Status == OrderStatus.Cancelled || order.Status == OrderStatus.Rejected)
+            {
+                releases.Add(new ReleaseReservations(order.Id, order.StatusReason ?? "order-ended"));
+                continue;
+            }
+
+            if (order.Status != OrderStatus.Pending || order.Reservation != StepState.Done || order.Pricing != StepState.Done || order.PaymentStep != StepState.Pending)
+            {
+                continue;
+            }
+
+            if (!order.HoldReleased && HoldReason(order) is { } hold)
+            {
+                order.MoveTo(OrderStatus.OnHold, hold, "hold rule", clock.GetUtcNow());
+                continue;
+            }
+
+            ready.Add(step);
         }
 
-        if (order.Status != OrderStatus.Pending || order.Reservation != StepState.Done || order.Pricing != StepState.Done || order.PaymentStep != StepState.Pending)
+        var authorized = new List<Step>(ready.Count);
+        if (ready.Count > 0)
         {
-            return;
+            var authorizations = await modules.SendAsync(
+                new AuthorizePaymentBatch(ready.Select(s => new AuthorizePayment(s.Order.Id, s.Order.Total!.Value, s.Order.Currency, s.Order.Payment.Method, s.Order.Payment.Token)).ToArray()),
+                cancellationToken);
+            var now = clock.GetUtcNow();
+            for (var i = 0; i < ready.Count; i++)
+            {
+                var (order, authorization) = (ready[i].Order, authorizations[i]);
+                if (!authorization.Authorized)
+                {
+                    order.PaymentStep = StepState.Failed;
+                    order.Record("payment declined", authorization.DeclineReason ?? "declined", now);
+                    order.MoveTo(OrderStatus.Cancelled, "payment-declined", $"payment declined: {authorization.DeclineReason}", now);
+                    releases.Add(new ReleaseReservations(order.Id, "payment-declined"));
+                    using var cause = ready[i].Enter();
+                    db.Publish(new OrderCancelled(order.Id, "payment-declined", now), order.Id.ToString());
+                    continue;
+                }
+
+                order.PaymentStep = StepState.Done;
+                order.Record("payment authorized", $"payment {authorization.PaymentId}", now);
+                authorized.Add(ready[i]);
+            }
         }
 
-        if (!order.HoldReleased && HoldReason(order) is { } hold)
+        if (authorized.Count > 0)
         {
-            order.MoveTo(OrderStatus.OnHold, hold, "hold rule", clock.GetUtcNow());
-            return;
+            var confirmations = await modules.SendAsync(new ConfirmReservationsBatch(authorized.Select(s => new ConfirmReservations(s.Order.Id)).ToArray()), cancellationToken);
+            var now = clock.GetUtcNow();
+            for (var i = 0; i < authorized.Count; i++)
+            {
+                var (step, confirmed) = (authorized[i], confirmations[i]);
+                var order = step.Order;
+                using var cause = step.Enter();
+                if (confirmed < order.ReservedNodes)
+                {
+                    // The stock is no longer held (the reservation expired or was released meanwhile): the
+                    // authorisation is voided and the order rejected, nothing stays held for it.
+                    await modules.SendAsync(new VoidPayment(order.Id, "reservation-lost"), cancellationToken);
+                    order.PaymentStep = StepState.Failed;
+                    order.Record("payment voided", "the reservation was lost before confirmation", now);
+                    Reject(order, "reservation-lost", $"{order.ReservedNodes - confirmed} of {order.ReservedNodes} reservations were no longer held at confirmation", releases);
+                    continue;
+                }
+
+                order.MoveTo(OrderStatus.Confirmed, null, "reserved, priced and authorised", now);
+                db.Publish(new OrderConfirmed(order.Id, order.Number, order.Currency, order.Total!.Value, now), order.Id.ToString());
+                logger.LogInformation("Order {OrderId} confirmed", order.Id);
+            }
         }
 
-        var authorization = await modules.SendAsync(
-            new AuthorizePayment(order.Id, order.Total!.Value, order.Currency, order.Payment.Method, order.Payment.Token),
-            cancellationToken);
-        var now = clock.GetUtcNow();
-        if (!authorization.Authorized)
-        {
-            order.PaymentStep = StepState.Failed;
-            order.Record("payment declined", authorization.DeclineReason ?? "declined", now);
-            order.MoveTo(OrderStatus.Cancelled, "payment-declined", $"payment declined: {authorization.DeclineReason}", now);
-            await modules.SendAsync(new ReleaseReservations(order.Id, "payment-declined"), cancellationToken);
-            db.Publish(new OrderCancelled(order.Id, "payment-declined", now), order.Id.ToString());
-            return;
-        }
+        await ReleaseAsync(releases, cancellationToken);
+    }
 
-        order.PaymentStep = StepState.Done;
-        order.Record("payment authorized", $"payment {authorization.PaymentId}", now);
-        var confirmed = await modules.SendAsync(new ConfirmReservations(order.Id), cancellationToken);
-        if (confirmed < order.ReservedNodes)
-        {
-            // The stock is no longer held (the reservation expired or was released meanwhile): the
-            // authorisation is voided and the order rejected, nothing stays held for it.
-            await modules.SendAsync(new VoidPayment(order.Id, "reservation-lost"), cancellationToken);
-            order.PaymentStep = StepState.Failed;
-            order.Record("payment voided", "the reservation was lost before confirmation", now);
-            await RejectAsync(order, "reservation-lost", $"{order.ReservedNodes - confirmed} of {order.ReservedNodes} reservations were no longer held at confirmation", cancellationToken);
-            return;
-        }
+    private Task ReleaseAsync(IReadOnlyList<ReleaseReservations> releases, CancellationToken cancellationToken) => releases.Count switch
+    {
+        0 => Task.CompletedTask,
+        1 => modules.SendAsync(releases[0], cancellationToken),
+        _ => modules.SendAsync(new ReleaseReservationsBatch(releases), cancellationToken),
+    };
 
-        order.MoveTo(OrderStatus.Confirmed, null, "reserved, priced and authorised", now);
-        db.Publish(new OrderConfirmed(order.Id, order.Number, order.Currency, order.Total!.Value, now), order.Id.ToString());
-        logger.LogInformation("Order {OrderId} confirmed", order.Id);
+    /// <summary>An order being advanced, and how to enter the message that moved it (for what it publishes).</summary>
+    private sealed record Step(Order Order, Func<IDisposable>? Cause)
+    {
+        public IDisposable? Enter() => Cause?.Invoke();
     }
 
     private string? HoldReason(Order order) =>
@@ -156,6 +244,14 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         : null;
 
     private async Task RejectAsync(Order order, string reason, string detail, CancellationToken cancellationToken)
+    {
+        var releases = new List<ReleaseReservations>(1);
+        Reject(order, reason, detail, releases);
+        await ReleaseAsync(releases, cancellationToken);
+    }
+
+    /// <summary>Rejects the order (unless it already ended); a reservation it holds is added to <paramref name="releases"/>.</summary>
+    private void Reject(Order order, string reason, string detail, List<ReleaseReservations> releases)
     {
         var now = clock.GetUtcNow();
         if (!Order.CanMove(order.Status, OrderStatus.Rejected))
@@ -167,17 +263,17 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         order.MoveTo(OrderStatus.Rejected, reason, detail, now);
         if (order.Reservation == StepState.Done)
         {
-            await modules.SendAsync(new ReleaseReservations(order.Id, reason), cancellationToken);
+            releases.Add(new ReleaseReservations(order.Id, reason));
         }
 
         db.Publish(new OrderRejected(order.Id, reason, detail, now), order.Id.ToString());
     }
 }
 
-internal sealed class OnOrderRouted(OrderPipeline pipeline) : IIntegrationEventHandler<OrderRouted>
+internal sealed class OnOrderRouted(OrderPipeline pipeline) : IIntegrationEventBatchHandler<OrderRouted>
 {
-    public Task HandleAsync(OrderRouted message, MessageContext context, CancellationToken cancellationToken) =>
-        pipeline.RoutedAsync(message, cancellationToken);
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken) =>
+        pipeline.RoutedAsync(batch, cancellationToken);
 }
 
 internal sealed class OnOrderRoutingFailed(OrderPipeline pipeline) : IIntegrationEventHandler<OrderRoutingFailed>
@@ -186,10 +282,10 @@ internal sealed class OnOrderRoutingFailed(OrderPipeline pipeline) : IIntegratio
         pipeline.RoutingFailedAsync(message, cancellationToken);
 }
 
-internal sealed class OnOrderPriced(OrderPipeline pipeline) : IIntegrationEventHandler<OrderPriced>
+internal sealed class OnOrderPriced(OrderPipeline pipeline) : IIntegrationEventBatchHandler<OrderPriced>
 {
-    public Task HandleAsync(OrderPriced message, MessageContext context, CancellationToken cancellationToken) =>
-        pipeline.PricedAsync(message, cancellationToken);
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken) =>
+        pipeline.PricedAsync(batch, cancellationToken);
 }
 
 internal sealed class OnOrderPricingFailed(OrderPipeline pipeline) : IIntegrationEventHandler<OrderPricingFailed>

@@ -19,6 +19,9 @@ internal sealed record AuthorizePaymentCommand(Guid OrderId, decimal Amount, str
 
 internal sealed record VoidPaymentCommand(Guid OrderId, string Reason) : ICommand<bool>;
 
+/// <summary>Authorisations of many orders in one transaction, each answered in its position.</summary>
+internal sealed record AuthorizePaymentBatchCommand(IReadOnlyList<AuthorizePaymentCommand> Requests) : ICommand<IReadOnlyList<PaymentAuthorization>>;
+
 internal sealed record GetPaymentLedger(Guid OrderId) : IQuery<PaymentLedgerView>;
 
 internal sealed record PaymentLedgerView(Guid OrderId, string? Status, decimal? Amount, string? Currency, IReadOnlyList<LedgerEntryView> Entries);
@@ -36,9 +39,28 @@ internal sealed class PaymentHandlers(
     ResiliencePipelineProvider<string> pipelines,
     TimeProvider clock) :
     ICommandHandler<AuthorizePaymentCommand, PaymentAuthorization>,
+    ICommandHandler<AuthorizePaymentBatchCommand, IReadOnlyList<PaymentAuthorization>>,
     ICommandHandler<VoidPaymentCommand, bool>,
     IQueryHandler<GetPaymentLedger, PaymentLedgerView>
 {
+    public async ValueTask<IReadOnlyList<PaymentAuthorization>> Handle(AuthorizePaymentBatchCommand command, CancellationToken cancellationToken)
+    {
+        await db.LockAsync(command.Requests.Select(r => $"order:{r.OrderId}"), cancellationToken); // one round trip, one fixed order
+        var results = new List<PaymentAuthorization>(command.Requests.Count);
+        var byOrder = new Dictionary<Guid, PaymentAuthorization>();
+        foreach (var request in command.Requests)
+        {
+            if (!byOrder.TryGetValue(request.OrderId, out var result))
+            {
+                byOrder[request.OrderId] = result = await Handle(request, cancellationToken); // a repeated order gets the first answer
+            }
+
+            results.Add(result);
+        }
+
+        return results;
+    }
+
     public async ValueTask<PaymentAuthorization> Handle(AuthorizePaymentCommand command, CancellationToken cancellationToken)
     {
         await LockOrderAsync(command.OrderId, cancellationToken);
@@ -139,10 +161,16 @@ internal sealed class PaymentHandlers(
 /// <summary>Module API: Orders authorises and voids through contracts.</summary>
 internal sealed class PaymentApi(ISender sender) :
     IModuleRequestHandler<AuthorizePayment, PaymentAuthorization>,
+    IModuleRequestHandler<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>>,
     IModuleRequestHandler<VoidPayment, bool>
 {
     public async Task<PaymentAuthorization> HandleAsync(AuthorizePayment request, CancellationToken cancellationToken) =>
         await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, request.Token), cancellationToken);
+
+    public async Task<IReadOnlyList<PaymentAuthorization>> HandleAsync(AuthorizePaymentBatch request, CancellationToken cancellationToken) =>
+        await sender.Send(
+            new AuthorizePaymentBatchCommand(request.Requests.Select(r => new AuthorizePaymentCommand(r.OrderId, r.Amount, r.Currency, r.Method, r.Token)).ToArray()),
+            cancellationToken);
 
     public async Task<bool> HandleAsync(VoidPayment request, CancellationToken cancellationToken) =>
         await sender.Send(new VoidPaymentCommand(request.OrderId, request.Reason), cancellationToken);

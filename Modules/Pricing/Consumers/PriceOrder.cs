@@ -12,19 +12,28 @@ using OmsModular.Shared.Infrastructure.Messaging;
 namespace OmsModular.Modules.Pricing.Consumers;
 
 /// <summary>
-/// Prices a placed order (promotions and coupons included; coupon uses are counted in this
-/// transaction) and publishes the priced order, or why it could not be priced.
+/// Prices placed orders (promotions and coupons included; coupon uses are counted in this
+/// transaction) and publishes each priced order, or why it could not be priced. The orders of an
+/// inbox batch are priced one after another against reference data read once for the batch.
 /// </summary>
-internal sealed class PriceOrder(PricingDbContext db, PriceCalculator calculator, TimeProvider clock) : IIntegrationEventHandler<OrderPlaced>
+internal sealed class PriceOrder(PricingDbContext db, PriceCalculator calculator, TimeProvider clock) : IIntegrationEventBatchHandler<OrderPlaced>
 {
-    public async Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
+    public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
     {
         // Priced before, or the order already ended (its cancellation overtook it): nothing to do.
-        if (await db.PricedOrders.AnyAsync(p => p.OrderId == message.OrderId, cancellationToken))
+        var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
+        var done = (await db.PricedOrders.Where(p => ids.Contains(p.OrderId)).Select(p => p.OrderId).ToListAsync(cancellationToken)).ToHashSet();
+        var work = batch.Where(d => done.Add(d.Message.OrderId)).ToArray();
+        await calculator.PrepareAsync(work.Select(d => (d.Message.Currency, d.Message.Lines.Select(l => l.Sku))), cancellationToken);
+        foreach (var delivered in work)
         {
-            return;
+            await PriceAsync(delivered, cancellationToken);
         }
+    }
 
+    private async Task PriceAsync(Delivered<OrderPlaced> delivered, CancellationToken cancellationToken)
+    {
+        var message = delivered.Message;
         var quote = await calculator.QuoteAsync(
             new QuoteInput(
                 message.Channel,
@@ -45,6 +54,7 @@ internal sealed class PriceOrder(PricingDbContext db, PriceCalculator calculator
             Detail = JsonSerializer.Serialize(quote, MessageSerialization.Options),
             PricedAt = clock.GetUtcNow(),
         });
+        using var cause = delivered.Enter();
         if (quote.Priced)
         {
             db.Publish(

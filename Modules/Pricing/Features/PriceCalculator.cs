@@ -49,6 +49,29 @@ internal sealed record Quote(
 /// </summary>
 internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, TimeProvider clock)
 {
+    // Reference data read once per calculator (one per request, or one per inbox batch when pricing
+    // orders), so the orders of a batch do not each read the same rates, lists and promotions.
+    private readonly Dictionary<string, decimal> _taxRates = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string? ServiceLevel, string Currency), ShippingRate?> _shippingRates = [];
+    private readonly Dictionary<string, List<Promotion>> _promotions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (HashSet<string> Skus, List<PriceList> Lists)> _priceLists = new(StringComparer.Ordinal);
+
+    /// <summary>Reads the price lists (with the prices of the given carts' SKUs) once for the carts about to be quoted.</summary>
+    public async Task PrepareAsync(IEnumerable<(string Currency, IEnumerable<string> Skus)> carts, CancellationToken cancellationToken)
+    {
+        foreach (var currency in carts.GroupBy(c => c.Currency, StringComparer.Ordinal))
+        {
+            var skus = currency.SelectMany(c => c.Skus).ToHashSet(StringComparer.Ordinal);
+            _priceLists[currency.Key] = (skus, await ListsAsync(currency.Key, skus, cancellationToken));
+        }
+    }
+
+    private async Task<List<PriceList>> ListsAsync(string currency, IReadOnlyCollection<string> skus, CancellationToken cancellationToken) =>
+        await db.PriceLists.AsNoTracking().IgnoreAutoIncludes()
+            .Include(l => l.Prices.Where(p => skus.Contains(p.Sku))) // only the carts' prices, not whole lists
+            .Where(l => l.Currency == currency)
+            .ToListAsync(cancellationToken);
+
     public async Task<Quote> QuoteAsync(QuoteInput input, CancellationToken cancellationToken) =>
         await QuoteAsync(input, null, cancellationToken);
 
@@ -57,10 +80,9 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
         var now = clock.GetUtcNow();
         var digits = Currencies.MinorUnits(input.Currency);
         var skus = input.Lines.Select(l => l.Sku).Distinct().ToArray();
-        var lists = (await db.PriceLists.AsNoTracking().IgnoreAutoIncludes()
-                .Include(l => l.Prices.Where(p => skus.Contains(p.Sku))) // only the cart's prices, not whole lists
-                .Where(l => l.Currency == input.Currency)
-                .ToListAsync(cancellationToken))
+        var lists = (_priceLists.TryGetValue(input.Currency, out var prepared) && skus.All(prepared.Skus.Contains)
+                ? prepared.Lists
+                : await ListsAsync(input.Currency, skus, cancellationToken))
             .Where(l => (l.ValidFrom is null || l.ValidFrom <= now) && (l.ValidTo is null || l.ValidTo > now))
             .ToArray();
         // Channel lists first, then default lists; within each, by code. A SKU takes its price from
@@ -68,7 +90,11 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
         var ordered = lists.Where(l => l.Channel == input.Channel).OrderBy(l => l.Code, StringComparer.Ordinal)
             .Concat(lists.Where(l => l.Channel is null).OrderBy(l => l.Code, StringComparer.Ordinal))
             .ToArray();
-        var rate = (await db.TaxRates.AsNoTracking().SingleOrDefaultAsync(t => t.CountryCode == input.CountryCode, cancellationToken))?.Rate ?? 0m;
+        if (!_taxRates.TryGetValue(input.CountryCode, out var rate))
+        {
+            _taxRates[input.CountryCode] = rate = (await db.TaxRates.AsNoTracking().SingleOrDefaultAsync(t => t.CountryCode == input.CountryCode, cancellationToken))?.Rate ?? 0m;
+        }
+
 
         var work = new List<LineWork>();
         var missing = new List<string>();
@@ -105,8 +131,12 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
         var shippingNet = 0m;
         if (input.DeliveryMethod == "ship")
         {
-            var shipping = await db.ShippingRates.AsNoTracking()
-                .SingleOrDefaultAsync(s => s.ServiceLevel == input.ServiceLevel && s.Currency == input.Currency, cancellationToken);
+            if (!_shippingRates.TryGetValue((input.ServiceLevel, input.Currency), out var shipping))
+            {
+                _shippingRates[(input.ServiceLevel, input.Currency)] = shipping = await db.ShippingRates.AsNoTracking()
+                    .SingleOrDefaultAsync(s => s.ServiceLevel == input.ServiceLevel && s.Currency == input.Currency, cancellationToken);
+            }
+
             if (shipping is null)
             {
                 return Failed(input, "no-shipping-rate", $"No shipping rate for service level {input.ServiceLevel} in {input.Currency}.");
@@ -156,9 +186,13 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
     private async Task<(List<PromotionCandidate> Candidates, Dictionary<string, CouponOutcome> Outcomes, Dictionary<string, Coupon> CouponOf)> CandidatesAsync(
         QuoteInput input, decimal subtotal, bool forUse, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var promotions = await db.Promotions.AsNoTracking()
-            .Where(p => p.Active && (p.Currency == null || p.Currency == input.Currency))
-            .ToListAsync(cancellationToken);
+        if (!_promotions.TryGetValue(input.Currency, out var promotions))
+        {
+            _promotions[input.Currency] = promotions = await db.Promotions.AsNoTracking()
+                .Where(p => p.Active && (p.Currency == null || p.Currency == input.Currency))
+                .ToListAsync(cancellationToken);
+        }
+
         var candidates = promotions
             .Where(p => !p.RequiresCoupon && Ineligible(p, input, subtotal, now) is null)
             .Select(p => new PromotionCandidate(p, null))
