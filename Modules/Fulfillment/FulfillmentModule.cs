@@ -18,7 +18,7 @@ public sealed class FulfillmentModule : IModule
         .Publishes<OrderRouted>()
         .Publishes<OrderRoutingFailed>()
         .ConsumesInBatches<OrderPlaced, RouteOrder>("fulfillment.RouteOrder")
-        .Consumes<OrderConfirmed, CreateFulfilmentOrders>()
+        .ConsumesInBatches<OrderConfirmed, CreateFulfilmentOrders>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration) =>

@@ -8,34 +8,43 @@ using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Fulfillment.Consumers;
 
-/// <summary>On confirmation, one fulfilment order per allocated node, ready to pick.</summary>
-internal sealed class CreateFulfilmentOrders(FulfillmentDbContext db, TimeProvider clock) : IIntegrationEventHandler<OrderConfirmed>
+/// <summary>On confirmation, one fulfilment order per allocated node, ready to pick (the confirmations of a batch read together).</summary>
+internal sealed class CreateFulfilmentOrders(FulfillmentDbContext db, TimeProvider clock) : IIntegrationEventBatchHandler<OrderConfirmed>
 {
-    public async Task HandleAsync(OrderConfirmed message, MessageContext context, CancellationToken cancellationToken)
+    public async Task HandleAsync(IReadOnlyList<Delivered<OrderConfirmed>> batch, CancellationToken cancellationToken)
     {
-        if (await db.FulfilmentOrders.AnyAsync(f => f.OrderId == message.OrderId, cancellationToken))
+        var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
+        var created = (await db.FulfilmentOrders.Where(f => ids.Contains(f.OrderId)).Select(f => f.OrderId).Distinct().ToListAsync(cancellationToken)).ToHashSet();
+        var todo = ids.Where(created.Add).ToArray();
+        if (todo.Length == 0)
         {
             return;
         }
 
-        var decision = await db.Decisions.AsNoTracking()
-            .Where(d => d.OrderId == message.OrderId && d.Success)
-            .OrderByDescending(d => d.DecidedAt)
-            .FirstOrDefaultAsync(cancellationToken)
-            ?? throw new InvalidOperationException($"Order {message.OrderId} was confirmed without a successful routing decision here.");
-        var allocations = JsonDocument.Parse(decision.Explanation).RootElement.GetProperty("allocations")
-            .Deserialize<NodeAllocation[]>(MessageSerialization.Options)!;
-        foreach (var allocation in allocations)
+        var decisions = (await db.Decisions.AsNoTracking()
+                .Where(d => todo.Contains(d.OrderId) && d.Success)
+                .Select(d => new { d.OrderId, d.DecidedAt, d.Explanation })
+                .ToListAsync(cancellationToken))
+            .GroupBy(d => d.OrderId)
+            .ToDictionary(g => g.Key, g => g.MaxBy(d => d.DecidedAt)!.Explanation);
+        foreach (var orderId in todo)
         {
-            db.FulfilmentOrders.Add(new FulfilmentOrder
+            var explanation = decisions.GetValueOrDefault(orderId)
+                ?? throw new InvalidOperationException($"Order {orderId} was confirmed without a successful routing decision here.");
+            var allocations = JsonDocument.Parse(explanation).RootElement.GetProperty("allocations")
+                .Deserialize<NodeAllocation[]>(MessageSerialization.Options)!;
+            foreach (var allocation in allocations)
             {
-                Id = Guid.CreateVersion7(),
-                OrderId = message.OrderId,
-                NodeCode = allocation.Node,
-                Status = FulfilmentOrderStatus.ReadyToPick,
-                Lines = JsonSerializer.Serialize(allocation.Lines, MessageSerialization.Options),
-                CreatedAt = clock.GetUtcNow(),
-            });
+                db.FulfilmentOrders.Add(new FulfilmentOrder
+                {
+                    Id = Guid.CreateVersion7(),
+                    OrderId = orderId,
+                    NodeCode = allocation.Node,
+                    Status = FulfilmentOrderStatus.ReadyToPick,
+                    Lines = JsonSerializer.Serialize(allocation.Lines, MessageSerialization.Options),
+                    CreatedAt = clock.GetUtcNow(),
+                });
+            }
         }
     }
 }

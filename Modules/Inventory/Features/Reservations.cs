@@ -81,20 +81,8 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
     ICommandHandler<ExpireDueReservationsCommand, int>,
     IQueryHandler<GetReservations, IReadOnlyList<ReservationView>>
 {
-    public async ValueTask<IReadOnlyList<ReservationOutcome>> Handle(ReserveStockBatchCommand command, CancellationToken cancellationToken)
-    {
-        // Every lock the batch needs, taken up front in one fixed order (orders, then stock rows by
-        // location and SKU), so a batch cannot deadlock with single requests or another batch.
-        await LockOrdersAsync(command.Requests.Select(r => r.OrderId), cancellationToken);
-        await LockStockAsync(command.Requests.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))), cancellationToken);
-        var outcomes = new List<ReservationOutcome>(command.Requests.Count);
-        foreach (var request in command.Requests)
-        {
-            outcomes.Add(await Handle(request, cancellationToken));
-        }
-
-        return outcomes;
-    }
+    public async ValueTask<IReadOnlyList<ReservationOutcome>> Handle(ReserveStockBatchCommand command, CancellationToken cancellationToken) =>
+        await ReserveAsync(command.Requests, cancellationToken);
 
     public async ValueTask<IReadOnlyList<int>> Handle(ReleaseReservationsBatchCommand command, CancellationToken cancellationToken)
     {
@@ -136,81 +124,115 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         return command.OrderIds.Select(id => answered.Add(id) ? counts.GetValueOrDefault(id) : 0).ToArray();
     }
 
-    public async ValueTask<ReservationOutcome> Handle(ReserveStockCommand command, CancellationToken cancellationToken)
+    public async ValueTask<ReservationOutcome> Handle(ReserveStockCommand command, CancellationToken cancellationToken) =>
+        (await ReserveAsync([command], cancellationToken))[0];
+
+    /// <summary>
+    /// Decides reservation requests in the order given, each all or nothing, on locked, current
+    /// numbers: the orders' locks and then every stock row involved are taken up front in one fixed
+    /// order (orders; then location, SKU), so this cannot deadlock with other reservations or
+    /// releases; the requests are then decided in memory one after another and written with one
+    /// update. Repeating a request for an order and location whose reservation holds returns that
+    /// reservation and has no second effect.
+    /// </summary>
+    private async Task<IReadOnlyList<ReservationOutcome>> ReserveAsync(IReadOnlyList<ReserveStockCommand> requests, CancellationToken cancellationToken)
     {
-        // Requests for one order run one at a time, so a repeat sees the first one's outcome.
-        await LockOrderAsync(command.OrderId, cancellationToken);
-        var existing = await db.Reservations.SingleOrDefaultAsync(
-            r => r.OrderId == command.OrderId && r.Location == command.Location
-                 && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed),
-            cancellationToken);
-        if (existing is not null)
-        {
-            return new ReservationOutcome(true, existing.Id, []);
-        }
+        var orderIds = requests.Select(r => r.OrderId).Distinct().ToArray();
+        await LockOrdersAsync(orderIds, cancellationToken);
+        var holding = (await db.Reservations.AsNoTracking()
+                .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
+                .Select(r => new { r.OrderId, r.Location, r.Id })
+                .ToListAsync(cancellationToken))
+            .GroupBy(r => (r.OrderId, r.Location))
+            .ToDictionary(g => g.Key, g => g.First().Id);
 
-        var lines = command.Lines.OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray();
-        var skus = lines.Select(l => l.Sku).ToArray();
-
-        // Lock the stock rows in one order (by SKU) so concurrent multi-line reservations cannot deadlock,
-        // then decide on the locked, current numbers: all lines or none.
+        var keys = requests.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))).Distinct().OrderBy(k => k.Location, StringComparer.Ordinal).ThenBy(k => k.Sku, StringComparer.Ordinal).ToArray();
+        var available = new Dictionary<(string Location, string Sku), int>();
         await using (var select = await db.CreateCommandAsync($"""
             SELECT {StockSql.Columns} FROM inventory.stock_levels
-            WHERE location = $1 AND sku = ANY($2) ORDER BY sku FOR UPDATE
+            JOIN unnest($1::text[], $2::text[]) AS k(key_location, key_sku) ON location = k.key_location AND sku = k.key_sku
+            ORDER BY location, sku
+            FOR UPDATE OF stock_levels
             """, cancellationToken))
         {
-            select.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.Location });
-            select.Parameters.Add(new NpgsqlParameter { Value = skus, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            var levels = (await StockSql.ReadLevelsAsync(select, cancellationToken)).ToDictionary(l => l.Sku, StringComparer.Ordinal);
+            select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Location).ToArray() });
+            select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Sku).ToArray() });
+            foreach (var level in await StockSql.ReadLevelsAsync(select, cancellationToken))
+            {
+                available[(level.Location, level.Sku)] = level.Available;
+            }
+        }
+
+        var outcomes = new List<ReservationOutcome>(requests.Count);
+        var taken = new Dictionary<(string Location, string Sku), int>();
+        foreach (var request in requests)
+        {
+            if (holding.TryGetValue((request.OrderId, request.Location), out var existing))
+            {
+                outcomes.Add(new ReservationOutcome(true, existing, []));
+                continue;
+            }
+
+            var lines = request.Lines.OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray();
             var shortfalls = lines
-                .Select(l => new Shortfall(l.Sku, l.Quantity, levels.TryGetValue(l.Sku, out var level) ? level.Available : 0))
+                .Select(l => new Shortfall(l.Sku, l.Quantity, available.GetValueOrDefault((request.Location, l.Sku))))
                 .Where(s => s.Available < s.Requested)
                 .ToArray();
             if (shortfalls.Length > 0)
             {
-                db.Publish(new StockReservationFailed(command.OrderId, command.Location, shortfalls), partitionKey: command.OrderId.ToString());
-                return new ReservationOutcome(false, null, shortfalls);
+                db.Publish(new StockReservationFailed(request.OrderId, request.Location, shortfalls), partitionKey: request.OrderId.ToString());
+                outcomes.Add(new ReservationOutcome(false, null, shortfalls));
+                continue;
             }
+
+            foreach (var line in lines)
+            {
+                available[(request.Location, line.Sku)] -= line.Quantity;
+                taken[(request.Location, line.Sku)] = taken.GetValueOrDefault((request.Location, line.Sku)) + line.Quantity;
+            }
+
+            var reservation = new Reservation
+            {
+                OrderId = request.OrderId,
+                Location = request.Location,
+                Status = ReservationStatus.Active,
+                ExpiresAt = DateTimeOffset.UtcNow + (request.Hold ?? settings.DefaultHold),
+                Lines = lines.Select(l => new ReservedLine { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
+            };
+            db.Reservations.Add(reservation);
+            db.Movements.AddRange(lines.Select(l => new StockMovement
+            {
+                Sku = l.Sku,
+                Location = request.Location,
+                Kind = MovementKind.Reserve,
+                ReservedDelta = l.Quantity,
+                Reference = request.OrderId.ToString(),
+            }));
+            db.Publish(new StockReserved(reservation.Id, request.OrderId, request.Location, lines, reservation.ExpiresAt), partitionKey: request.OrderId.ToString());
+            holding[(request.OrderId, request.Location)] = reservation.Id;
+
+            // Expiry: a delayed job (at least once; it re-checks the reservation when it runs).
+            ScheduleExpiry(reservation);
+            outcomes.Add(new ReservationOutcome(true, reservation.Id, []));
         }
 
-        await using (var reserve = await db.CreateCommandAsync("""
-            UPDATE inventory.stock_levels s SET reserved = s.reserved + r.quantity, updated_at = now()
-            FROM unnest($2::text[], $3::int[]) AS r(sku, quantity)
-            WHERE s.location = $1 AND s.sku = r.sku AND s.on_hand - s.reserved - s.safety_stock >= r.quantity
-            """, cancellationToken))
+        if (taken.Count > 0)
         {
-            reserve.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.Location });
-            reserve.Parameters.Add(new NpgsqlParameter { Value = skus, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            reserve.Parameters.Add(new NpgsqlParameter { Value = lines.Select(l => l.Quantity).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
-            var updated = await reserve.ExecuteNonQueryAsync(cancellationToken);
-            if (updated != lines.Length)
+            await using var reserve = await db.CreateCommandAsync("""
+                UPDATE inventory.stock_levels s SET reserved = s.reserved + r.quantity, updated_at = now()
+                FROM unnest($1::text[], $2::text[], $3::int[]) AS r(location, sku, quantity)
+                WHERE s.location = r.location AND s.sku = r.sku AND s.on_hand - s.reserved - s.safety_stock >= r.quantity
+                """, cancellationToken);
+            reserve.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = taken.Keys.Select(k => k.Location).ToArray() });
+            reserve.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = taken.Keys.Select(k => k.Sku).ToArray() });
+            reserve.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = taken.Values.ToArray() });
+            if (await reserve.ExecuteNonQueryAsync(cancellationToken) != taken.Count)
             {
                 throw new InvalidOperationException("Locked stock changed under a reservation; the transaction is rolled back.");
             }
         }
 
-        var reservation = new Reservation
-        {
-            OrderId = command.OrderId,
-            Location = command.Location,
-            Status = ReservationStatus.Active,
-            ExpiresAt = DateTimeOffset.UtcNow + (command.Hold ?? settings.DefaultHold),
-            Lines = lines.Select(l => new ReservedLine { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
-        };
-        db.Reservations.Add(reservation);
-        db.Movements.AddRange(lines.Select(l => new StockMovement
-        {
-            Sku = l.Sku,
-            Location = command.Location,
-            Kind = MovementKind.Reserve,
-            ReservedDelta = l.Quantity,
-            Reference = command.OrderId.ToString(),
-        }));
-        db.Publish(new StockReserved(reservation.Id, command.OrderId, command.Location, lines, reservation.ExpiresAt), partitionKey: command.OrderId.ToString());
-
-        // Expiry: a delayed job (at least once; it re-checks the reservation when it runs).
-        ScheduleExpiry(reservation);
-        return new ReservationOutcome(true, reservation.Id, []);
+        return outcomes;
     }
 
     public async ValueTask<int> Handle(ReleaseReservationsCommand command, CancellationToken cancellationToken)

@@ -110,6 +110,7 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+        db.ChangeTracker.AutoDetectChangesEnabled = false; // captured orders are complete when added: nothing to detect at save
         await using var transaction = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         var marketplace = group.Where(c => c.Request.Channel == SalesChannel.Marketplace).ToArray();
@@ -189,6 +190,7 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+        db.ChangeTracker.AutoDetectChangesEnabled = false; // captured orders are complete when added: nothing to detect at save
         await using var transaction = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
         var request = capture.Request;
 
