@@ -205,6 +205,40 @@ public sealed class InventoryTests(HostFixture host)
     }
 
     [Fact]
+    public async Task A_batch_of_reservations_is_decided_in_order_each_all_or_nothing_and_a_repeat_has_no_second_effect()
+    {
+        var (first, second) = (NewSku(), NewSku());
+        await SetStockAsync(first, "WH-A", 5);
+        await SetStockAsync(second, "WH-A", 2);
+        using var scope = host.Services.CreateScope();
+        var modules = scope.ServiceProvider.GetRequiredService<IModuleClient>();
+        var (a, b, c, d) = (Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7());
+        var outcomes = await modules.SendAsync(new ReserveStockBatch(
+        [
+            new ReserveStock(a, "WH-A", [new ReservationLine(first, 3), new ReservationLine(second, 1)]),
+            new ReserveStock(b, "WH-A", [new ReservationLine(first, 3)]),                                // 2 left after a: refused
+            new ReserveStock(c, "WH-A", [new ReservationLine(first, 2), new ReservationLine(second, 2)]), // second short: nothing of it held
+            new ReserveStock(d, "WH-A", [new ReservationLine(first, 2), new ReservationLine(second, 1)]), // takes what c could not
+        ]));
+
+        Assert.Equal([true, false, false, true], outcomes.Select(o => o.Reserved));
+        Assert.Equal([new Shortfall(first, 3, 2)], outcomes[1].Shortfalls);
+        Assert.Equal([new Shortfall(second, 2, 1)], outcomes[2].Shortfalls);
+        Assert.Equal(5, await ReservedAsync(first, "WH-A"));
+        Assert.Equal(2, await ReservedAsync(second, "WH-A"));
+
+        // The same requests again: the held ones answer with their reservation, nothing is taken twice.
+        var again = await modules.SendAsync(new ReserveStockBatch([new ReserveStock(a, "WH-A", [new ReservationLine(first, 3), new ReservationLine(second, 1)]), new ReserveStock(d, "WH-A", [new ReservationLine(first, 2), new ReservationLine(second, 1)])]));
+        Assert.Equal([outcomes[0].ReservationId, outcomes[3].ReservationId], again.Select(o => o.ReservationId));
+        Assert.Equal(5, await ReservedAsync(first, "WH-A"));
+
+        Assert.Equal([1, 0], await modules.SendAsync(new ConfirmReservationsBatch([new ConfirmReservations(a), new ConfirmReservations(b)])));
+        Assert.Equal([0, 1, 0], await modules.SendAsync(new ReleaseReservationsBatch([new ReleaseReservations(b, "x"), new ReleaseReservations(d, "cancelled"), new ReleaseReservations(d, "cancelled")])));
+        Assert.Equal(3, await ReservedAsync(first, "WH-A"));
+        Assert.Equal(1, await ReservedAsync(second, "WH-A"));
+    }
+
+    [Fact]
     public async Task Bad_reservations_get_field_errors()
     {
         using var response = await Client.PostAsJsonAsync("/api/v1/inventory/reservations", new

@@ -54,6 +54,37 @@ public sealed class BackboneTests
     }
 
     [Fact]
+    public async Task A_batch_consumer_gets_a_batch_in_one_call_and_a_failing_message_is_retried_alone()
+    {
+        await using var harness = await MessagingHarness.CreateAsync(batchConsumerInC: true);
+        var failed = 0;
+        harness.Behaviour.Fail = (consumer, message, attempt) =>
+            consumer.Contains("_c.", StringComparison.Ordinal) && message.Sequence == 7 && attempt == 1 && Interlocked.Increment(ref failed) > 0;
+        var messages = Events("batched", 40).Select((m, i) => m with { Key = $"batched-{i % 20}" }).ToArray();
+        using (MessagingAmbient.Begin(new MessagingAmbient("corr-batch", "request-9")))
+        {
+            await harness.PublishAsync(messages); // before the workers start: the deliveries pile up into one claim
+        }
+
+        await harness.StartWorkersAsync();
+        await MessagingHarness.WaitUntilAsync(async () => (await harness.EffectsAsync(harness.C)).Count == 40);
+        await harness.SettleAsync();
+
+        var effects = await harness.EffectsAsync(harness.C);
+        Assert.True(harness.Behaviour.LargestBatch > 1, $"largest batch {harness.Behaviour.LargestBatch}");
+        Assert.Equal(2, failed); // message 7 failed its batch (rolled back), then alone (recorded; the others of the batch went through) ...
+        Assert.Equal(messages.Select(m => m.Id).Order(), effects.Select(e => e.EventId).Order()); // ... and every message took effect exactly once
+        foreach (var partition in effects.GroupBy(e => e.Key))
+        {
+            Assert.Equal(partition.Select(e => e.Sequence).Order(), partition.Select(e => e.Sequence)); // per partition in order
+        }
+
+        Assert.All(effects, e => Assert.Equal("corr-batch", e.CorrelationId));
+        Assert.All(effects, e => Assert.Equal(e.MessageId.ToString(), e.CausationId)); // each message is the cause of what it does
+        Assert.Empty(await harness.Admin.ListDeadLettersAsync(null, null, 100, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_commit_in_another_instance_wakes_this_instances_workers_through_listen_notify()
     {
         var prefix = "t" + Guid.NewGuid().ToString("N")[..10];

@@ -50,7 +50,8 @@ public sealed class MessagingHarness : IAsyncDisposable
 
     public MessagingAdmin Admin => Services.GetRequiredService<MessagingAdmin>();
 
-    public static async Task<MessagingHarness> CreateAsync(string? prefix = null, bool createTables = true, Action<IDictionary<string, string?>>? settings = null)
+    /// <param name="batchConsumerInC">Module C consumes through a batch consumer (<see cref="BatchRecordingConsumer{TTag}"/>).</param>
+    public static async Task<MessagingHarness> CreateAsync(string? prefix = null, bool createTables = true, Action<IDictionary<string, string?>>? settings = null, bool batchConsumerInC = false)
     {
         prefix ??= "t" + Guid.NewGuid().ToString("N")[..10];
         var connectionString = await TestDatabase.GetConnectionStringAsync();
@@ -79,10 +80,15 @@ public sealed class MessagingHarness : IAsyncDisposable
                 .Consumes<SomethingHappened, RecordingConsumer<TagB>>()
                 .Handles<AskQuestion, Answer, AnswerQuestion<TagB>>()
                 .Build()),
-            new TestModule(ModuleManifest.Create($"C{prefix}", $"{prefix}_c")
-                .UseDbContext<TestDbContext<TagC>>()
-                .Consumes<SomethingHappened, RecordingConsumer<TagC>>()
-                .Build()),
+            new TestModule(batchConsumerInC
+                ? ModuleManifest.Create($"C{prefix}", $"{prefix}_c")
+                    .UseDbContext<TestDbContext<TagC>>()
+                    .ConsumesInBatches<SomethingHappened, BatchRecordingConsumer<TagC>>()
+                    .Build()
+                : ModuleManifest.Create($"C{prefix}", $"{prefix}_c")
+                    .UseDbContext<TestDbContext<TagC>>()
+                    .Consumes<SomethingHappened, RecordingConsumer<TagC>>()
+                    .Build()),
         };
 
         var services = new ServiceCollection();

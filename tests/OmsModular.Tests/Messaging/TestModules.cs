@@ -73,6 +73,47 @@ public sealed class ConsumerBehaviour
     public bool PublishFollowUp { get; set; }
 
     public int Invocations;
+
+    /// <summary>The most deliveries a batch consumer got in one call.</summary>
+    public int LargestBatch;
+}
+
+/// <summary>Module C's consumer in its batch form: records each message like <see cref="RecordingConsumer{TTag}"/>.</summary>
+public sealed class BatchRecordingConsumer<TTag>(TestDbContext<TTag> db, ConsumerBehaviour behaviour) : IIntegrationEventBatchHandler<SomethingHappened>
+{
+    public Task HandleAsync(IReadOnlyList<Delivered<SomethingHappened>> batch, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref behaviour.Invocations);
+        var largest = behaviour.LargestBatch;
+        while (batch.Count > largest && Interlocked.CompareExchange(ref behaviour.LargestBatch, batch.Count, largest) != largest)
+        {
+            largest = behaviour.LargestBatch;
+        }
+
+        foreach (var delivered in batch)
+        {
+            var (message, context) = (delivered.Message, delivered.Context);
+            if (behaviour.Fail(context.Consumer, message, context.Attempt))
+            {
+                throw new InvalidOperationException($"{context.Consumer} fails {message.Id} on purpose (attempt {context.Attempt}).");
+            }
+
+            using var cause = delivered.Enter();
+            db.Effects.Add(new Effect
+            {
+                EventId = message.Id,
+                MessageId = context.MessageId,
+                Consumer = context.Consumer,
+                Key = message.Key,
+                Sequence = message.Sequence,
+                TraceId = Activity.Current?.TraceId.ToString(),
+                CorrelationId = MessagingAmbient.Current?.CorrelationId,
+                CausationId = MessagingAmbient.Current?.CausationId,
+            });
+        }
+
+        return Task.CompletedTask;
+    }
 }
 
 public sealed class RecordingConsumer<TTag>(TestDbContext<TTag> db, ConsumerBehaviour behaviour) : IIntegrationEventHandler<SomethingHappened>
