@@ -17,6 +17,7 @@ public sealed class OrdersModule : IModule
 {
     public ModuleManifest Manifest { get; } = ModuleManifest.Create("Orders", "orders")
         .UseDbContext<OrdersDbContext>()
+        .PartitionsAcrossConsumers() // the process manager: one step of an order at a time, so several processors can run
         .Publishes<OrderPlaced>()
         .Publishes<OrderCancelled>()
         .Publishes<OrderConfirmed>()

@@ -49,6 +49,11 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         _options = options.Value;
         _logger = logger;
         var table = $"\"{module.Schema}\".inbox_messages";
+        // The partition hold-back: per consumer, or (for a process manager) across all of the module's
+        // consumers; listing them keeps the (consumer, partition_key, sequence) index usable.
+        var samePartition = module.PartitionsAcrossConsumers && module.Consumes.Count > 0
+            ? $"e.consumer IN ({string.Join(", ", module.Consumes.Select(c => $"'{c.ConsumerName.Replace("'", "''", StringComparison.Ordinal)}'"))})"
+            : "e.consumer = i.consumer";
         _claimSql = $"""
             SELECT i.id, i.message_id, i.consumer, i.message_type, i.payload::text, i.partition_key, i.occurred_at,
                    i.trace_parent, i.trace_state, i.correlation_id, i.causation_id, i.attempts
@@ -56,7 +61,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             WHERE i.status = 0 AND i.next_attempt_at <= now()
               AND (i.partition_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM {table} e
-                    WHERE e.status = 0 AND e.consumer = i.consumer AND e.partition_key = i.partition_key
+                    WHERE e.status = 0 AND {samePartition} AND e.partition_key = i.partition_key
                       AND e.sequence < i.sequence))
             ORDER BY i.sequence
             LIMIT $1
@@ -80,7 +85,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             WHERE i.status = 0
               AND (i.partition_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM {table} e
-                    WHERE e.status = 0 AND e.consumer = i.consumer AND e.partition_key = i.partition_key
+                    WHERE e.status = 0 AND {samePartition} AND e.partition_key = i.partition_key
                       AND e.sequence < i.sequence))
             """;
     }

@@ -20,8 +20,10 @@ public sealed class ModuleManifest
         Action<IServiceCollection, ModuleDatabase> registerDbContext,
         IReadOnlyList<Type> publishes,
         IReadOnlyList<ConsumerDescriptor> consumes,
-        IReadOnlyList<ModuleRequestDescriptor> handles)
+        IReadOnlyList<ModuleRequestDescriptor> handles,
+        bool partitionsAcrossConsumers = false)
     {
+        PartitionsAcrossConsumers = partitionsAcrossConsumers;
         Name = name;
         Schema = schema;
         DbContextType = dbContextType;
@@ -46,6 +48,13 @@ public sealed class ModuleManifest
     /// <summary>Integration event consumers of the module, each with its own delivery.</summary>
     public IReadOnlyList<ConsumerDescriptor> Consumes { get; }
 
+    /// <summary>
+    /// When set, the deliveries of one partition are handled one at a time across all of the
+    /// module's consumers (not only per consumer), so several inbox processors can run without two
+    /// of them working on the same partition (the same order) at once.
+    /// </summary>
+    public bool PartitionsAcrossConsumers { get; }
+
     /// <summary>Module API requests the module handles.</summary>
     public IReadOnlyList<ModuleRequestDescriptor> Handles { get; }
 
@@ -63,6 +72,7 @@ public sealed class ModuleManifest
         private readonly List<ConsumerDescriptor> _consumes = [];
         private readonly List<ModuleRequestDescriptor> _handles = [];
         private Type? _dbContextType;
+        private bool _partitionsAcrossConsumers;
         private Action<IServiceCollection, ModuleDatabase>? _registerDbContext;
 
         internal Builder(string name, string schema)
@@ -127,6 +137,16 @@ public sealed class ModuleManifest
             return this;
         }
 
+        /// <summary>
+        /// Handle the deliveries of one partition one at a time across all consumers of this module
+        /// (a process manager keyed by the partition, e.g. the order), so it can run several processors.
+        /// </summary>
+        public Builder PartitionsAcrossConsumers()
+        {
+            _partitionsAcrossConsumers = true;
+            return this;
+        }
+
         public ModuleManifest Build()
         {
             if (_dbContextType is null || _registerDbContext is null)
@@ -140,7 +160,7 @@ public sealed class ModuleManifest
                 throw new InvalidOperationException($"Module {_name} declares consumer '{duplicateConsumer.Key}' twice.");
             }
 
-            return new ModuleManifest(_name, _schema, _dbContextType, _registerDbContext, _publishes.ToArray(), _consumes.ToArray(), _handles.ToArray());
+            return new ModuleManifest(_name, _schema, _dbContextType, _registerDbContext, _publishes.ToArray(), _consumes.ToArray(), _handles.ToArray(), _partitionsAcrossConsumers);
         }
     }
 }

@@ -85,6 +85,31 @@ public sealed class BackboneTests
     }
 
     [Fact]
+    public async Task A_module_that_partitions_across_consumers_never_handles_one_partition_twice_at_once_with_two_processors()
+    {
+        var prefix = "t" + Guid.NewGuid().ToString("N")[..10];
+        await using var harness = await MessagingHarness.CreateAsync(prefix, secondConsumerInB: true, settings: s => s["Oms:Messaging:InboxBatchSize"] = "1"); // one delivery per claim, so both processors are busy at once
+        harness.Behaviour.HoldFor = TimeSpan.FromMilliseconds(15);
+        var messages = Events("across", 40).Select((m, i) => m with { Key = $"across-{i % 4}", Sequence = i / 4 }).ToArray();
+        await harness.PublishAsync(messages);
+        await harness.StartWorkersAsync(processorsPerModule: 2);
+
+        await MessagingHarness.WaitUntilAsync(async () => (await harness.EffectsAsync(harness.B)).Count == 80, TimeSpan.FromSeconds(60));
+        await harness.SettleAsync();
+
+        var effects = await harness.EffectsAsync(harness.B);
+        Assert.Equal(0, harness.Behaviour.Overlaps); // both consumers, two processors: one delivery of a partition at a time
+        foreach (var consumer in effects.GroupBy(e => e.Consumer))
+        {
+            Assert.Equal(40, consumer.Count());
+            foreach (var partition in consumer.GroupBy(e => e.Key))
+            {
+                Assert.Equal(partition.Select(e => e.Sequence).Order(), partition.Select(e => e.Sequence));
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_commit_in_another_instance_wakes_this_instances_workers_through_listen_notify()
     {
         var prefix = "t" + Guid.NewGuid().ToString("N")[..10];

@@ -51,7 +51,8 @@ public sealed class MessagingHarness : IAsyncDisposable
     public MessagingAdmin Admin => Services.GetRequiredService<MessagingAdmin>();
 
     /// <param name="batchConsumerInC">Module C consumes through a batch consumer (<see cref="BatchRecordingConsumer{TTag}"/>).</param>
-    public static async Task<MessagingHarness> CreateAsync(string? prefix = null, bool createTables = true, Action<IDictionary<string, string?>>? settings = null, bool batchConsumerInC = false)
+    /// <param name="secondConsumerInB">Module B has a second consumer of the same event (<c>…_b.second</c>) and handles a partition one delivery at a time across both (<see cref="ModuleManifest.PartitionsAcrossConsumers"/>).</param>
+    public static async Task<MessagingHarness> CreateAsync(string? prefix = null, bool createTables = true, Action<IDictionary<string, string?>>? settings = null, bool batchConsumerInC = false, bool secondConsumerInB = false)
     {
         prefix ??= "t" + Guid.NewGuid().ToString("N")[..10];
         var connectionString = await TestDatabase.GetConnectionStringAsync();
@@ -74,12 +75,21 @@ public sealed class MessagingHarness : IAsyncDisposable
                 .Publishes<SomethingHappened>()
                 .Consumes<SomethingFollowed, FollowUpConsumer<TagA>>()
                 .Build()),
-            new TestModule(ModuleManifest.Create($"B{prefix}", $"{prefix}_b")
-                .UseDbContext<TestDbContext<TagB>>()
-                .Publishes<SomethingFollowed>()
-                .Consumes<SomethingHappened, RecordingConsumer<TagB>>()
-                .Handles<AskQuestion, Answer, AnswerQuestion<TagB>>()
-                .Build()),
+            new TestModule(secondConsumerInB
+                ? ModuleManifest.Create($"B{prefix}", $"{prefix}_b")
+                    .UseDbContext<TestDbContext<TagB>>()
+                    .PartitionsAcrossConsumers()
+                    .Publishes<SomethingFollowed>()
+                    .Consumes<SomethingHappened, RecordingConsumer<TagB>>()
+                    .Consumes<SomethingHappened, RecordingConsumer<TagB>>($"{prefix}_b.second")
+                    .Handles<AskQuestion, Answer, AnswerQuestion<TagB>>()
+                    .Build()
+                : ModuleManifest.Create($"B{prefix}", $"{prefix}_b")
+                    .UseDbContext<TestDbContext<TagB>>()
+                    .Publishes<SomethingFollowed>()
+                    .Consumes<SomethingHappened, RecordingConsumer<TagB>>()
+                    .Handles<AskQuestion, Answer, AnswerQuestion<TagB>>()
+                    .Build()),
             new TestModule(batchConsumerInC
                 ? ModuleManifest.Create($"C{prefix}", $"{prefix}_c")
                     .UseDbContext<TestDbContext<TagC>>()

@@ -76,6 +76,13 @@ public sealed class ConsumerBehaviour
 
     /// <summary>The most deliveries a batch consumer got in one call.</summary>
     public int LargestBatch;
+
+    /// <summary>When set, each handler call stays in flight this long and counts calls that overlap on one key.</summary>
+    public TimeSpan HoldFor { get; set; }
+
+    public System.Collections.Concurrent.ConcurrentDictionary<string, int> InFlight { get; } = new();
+
+    public int Overlaps;
 }
 
 /// <summary>Module C's consumer in its batch form: records each message like <see cref="RecordingConsumer{TTag}"/>.</summary>
@@ -118,9 +125,21 @@ public sealed class BatchRecordingConsumer<TTag>(TestDbContext<TTag> db, Consume
 
 public sealed class RecordingConsumer<TTag>(TestDbContext<TTag> db, ConsumerBehaviour behaviour) : IIntegrationEventHandler<SomethingHappened>
 {
-    public Task HandleAsync(SomethingHappened message, MessageContext context, CancellationToken cancellationToken)
+    public async Task HandleAsync(SomethingHappened message, MessageContext context, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref behaviour.Invocations);
+        if (behaviour.HoldFor > TimeSpan.Zero)
+        {
+            var key = $"{typeof(TTag).Name}:{message.Key}"; // per module: another module may handle the same partition meanwhile
+            if (behaviour.InFlight.AddOrUpdate(key, 1, (_, n) => n + 1) > 1)
+            {
+                Interlocked.Increment(ref behaviour.Overlaps);
+            }
+
+            await Task.Delay(behaviour.HoldFor, cancellationToken);
+            behaviour.InFlight.AddOrUpdate(key, 0, (_, n) => n - 1);
+        }
+
         if (behaviour.Fail(context.Consumer, message, context.Attempt))
         {
             throw new InvalidOperationException($"{context.Consumer} fails {message.Id} on purpose (attempt {context.Attempt}).");
@@ -142,7 +161,6 @@ public sealed class RecordingConsumer<TTag>(TestDbContext<TTag> db, ConsumerBeha
             db.Publish(new SomethingFollowed(message.Id, message.Key, message.Sequence), message.Key);
         }
 
-        return Task.CompletedTask;
     }
 }
 
