@@ -46,13 +46,15 @@ internal sealed class PaymentHandlers(
     public async ValueTask<IReadOnlyList<PaymentAuthorization>> Handle(AuthorizePaymentBatchCommand command, CancellationToken cancellationToken)
     {
         await db.LockAsync(command.Requests.Select(r => $"order:{r.OrderId}"), cancellationToken); // one round trip, one fixed order
+        var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
+        var byOrder = (await db.Payments.AsNoTracking().Where(p => orderIds.Contains(p.OrderId)).ToListAsync(cancellationToken))
+            .ToDictionary(p => p.OrderId, Answer);
         var results = new List<PaymentAuthorization>(command.Requests.Count);
-        var byOrder = new Dictionary<Guid, PaymentAuthorization>();
         foreach (var request in command.Requests)
         {
             if (!byOrder.TryGetValue(request.OrderId, out var result))
             {
-                byOrder[request.OrderId] = result = await Handle(request, cancellationToken); // a repeated order gets the first answer
+                byOrder[request.OrderId] = result = await AuthorizeNewAsync(request, cancellationToken); // a repeated order gets the first answer
             }
 
             results.Add(result);
@@ -65,11 +67,16 @@ internal sealed class PaymentHandlers(
     {
         await LockOrderAsync(command.OrderId, cancellationToken);
         var existing = await db.Payments.SingleOrDefaultAsync(p => p.OrderId == command.OrderId, cancellationToken);
-        if (existing is not null)
-        {
-            return new PaymentAuthorization(existing.Status != PaymentStatus.Declined, existing.Id, existing.DeclineReason);
-        }
+        return existing is not null ? Answer(existing) : await AuthorizeNewAsync(command, cancellationToken);
+    }
 
+    /// <summary>The answer an existing payment gives to a repeated authorisation.</summary>
+    private static PaymentAuthorization Answer(Payment payment) =>
+        new(payment.Status != PaymentStatus.Declined, payment.Id, payment.DeclineReason);
+
+    /// <summary>Authorises an order that has no payment yet (its lock is held).</summary>
+    private async Task<PaymentAuthorization> AuthorizeNewAsync(AuthorizePaymentCommand command, CancellationToken cancellationToken)
+    {
         // Retries (same idempotency key), a circuit breaker and a timeout around the provider.
         var key = $"auth-{command.OrderId}";
         var outcome = await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
