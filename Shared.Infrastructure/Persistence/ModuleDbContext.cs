@@ -108,12 +108,7 @@ public abstract class ModuleDbContext : DbContext
     }
 
     /// <summary>Serialises work on one key (e.g. an order) until the current transaction ends.</summary>
-    public async Task LockAsync(string key, CancellationToken cancellationToken)
-    {
-        await using var command = await CreateCommandAsync("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", cancellationToken).ConfigureAwait(false);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"{Schema}:{key}" });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task LockAsync(string key, CancellationToken cancellationToken) => LockAsync([key], cancellationToken);
 
     /// <summary>
     /// Takes the transaction-scoped locks of many keys in one round trip, in one fixed (ordinal)

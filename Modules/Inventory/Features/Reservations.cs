@@ -146,22 +146,8 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
             .GroupBy(r => (r.OrderId, r.Location))
             .ToDictionary(g => g.Key, g => g.First().Id);
 
-        var keys = requests.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))).Distinct().OrderBy(k => k.Location, StringComparer.Ordinal).ThenBy(k => k.Sku, StringComparer.Ordinal).ToArray();
-        var available = new Dictionary<(string Location, string Sku), int>();
-        await using (var select = await db.CreateCommandAsync($"""
-            SELECT {StockSql.Columns} FROM inventory.stock_levels
-            JOIN unnest($1::text[], $2::text[]) AS k(key_location, key_sku) ON location = k.key_location AND sku = k.key_sku
-            ORDER BY location, sku
-            FOR UPDATE OF stock_levels
-            """, cancellationToken))
-        {
-            select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Location).ToArray() });
-            select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Sku).ToArray() });
-            foreach (var level in await StockSql.ReadLevelsAsync(select, cancellationToken))
-            {
-                available[(level.Location, level.Sku)] = level.Available;
-            }
-        }
+        var available = (await LockStockAsync(requests.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))), cancellationToken))
+            .ToDictionary(l => (l.Location, l.Sku), l => l.Available);
 
         var outcomes = new List<ReservationOutcome>(requests.Count);
         var taken = new Dictionary<(string Location, string Sku), int>();
@@ -235,31 +221,11 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         return outcomes;
     }
 
-    public async ValueTask<int> Handle(ReleaseReservationsCommand command, CancellationToken cancellationToken)
-    {
-        await LockOrderAsync(command.OrderId, cancellationToken);
-        var holding = await db.Reservations
-            .Where(r => r.OrderId == command.OrderId && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
-            .ToListAsync(cancellationToken);
-        foreach (var reservation in holding)
-        {
-            await EndAsync(reservation, ReservationStatus.Released, command.Reason, cancellationToken);
-        }
+    public async ValueTask<int> Handle(ReleaseReservationsCommand command, CancellationToken cancellationToken) =>
+        (await Handle(new ReleaseReservationsBatchCommand([command]), cancellationToken))[0];
 
-        return holding.Count;
-    }
-
-    public async ValueTask<int> Handle(ConfirmReservationsCommand command, CancellationToken cancellationToken)
-    {
-        await LockOrderAsync(command.OrderId, cancellationToken);
-        var active = await db.Reservations.Where(r => r.OrderId == command.OrderId && r.Status == ReservationStatus.Active).ToListAsync(cancellationToken);
-        foreach (var reservation in active)
-        {
-            reservation.Status = ReservationStatus.Confirmed;
-        }
-
-        return active.Count;
-    }
+    public async ValueTask<int> Handle(ConfirmReservationsCommand command, CancellationToken cancellationToken) =>
+        (await Handle(new ConfirmReservationsBatchCommand([command.OrderId]), cancellationToken))[0];
 
     public async ValueTask<int> Handle(ExpireDueReservationsCommand command, CancellationToken cancellationToken)
     {
@@ -336,24 +302,24 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
     private Task LockOrdersAsync(IEnumerable<Guid> orderIds, CancellationToken cancellationToken) =>
         db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
 
-    /// <summary>Locks the stock rows of the given (location, SKU) pairs in one fixed order: location, then SKU.</summary>
-    private async Task LockStockAsync(IEnumerable<(string Location, string Sku)> rows, CancellationToken cancellationToken)
+    /// <summary>Locks (and reads) the stock rows of the given (location, SKU) pairs in one fixed order: location, then SKU.</summary>
+    private async Task<List<StockLevel>> LockStockAsync(IEnumerable<(string Location, string Sku)> rows, CancellationToken cancellationToken)
     {
         var keys = rows.Distinct().ToArray();
         if (keys.Length == 0)
         {
-            return;
+            return [];
         }
 
-        await using var select = await db.CreateCommandAsync("""
-            SELECT 1 FROM inventory.stock_levels s
-            JOIN unnest($1::text[], $2::text[]) AS k(location, sku) ON s.location = k.location AND s.sku = k.sku
-            ORDER BY s.location, s.sku
-            FOR UPDATE OF s
+        await using var select = await db.CreateCommandAsync($"""
+            SELECT {StockSql.Columns} FROM inventory.stock_levels
+            JOIN unnest($1::text[], $2::text[]) AS k(key_location, key_sku) ON location = k.key_location AND sku = k.key_sku
+            ORDER BY location, sku
+            FOR UPDATE OF stock_levels
             """, cancellationToken);
-        select.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Location).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        select.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Sku).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        await select.ExecuteNonQueryAsync(cancellationToken);
+        select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Location).ToArray() });
+        select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Sku).ToArray() });
+        return await StockSql.ReadLevelsAsync(select, cancellationToken);
     }
 }
 

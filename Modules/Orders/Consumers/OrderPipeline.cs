@@ -225,12 +225,8 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         await ReleaseAsync(releases, cancellationToken);
     }
 
-    private Task ReleaseAsync(IReadOnlyList<ReleaseReservations> releases, CancellationToken cancellationToken) => releases.Count switch
-    {
-        0 => Task.CompletedTask,
-        1 => modules.SendAsync(releases[0], cancellationToken),
-        _ => modules.SendAsync(new ReleaseReservationsBatch(releases), cancellationToken),
-    };
+    private Task ReleaseAsync(IReadOnlyList<ReleaseReservations> releases, CancellationToken cancellationToken) =>
+        releases.Count == 0 ? Task.CompletedTask : modules.SendAsync(new ReleaseReservationsBatch(releases), cancellationToken);
 
     /// <summary>An order being advanced, and how to enter the message that moved it (for what it publishes).</summary>
     private sealed record Step(Order Order, Func<IDisposable>? Cause)

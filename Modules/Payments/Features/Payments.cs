@@ -46,6 +46,7 @@ internal sealed class PaymentHandlers(
     public async ValueTask<IReadOnlyList<PaymentAuthorization>> Handle(AuthorizePaymentBatchCommand command, CancellationToken cancellationToken)
     {
         await db.LockAsync(command.Requests.Select(r => $"order:{r.OrderId}"), cancellationToken); // one round trip, one fixed order
+        // Every request of the batch is answered from the orders' existing payments or authorised once.
         var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
         var byOrder = (await db.Payments.AsNoTracking().Where(p => orderIds.Contains(p.OrderId)).ToListAsync(cancellationToken))
             .ToDictionary(p => p.OrderId, Answer);
@@ -63,12 +64,8 @@ internal sealed class PaymentHandlers(
         return results;
     }
 
-    public async ValueTask<PaymentAuthorization> Handle(AuthorizePaymentCommand command, CancellationToken cancellationToken)
-    {
-        await LockOrderAsync(command.OrderId, cancellationToken);
-        var existing = await db.Payments.SingleOrDefaultAsync(p => p.OrderId == command.OrderId, cancellationToken);
-        return existing is not null ? Answer(existing) : await AuthorizeNewAsync(command, cancellationToken);
-    }
+    public async ValueTask<PaymentAuthorization> Handle(AuthorizePaymentCommand command, CancellationToken cancellationToken) =>
+        (await Handle(new AuthorizePaymentBatchCommand([command]), cancellationToken))[0];
 
     /// <summary>The answer an existing payment gives to a repeated authorisation.</summary>
     private static PaymentAuthorization Answer(Payment payment) =>

@@ -48,6 +48,19 @@ public sealed class Effect
     public string? CorrelationId { get; set; }
 
     public string? CausationId { get; set; }
+
+    /// <summary>The effect a test consumer records for one message (the trace is the current one).</summary>
+    public static Effect Of(Guid eventId, string key, int sequence, MessageContext context, string? correlationId, string? causationId) => new()
+    {
+        EventId = eventId,
+        MessageId = context.MessageId,
+        Consumer = context.Consumer,
+        Key = key,
+        Sequence = sequence,
+        TraceId = Activity.Current?.TraceId.ToString(),
+        CorrelationId = correlationId,
+        CausationId = causationId,
+    };
 }
 
 public sealed class TestDbContext<TTag>(DbContextOptions<TestDbContext<TTag>> options) : ModuleDbContext(options)
@@ -106,17 +119,7 @@ public sealed class BatchRecordingConsumer<TTag>(TestDbContext<TTag> db, Consume
             }
 
             using var cause = delivered.Enter();
-            db.Effects.Add(new Effect
-            {
-                EventId = message.Id,
-                MessageId = context.MessageId,
-                Consumer = context.Consumer,
-                Key = message.Key,
-                Sequence = message.Sequence,
-                TraceId = Activity.Current?.TraceId.ToString(),
-                CorrelationId = MessagingAmbient.Current?.CorrelationId,
-                CausationId = MessagingAmbient.Current?.CausationId,
-            });
+            db.Effects.Add(Effect.Of(message.Id, message.Key, message.Sequence, context, MessagingAmbient.Current?.CorrelationId, MessagingAmbient.Current?.CausationId));
         }
 
         return Task.CompletedTask;
@@ -145,17 +148,7 @@ public sealed class RecordingConsumer<TTag>(TestDbContext<TTag> db, ConsumerBeha
             throw new InvalidOperationException($"{context.Consumer} fails {message.Id} on purpose (attempt {context.Attempt}).");
         }
 
-        db.Effects.Add(new Effect
-        {
-            EventId = message.Id,
-            MessageId = context.MessageId,
-            Consumer = context.Consumer,
-            Key = message.Key,
-            Sequence = message.Sequence,
-            TraceId = Activity.Current?.TraceId.ToString(),
-            CorrelationId = context.CorrelationId,
-            CausationId = context.CausationId,
-        });
+        db.Effects.Add(Effect.Of(message.Id, message.Key, message.Sequence, context, context.CorrelationId, context.CausationId));
         if (behaviour.PublishFollowUp && typeof(TTag) == typeof(TagB))
         {
             db.Publish(new SomethingFollowed(message.Id, message.Key, message.Sequence), message.Key);
@@ -168,17 +161,7 @@ public sealed class FollowUpConsumer<TTag>(TestDbContext<TTag> db) : IIntegratio
 {
     public Task HandleAsync(SomethingFollowed message, MessageContext context, CancellationToken cancellationToken)
     {
-        db.Effects.Add(new Effect
-        {
-            EventId = message.Id,
-            MessageId = context.MessageId,
-            Consumer = context.Consumer,
-            Key = message.Key,
-            Sequence = message.Sequence,
-            TraceId = Activity.Current?.TraceId.ToString(),
-            CorrelationId = context.CorrelationId,
-            CausationId = context.CausationId,
-        });
+        db.Effects.Add(Effect.Of(message.Id, message.Key, message.Sequence, context, context.CorrelationId, context.CausationId));
         return Task.CompletedTask;
     }
 }
