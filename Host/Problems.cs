@@ -17,6 +17,7 @@ internal static class ProblemTypes
     public const string MalformedRequest = "urn:oms:problem:malformed-request";
     public const string NotFound = "urn:oms:problem:not-found";
     public const string ModuleUnavailable = "urn:oms:problem:module-unavailable";
+    public const string ConcurrentChange = "urn:oms:problem:concurrent-change";
     public const string Internal = "urn:oms:problem:internal-error";
 }
 
@@ -61,6 +62,13 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Type = ProblemTypes.NotFound,
                 Title = "Unknown module",
                 Detail = unknown.Message,
+            },
+            Microsoft.EntityFrameworkCore.DbUpdateConcurrencyException => new ProblemDetails
+            {
+                Status = StatusCodes.Status409Conflict,
+                Type = ProblemTypes.ConcurrentChange,
+                Title = "The resource changed while the request was handled",
+                Detail = "Another change to the same resource was committed first; nothing of this request was written. Read it again and retry if the request still applies.",
             },
             ModuleNotAvailableException unavailable => new ProblemDetails
             {

@@ -23,9 +23,9 @@ public sealed class OrdersModule : IModule
         .Publishes<OrderConfirmed>()
         .Publishes<OrderRejected>()
         .ConsumesInBatches<OrderRouted, OnOrderRouted>()
-        .Consumes<OrderRoutingFailed, OnOrderRoutingFailed>()
+        .ConsumesInBatches<OrderRoutingFailed, OnOrderRoutingFailed>()
         .ConsumesInBatches<OrderPriced, OnOrderPriced>()
-        .Consumes<OrderPricingFailed, OnOrderPricingFailed>()
+        .ConsumesInBatches<OrderPricingFailed, OnOrderPricingFailed>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -107,6 +107,17 @@ public abstract class ModuleDbContext : DbContext
         return new NpgsqlCommand(sql, (NpgsqlConnection)Database.GetDbConnection(), (NpgsqlTransaction?)Database.CurrentTransaction?.GetDbTransaction());
     }
 
+    /// <summary>A batch of statements on this context's connection, in its current transaction (if any).</summary>
+    public async Task<NpgsqlBatch> CreateBatchAsync(CancellationToken cancellationToken)
+    {
+        if (Database.GetDbConnection().State != System.Data.ConnectionState.Open)
+        {
+            await Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return new NpgsqlBatch((NpgsqlConnection)Database.GetDbConnection(), (NpgsqlTransaction?)Database.CurrentTransaction?.GetDbTransaction());
+    }
+
     /// <summary>Serialises work on one key (e.g. an order) until the current transaction ends.</summary>
     public Task LockAsync(string key, CancellationToken cancellationToken) => LockAsync([key], cancellationToken);
 

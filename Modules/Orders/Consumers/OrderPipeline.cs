@@ -1,4 +1,3 @@
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using OmsModular.Modules.Orders.Domain;
 using OmsModular.Modules.Orders.Persistence;
@@ -21,22 +20,10 @@ namespace OmsModular.Modules.Orders.Consumers;
 /// </summary>
 internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, TimeProvider clock, Features.OrderSettings settings, ILogger<OrderPipeline> logger)
 {
-    public async Task<Order?> LoadAsync(Guid orderId, CancellationToken cancellationToken) =>
-        await db.Orders.SingleOrDefaultAsync(o => o.Id == orderId, cancellationToken);
-
-    /// <summary>The orders of a batch of messages, in one round of queries.</summary>
-    private async Task<Dictionary<Guid, Order>> LoadAsync(IEnumerable<Guid> orderIds, CancellationToken cancellationToken)
-    {
-        var ids = orderIds.Distinct().ToArray();
-        var orders = ids.Length == 1
-            ? await db.Orders.Where(o => o.Id == ids[0]).ToListAsync(cancellationToken)
-            : await db.Orders.Where(o => ids.Contains(o.Id)).AsSplitQuery().ToListAsync(cancellationToken);
-        return orders.ToDictionary(o => o.Id);
-    }
-
     public async Task RoutedAsync(IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var unit = new PipelineOrders(db);
+        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var steps = new List<Step>(batch.Count);
         foreach (var delivered in batch)
         {
@@ -47,6 +34,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         }
 
         await AdvanceAsync(steps, cancellationToken);
+        await unit.SaveAsync(cancellationToken);
     }
 
     private bool Routed(Order order, OrderRouted message)
@@ -69,35 +57,47 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         return true;
     }
 
-    public async Task RoutingFailedAsync(OrderRoutingFailed message, CancellationToken cancellationToken)
+    public async Task RoutingFailedAsync(IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken)
     {
-        var order = await LoadAsync(message.OrderId, cancellationToken);
-        if (order is null || order.Reservation != StepState.Pending)
+        var unit = new PipelineOrders(db);
+        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var releases = new List<ReleaseReservations>();
+        foreach (var delivered in batch)
         {
-            return;
+            var message = delivered.Message;
+            if (orders.GetValueOrDefault(message.OrderId) is not { Reservation: StepState.Pending } order)
+            {
+                continue;
+            }
+
+            order.Reservation = StepState.Failed;
+            order.RoutingDecisionId = message.DecisionId;
+            using var cause = delivered.Enter();
+            Reject(order, message.Reason, message.Detail, releases);
         }
 
-        order.Reservation = StepState.Failed;
-        order.RoutingDecisionId = message.DecisionId;
-        await RejectAsync(order, message.Reason, message.Detail, cancellationToken);
+        await ReleaseAsync(releases, cancellationToken);
+        await unit.SaveAsync(cancellationToken);
     }
 
     public async Task PricedAsync(IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var unit = new PipelineOrders(db);
+        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var steps = new List<Step>(batch.Count);
         foreach (var delivered in batch)
         {
-            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order && Priced(order, delivered.Message))
+            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order && Priced(unit, order, delivered.Message))
             {
                 steps.Add(new Step(order, delivered.Enter));
             }
         }
 
         await AdvanceAsync(steps, cancellationToken);
+        await unit.SaveAsync(cancellationToken);
     }
 
-    private bool Priced(Order order, OrderPriced message)
+    private bool Priced(PipelineOrders unit, Order order, OrderPriced message)
     {
         if (order.Pricing != StepState.Pending)
         {
@@ -111,8 +111,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         order.DiscountTotal = message.DiscountTotal;
         foreach (var priced in message.Lines)
         {
-            var line = order.Lines.Single(l => l.Sku == priced.Sku);
-            (line.UnitPrice, line.Discount, line.Net, line.Tax, line.Gross) = (priced.UnitPrice, priced.Discount, priced.Net, priced.Tax, priced.Gross);
+            unit.Price(order, priced.Sku, priced.UnitPrice, priced.Discount, priced.Net, priced.Tax, priced.Gross);
         }
 
         order.Discounts.AddRange(message.Promotions.Select(p => new AppliedDiscount { Code = p.Code, Name = p.Name, Kind = p.Kind, Amount = p.Amount, CouponCode = p.CouponCode }));
@@ -123,16 +122,25 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         return true;
     }
 
-    public async Task PricingFailedAsync(OrderPricingFailed message, CancellationToken cancellationToken)
+    public async Task PricingFailedAsync(IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken)
     {
-        var order = await LoadAsync(message.OrderId, cancellationToken);
-        if (order is null || order.Pricing != StepState.Pending)
+        var unit = new PipelineOrders(db);
+        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var releases = new List<ReleaseReservations>();
+        foreach (var delivered in batch)
         {
-            return;
+            if (orders.GetValueOrDefault(delivered.Message.OrderId) is not { Pricing: StepState.Pending } order)
+            {
+                continue;
+            }
+
+            order.Pricing = StepState.Failed;
+            using var cause = delivered.Enter();
+            Reject(order, "pricing-failed", delivered.Message.Detail, releases);
         }
 
-        order.Pricing = StepState.Failed;
-        await RejectAsync(order, "pricing-failed", message.Detail, cancellationToken);
+        await ReleaseAsync(releases, cancellationToken);
+        await unit.SaveAsync(cancellationToken);
     }
 
     /// <summary>Once reserved and priced: hold if a rule says so, else authorise, then confirm or compensate.</summary>
@@ -239,13 +247,6 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         : settings.HoldReviewCountries.Contains(order.ShippingAddress.CountryCode) ? "country-under-review"
         : null;
 
-    private async Task RejectAsync(Order order, string reason, string detail, CancellationToken cancellationToken)
-    {
-        var releases = new List<ReleaseReservations>(1);
-        Reject(order, reason, detail, releases);
-        await ReleaseAsync(releases, cancellationToken);
-    }
-
     /// <summary>Rejects the order (unless it already ended); a reservation it holds is added to <paramref name="releases"/>.</summary>
     private void Reject(Order order, string reason, string detail, List<ReleaseReservations> releases)
     {
@@ -272,10 +273,10 @@ internal sealed class OnOrderRouted(OrderPipeline pipeline) : IIntegrationEventB
         pipeline.RoutedAsync(batch, cancellationToken);
 }
 
-internal sealed class OnOrderRoutingFailed(OrderPipeline pipeline) : IIntegrationEventHandler<OrderRoutingFailed>
+internal sealed class OnOrderRoutingFailed(OrderPipeline pipeline) : IIntegrationEventBatchHandler<OrderRoutingFailed>
 {
-    public Task HandleAsync(OrderRoutingFailed message, MessageContext context, CancellationToken cancellationToken) =>
-        pipeline.RoutingFailedAsync(message, cancellationToken);
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken) =>
+        pipeline.RoutingFailedAsync(batch, cancellationToken);
 }
 
 internal sealed class OnOrderPriced(OrderPipeline pipeline) : IIntegrationEventBatchHandler<OrderPriced>
@@ -284,8 +285,8 @@ internal sealed class OnOrderPriced(OrderPipeline pipeline) : IIntegrationEventB
         pipeline.PricedAsync(batch, cancellationToken);
 }
 
-internal sealed class OnOrderPricingFailed(OrderPipeline pipeline) : IIntegrationEventHandler<OrderPricingFailed>
+internal sealed class OnOrderPricingFailed(OrderPipeline pipeline) : IIntegrationEventBatchHandler<OrderPricingFailed>
 {
-    public Task HandleAsync(OrderPricingFailed message, MessageContext context, CancellationToken cancellationToken) =>
-        pipeline.PricingFailedAsync(message, cancellationToken);
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken) =>
+        pipeline.PricingFailedAsync(batch, cancellationToken);
 }

@@ -115,6 +115,13 @@ internal sealed class Order
 
     public static bool CanMove(OrderStatus from, OrderStatus to) => Allowed[from].Contains(to);
 
+    /// <summary>Sets the state read from the order's row (for SQL reads; EF sets these itself).</summary>
+    public Order Restore(OrderStatus status, string? statusReason, DateTimeOffset updatedAt, uint version)
+    {
+        (Status, StatusReason, UpdatedAt, Version) = (status, statusReason, updatedAt, version);
+        return this;
+    }
+
     public void Record(string what, string cause, DateTimeOffset at) =>
         Timeline.Add(new TimelineEntry { At = at, Event = what, Status = Status, Cause = cause.Length > 1000 ? cause[..999] + "…" : cause });
 

@@ -267,7 +267,6 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
             $"{request.Marketplace} order {request.ExternalOrderId} was already captured under another idempotency key.",
             "externalOrderId");
 
-    /// <summary>The order and its <see cref="OrderPlaced"/> event, added to the context.</summary>
     /// <summary>
     /// Writes new orders (row, lines, first timeline entry) in one round trip of set-based inserts.
     /// Captured orders are plain inserts of complete graphs, so this skips EF's graph attach, change
@@ -278,8 +277,8 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
     private static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Order> orders)
     {
         var lines = orders.SelectMany(o => o.Lines.Select(l => (Order: o, Line: l))).ToArray();
-        var timeline = orders.SelectMany(o => o.Timeline.Select(t => (Order: o, Entry: t))).ToArray();
-        static NpgsqlParameter Array<T>(IEnumerable<T> values) => new NpgsqlParameter<T[]> { TypedValue = values.ToArray() };
+        var timeline = orders.SelectMany(o => o.Timeline.Select(t => (o.Id, t))).ToArray();
+        static NpgsqlParameter Array<T>(IEnumerable<T> values) => OrderSql.Array(values);
         await using var batch = new NpgsqlBatch(connection, transaction)
         {
             BatchCommands =
@@ -346,21 +345,7 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
                         Array(lines.Select(l => l.Line.MarketplaceUnitPrice)),
                     },
                 },
-                new NpgsqlBatchCommand("""
-                    INSERT INTO orders.order_timeline (order_id, at, event, status, reason, cause)
-                    SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    """)
-                {
-                    Parameters =
-                    {
-                        Array(timeline.Select(t => t.Order.Id)),
-                        Array(timeline.Select(t => t.Entry.At)),
-                        Array(timeline.Select(t => t.Entry.Event)),
-                        Array(timeline.Select(t => t.Entry.Status.ToString())),
-                        Array(timeline.Select(t => t.Entry.Reason)),
-                        Array(timeline.Select(t => t.Entry.Cause)),
-                    },
-                },
+                OrderSql.InsertTimeline(timeline),
             },
         };
         await batch.ExecuteNonQueryAsync().ConfigureAwait(false);

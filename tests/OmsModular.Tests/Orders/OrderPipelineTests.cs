@@ -319,6 +319,59 @@ public sealed class OrderPipelineTests(HostFixture host)
             (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32() == 0);
     }
 
+    [Fact]
+    public async Task A_cancel_racing_the_pipeline_either_wins_cleanly_or_is_refused_never_overwritten()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 1_000);
+        var customer = Unique("race");
+        var ids = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => PlaceAsync(OrderCaptureTests.WebOrder(customer, (sku, 1)))));
+
+        // Each order is cancelled at some point while the pipeline works on it (the delays spread the
+        // cancels over the steps: before routing, between reservation and payment, after confirmation).
+        var answers = await Task.WhenAll(ids.Select(async (id, i) =>
+        {
+            await Task.Delay(i * 7 % 120);
+            using var cancel = await Client.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" });
+            var problem = cancel.IsSuccessStatusCode ? null : (await cancel.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString();
+            return (Id: id, cancel.StatusCode, Problem: problem);
+        }));
+        Assert.All(answers, a => Assert.True(
+            a.StatusCode == HttpStatusCode.OK || (a.StatusCode == HttpStatusCode.Conflict && a.Problem is "urn:oms:problem:illegal-transition" or "urn:oms:problem:concurrent-change"),
+            $"cancel of {a.Id}: {(int)a.StatusCode} {a.Problem}"));
+        await MessagingHarness.WaitUntilAsync(
+            async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={customer}&status=pending&limit=1")).GetProperty("items").GetArrayLength() == 0
+                        && (await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog")).EnumerateArray()
+                            .All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0),
+            TimeSpan.FromSeconds(60));
+
+        var confirmed = 0;
+        foreach (var (id, status, _) in answers)
+        {
+            var order = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
+            var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
+            var reservations = (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/reservations?orderId={id}")).EnumerateArray().Select(r => r.GetProperty("status").GetString()).ToArray();
+            if (status == HttpStatusCode.OK)
+            {
+                // The cancel won: it stays cancelled (no later step overwrote it), nothing is held or authorised.
+                Assert.Equal("cancelled", order.GetProperty("status").GetString());
+                Assert.Equal("customer-request", order.GetProperty("statusReason").GetString());
+                Assert.NotEqual("authorized", ledger.GetProperty("status").GetString());
+                Assert.All(reservations, r => Assert.Equal("released", r));
+            }
+            else
+            {
+                // Refused: the order went on to its end (here: confirmed, everything held for it).
+                confirmed++;
+                Assert.Equal("confirmed", order.GetProperty("status").GetString());
+                Assert.Equal("authorized", ledger.GetProperty("status").GetString());
+                Assert.Equal("confirmed", Assert.Single(reservations));
+            }
+        }
+
+        Assert.Equal(confirmed, await Catalog.ReservedAsync(Client, sku, node));
+    }
+
     private Task<string> NodeAsync() => Pipeline.NodeAsync(Client);
 
     private Task<Guid> PlaceAsync(JsonObject order) => Pipeline.PlaceAsync(Client, order);

@@ -1,0 +1,221 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using OmsModular.Modules.Orders.Domain;
+
+namespace OmsModular.Modules.Orders.Persistence;
+
+/// <summary>
+/// Set-based SQL for the hot paths of the Orders module, on the tables of its EF model (the column
+/// names are the model's; the capture and pipeline tests read every written field back through EF).
+/// </summary>
+internal static class OrderSql
+{
+    /// <summary>A parameter holding one array (sent as the matching PostgreSQL array type).</summary>
+    public static NpgsqlParameter Array<T>(IEnumerable<T> values) => new NpgsqlParameter<T[]> { TypedValue = values.ToArray() };
+
+    /// <summary>Appends timeline entries (order id and entry) in one statement.</summary>
+    public static NpgsqlBatchCommand InsertTimeline(IReadOnlyCollection<(Guid OrderId, TimelineEntry Entry)> entries) =>
+        new("""
+            INSERT INTO orders.order_timeline (order_id, at, event, status, reason, cause)
+            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[])
+            """)
+        {
+            Parameters =
+            {
+                Array(entries.Select(t => t.OrderId)),
+                Array(entries.Select(t => t.Entry.At)),
+                Array(entries.Select(t => t.Entry.Event)),
+                Array(entries.Select(t => t.Entry.Status.ToString())),
+                Array(entries.Select(t => t.Entry.Reason)),
+                Array(entries.Select(t => t.Entry.Cause)),
+            },
+        };
+}
+
+/// <summary>
+/// How the order pipeline reads and writes the orders of a batch of messages. It reads the order
+/// rows without tracking and without their lines and timeline (the steps only append to the
+/// timeline and set the lines' prices), and writes back what the steps changed in one round trip:
+/// one <c>UPDATE … FROM unnest</c> of the order rows guarded by each row's version (<c>xmin</c>,
+/// the optimistic token EF uses everywhere else), one insert of the new timeline entries and one
+/// update of the priced lines. A row changed by someone else since it was read (a cancellation
+/// over HTTP, say) fails the whole unit with <see cref="DbUpdateConcurrencyException"/>, like EF
+/// would: the batch rolls back and its messages are redelivered. EF's change tracking of these
+/// graphs (an order is a dozen tracked entries: owned types, lines, timeline) cost more CPU than
+/// the rest of a step, which is why this is SQL.
+/// Every change a step makes lands on the order's timeline, so an order with new timeline entries
+/// is an order to write.
+/// </summary>
+internal sealed class PipelineOrders(OrdersDbContext db)
+{
+    private readonly Dictionary<Guid, Order> _orders = [];
+    private readonly List<(Guid OrderId, string Sku, decimal UnitPrice, decimal Discount, decimal Net, decimal Tax, decimal Gross)> _prices = [];
+
+    /// <summary>The orders with these ids that exist (one query; rows only, without lines and timeline).</summary>
+    public async Task<IReadOnlyDictionary<Guid, Order>> LoadAsync(IEnumerable<Guid> orderIds, CancellationToken cancellationToken)
+    {
+        await using var command = await db.CreateCommandAsync(
+            """
+            SELECT id, number, channel, marketplace, external_order_id, customer_id, customer_email, customer_name, currency,
+                shipping_address_name, shipping_address_lines, shipping_address_city, shipping_address_postal_code,
+                shipping_address_country_code, shipping_address_latitude, shipping_address_longitude,
+                delivery_method, delivery_service_level, delivery_pickup_location, coupon_codes, payment_method, payment_token,
+                status, status_reason, placed_at, updated_at, reservation, pricing, payment_step,
+                total, tax_total, shipping_gross, discount_total, routing_decision_id, reserved_nodes, hold_released,
+                discounts, coupons, fulfilment, xmin::text::int8
+            FROM orders.orders WHERE id = ANY($1)
+            """,
+            cancellationToken);
+        command.Parameters.Add(OrderSql.Array(orderIds.Distinct()));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var order = new Order
+            {
+                Id = reader.GetGuid(0),
+                Number = reader.GetString(1),
+                Channel = Enum.Parse<SalesChannel>(reader.GetString(2)),
+                Marketplace = reader.IsDBNull(3) ? null : reader.GetString(3),
+                ExternalOrderId = reader.IsDBNull(4) ? null : reader.GetString(4),
+                Customer = new Customer { Id = reader.IsDBNull(5) ? null! : reader.GetString(5), Email = reader.GetString(6), Name = reader.GetString(7) },
+                Currency = reader.GetString(8),
+                ShippingAddress = new Address
+                {
+                    Name = reader.GetString(9),
+                    Lines = [.. reader.GetFieldValue<string[]>(10)],
+                    City = reader.GetString(11),
+                    PostalCode = reader.GetString(12),
+                    CountryCode = reader.GetString(13),
+                    Latitude = reader.IsDBNull(14) ? null : reader.GetDouble(14),
+                    Longitude = reader.IsDBNull(15) ? null : reader.GetDouble(15),
+                },
+                Delivery = new Delivery
+                {
+                    Method = reader.GetString(16),
+                    ServiceLevel = reader.IsDBNull(17) ? null : reader.GetString(17),
+                    PickupLocation = reader.IsDBNull(18) ? null : reader.GetString(18),
+                },
+                CouponCodes = [.. reader.GetFieldValue<string[]>(19)],
+                Payment = new PaymentInstruction { Method = reader.GetString(20), Token = reader.GetString(21) },
+                PlacedAt = reader.GetFieldValue<DateTimeOffset>(24),
+                Reservation = Enum.Parse<StepState>(reader.GetString(26)),
+                Pricing = Enum.Parse<StepState>(reader.GetString(27)),
+                PaymentStep = Enum.Parse<StepState>(reader.GetString(28)),
+                Total = reader.IsDBNull(29) ? null : reader.GetDecimal(29),
+                TaxTotal = reader.IsDBNull(30) ? null : reader.GetDecimal(30),
+                ShippingGross = reader.IsDBNull(31) ? null : reader.GetDecimal(31),
+                DiscountTotal = reader.IsDBNull(32) ? null : reader.GetDecimal(32),
+                RoutingDecisionId = reader.IsDBNull(33) ? null : reader.GetGuid(33),
+                ReservedNodes = reader.GetInt32(34),
+                HoldReleased = reader.GetBoolean(35),
+                Discounts = Json<AppliedDiscount>(reader, 36),
+                Coupons = Json<CouponResult>(reader, 37),
+                Fulfilment = Json<FulfilmentAllocation>(reader, 38),
+            };
+            _orders[order.Id] = order.Restore(
+                Enum.Parse<OrderStatus>(reader.GetString(22)),
+                reader.IsDBNull(23) ? null : reader.GetString(23),
+                reader.GetFieldValue<DateTimeOffset>(25),
+                (uint)reader.GetInt64(39));
+        }
+
+        return _orders;
+    }
+
+    private static List<T> Json<T>(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? [] : JsonSerializer.Deserialize<List<T>>(reader.GetString(ordinal)) ?? [];
+
+    /// <summary>Sets a line's prices (by SKU: an order holds each SKU on one line).</summary>
+    public void Price(Order order, string sku, decimal unitPrice, decimal discount, decimal net, decimal tax, decimal gross) =>
+        _prices.Add((order.Id, sku, unitPrice, discount, net, tax, gross));
+
+    /// <summary>Writes the changed orders, their new timeline entries and priced lines (one round trip; once per unit).</summary>
+    public async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        var changed = _orders.Values.Where(o => o.Timeline.Count > 0).ToArray();
+        if (changed.Length == 0)
+        {
+            return;
+        }
+
+        static string Json<T>(List<T> items) => JsonSerializer.Serialize(items);
+        await using var batch = await db.CreateBatchAsync(cancellationToken);
+        var update = new NpgsqlBatchCommand("""
+            UPDATE orders.orders AS o
+            SET status = u.status, status_reason = u.status_reason, updated_at = u.updated_at,
+                reservation = u.reservation, pricing = u.pricing, payment_step = u.payment_step,
+                total = u.total, tax_total = u.tax_total, shipping_gross = u.shipping_gross, discount_total = u.discount_total,
+                routing_decision_id = u.routing_decision_id, reserved_nodes = u.reserved_nodes,
+                discounts = u.discounts::jsonb, coupons = u.coupons::jsonb, fulfilment = u.fulfilment::jsonb
+            FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[],
+                    $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::uuid[], $14::int[], $15::text[], $16::text[], $17::text[])
+              AS u(id, version, status, status_reason, updated_at, reservation, pricing, payment_step,
+                   total, tax_total, shipping_gross, discount_total, routing_decision_id, reserved_nodes, discounts, coupons, fulfilment)
+            WHERE o.id = u.id AND o.xmin::text::int8 = u.version
+            """)
+        {
+            Parameters =
+            {
+                OrderSql.Array(changed.Select(o => o.Id)),
+                OrderSql.Array(changed.Select(o => (long)o.Version)),
+                OrderSql.Array(changed.Select(o => o.Status.ToString())),
+                OrderSql.Array(changed.Select(o => o.StatusReason)),
+                OrderSql.Array(changed.Select(o => o.UpdatedAt)),
+                OrderSql.Array(changed.Select(o => o.Reservation.ToString())),
+                OrderSql.Array(changed.Select(o => o.Pricing.ToString())),
+                OrderSql.Array(changed.Select(o => o.PaymentStep.ToString())),
+                OrderSql.Array(changed.Select(o => o.Total)),
+                OrderSql.Array(changed.Select(o => o.TaxTotal)),
+                OrderSql.Array(changed.Select(o => o.ShippingGross)),
+                OrderSql.Array(changed.Select(o => o.DiscountTotal)),
+                OrderSql.Array(changed.Select(o => o.RoutingDecisionId)),
+                OrderSql.Array(changed.Select(o => o.ReservedNodes)),
+                OrderSql.Array(changed.Select(o => Json(o.Discounts))),
+                OrderSql.Array(changed.Select(o => Json(o.Coupons))),
+                OrderSql.Array(changed.Select(o => Json(o.Fulfilment))),
+            },
+        };
+        batch.BatchCommands.Add(update);
+        batch.BatchCommands.Add(OrderSql.InsertTimeline(changed.SelectMany(o => o.Timeline.Select(t => (o.Id, t))).ToArray()));
+        NpgsqlBatchCommand? prices = null;
+        if (_prices.Count > 0)
+        {
+            prices = new NpgsqlBatchCommand("""
+                UPDATE orders.order_lines AS l
+                SET unit_price = p.unit_price, discount = p.discount, net = p.net, tax = p.tax, gross = p.gross
+                FROM unnest($1::uuid[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[])
+                  AS p(order_id, sku, unit_price, discount, net, tax, gross)
+                WHERE l.order_id = p.order_id AND l.sku = p.sku
+                """)
+            {
+                Parameters =
+                {
+                    OrderSql.Array(_prices.Select(p => p.OrderId)),
+                    OrderSql.Array(_prices.Select(p => p.Sku)),
+                    OrderSql.Array(_prices.Select(p => p.UnitPrice)),
+                    OrderSql.Array(_prices.Select(p => p.Discount)),
+                    OrderSql.Array(_prices.Select(p => p.Net)),
+                    OrderSql.Array(_prices.Select(p => p.Tax)),
+                    OrderSql.Array(_prices.Select(p => p.Gross)),
+                },
+            };
+            batch.BatchCommands.Add(prices);
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        if (update.RecordsAffected != changed.Length)
+        {
+            throw new DbUpdateConcurrencyException(
+                $"{changed.Length - update.RecordsAffected} of {changed.Length} orders changed since the pipeline read them; the batch is retried.");
+        }
+
+        if (prices is not null && prices.RecordsAffected != _prices.Count)
+        {
+            throw new InvalidOperationException($"{_prices.Count - prices.RecordsAffected} priced lines have no line of their SKU on their order.");
+        }
+
+        _orders.Clear(); // written: their versions moved on, so a unit is saved once
+        _prices.Clear();
+    }
+}
