@@ -30,7 +30,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
     private readonly string _claimSql;
     private readonly string _processedSql;
     private readonly string _failSql;
-    private readonly string _nextDueSql;
+    private readonly string _pendingSql;
 
     public InboxProcessor(
         ModuleManifest module,
@@ -61,8 +61,8 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             WHERE i.status = 0 AND i.next_attempt_at <= now()
               AND (i.partition_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM {table} e
-                    WHERE e.status = 0 AND {samePartition} AND e.partition_key = i.partition_key
-                      AND e.sequence < i.sequence))
+                    WHERE {samePartition} AND e.partition_key = i.partition_key AND e.sequence < i.sequence
+                      AND e.status + 0 = 0)) -- "+ 0": the probe goes through ix_inbox_messages_partition, never a partial index
             ORDER BY i.sequence
             LIMIT $1
             FOR UPDATE SKIP LOCKED
@@ -78,17 +78,19 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             WHERE id = $1
             RETURNING status
             """;
-        // The earliest attempt among partition heads (a row behind an earlier pending row of its
-        // partition waits for that one, not for its own time).
-        _nextDueSql = $"""
-            SELECT min(i.next_attempt_at) FROM {table} i
-            WHERE i.status = 0
-              AND (i.partition_key IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM {table} e
-                    WHERE e.status = 0 AND {samePartition} AND e.partition_key = i.partition_key
-                      AND e.sequence < i.sequence))
+        // What is left once nothing can be claimed: the earliest retry still to come, and whether
+        // anything is due but was not claimable (locked by another processor, or behind an earlier
+        // message of its partition). One pass over the pending rows, no per-row hold-back check:
+        // this runs after every busy spell, when the pending set can be large.
+        _pendingSql = $"""
+            SELECT min(next_attempt_at) FILTER (WHERE next_attempt_at > now()), coalesce(bool_or(next_attempt_at <= now()), false)
+            FROM {table} WHERE status = 0
             """;
+        signals.AddInboxProcessor(module.Schema);
     }
+
+    /// <summary>The longest wait between looks while due deliveries stay unclaimable.</summary>
+    internal static readonly TimeSpan MaxBlockedRetry = TimeSpan.FromMilliseconds(500);
 
     public string WorkerName => $"inbox-processor:{_module.Name}";
 
@@ -114,6 +116,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var signal = _signals.Inbox(_module.Schema);
+        var blockedRetry = OutboxDispatcher.BlockedRetry;
         while (!stoppingToken.IsCancellationRequested)
         {
             var wake = signal.Next;
@@ -121,14 +124,24 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             try
             {
                 LastHeartbeat = DateTimeOffset.UtcNow;
-                await ProcessPendingAsync(stoppingToken).ConfigureAwait(false);
-                var nextDue = await NextDueAsync(stoppingToken).ConfigureAwait(false);
-                if (nextDue is { } due)
+                var claimed = await ProcessPendingAsync(stoppingToken).ConfigureAwait(false);
+                var (nextRetry, blocked) = await PendingAsync(stoppingToken).ConfigureAwait(false);
+                if (blocked)
                 {
-                    // Due but not claimable: held by another processor, or behind an earlier message
-                    // of its partition that another processor is handling. Look again shortly.
-                    var untilDue = due - DateTimeOffset.UtcNow;
-                    wait = untilDue <= TimeSpan.Zero ? OutboxDispatcher.BlockedRetry : (untilDue < wait ? untilDue : wait);
+                    // Due but not claimable: held by another processor (one of this process wakes us
+                    // when it commits) or behind an earlier message of its partition. Look again
+                    // soon, backing off while it stays so (each look reads the pending rows).
+                    blockedRetry = claimed > 0 ? OutboxDispatcher.BlockedRetry : TimeSpan.FromTicks(Math.Min(blockedRetry.Ticks * 2, MaxBlockedRetry.Ticks));
+                    wait = blockedRetry;
+                }
+                else
+                {
+                    blockedRetry = OutboxDispatcher.BlockedRetry;
+                }
+
+                if (nextRetry is { } due && due - DateTimeOffset.UtcNow < wait)
+                {
+                    wait = due - DateTimeOffset.UtcNow <= TimeSpan.Zero ? OutboxDispatcher.BlockedRetry : due - DateTimeOffset.UtcNow;
                 }
 
                 IsFaulted = false;
@@ -148,13 +161,15 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         }
     }
 
-    private async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
+    private async Task<(DateTimeOffset? NextRetry, bool Blocked)> PendingAsync(CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(_nextDueSql, connection);
-        var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        return result is DateTime due ? new DateTimeOffset(DateTime.SpecifyKind(due, DateTimeKind.Utc)) : null;
+        await using var command = new NpgsqlCommand(_pendingSql, connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        DateTimeOffset? next = reader.IsDBNull(0) ? null : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc));
+        return (next, reader.GetBoolean(1));
     }
 
     private async Task<int> ProcessBatchAsync(CancellationToken cancellationToken)
@@ -248,6 +263,11 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         if (publishedEvents)
         {
             _signals.Outbox(_module.Schema).Set();
+        }
+
+        if (_signals.SharesInbox(_module.Schema))
+        {
+            _signals.Inbox(_module.Schema).Set(); // the partitions this batch held back are free for the other processors
         }
     }
 

@@ -15,7 +15,15 @@ public sealed class MessagingSignals
 
     public Signal Outbox(string schema) => _outbox.GetOrAdd(schema, _ => new Signal());
 
+    private readonly ConcurrentDictionary<string, int> _inboxProcessors = new(StringComparer.Ordinal);
+
     public Signal Inbox(string schema) => _inbox.GetOrAdd(schema, _ => new Signal());
+
+    /// <summary>Counts an inbox processor of the schema in this process.</summary>
+    public void AddInboxProcessor(string schema) => _inboxProcessors.AddOrUpdate(schema, 1, (_, n) => n + 1);
+
+    /// <summary>More than one processor of the schema runs in this process (they wake each other).</summary>
+    public bool SharesInbox(string schema) => _inboxProcessors.GetValueOrDefault(schema) > 1;
 
     /// <summary>Routes a NOTIFY payload (<c>outbox:orders</c>, <c>inbox:inventory</c>) to its signal.</summary>
     public void Route(string payload)

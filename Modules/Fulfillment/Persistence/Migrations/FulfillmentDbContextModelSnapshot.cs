@@ -312,8 +312,7 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
                         .HasDatabaseName("ux_inbox_messages_message_consumer");
 
                     b.HasIndex("Consumer", "PartitionKey", "Sequence")
-                        .HasDatabaseName("ix_inbox_messages_pending_partition")
-                        .HasFilter("status = 0");
+                        .HasDatabaseName("ix_inbox_messages_partition");
 
                     b.ToTable("inbox_messages", "fulfillment");
                 });

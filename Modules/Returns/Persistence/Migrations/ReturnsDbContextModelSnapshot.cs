@@ -134,8 +134,7 @@ namespace OmsModular.Modules.Returns.Persistence.Migrations
                         .HasDatabaseName("ux_inbox_messages_message_consumer");
 
                     b.HasIndex("Consumer", "PartitionKey", "Sequence")
-                        .HasDatabaseName("ix_inbox_messages_pending_partition")
-                        .HasFilter("status = 0");
+                        .HasDatabaseName("ix_inbox_messages_partition");
 
                     b.ToTable("inbox_messages", "returns");
                 });
