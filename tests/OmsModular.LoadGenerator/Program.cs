@@ -168,10 +168,11 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
 }
 
 /// <summary>
-/// Tops up every demo warehouse row that holds stock (the SKUs the demo keeps out of stock stay at
-/// zero) and lifts the warehouses' 5,000-orders-a-day cap, so the measured phase measures the
-/// pipeline rather than a sold-out catalogue or capacity rejections. Skipped when Inventory or
-/// Fulfillment is not hosted (e.g. --host-args "--modules Orders").
+/// Tops up every demo stock row that holds stock, in warehouses and stores (the SKUs the demo keeps
+/// out of stock stay at zero, and a store still lacks the SKUs it does not carry), and lifts every
+/// node's daily cap (the demo's stores take 50 orders a day, its warehouses 5,000), so the measured
+/// phase measures the pipeline rather than a sold-out catalogue or capacity rejections. Skipped
+/// when Inventory or Fulfillment is not hosted (e.g. --host-args "--modules Orders").
 /// </summary>
 async Task RestockAsync()
 {
@@ -182,13 +183,10 @@ async Task RestockAsync()
         return;
     }
 
-    var warehouses = (await listed.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()
-        .Where(n => n.GetProperty("kind").GetString() == "warehouse")
-        .ToArray();
-    var codes = warehouses.Select(n => n.GetProperty("code").GetString()).ToHashSet();
+    var nodes = (await listed.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().ToArray();
     var rows = (await stock.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("skus").EnumerateArray()
         .SelectMany(s => s.GetProperty("locations").EnumerateArray())
-        .Where(l => codes.Contains(l.GetProperty("location").GetString()) && l.GetProperty("onHand").GetInt32() > 0)
+        .Where(l => l.GetProperty("onHand").GetInt32() > 0)
         .Select(l => new { sku = l.GetProperty("sku").GetString(), location = l.GetProperty("location").GetString(), onHand = 1_000_000 })
         .ToArray();
     using (var restocked = await http.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items = rows }))
@@ -196,16 +194,14 @@ async Task RestockAsync()
         restocked.EnsureSuccessStatusCode();
     }
 
-    foreach (var warehouse in warehouses)
+    foreach (var node in nodes)
     {
-        var body = JsonNode.Parse(warehouse.GetRawText())!.AsObject();
+        var body = JsonNode.Parse(node.GetRawText())!.AsObject();
         body["dailyCapacity"] = 0;
-        using var put = await http.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{warehouse.GetProperty("code").GetString()}", body);
+        using var put = await http.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{node.GetProperty("code").GetString()}", body);
         put.EnsureSuccessStatusCode();
     }
 }
-
-
 
 JsonObject NewOrder(Random rng)
 {
@@ -229,7 +225,7 @@ JsonObject NewOrder(Random rng)
             ["longitude"] = 8.0 + rng.NextDouble() * 6,
         },
         ["delivery"] = rng.Next(10) == 0
-            ? new JsonObject { ["method"] = "pickup", ["pickupLocation"] = "STORE-BER-MITTE" }
+            ? new JsonObject { ["method"] = "pickup", ["pickupLocation"] = rng.Next(2) == 0 ? "STORE-BER-MITTE" : "STORE-KOELN" }
             : new JsonObject { ["method"] = "ship", ["serviceLevel"] = rng.Next(5) == 0 ? "express" : "standard" },
         ["couponCodes"] = rng.Next(10) == 0 ? new JsonArray("WELCOME10") : new JsonArray(),
         ["payment"] = new JsonObject { ["method"] = "card", ["token"] = rng.Next(20) == 0 ? "sandbox-decline" : "sandbox-approve" },
