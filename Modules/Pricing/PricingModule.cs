@@ -18,8 +18,8 @@ public sealed class PricingModule : IModule
         .Publishes<OrderPriced>()
         .Publishes<OrderPricingFailed>()
         .ConsumesInBatches<OrderPlaced, PriceOrder>()
-        .Consumes<OrderCancelled, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnCancel")
-        .Consumes<OrderRejected, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnReject")
+        .ConsumesInBatches<OrderCancelled, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnCancel")
+        .ConsumesInBatches<OrderRejected, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnReject")
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

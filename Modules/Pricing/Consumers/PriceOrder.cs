@@ -71,29 +71,31 @@ internal sealed class PriceOrder(PricingDbContext db, PriceCalculator calculator
 /// <summary>
 /// An order that ends without confirmation gives its coupon uses back. When the end overtakes the
 /// pricing (they are separate consumers), the order is marked so it is never priced afterwards.
+/// The ended orders of an inbox batch are handled together (one lock statement, one mark, one
+/// release).
 /// </summary>
-internal sealed class ReleaseCouponUses(PricingDbContext db, CouponBook coupons) : IIntegrationEventHandler<OrderCancelled>, IIntegrationEventHandler<OrderRejected>
+internal sealed class ReleaseCouponUses(PricingDbContext db, CouponBook coupons) : IIntegrationEventBatchHandler<OrderCancelled>, IIntegrationEventBatchHandler<OrderRejected>
 {
-    public Task HandleAsync(OrderCancelled message, MessageContext context, CancellationToken cancellationToken) =>
-        EndAsync(message.OrderId, cancellationToken);
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderCancelled>> batch, CancellationToken cancellationToken) =>
+        EndAsync(batch.Select(d => d.Message.OrderId).ToArray(), cancellationToken);
 
-    public Task HandleAsync(OrderRejected message, MessageContext context, CancellationToken cancellationToken) =>
-        EndAsync(message.OrderId, cancellationToken);
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderRejected>> batch, CancellationToken cancellationToken) =>
+        EndAsync(batch.Select(d => d.Message.OrderId).ToArray(), cancellationToken);
 
-    private async Task EndAsync(Guid orderId, CancellationToken cancellationToken)
+    private async Task EndAsync(Guid[] orderIds, CancellationToken cancellationToken)
     {
-        await db.LockAsync($"order:{orderId}", cancellationToken);
-        await db.SaveChangesAsync(cancellationToken); // this order's pricing and coupon uses may be pending in the same inbox batch
+        await db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
+        await db.SaveChangesAsync(cancellationToken); // these orders' pricing and coupon uses may be pending in the same inbox batch
         await using (var mark = await db.CreateCommandAsync("""
             INSERT INTO pricing.priced_orders (order_id, currency, total, detail, priced_at, ended_at)
-            VALUES ($1, 'XXX', 0, '{"ended":"before pricing"}', now(), now())
+            SELECT DISTINCT o, 'XXX', 0, '{"ended":"before pricing"}'::jsonb, now(), now() FROM unnest($1::uuid[]) AS ended(o)
             ON CONFLICT (order_id) DO UPDATE SET ended_at = coalesce(pricing.priced_orders.ended_at, now())
             """, cancellationToken))
         {
-            mark.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
+            mark.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = orderIds });
             await mark.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await coupons.ReleaseAsync(orderId, cancellationToken);
+        await coupons.ReleaseAsync(orderIds, cancellationToken);
     }
 }

@@ -61,22 +61,22 @@ internal sealed class CouponBook(PricingDbContext db)
     }
 
     /// <summary>
-    /// Gives back the coupon uses of an order that ended without confirmation; returns how many.
+    /// Gives back the coupon uses of orders that ended without confirmation; returns how many.
     /// Plain SQL: flush uses counted earlier in the same inbox batch first.
     /// </summary>
-    public async Task<int> ReleaseAsync(Guid orderId, CancellationToken cancellationToken)
+    public async Task<int> ReleaseAsync(IReadOnlyCollection<Guid> orderIds, CancellationToken cancellationToken)
     {
         await using var release = await db.CreateCommandAsync("""
             WITH released AS (
                 UPDATE pricing.coupon_redemptions SET released_at = now()
-                WHERE order_id = $1 AND released_at IS NULL
+                WHERE order_id = ANY($1) AND released_at IS NULL
                 RETURNING coupon_code),
             counted AS (SELECT coupon_code, count(*)::int AS uses FROM released GROUP BY coupon_code)
             UPDATE pricing.coupons c SET times_used = c.times_used - counted.uses
             FROM counted WHERE c.code = counted.coupon_code
             RETURNING counted.uses
             """, cancellationToken);
-        release.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId });
+        release.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. orderIds] });
         var total = 0;
         await using var reader = await release.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
