@@ -32,6 +32,8 @@ public abstract class ModuleDbContext : DbContext
     /// <summary>The schema this context maps.</summary>
     public string Schema { get; }
 
+    private readonly List<OutboxMessage> _outbox = [];
+
     /// <summary>True when outbox rows were saved and their dispatcher has not been woken yet.</summary>
     internal bool HasUnsignalledOutbox { get; set; }
 
@@ -48,9 +50,9 @@ public abstract class ModuleDbContext : DbContext
         ApplicationService<ModuleRegistry>()?.EnsurePublishes(Schema, typeof(TEvent));
         var ambient = MessagingAmbient.Current;
         var activity = Activity.Current;
-        Set<OutboxMessage>().Add(new OutboxMessage
+        _outbox.Add(new OutboxMessage
         {
-            Id = MonotonicUuid.Next(), // sorts in publish order: EF inserts one SaveChanges in key order
+            Id = MonotonicUuid.Next(),
             MessageType = WireNames.Of(typeof(TEvent)),
             Payload = JsonSerializer.Serialize(message, MessageSerialization.Options),
             PartitionKey = partitionKey,
@@ -63,10 +65,15 @@ public abstract class ModuleDbContext : DbContext
         });
     }
 
+    /// <summary>
+    /// Saves the tracked changes, then the published events: the outbox rows in publish order (their
+    /// sequence is their dispatch order) with one set-based insert, and the NOTIFY that wakes the
+    /// dispatchers, in one round trip and the same transaction. Outbox rows are plain inserts that
+    /// nothing reads back, so they skip EF's change tracking (most units publish several).
+    /// </summary>
     public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
-        var publishes = ChangeTracker.Entries<OutboxMessage>().Any(e => e.State == EntityState.Added);
-        if (!publishes)
+        if (_outbox.Count == 0)
         {
             return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken).ConfigureAwait(false);
         }
@@ -75,18 +82,56 @@ public abstract class ModuleDbContext : DbContext
         if (Database.CurrentTransaction is not null)
         {
             var written = await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken).ConfigureAwait(false);
-            await NotifyAsync(cancellationToken).ConfigureAwait(false);
+            written += await WriteOutboxAsync(cancellationToken).ConfigureAwait(false);
             HasUnsignalledOutbox = true; // the transaction's owner wakes the dispatcher after commit
             return written;
         }
 
         await using var transaction = await Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var count = await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken).ConfigureAwait(false);
-        await NotifyAsync(cancellationToken).ConfigureAwait(false);
+        count += await WriteOutboxAsync(cancellationToken).ConfigureAwait(false);
         HasUnsignalledOutbox = true;
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         SignalOutboxIfNeeded();
         return count;
+    }
+
+    private async Task<int> WriteOutboxAsync(CancellationToken cancellationToken)
+    {
+        var rows = _outbox.ToArray();
+        static NpgsqlParameter Array<T>(IEnumerable<T> values) => new NpgsqlParameter<T[]> { TypedValue = values.ToArray() };
+        await using var batch = await CreateBatchAsync(cancellationToken).ConfigureAwait(false);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+            INSERT INTO "{Schema}".outbox_messages (id, message_type, payload, partition_key, occurred_at, trace_parent, trace_state,
+                correlation_id, causation_id, attempts, next_attempt_at)
+            SELECT m.id, m.message_type, m.payload::jsonb, m.partition_key, m.occurred_at, m.trace_parent, m.trace_state,
+                m.correlation_id, m.causation_id, 0, m.next_attempt_at
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+                WITH ORDINALITY AS m(id, message_type, payload, partition_key, occurred_at, trace_parent, trace_state, correlation_id, causation_id, next_attempt_at, position)
+            ORDER BY m.position
+            """)
+        {
+            Parameters =
+            {
+                Array(rows.Select(r => r.Id)),
+                Array(rows.Select(r => r.MessageType)),
+                Array(rows.Select(r => r.Payload)),
+                Array(rows.Select(r => r.PartitionKey)),
+                Array(rows.Select(r => r.OccurredAt)),
+                Array(rows.Select(r => r.TraceParent)),
+                Array(rows.Select(r => r.TraceState)),
+                Array(rows.Select(r => r.CorrelationId)),
+                Array(rows.Select(r => r.CausationId)),
+                Array(rows.Select(r => r.NextAttemptAt)),
+            },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_notify($1, $2)")
+        {
+            Parameters = { new NpgsqlParameter<string> { TypedValue = MessagingSignals.Channel }, new NpgsqlParameter<string> { TypedValue = "outbox:" + Schema } },
+        });
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        _outbox.Clear(); // written: a failed save keeps them for the retry, like EF's added entities
+        return rows.Length;
     }
 
     public override int SaveChanges(bool acceptAllChangesOnSuccess) =>
@@ -166,7 +211,4 @@ public abstract class ModuleDbContext : DbContext
 
     /// <summary>The module's own mappings (its schema is already the default).</summary>
     protected abstract void ConfigureModule(ModelBuilder modelBuilder);
-
-    private Task NotifyAsync(CancellationToken cancellationToken) =>
-        Database.ExecuteSqlRawAsync("SELECT pg_notify({0}, {1})", [MessagingSignals.Channel, "outbox:" + Schema], cancellationToken);
 }
