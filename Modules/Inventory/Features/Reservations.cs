@@ -151,6 +151,8 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
 
         var outcomes = new List<ReservationOutcome>(requests.Count);
         var taken = new Dictionary<(string Location, string Sku), int>();
+        var made = new List<Reservation>();
+        var movements = new List<StockMovement>();
         foreach (var request in requests)
         {
             if (holding.TryGetValue((request.OrderId, request.Location), out var existing))
@@ -185,8 +187,8 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
                 ExpiresAt = DateTimeOffset.UtcNow + (request.Hold ?? settings.DefaultHold),
                 Lines = lines.Select(l => new ReservedLine { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
             };
-            db.Reservations.Add(reservation);
-            db.Movements.AddRange(lines.Select(l => new StockMovement
+            made.Add(reservation);
+            movements.AddRange(lines.Select(l => new StockMovement
             {
                 Sku = l.Sku,
                 Location = request.Location,
@@ -204,15 +206,30 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
 
         if (taken.Count > 0)
         {
-            await using var reserve = await db.CreateCommandAsync("""
+            // One round trip: the stock rows' reserved counts (guarded: the rows are locked, so every
+            // one must still have room), then the reservations, their lines and the movements.
+            await using var batch = await db.CreateBatchAsync(cancellationToken);
+            var reserve = new NpgsqlBatchCommand("""
                 UPDATE inventory.stock_levels s SET reserved = s.reserved + r.quantity, updated_at = now()
                 FROM unnest($1::text[], $2::text[], $3::int[]) AS r(location, sku, quantity)
                 WHERE s.location = r.location AND s.sku = r.sku AND s.on_hand - s.reserved - s.safety_stock >= r.quantity
-                """, cancellationToken);
-            reserve.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = taken.Keys.Select(k => k.Location).ToArray() });
-            reserve.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = taken.Keys.Select(k => k.Sku).ToArray() });
-            reserve.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = taken.Values.ToArray() });
-            if (await reserve.ExecuteNonQueryAsync(cancellationToken) != taken.Count)
+                """)
+            {
+                Parameters =
+                {
+                    new NpgsqlParameter<string[]> { TypedValue = taken.Keys.Select(k => k.Location).ToArray() },
+                    new NpgsqlParameter<string[]> { TypedValue = taken.Keys.Select(k => k.Sku).ToArray() },
+                    new NpgsqlParameter<int[]> { TypedValue = taken.Values.ToArray() },
+                },
+            };
+            batch.BatchCommands.Add(reserve);
+            foreach (var insert in StockSql.Insert(made, movements))
+            {
+                batch.BatchCommands.Add(insert);
+            }
+
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            if (reserve.RecordsAffected != taken.Count)
             {
                 throw new InvalidOperationException("Locked stock changed under a reservation; the transaction is rolled back.");
             }
