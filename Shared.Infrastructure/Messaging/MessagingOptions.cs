@@ -12,10 +12,12 @@ public sealed class MessagingOptions
     public int BatchSize { get; set; } = 500;
 
     /// <summary>
-    /// Deliveries an inbox processor claims per transaction. Consumers do real work (often module
-    /// API calls), so smaller batches spread over several processors keep latency low.
+    /// Deliveries an inbox processor claims per transaction (a cap: a batch is what is pending).
+    /// Batch consumers pay their fixed costs (a load, module API calls, commits) once per batch, so
+    /// under a backlog bigger batches let a processor catch up: at 375 orders/s on two cores, 100
+    /// left the Orders inbox thousands behind, 250 kept it within a few hundred.
     /// </summary>
-    public int InboxBatchSize { get; set; } = 100;
+    public int InboxBatchSize { get; set; } = 250;
 
     /// <summary>
     /// Inbox processors per hosted module in this process (they share the work through SKIP LOCKED).
