@@ -33,7 +33,11 @@ internal static class Pipeline
         return (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid();
     }
 
-    /// <summary>Places the order and waits until the pipeline has left Pending and every step has settled.</summary>
+    /// <summary>
+    /// Places the order and waits until the pipeline has left Pending and its steps have settled.
+    /// Pricing may stay pending on an order that ended (rejected, cancelled) before Pricing got to
+    /// it: Pricing then never prices it, by design.
+    /// </summary>
     public static async Task<JsonElement> PlaceAndSettleAsync(HttpClient client, JsonObject order, TimeSpan? timeout = null)
     {
         var id = await PlaceAsync(client, order);
@@ -42,9 +46,10 @@ internal static class Pipeline
         {
             current = await client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
             var steps = current.GetProperty("steps");
-            return current.GetProperty("status").GetString() != "pending"
+            var status = current.GetProperty("status").GetString();
+            return status != "pending"
                    && steps.GetProperty("reservation").GetString() != "pending"
-                   && steps.GetProperty("pricing").GetString() != "pending";
+                   && (steps.GetProperty("pricing").GetString() != "pending" || status is "rejected" or "cancelled");
         }, timeout);
         return current;
     }
