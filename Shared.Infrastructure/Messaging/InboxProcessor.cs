@@ -139,9 +139,9 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                     blockedRetry = OutboxDispatcher.BlockedRetry;
                 }
 
-                if (nextRetry is { } due && due - DateTimeOffset.UtcNow < wait)
+                if (nextRetry is { } due && due - DateTimeOffset.UtcNow is var untilDue && untilDue < wait)
                 {
-                    wait = due - DateTimeOffset.UtcNow <= TimeSpan.Zero ? OutboxDispatcher.BlockedRetry : due - DateTimeOffset.UtcNow;
+                    wait = untilDue <= TimeSpan.Zero ? OutboxDispatcher.BlockedRetry : untilDue;
                 }
 
                 IsFaulted = false;

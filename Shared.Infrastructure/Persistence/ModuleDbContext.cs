@@ -7,6 +7,7 @@ using Npgsql;
 using OmsModular.Shared.Contracts;
 using OmsModular.Shared.Infrastructure.Messaging;
 using OmsModular.Shared.Infrastructure.Modules;
+using static OmsModular.Shared.Infrastructure.Persistence.SqlParameters;
 
 namespace OmsModular.Shared.Infrastructure.Persistence;
 
@@ -99,7 +100,6 @@ public abstract class ModuleDbContext : DbContext
     private async Task<int> WriteOutboxAsync(CancellationToken cancellationToken)
     {
         var rows = _outbox.ToArray();
-        static NpgsqlParameter Array<T>(IEnumerable<T> values) => new NpgsqlParameter<T[]> { TypedValue = values.ToArray() };
         await using var batch = await CreateBatchAsync(cancellationToken).ConfigureAwait(false);
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
             INSERT INTO "{Schema}".outbox_messages (id, message_type, payload, partition_key, occurred_at, trace_parent, trace_state,
@@ -113,16 +113,16 @@ public abstract class ModuleDbContext : DbContext
         {
             Parameters =
             {
-                Array(rows.Select(r => r.Id)),
-                Array(rows.Select(r => r.MessageType)),
-                Array(rows.Select(r => r.Payload)),
-                Array(rows.Select(r => r.PartitionKey)),
-                Array(rows.Select(r => r.OccurredAt)),
-                Array(rows.Select(r => r.TraceParent)),
-                Array(rows.Select(r => r.TraceState)),
-                Array(rows.Select(r => r.CorrelationId)),
-                Array(rows.Select(r => r.CausationId)),
-                Array(rows.Select(r => r.NextAttemptAt)),
+                ArrayParameter(rows.Select(r => r.Id)),
+                ArrayParameter(rows.Select(r => r.MessageType)),
+                ArrayParameter(rows.Select(r => r.Payload)),
+                ArrayParameter(rows.Select(r => r.PartitionKey)),
+                ArrayParameter(rows.Select(r => r.OccurredAt)),
+                ArrayParameter(rows.Select(r => r.TraceParent)),
+                ArrayParameter(rows.Select(r => r.TraceState)),
+                ArrayParameter(rows.Select(r => r.CorrelationId)),
+                ArrayParameter(rows.Select(r => r.CausationId)),
+                ArrayParameter(rows.Select(r => r.NextAttemptAt)),
             },
         });
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_notify($1, $2)")

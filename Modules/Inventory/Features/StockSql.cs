@@ -2,6 +2,7 @@ using System.Data.Common;
 using Npgsql;
 using OmsModular.Modules.Inventory.Domain;
 using OmsModular.Shared.Contracts.Inventory;
+using static OmsModular.Shared.Infrastructure.Persistence.SqlParameters;
 
 namespace OmsModular.Modules.Inventory.Features;
 
@@ -44,7 +45,6 @@ internal static class StockSql
     /// </summary>
     public static IEnumerable<NpgsqlBatchCommand> Insert(IReadOnlyCollection<Reservation> reservations, IReadOnlyCollection<StockMovement> movements)
     {
-        static NpgsqlParameter Array<T>(IEnumerable<T> values) => new NpgsqlParameter<T[]> { TypedValue = values.ToArray() };
         var lines = reservations.SelectMany(r => r.Lines.Select(l => (r.Id, l.Sku, l.Quantity))).ToArray();
         yield return new NpgsqlBatchCommand("""
             INSERT INTO inventory.reservations (id, order_id, location, status, created_at, expires_at)
@@ -53,12 +53,12 @@ internal static class StockSql
         {
             Parameters =
             {
-                Array(reservations.Select(r => r.Id)),
-                Array(reservations.Select(r => r.OrderId)),
-                Array(reservations.Select(r => r.Location)),
-                Array(reservations.Select(r => r.Status.ToString())),
-                Array(reservations.Select(r => r.CreatedAt)),
-                Array(reservations.Select(r => r.ExpiresAt)),
+                ArrayParameter(reservations.Select(r => r.Id)),
+                ArrayParameter(reservations.Select(r => r.OrderId)),
+                ArrayParameter(reservations.Select(r => r.Location)),
+                ArrayParameter(reservations.Select(r => r.Status.ToString())),
+                ArrayParameter(reservations.Select(r => r.CreatedAt)),
+                ArrayParameter(reservations.Select(r => r.ExpiresAt)),
             },
         };
         yield return new NpgsqlBatchCommand("""
@@ -66,7 +66,7 @@ internal static class StockSql
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])
             """)
         {
-            Parameters = { Array(lines.Select(l => l.Id)), Array(lines.Select(l => l.Sku)), Array(lines.Select(l => l.Quantity)) },
+            Parameters = { ArrayParameter(lines.Select(l => l.Id)), ArrayParameter(lines.Select(l => l.Sku)), ArrayParameter(lines.Select(l => l.Quantity)) },
         };
         yield return new NpgsqlBatchCommand("""
             INSERT INTO inventory.stock_movements (id, sku, location, kind, on_hand_delta, reserved_delta, reference, occurred_at)
@@ -75,14 +75,14 @@ internal static class StockSql
         {
             Parameters =
             {
-                Array(movements.Select(m => m.Id)),
-                Array(movements.Select(m => m.Sku)),
-                Array(movements.Select(m => m.Location)),
-                Array(movements.Select(m => m.Kind.ToString())),
-                Array(movements.Select(m => m.OnHandDelta)),
-                Array(movements.Select(m => m.ReservedDelta)),
-                Array(movements.Select(m => m.Reference)),
-                Array(movements.Select(m => m.OccurredAt)),
+                ArrayParameter(movements.Select(m => m.Id)),
+                ArrayParameter(movements.Select(m => m.Sku)),
+                ArrayParameter(movements.Select(m => m.Location)),
+                ArrayParameter(movements.Select(m => m.Kind.ToString())),
+                ArrayParameter(movements.Select(m => m.OnHandDelta)),
+                ArrayParameter(movements.Select(m => m.ReservedDelta)),
+                ArrayParameter(movements.Select(m => m.Reference)),
+                ArrayParameter(movements.Select(m => m.OccurredAt)),
             },
         };
     }

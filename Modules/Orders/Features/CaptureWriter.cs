@@ -14,6 +14,7 @@ using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.Messaging;
+using static OmsModular.Shared.Infrastructure.Persistence.SqlParameters;
 
 namespace OmsModular.Modules.Orders.Features;
 
@@ -278,7 +279,6 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
     {
         var lines = orders.SelectMany(o => o.Lines.Select(l => (Order: o, Line: l))).ToArray();
         var timeline = orders.SelectMany(o => o.Timeline.Select(t => (o.Id, t))).ToArray();
-        static NpgsqlParameter Array<T>(IEnumerable<T> values) => OrderSql.Array(values);
         await using var batch = new NpgsqlBatch(connection, transaction)
         {
             BatchCommands =
@@ -304,31 +304,31 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
                 {
                     Parameters =
                     {
-                        Array(orders.Select(o => o.Id)),
-                        Array(orders.Select(o => o.Number)),
-                        Array(orders.Select(o => o.Channel.ToString())),
-                        Array(orders.Select(o => o.Marketplace)),
-                        Array(orders.Select(o => o.ExternalOrderId)),
-                        Array(orders.Select(o => (string?)o.Customer.Id)),
-                        Array(orders.Select(o => o.Customer.Email)),
-                        Array(orders.Select(o => o.Customer.Name)),
-                        Array(orders.Select(o => o.Currency)),
-                        Array(orders.Select(o => o.ShippingAddress.Name)),
+                        ArrayParameter(orders.Select(o => o.Id)),
+                        ArrayParameter(orders.Select(o => o.Number)),
+                        ArrayParameter(orders.Select(o => o.Channel.ToString())),
+                        ArrayParameter(orders.Select(o => o.Marketplace)),
+                        ArrayParameter(orders.Select(o => o.ExternalOrderId)),
+                        ArrayParameter(orders.Select(o => (string?)o.Customer.Id)),
+                        ArrayParameter(orders.Select(o => o.Customer.Email)),
+                        ArrayParameter(orders.Select(o => o.Customer.Name)),
+                        ArrayParameter(orders.Select(o => o.Currency)),
+                        ArrayParameter(orders.Select(o => o.ShippingAddress.Name)),
                         new NpgsqlParameter { Value = orders.Select(o => JsonSerializer.Serialize(o.ShippingAddress.Lines)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb },
-                        Array(orders.Select(o => o.ShippingAddress.City)),
-                        Array(orders.Select(o => o.ShippingAddress.PostalCode)),
-                        Array(orders.Select(o => o.ShippingAddress.CountryCode)),
-                        Array(orders.Select(o => o.ShippingAddress.Latitude)),
-                        Array(orders.Select(o => o.ShippingAddress.Longitude)),
-                        Array(orders.Select(o => o.Delivery.Method)),
-                        Array(orders.Select(o => o.Delivery.ServiceLevel)),
-                        Array(orders.Select(o => o.Delivery.PickupLocation)),
+                        ArrayParameter(orders.Select(o => o.ShippingAddress.City)),
+                        ArrayParameter(orders.Select(o => o.ShippingAddress.PostalCode)),
+                        ArrayParameter(orders.Select(o => o.ShippingAddress.CountryCode)),
+                        ArrayParameter(orders.Select(o => o.ShippingAddress.Latitude)),
+                        ArrayParameter(orders.Select(o => o.ShippingAddress.Longitude)),
+                        ArrayParameter(orders.Select(o => o.Delivery.Method)),
+                        ArrayParameter(orders.Select(o => o.Delivery.ServiceLevel)),
+                        ArrayParameter(orders.Select(o => o.Delivery.PickupLocation)),
                         new NpgsqlParameter { Value = orders.Select(o => JsonSerializer.Serialize(o.CouponCodes)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb },
-                        Array(orders.Select(o => o.Payment.Method)),
-                        Array(orders.Select(o => o.Payment.Token)),
-                        Array(orders.Select(o => o.Status.ToString())),
-                        Array(orders.Select(o => o.PlacedAt)),
-                        Array(orders.Select(o => o.UpdatedAt)),
+                        ArrayParameter(orders.Select(o => o.Payment.Method)),
+                        ArrayParameter(orders.Select(o => o.Payment.Token)),
+                        ArrayParameter(orders.Select(o => o.Status.ToString())),
+                        ArrayParameter(orders.Select(o => o.PlacedAt)),
+                        ArrayParameter(orders.Select(o => o.UpdatedAt)),
                     },
                 },
                 new NpgsqlBatchCommand("""
@@ -338,11 +338,11 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
                 {
                     Parameters =
                     {
-                        Array(lines.Select(l => l.Order.Id)),
-                        Array(lines.Select(l => l.Line.LineNumber)),
-                        Array(lines.Select(l => l.Line.Sku)),
-                        Array(lines.Select(l => l.Line.Quantity)),
-                        Array(lines.Select(l => l.Line.MarketplaceUnitPrice)),
+                        ArrayParameter(lines.Select(l => l.Order.Id)),
+                        ArrayParameter(lines.Select(l => l.Line.LineNumber)),
+                        ArrayParameter(lines.Select(l => l.Line.Sku)),
+                        ArrayParameter(lines.Select(l => l.Line.Quantity)),
+                        ArrayParameter(lines.Select(l => l.Line.MarketplaceUnitPrice)),
                     },
                 },
                 OrderSql.InsertTimeline(timeline),

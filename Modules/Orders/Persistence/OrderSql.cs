@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using OmsModular.Modules.Orders.Domain;
+using static OmsModular.Shared.Infrastructure.Persistence.SqlParameters;
 
 namespace OmsModular.Modules.Orders.Persistence;
 
@@ -11,9 +12,6 @@ namespace OmsModular.Modules.Orders.Persistence;
 /// </summary>
 internal static class OrderSql
 {
-    /// <summary>A parameter holding one array (sent as the matching PostgreSQL array type).</summary>
-    public static NpgsqlParameter Array<T>(IEnumerable<T> values) => new NpgsqlParameter<T[]> { TypedValue = values.ToArray() };
-
     /// <summary>Appends timeline entries (order id and entry) in one statement.</summary>
     public static NpgsqlBatchCommand InsertTimeline(IReadOnlyCollection<(Guid OrderId, TimelineEntry Entry)> entries) =>
         new("""
@@ -23,12 +21,12 @@ internal static class OrderSql
         {
             Parameters =
             {
-                Array(entries.Select(t => t.OrderId)),
-                Array(entries.Select(t => t.Entry.At)),
-                Array(entries.Select(t => t.Entry.Event)),
-                Array(entries.Select(t => t.Entry.Status.ToString())),
-                Array(entries.Select(t => t.Entry.Reason)),
-                Array(entries.Select(t => t.Entry.Cause)),
+                ArrayParameter(entries.Select(t => t.OrderId)),
+                ArrayParameter(entries.Select(t => t.Entry.At)),
+                ArrayParameter(entries.Select(t => t.Entry.Event)),
+                ArrayParameter(entries.Select(t => t.Entry.Status.ToString())),
+                ArrayParameter(entries.Select(t => t.Entry.Reason)),
+                ArrayParameter(entries.Select(t => t.Entry.Cause)),
             },
         };
 }
@@ -67,7 +65,7 @@ internal sealed class PipelineOrders(OrdersDbContext db)
             FROM orders.orders WHERE id = ANY($1)
             """,
             cancellationToken);
-        command.Parameters.Add(OrderSql.Array(orderIds.Distinct()));
+        command.Parameters.Add(ArrayParameter(orderIds.Distinct()));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -157,23 +155,23 @@ internal sealed class PipelineOrders(OrdersDbContext db)
         {
             Parameters =
             {
-                OrderSql.Array(changed.Select(o => o.Id)),
-                OrderSql.Array(changed.Select(o => (long)o.Version)),
-                OrderSql.Array(changed.Select(o => o.Status.ToString())),
-                OrderSql.Array(changed.Select(o => o.StatusReason)),
-                OrderSql.Array(changed.Select(o => o.UpdatedAt)),
-                OrderSql.Array(changed.Select(o => o.Reservation.ToString())),
-                OrderSql.Array(changed.Select(o => o.Pricing.ToString())),
-                OrderSql.Array(changed.Select(o => o.PaymentStep.ToString())),
-                OrderSql.Array(changed.Select(o => o.Total)),
-                OrderSql.Array(changed.Select(o => o.TaxTotal)),
-                OrderSql.Array(changed.Select(o => o.ShippingGross)),
-                OrderSql.Array(changed.Select(o => o.DiscountTotal)),
-                OrderSql.Array(changed.Select(o => o.RoutingDecisionId)),
-                OrderSql.Array(changed.Select(o => o.ReservedNodes)),
-                OrderSql.Array(changed.Select(o => Json(o.Discounts))),
-                OrderSql.Array(changed.Select(o => Json(o.Coupons))),
-                OrderSql.Array(changed.Select(o => Json(o.Fulfilment))),
+                ArrayParameter(changed.Select(o => o.Id)),
+                ArrayParameter(changed.Select(o => (long)o.Version)),
+                ArrayParameter(changed.Select(o => o.Status.ToString())),
+                ArrayParameter(changed.Select(o => o.StatusReason)),
+                ArrayParameter(changed.Select(o => o.UpdatedAt)),
+                ArrayParameter(changed.Select(o => o.Reservation.ToString())),
+                ArrayParameter(changed.Select(o => o.Pricing.ToString())),
+                ArrayParameter(changed.Select(o => o.PaymentStep.ToString())),
+                ArrayParameter(changed.Select(o => o.Total)),
+                ArrayParameter(changed.Select(o => o.TaxTotal)),
+                ArrayParameter(changed.Select(o => o.ShippingGross)),
+                ArrayParameter(changed.Select(o => o.DiscountTotal)),
+                ArrayParameter(changed.Select(o => o.RoutingDecisionId)),
+                ArrayParameter(changed.Select(o => o.ReservedNodes)),
+                ArrayParameter(changed.Select(o => Json(o.Discounts))),
+                ArrayParameter(changed.Select(o => Json(o.Coupons))),
+                ArrayParameter(changed.Select(o => Json(o.Fulfilment))),
             },
         };
         batch.BatchCommands.Add(update);
@@ -191,13 +189,13 @@ internal sealed class PipelineOrders(OrdersDbContext db)
             {
                 Parameters =
                 {
-                    OrderSql.Array(_prices.Select(p => p.OrderId)),
-                    OrderSql.Array(_prices.Select(p => p.Sku)),
-                    OrderSql.Array(_prices.Select(p => p.UnitPrice)),
-                    OrderSql.Array(_prices.Select(p => p.Discount)),
-                    OrderSql.Array(_prices.Select(p => p.Net)),
-                    OrderSql.Array(_prices.Select(p => p.Tax)),
-                    OrderSql.Array(_prices.Select(p => p.Gross)),
+                    ArrayParameter(_prices.Select(p => p.OrderId)),
+                    ArrayParameter(_prices.Select(p => p.Sku)),
+                    ArrayParameter(_prices.Select(p => p.UnitPrice)),
+                    ArrayParameter(_prices.Select(p => p.Discount)),
+                    ArrayParameter(_prices.Select(p => p.Net)),
+                    ArrayParameter(_prices.Select(p => p.Tax)),
+                    ArrayParameter(_prices.Select(p => p.Gross)),
                 },
             };
             batch.BatchCommands.Add(prices);
