@@ -1,9 +1,11 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Inventory.Consumers;
 using OmsModular.Modules.Inventory.Features;
 using OmsModular.Modules.Inventory.Persistence;
 using OmsModular.Shared.Contracts.Inventory;
+using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.Modules;
 
@@ -20,11 +22,13 @@ public sealed class InventoryModule : IModule
         .Publishes<StockLevelChanged>()
         .Handles<GetAvailability, AvailabilityResult, GetAvailabilityApi>()
         .Handles<ReserveStock, ReservationOutcome, ReservationApi>()
-        .Handles<ReleaseReservations, int, ReservationApi>()
-        .Handles<ConfirmReservations, int, ReservationApi>()
+        .Handles<ReleaseReservations, OrderReservations, ReservationApi>()
+        .Handles<ConfirmReservations, OrderReservations, ReservationApi>()
         .Handles<ReserveStockBatch, IReadOnlyList<ReservationOutcome>, ReservationApi>()
-        .Handles<ReleaseReservationsBatch, IReadOnlyList<int>, ReservationApi>()
-        .Handles<ConfirmReservationsBatch, IReadOnlyList<int>, ReservationApi>()
+        .Handles<ReleaseReservationsBatch, IReadOnlyList<OrderReservations>, ReservationApi>()
+        .Handles<ConfirmReservationsBatch, IReadOnlyList<OrderReservations>, ReservationApi>()
+        .ConsumesInBatches<OrderCancelled, ReleaseEndedOrders>("inventory.ReleaseEndedOrdersOnCancel")
+        .ConsumesInBatches<OrderRejected, ReleaseEndedOrders>("inventory.ReleaseEndedOrdersOnReject")
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

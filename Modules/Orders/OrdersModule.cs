@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OmsModular.Modules.Orders.Consumers;
 using OmsModular.Modules.Orders.Features;
 using OmsModular.Shared.Contracts.Fulfillment;
+using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Contracts.Pricing;
 using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Orders;
@@ -26,6 +27,7 @@ public sealed class OrdersModule : IModule
         .ConsumesInBatches<OrderRoutingFailed, OnOrderRoutingFailed>()
         .ConsumesInBatches<OrderPriced, OnOrderPriced>()
         .ConsumesInBatches<OrderPricingFailed, OnOrderPricingFailed>()
+        .ConsumesInBatches<PaymentVoided, OnPaymentVoided>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

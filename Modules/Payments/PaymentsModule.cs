@@ -1,9 +1,11 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Payments.Consumers;
 using OmsModular.Modules.Payments.Features;
 using OmsModular.Modules.Payments.Persistence;
 using OmsModular.Modules.Payments.Providers;
+using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Infrastructure.Modules;
 using Polly;
@@ -22,7 +24,8 @@ public sealed class PaymentsModule : IModule
         .Publishes<PaymentVoided>()
         .Handles<AuthorizePayment, PaymentAuthorization, PaymentApi>()
         .Handles<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>, PaymentApi>()
-        .Handles<VoidPayment, bool, PaymentApi>()
+        .ConsumesInBatches<OrderCancelled, VoidEndedOrders>("payments.VoidEndedOrdersOnCancel")
+        .ConsumesInBatches<OrderRejected, VoidEndedOrders>("payments.VoidEndedOrdersOnReject")
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -17,33 +17,74 @@ public sealed record GetAvailability(IReadOnlyList<string> Skus) : IModuleReques
 public sealed record AvailabilityResult(IReadOnlyList<LocationAvailability> Locations);
 
 /// <summary>
-/// Reserves every line at one location, all or nothing. Repeating the request for the same order
-/// and location while its reservation holds has no second effect (the first outcome is returned);
-/// after a release or expiry it reserves anew (re-planning).
+/// Reserves every line at one location, all or nothing. Idempotent by (order, location): while the
+/// order's reservation there holds, a repeat answers with it and has no second effect; after a
+/// release or expiry it reserves anew (a deliberate re-reservation). An order whose end (cancelled,
+/// rejected) Inventory has recorded is never reserved again: the answer is <c>order-ended</c>.
 /// </summary>
 public sealed record ReserveStock(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, TimeSpan? Hold = null)
     : IModuleRequest<ReservationOutcome>;
 
-public sealed record ReservationOutcome(bool Reserved, Guid? ReservationId, IReadOnlyList<Shortfall> Shortfalls);
+/// <summary>
+/// The state of the order's reservation at the location after the request: held (as
+/// <see cref="ReservationId"/>), short (with the shortfall per line) or order-ended.
+/// </summary>
+public sealed record ReservationOutcome(Guid OrderId, string Location, ReservationState State, Guid? ReservationId, IReadOnlyList<Shortfall> Shortfalls);
 
-/// <summary>Releases every active reservation of the order (a compensation); no effect when there is none.</summary>
-public sealed record ReleaseReservations(Guid OrderId, string Reason) : IModuleRequest<int>;
+/// <summary>The states a reservation request or an order's reservations can be in, as answered by Inventory.</summary>
+public enum ReservationState
+{
+    /// <summary>Held at the location (a reservation request).</summary>
+    Held,
 
-/// <summary>Keeps the order's reservations (they no longer expire).</summary>
-public sealed record ConfirmReservations(Guid OrderId) : IModuleRequest<int>;
+    /// <summary>Not enough stock at the location (a reservation request; nothing was reserved).</summary>
+    Short,
+
+    /// <summary>Every location asked for holds a confirmed reservation.</summary>
+    Confirmed,
+
+    /// <summary>A location asked for holds nothing live any more (expired or released).</summary>
+    Lost,
+
+    /// <summary>Nothing is held for the order.</summary>
+    Released,
+
+    /// <summary>Inventory has recorded the order's end: nothing is held and nothing will be.</summary>
+    OrderEnded,
+}
+
+/// <summary>
+/// Releases every reservation the order holds (active or confirmed). Idempotent: the answer is the
+/// order's state afterwards (<c>released</c>: nothing is held), however often it is sent.
+/// </summary>
+public sealed record ReleaseReservations(Guid OrderId, string Reason) : IModuleRequest<OrderReservations>;
+
+/// <summary>
+/// Keeps the order's reservations at the given locations (they no longer expire). Idempotent: a
+/// repeat answers <c>confirmed</c> again with no second effect. <c>lost</c> when a location holds
+/// nothing live any more (expired or released; nothing is confirmed then), <c>order-ended</c>
+/// when Inventory has recorded the order's end.
+/// </summary>
+public sealed record ConfirmReservations(Guid OrderId, IReadOnlyList<string> Locations) : IModuleRequest<OrderReservations>;
+
+/// <summary>
+/// What Inventory holds for one order after a request: the state (<c>confirmed</c>, <c>lost</c>,
+/// <c>released</c>, <c>order-ended</c>), the locations still held, and the locations asked for that hold nothing.
+/// </summary>
+public sealed record OrderReservations(Guid OrderId, ReservationState State, IReadOnlyList<string> HeldAt, IReadOnlyList<string> Missing);
 
 /// <summary>
 /// Many <see cref="ReserveStock"/> requests in one call and one transaction (a caller that works in
 /// batches pays for one round of calls, not one per order). Each request is still all or nothing on
-/// its own and is answered in the same position; requests are decided in the order given.
+/// its own; requests are decided in the order given; each answer names its order and location.
 /// </summary>
 public sealed record ReserveStockBatch(IReadOnlyList<ReserveStock> Requests) : IModuleRequest<IReadOnlyList<ReservationOutcome>>;
 
-/// <summary>Many <see cref="ReleaseReservations"/> in one call; answers how many reservations each released.</summary>
-public sealed record ReleaseReservationsBatch(IReadOnlyList<ReleaseReservations> Requests) : IModuleRequest<IReadOnlyList<int>>;
+/// <summary>Many <see cref="ReleaseReservations"/> in one call; one answer per order, keyed by its id.</summary>
+public sealed record ReleaseReservationsBatch(IReadOnlyList<ReleaseReservations> Requests) : IModuleRequest<IReadOnlyList<OrderReservations>>;
 
-/// <summary>Many <see cref="ConfirmReservations"/> in one call; answers how many reservations each confirmed.</summary>
-public sealed record ConfirmReservationsBatch(IReadOnlyList<ConfirmReservations> Requests) : IModuleRequest<IReadOnlyList<int>>;
+/// <summary>Many <see cref="ConfirmReservations"/> in one call; one answer per order, keyed by its id.</summary>
+public sealed record ConfirmReservationsBatch(IReadOnlyList<ConfirmReservations> Requests) : IModuleRequest<IReadOnlyList<OrderReservations>>;
 
 // ---- events ----
 

@@ -1,18 +1,36 @@
 namespace OmsModular.Shared.Contracts.Payments;
 
-/// <summary>Authorises an order's total with the payment provider named by the method; at most once per order.</summary>
+/// <summary>
+/// Authorises an order's total with the payment provider named by the method. Idempotent by the
+/// order id (one authorisation per order; the provider is called with the key <c>auth-{orderId}</c>):
+/// a repeat answers with the payment's state now and has no second effect. An order whose end
+/// Payments has recorded is never authorised: the answer is <c>order-ended</c>.
+/// </summary>
 public sealed record AuthorizePayment(Guid OrderId, decimal Amount, string Currency, string Method, string Token) : IModuleRequest<PaymentAuthorization>;
 
-public sealed record PaymentAuthorization(bool Authorized, Guid PaymentId, string? DeclineReason);
+/// <summary>
+/// The state of the order's payment after the request: <c>authorized</c> (<see cref="Amount"/>
+/// <see cref="Currency"/> as payment <see cref="PaymentId"/>), <c>declined</c> (with the reason),
+/// <c>voided</c> or <c>order-ended</c> (no payment).
+/// </summary>
+public sealed record PaymentAuthorization(Guid OrderId, PaymentState State, Guid? PaymentId, decimal Amount, string Currency, string? DeclineReason);
+
+/// <summary>The states of an order's payment as answered by Payments.</summary>
+public enum PaymentState
+{
+    Authorized,
+    Declined,
+    Voided,
+
+    /// <summary>Payments has recorded the order's end: no payment is held and none will be made.</summary>
+    OrderEnded,
+}
 
 /// <summary>
-/// Many <see cref="AuthorizePayment"/> requests in one call and one transaction; each is answered in
-/// the same position and is still at most once per order.
+/// Many <see cref="AuthorizePayment"/> requests in one call and one transaction; one answer per
+/// order, keyed by its id, each still at most one authorisation per order.
 /// </summary>
 public sealed record AuthorizePaymentBatch(IReadOnlyList<AuthorizePayment> Requests) : IModuleRequest<IReadOnlyList<PaymentAuthorization>>;
-
-/// <summary>Voids the order's authorisation (a compensation); no effect when there is none.</summary>
-public sealed record VoidPayment(Guid OrderId, string Reason) : IModuleRequest<bool>;
 
 [IntegrationEvent("payments.payment-authorized", 1)]
 public sealed record PaymentAuthorized(Guid PaymentId, Guid OrderId, decimal Amount, string Currency, string ProviderReference) : IIntegrationEvent;

@@ -75,18 +75,35 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
 
             var requests = planned.SelectMany(r => r.Plan!.Allocations.Select(a => (Routing: r, Request: new ReserveStock(r.OrderId, a.Node, a.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray())))).ToArray();
             var outcomes = await modules.SendAsync(new ReserveStockBatch(requests.Select(r => r.Request).ToArray()), cancellationToken);
+            var answers = outcomes.ToDictionary(o => (o.OrderId, o.Location));
             var refusedAt = new Dictionary<Routing, string>();
-            for (var i = 0; i < requests.Length; i++)
+            var ended = new HashSet<Routing>();
+            foreach (var (routing, request) in requests)
             {
-                if (!outcomes[i].Reserved)
+                switch (answers[(request.OrderId, request.Location)].State)
                 {
-                    refusedAt.TryAdd(requests[i].Routing, requests[i].Request.Location);
+                    case ReservationState.Held:
+                        break;
+                    case ReservationState.OrderEnded:
+                        ended.Add(routing);
+                        break;
+                    default:
+                        refusedAt.TryAdd(routing, request.Location);
+                        break;
                 }
             }
 
             var retry = new List<Routing>();
             foreach (var routing in planned)
             {
+                if (ended.Contains(routing))
+                {
+                    // The order was cancelled or rejected meanwhile: Inventory holds nothing for it and never will.
+                    Take(routing.Plan!, loads, available: null, -1);
+                    Decide(routing, routing.Plan! with { Success = false, FailureReason = "order-ended", Detail = "The order ended before its stock was reserved.", Allocations = [] });
+                    continue;
+                }
+
                 if (!refusedAt.TryGetValue(routing, out var node))
                 {
                     Decide(routing, routing.Plan!);

@@ -88,3 +88,16 @@ internal sealed class ReservedLine
 
     public int Quantity { get; init; }
 }
+
+/// <summary>
+/// An order Inventory knows has ended (cancelled or rejected): its reservations were released and
+/// it is never reserved again, so a late or repeated request cannot hold stock for it.
+/// </summary>
+internal sealed class EndedOrder
+{
+    public Guid OrderId { get; init; }
+
+    public required string Reason { get; init; }
+
+    public DateTimeOffset EndedAt { get; init; }
+}

@@ -19,8 +19,6 @@ internal sealed record ReserveStockRequest(Guid OrderId, string Location, IReadO
 
 internal sealed record ReleaseRequest(string? Reason);
 
-internal sealed record CountResult(int Count);
-
 /// <summary><c>/api/v1/inventory</c>: stock sync, adjustments, bulk loads, availability, reservations.</summary>
 internal static class InventoryEndpoints
 {
@@ -57,7 +55,7 @@ internal static class InventoryEndpoints
             {
                 var hold = body.HoldSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
                 var outcome = await sender.Send(new ReserveStockCommand(body.OrderId, body.Location ?? string.Empty, body.Lines ?? [], hold), ct);
-                return outcome.Reserved
+                return outcome.State == ReservationState.Held
                     ? TypedResults.Created($"/api/v1/inventory/reservations?orderId={body.OrderId}", outcome)
                     : TypedResults.Conflict(outcome);
             })
@@ -70,13 +68,13 @@ internal static class InventoryEndpoints
             .WithSummary("The reservations of an order.");
 
         group.MapPost("/reservations/{orderId:guid}/release", async (Guid orderId, ReleaseRequest? body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new CountResult(await sender.Send(new ReleaseReservationsCommand(orderId, body?.Reason ?? "released"), ct))))
+                TypedResults.Ok(await sender.Send(new ReleaseReservationsCommand(orderId, body?.Reason ?? "released"), ct)))
             .WithName("ReleaseReservations")
-            .WithSummary("Releases the order's reservations.");
+            .WithSummary("Releases the order's reservations; answers what the order holds afterwards (idempotent).");
 
         group.MapPost("/reservations/{orderId:guid}/confirm", async (Guid orderId, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new CountResult(await sender.Send(new ConfirmReservationsCommand(orderId), ct))))
+                TypedResults.Ok(await sender.Send(new ConfirmReservationsCommand(orderId, null), ct)))
             .WithName("ConfirmReservations")
-            .WithSummary("Keeps the order's reservations: they no longer expire.");
+            .WithSummary("Keeps the order's reservations: they no longer expire; answers confirmed, lost or order-ended (idempotent).");
     }
 }

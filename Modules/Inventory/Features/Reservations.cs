@@ -15,19 +15,22 @@ namespace OmsModular.Modules.Inventory.Features;
 
 internal sealed record ReserveStockCommand(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, TimeSpan? Hold) : ICommand<ReservationOutcome>;
 
-internal sealed record ReleaseReservationsCommand(Guid OrderId, string Reason) : ICommand<int>;
+internal sealed record ReleaseReservationsCommand(Guid OrderId, string Reason) : ICommand<OrderReservations>;
 
-internal sealed record ConfirmReservationsCommand(Guid OrderId) : ICommand<int>;
+/// <summary>Confirms the order's reservations at <paramref name="Locations"/> (null: wherever it holds stock now).</summary>
+internal sealed record ConfirmReservationsCommand(Guid OrderId, IReadOnlyList<string>? Locations) : ICommand<OrderReservations>;
+
+/// <summary>Records that these orders ended (cancelled or rejected) and releases all they hold; idempotent.</summary>
+internal sealed record EndOrdersCommand(IReadOnlyList<(Guid OrderId, string Reason)> Orders) : ICommand;
 
 /// <summary>Reservations for many orders in one transaction, decided in the order given, each all or nothing.</summary>
 internal sealed record ReserveStockBatchCommand(IReadOnlyList<ReserveStockCommand> Requests) : ICommand<IReadOnlyList<ReservationOutcome>>;
 
-internal sealed record ReleaseReservationsBatchCommand(IReadOnlyList<ReleaseReservationsCommand> Requests) : ICommand<IReadOnlyList<int>>;
+internal sealed record ReleaseReservationsBatchCommand(IReadOnlyList<ReleaseReservationsCommand> Requests) : ICommand<IReadOnlyList<OrderReservations>>;
 
-internal sealed record ConfirmReservationsBatchCommand(IReadOnlyList<Guid> OrderIds) : ICommand<IReadOnlyList<int>>;
+internal sealed record ConfirmReservationsBatchCommand(IReadOnlyList<ConfirmReservationsCommand> Requests) : ICommand<IReadOnlyList<OrderReservations>>;
 
 
-/// <summary>The backstop sweep: expires every active reservation past its time (a lost job cannot keep stock).</summary>
 /// <summary>Expires up to <c>Limit</c> due reservations, oldest first; only those expiring in [From, To) when a window is given.</summary>
 internal sealed record ExpireDueReservationsCommand(int Limit, DateTimeOffset? From = null, DateTimeOffset? To = null) : ICommand<int>;
 
@@ -73,55 +76,116 @@ internal sealed class ReserveStockBatchValidator : AbstractValidator<ReserveStoc
 
 internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettings settings, IBackgroundJobClient jobs, DueWindows windows) :
     ICommandHandler<ReserveStockBatchCommand, IReadOnlyList<ReservationOutcome>>,
-    ICommandHandler<ReleaseReservationsBatchCommand, IReadOnlyList<int>>,
-    ICommandHandler<ConfirmReservationsBatchCommand, IReadOnlyList<int>>,
+    ICommandHandler<ReleaseReservationsBatchCommand, IReadOnlyList<OrderReservations>>,
+    ICommandHandler<ConfirmReservationsBatchCommand, IReadOnlyList<OrderReservations>>,
     ICommandHandler<ReserveStockCommand, ReservationOutcome>,
-    ICommandHandler<ReleaseReservationsCommand, int>,
-    ICommandHandler<ConfirmReservationsCommand, int>,
+    ICommandHandler<ReleaseReservationsCommand, OrderReservations>,
+    ICommandHandler<ConfirmReservationsCommand, OrderReservations>,
+    ICommandHandler<EndOrdersCommand>,
     ICommandHandler<ExpireDueReservationsCommand, int>,
     IQueryHandler<GetReservations, IReadOnlyList<ReservationView>>
 {
     public async ValueTask<IReadOnlyList<ReservationOutcome>> Handle(ReserveStockBatchCommand command, CancellationToken cancellationToken) =>
         await ReserveAsync(command.Requests, cancellationToken);
 
-    public async ValueTask<IReadOnlyList<int>> Handle(ReleaseReservationsBatchCommand command, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<OrderReservations>> Handle(ReleaseReservationsBatchCommand command, CancellationToken cancellationToken)
     {
         var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
         await LockOrdersAsync(orderIds, cancellationToken);
+        var ended = await EndedAsync(orderIds, cancellationToken);
+        await ReleaseHeldAsync(command.Requests.Select(r => (r.OrderId, r.Reason)), cancellationToken);
+        return command.Requests
+            .Select(r => new OrderReservations(r.OrderId, ended.Contains(r.OrderId) ? ReservationState.OrderEnded : ReservationState.Released, [], []))
+            .ToArray();
+    }
+
+    public async ValueTask<Unit> Handle(EndOrdersCommand command, CancellationToken cancellationToken)
+    {
+        var orderIds = command.Orders.Select(o => o.OrderId).Distinct().ToArray();
+        await LockOrdersAsync(orderIds, cancellationToken);
+        var ended = await EndedAsync(orderIds, cancellationToken);
+        var now = DateTimeOffset.UtcNow;
+        var added = new HashSet<Guid>();
+        foreach (var (orderId, reason) in command.Orders)
+        {
+            if (!ended.Contains(orderId) && added.Add(orderId))
+            {
+                db.EndedOrders.Add(new EndedOrder { OrderId = orderId, Reason = Truncate(reason), EndedAt = now });
+            }
+        }
+
+        await ReleaseHeldAsync(command.Orders, cancellationToken);
+        return Unit.Value;
+    }
+
+    /// <summary>Releases every reservation the orders hold (the first reason given for an order is recorded); their locks are held.</summary>
+    private async Task ReleaseHeldAsync(IEnumerable<(Guid OrderId, string Reason)> orders, CancellationToken cancellationToken)
+    {
+        var reasons = new Dictionary<Guid, string>();
+        foreach (var (orderId, reason) in orders)
+        {
+            reasons.TryAdd(orderId, reason);
+        }
+
+        var orderIds = reasons.Keys.ToArray();
         var holding = await db.Reservations
             .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
             .ToListAsync(cancellationToken);
         await LockStockAsync(holding.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))), cancellationToken);
-        var byOrder = holding.ToLookup(r => r.OrderId);
-        var released = new List<int>(command.Requests.Count);
-        var done = new HashSet<Guid>();
-        foreach (var request in command.Requests)
+        foreach (var reservation in holding)
         {
-            var reservations = done.Add(request.OrderId) ? byOrder[request.OrderId].ToArray() : [];
-            foreach (var reservation in reservations)
-            {
-                await EndAsync(reservation, ReservationStatus.Released, request.Reason, cancellationToken);
-            }
-
-            released.Add(reservations.Length);
+            await EndAsync(reservation, ReservationStatus.Released, reasons[reservation.OrderId], cancellationToken);
         }
-
-        return released;
     }
 
-    public async ValueTask<IReadOnlyList<int>> Handle(ConfirmReservationsBatchCommand command, CancellationToken cancellationToken)
+    /// <summary>The orders among these whose end Inventory has recorded.</summary>
+    private async Task<HashSet<Guid>> EndedAsync(Guid[] orderIds, CancellationToken cancellationToken) =>
+        (await db.EndedOrders.AsNoTracking().Where(e => orderIds.Contains(e.OrderId)).Select(e => e.OrderId).ToListAsync(cancellationToken)).ToHashSet();
+
+    private static string Truncate(string reason) => reason.Length > 200 ? reason[..200] : reason;
+
+    /// <summary>
+    /// Confirms each order's reservations at the locations asked for, or none of them: when one
+    /// location holds nothing live the answer is lost and nothing changes. A repeat answers
+    /// confirmed again. One answer per request, each naming its order.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<OrderReservations>> Handle(ConfirmReservationsBatchCommand command, CancellationToken cancellationToken)
     {
-        var orderIds = command.OrderIds.Distinct().ToArray();
+        var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
         await LockOrdersAsync(orderIds, cancellationToken);
-        var active = await db.Reservations.Where(r => orderIds.Contains(r.OrderId) && r.Status == ReservationStatus.Active).ToListAsync(cancellationToken);
-        foreach (var reservation in active)
+        var ended = await EndedAsync(orderIds, cancellationToken);
+        var holding = (await db.Reservations
+                .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
+                .ToListAsync(cancellationToken))
+            .ToLookup(r => r.OrderId);
+        var answers = new List<OrderReservations>(command.Requests.Count);
+        foreach (var request in command.Requests)
         {
-            reservation.Status = ReservationStatus.Confirmed;
+            var live = holding[request.OrderId].ToArray();
+            var asked = request.Locations ?? live.Select(r => r.Location).ToArray();
+            var heldAt = live.Select(r => r.Location).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+            if (ended.Contains(request.OrderId))
+            {
+                answers.Add(new OrderReservations(request.OrderId, ReservationState.OrderEnded, heldAt, asked));
+                continue;
+            }
+
+            var missing = asked.Except(heldAt, StringComparer.Ordinal).ToArray();
+            if (missing.Length > 0 || asked.Count == 0)
+            {
+                answers.Add(new OrderReservations(request.OrderId, ReservationState.Lost, heldAt, missing));
+                continue;
+            }
+
+            foreach (var reservation in live.Where(r => asked.Contains(r.Location, StringComparer.Ordinal)))
+            {
+                reservation.Status = ReservationStatus.Confirmed;
+            }
+
+            answers.Add(new OrderReservations(request.OrderId, ReservationState.Confirmed, heldAt, []));
         }
 
-        var counts = active.GroupBy(r => r.OrderId).ToDictionary(g => g.Key, g => g.Count());
-        var answered = new HashSet<Guid>();
-        return command.OrderIds.Select(id => answered.Add(id) ? counts.GetValueOrDefault(id) : 0).ToArray();
+        return answers;
     }
 
     public async ValueTask<ReservationOutcome> Handle(ReserveStockCommand command, CancellationToken cancellationToken) =>
@@ -139,6 +203,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
     {
         var orderIds = requests.Select(r => r.OrderId).Distinct().ToArray();
         await LockOrdersAsync(orderIds, cancellationToken);
+        var ended = await EndedAsync(orderIds, cancellationToken);
         var holding = (await db.Reservations.AsNoTracking()
                 .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
                 .Select(r => new { r.OrderId, r.Location, r.Id })
@@ -155,9 +220,15 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         var movements = new List<StockMovement>();
         foreach (var request in requests)
         {
+            if (ended.Contains(request.OrderId))
+            {
+                outcomes.Add(new ReservationOutcome(request.OrderId, request.Location, ReservationState.OrderEnded, null, []));
+                continue;
+            }
+
             if (holding.TryGetValue((request.OrderId, request.Location), out var existing))
             {
-                outcomes.Add(new ReservationOutcome(true, existing, []));
+                outcomes.Add(new ReservationOutcome(request.OrderId, request.Location, ReservationState.Held, existing, []));
                 continue;
             }
 
@@ -169,7 +240,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
             if (shortfalls.Length > 0)
             {
                 db.Publish(new StockReservationFailed(request.OrderId, request.Location, shortfalls), partitionKey: request.OrderId.ToString());
-                outcomes.Add(new ReservationOutcome(false, null, shortfalls));
+                outcomes.Add(new ReservationOutcome(request.OrderId, request.Location, ReservationState.Short, null, shortfalls));
                 continue;
             }
 
@@ -201,7 +272,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
 
             // Expiry: a delayed job (at least once; it re-checks the reservation when it runs).
             ScheduleExpiry(reservation);
-            outcomes.Add(new ReservationOutcome(true, reservation.Id, []));
+            outcomes.Add(new ReservationOutcome(request.OrderId, request.Location, ReservationState.Held, reservation.Id, []));
         }
 
         if (taken.Count > 0)
@@ -238,11 +309,11 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         return outcomes;
     }
 
-    public async ValueTask<int> Handle(ReleaseReservationsCommand command, CancellationToken cancellationToken) =>
+    public async ValueTask<OrderReservations> Handle(ReleaseReservationsCommand command, CancellationToken cancellationToken) =>
         (await Handle(new ReleaseReservationsBatchCommand([command]), cancellationToken))[0];
 
-    public async ValueTask<int> Handle(ConfirmReservationsCommand command, CancellationToken cancellationToken) =>
-        (await Handle(new ConfirmReservationsBatchCommand([command.OrderId]), cancellationToken))[0];
+    public async ValueTask<OrderReservations> Handle(ConfirmReservationsCommand command, CancellationToken cancellationToken) =>
+        (await Handle(new ConfirmReservationsBatchCommand([command]), cancellationToken))[0];
 
     public async ValueTask<int> Handle(ExpireDueReservationsCommand command, CancellationToken cancellationToken)
     {
@@ -371,27 +442,27 @@ internal sealed class ReservationExpiryJob(ISender sender, IBackgroundJobClient 
 /// <summary>Module API handlers: other modules reserve, release and confirm through contracts.</summary>
 internal sealed class ReservationApi(ISender sender) :
     IModuleRequestHandler<ReserveStockBatch, IReadOnlyList<ReservationOutcome>>,
-    IModuleRequestHandler<ReleaseReservationsBatch, IReadOnlyList<int>>,
-    IModuleRequestHandler<ConfirmReservationsBatch, IReadOnlyList<int>>,
+    IModuleRequestHandler<ReleaseReservationsBatch, IReadOnlyList<OrderReservations>>,
+    IModuleRequestHandler<ConfirmReservationsBatch, IReadOnlyList<OrderReservations>>,
     IModuleRequestHandler<ReserveStock, ReservationOutcome>,
-    IModuleRequestHandler<ReleaseReservations, int>,
-    IModuleRequestHandler<ConfirmReservations, int>
+    IModuleRequestHandler<ReleaseReservations, OrderReservations>,
+    IModuleRequestHandler<ConfirmReservations, OrderReservations>
 {
     public async Task<ReservationOutcome> HandleAsync(ReserveStock request, CancellationToken cancellationToken) =>
         await sender.Send(new ReserveStockCommand(request.OrderId, request.Location, request.Lines, request.Hold), cancellationToken);
 
-    public async Task<int> HandleAsync(ReleaseReservations request, CancellationToken cancellationToken) =>
+    public async Task<OrderReservations> HandleAsync(ReleaseReservations request, CancellationToken cancellationToken) =>
         await sender.Send(new ReleaseReservationsCommand(request.OrderId, request.Reason), cancellationToken);
 
-    public async Task<int> HandleAsync(ConfirmReservations request, CancellationToken cancellationToken) =>
-        await sender.Send(new ConfirmReservationsCommand(request.OrderId), cancellationToken);
+    public async Task<OrderReservations> HandleAsync(ConfirmReservations request, CancellationToken cancellationToken) =>
+        await sender.Send(new ConfirmReservationsCommand(request.OrderId, request.Locations), cancellationToken);
 
     public async Task<IReadOnlyList<ReservationOutcome>> HandleAsync(ReserveStockBatch request, CancellationToken cancellationToken) =>
         await sender.Send(new ReserveStockBatchCommand(request.Requests.Select(r => new ReserveStockCommand(r.OrderId, r.Location, r.Lines, r.Hold)).ToArray()), cancellationToken);
 
-    public async Task<IReadOnlyList<int>> HandleAsync(ReleaseReservationsBatch request, CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<OrderReservations>> HandleAsync(ReleaseReservationsBatch request, CancellationToken cancellationToken) =>
         await sender.Send(new ReleaseReservationsBatchCommand(request.Requests.Select(r => new ReleaseReservationsCommand(r.OrderId, r.Reason)).ToArray()), cancellationToken);
 
-    public async Task<IReadOnlyList<int>> HandleAsync(ConfirmReservationsBatch request, CancellationToken cancellationToken) =>
-        await sender.Send(new ConfirmReservationsBatchCommand(request.Requests.Select(r => r.OrderId).ToArray()), cancellationToken);
+    public async Task<IReadOnlyList<OrderReservations>> HandleAsync(ConfirmReservationsBatch request, CancellationToken cancellationToken) =>
+        await sender.Send(new ConfirmReservationsBatchCommand(request.Requests.Select(r => new ConfirmReservationsCommand(r.OrderId, r.Locations)).ToArray()), cancellationToken);
 }

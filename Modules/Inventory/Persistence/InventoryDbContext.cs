@@ -13,6 +13,8 @@ internal sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> op
 
     public DbSet<Reservation> Reservations => Set<Reservation>();
 
+    public DbSet<EndedOrder> EndedOrders => Set<EndedOrder>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(InventoryDbContext).Assembly);
 }

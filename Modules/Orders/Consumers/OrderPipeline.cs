@@ -13,10 +13,15 @@ namespace OmsModular.Modules.Orders.Consumers;
 
 /// <summary>
 /// The process manager of the order pipeline: joins routing/reservation and pricing (they run in
-/// parallel), then authorises payment, and confirms the order or compensates (release the
-/// reservation when payment is declined or pricing fails; void the authorisation and release when
-/// the order was cancelled meanwhile). Every step lands on the order's timeline. Concurrent steps
-/// of one order meet on the order's optimistic concurrency token; the loser is redelivered.
+/// parallel), then authorises payment and confirms the reservations, and confirms the order or
+/// ends it. Every step lands on the order's timeline; a message that no longer applies is recorded
+/// as ignored. Concurrent steps of one order meet on the order's optimistic concurrency token; the
+/// loser is redelivered.
+/// The only module calls made before the order's own commit are idempotent steps whose answer the
+/// pipeline needs to decide (authorise, confirm, reserve again), each answering with a state, so a
+/// redelivery after a failed commit gets the same answers. Compensations are never called from
+/// here: an order that ends publishes <see cref="OrderCancelled"/> or <see cref="OrderRejected"/>
+/// with its commit, and Inventory and Payments release and void on that committed decision.
 /// </summary>
 internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, TimeProvider clock, Features.OrderSettings settings, ILogger<OrderPipeline> logger)
 {
@@ -25,9 +30,22 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         var unit = new PipelineOrders(db);
         var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var steps = new List<Step>(batch.Count);
+        var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
-            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order && Routed(order, delivered.Message))
+            var message = delivered.Message;
+            if (orders.GetValueOrDefault(message.OrderId) is not { } order)
+            {
+                continue;
+            }
+
+            var allocations = message.Allocations.Select(a => new FulfilmentAllocation
+            {
+                Node = a.Node,
+                DistanceKm = a.DistanceKm,
+                Lines = a.Lines.Select(l => new AllocatedSku { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
+            }).ToArray();
+            if (order.ReservationMade(message.DecisionId, allocations, now))
             {
                 steps.Add(new Step(order, delivered.Enter));
             }
@@ -37,46 +55,21 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         await unit.SaveAsync(cancellationToken);
     }
 
-    private bool Routed(Order order, OrderRouted message)
-    {
-        if (order.Reservation != StepState.Pending)
-        {
-            return false;
-        }
-
-        order.Reservation = StepState.Done;
-        order.RoutingDecisionId = message.DecisionId;
-        order.ReservedNodes = message.Allocations.Count;
-        order.Fulfilment.AddRange(message.Allocations.Select(a => new FulfilmentAllocation
-        {
-            Node = a.Node,
-            DistanceKm = a.DistanceKm,
-            Lines = a.Lines.Select(l => new AllocatedSku { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
-        }));
-        order.Record("reserved", $"fulfilment at {string.Join(", ", message.Allocations.Select(a => a.Node))}", clock.GetUtcNow());
-        return true;
-    }
-
     public async Task RoutingFailedAsync(IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken)
     {
         var unit = new PipelineOrders(db);
         var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
-        var releases = new List<ReleaseReservations>();
+        var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
             var message = delivered.Message;
-            if (orders.GetValueOrDefault(message.OrderId) is not { Reservation: StepState.Pending } order)
+            if (orders.GetValueOrDefault(message.OrderId) is { } order && order.ReservationFailed(message.DecisionId, message.Reason, message.Detail, now))
             {
-                continue;
+                using var cause = delivered.Enter();
+                Reject(order, message.Reason, message.Detail, now);
             }
-
-            order.Reservation = StepState.Failed;
-            order.RoutingDecisionId = message.DecisionId;
-            using var cause = delivered.Enter();
-            Reject(order, message.Reason, message.Detail, releases);
         }
 
-        await ReleaseAsync(releases, cancellationToken);
         await unit.SaveAsync(cancellationToken);
     }
 
@@ -85,156 +78,200 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         var unit = new PipelineOrders(db);
         var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var steps = new List<Step>(batch.Count);
+        var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
-            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order && Priced(unit, order, delivered.Message))
+            var message = delivered.Message;
+            if (orders.GetValueOrDefault(message.OrderId) is not { } order)
             {
-                steps.Add(new Step(order, delivered.Enter));
+                continue;
             }
+
+            var discounts = message.Promotions.Count == 0 ? string.Empty : $", discounts {string.Join(", ", message.Promotions.Select(p => $"{p.Code} -{p.Amount}"))}";
+            var refused = message.Coupons.Where(c => c.Status != "applied").Select(c => $"{c.Code} ({c.Reason})").ToArray();
+            var detail = $"total {message.Total} {message.Currency} ({message.PriceList}){discounts}{(refused.Length > 0 ? $"; coupons not applied: {string.Join(", ", refused)}" : string.Empty)}";
+            var priced = order.PricedAt(
+                message.Total,
+                message.TaxTotal,
+                message.ShippingGross,
+                message.DiscountTotal,
+                message.Promotions.Select(p => new AppliedDiscount { Code = p.Code, Name = p.Name, Kind = p.Kind, Amount = p.Amount, CouponCode = p.CouponCode }),
+                message.Coupons.Select(c => new CouponResult { Code = c.Code, Status = c.Status, Reason = c.Reason }),
+                detail,
+                now);
+            if (!priced)
+            {
+                continue;
+            }
+
+            foreach (var line in message.Lines)
+            {
+                unit.Price(order, line.Sku, line.UnitPrice, line.Discount, line.Net, line.Tax, line.Gross);
+            }
+
+            steps.Add(new Step(order, delivered.Enter));
         }
 
         await AdvanceAsync(steps, cancellationToken);
         await unit.SaveAsync(cancellationToken);
     }
 
-    private bool Priced(PipelineOrders unit, Order order, OrderPriced message)
-    {
-        if (order.Pricing != StepState.Pending)
-        {
-            return false;
-        }
-
-        order.Pricing = StepState.Done;
-        order.Total = message.Total;
-        order.TaxTotal = message.TaxTotal;
-        order.ShippingGross = message.ShippingGross;
-        order.DiscountTotal = message.DiscountTotal;
-        foreach (var priced in message.Lines)
-        {
-            unit.Price(order, priced.Sku, priced.UnitPrice, priced.Discount, priced.Net, priced.Tax, priced.Gross);
-        }
-
-        order.Discounts.AddRange(message.Promotions.Select(p => new AppliedDiscount { Code = p.Code, Name = p.Name, Kind = p.Kind, Amount = p.Amount, CouponCode = p.CouponCode }));
-        order.Coupons.AddRange(message.Coupons.Select(c => new CouponResult { Code = c.Code, Status = c.Status, Reason = c.Reason }));
-        var discounts = message.Promotions.Count == 0 ? string.Empty : $", discounts {string.Join(", ", message.Promotions.Select(p => $"{p.Code} -{p.Amount}"))}";
-        var refused = message.Coupons.Where(c => c.Status != "applied").Select(c => $"{c.Code} ({c.Reason})").ToArray();
-        order.Record("priced", $"total {message.Total} {message.Currency} ({message.PriceList}){discounts}{(refused.Length > 0 ? $"; coupons not applied: {string.Join(", ", refused)}" : string.Empty)}", clock.GetUtcNow());
-        return true;
-    }
-
     public async Task PricingFailedAsync(IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken)
     {
         var unit = new PipelineOrders(db);
         var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
-        var releases = new List<ReleaseReservations>();
+        var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
-            if (orders.GetValueOrDefault(delivered.Message.OrderId) is not { Pricing: StepState.Pending } order)
+            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order && order.PricingFailed(delivered.Message.Detail, now))
             {
-                continue;
+                using var cause = delivered.Enter();
+                Reject(order, "pricing-failed", delivered.Message.Detail, now);
             }
-
-            order.Pricing = StepState.Failed;
-            using var cause = delivered.Enter();
-            Reject(order, "pricing-failed", delivered.Message.Detail, releases);
         }
 
-        await ReleaseAsync(releases, cancellationToken);
         await unit.SaveAsync(cancellationToken);
     }
 
-    /// <summary>Once reserved and priced: hold if a rule says so, else authorise, then confirm or compensate.</summary>
+    /// <summary>Payments voided an ended order's authorisation: recorded on the timeline.</summary>
+    public async Task PaymentVoidedAsync(IReadOnlyList<Delivered<PaymentVoided>> batch, CancellationToken cancellationToken)
+    {
+        var unit = new PipelineOrders(db);
+        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order)
+            {
+                order.Record("payment voided", $"payment {delivered.Message.PaymentId}: {delivered.Message.Reason}", now);
+            }
+        }
+
+        await unit.SaveAsync(cancellationToken);
+    }
+
+    /// <summary>Once reserved and priced: hold if a rule says so, else authorise, then confirm.</summary>
     public Task AdvanceAsync(Order order, CancellationToken cancellationToken) => AdvanceAsync([new Step(order, null)], cancellationToken);
 
     /// <summary>
     /// Advances the orders of a batch together: one authorisation request for all that are ready,
-    /// one confirmation request for all authorised, one release request for all that need one.
+    /// one confirmation request for all authorised, and (rarely) one request that reserves again
+    /// what was no longer held. Every answer is a state keyed by order id, so a repeat after a
+    /// failed commit of this batch takes the same decisions.
     /// </summary>
     private async Task AdvanceAsync(IReadOnlyList<Step> steps, CancellationToken cancellationToken)
     {
-        var releases = new List<ReleaseReservations>();
         var ready = new List<Step>(steps.Count);
         foreach (var step in steps)
         {
             var order = step.Order;
-            if (order.Status == OrderStatus.Cancelled || order.Status == OrderStatus.Rejected)
-            {
-                releases.Add(new ReleaseReservations(order.Id, order.StatusReason ?? "order-ended"));
-                continue;
-            }
-
-            if (order.Status != OrderStatus.Pending || order.Reservation != StepState.Done || order.Pricing != StepState.Done || order.PaymentStep != StepState.Pending)
+            if (!order.IsReadyForPayment)
             {
                 continue;
             }
 
             if (!order.HoldReleased && HoldReason(order) is { } hold)
             {
-                order.MoveTo(OrderStatus.OnHold, hold, "hold rule", clock.GetUtcNow());
+                order.Hold(hold, clock.GetUtcNow());
                 continue;
             }
 
             ready.Add(step);
         }
 
-        var authorized = new List<Step>(ready.Count);
-        if (ready.Count > 0)
+        if (ready.Count == 0)
         {
-            var authorizations = await modules.SendAsync(
+            return;
+        }
+
+        var authorizations = (await modules.SendAsync(
                 new AuthorizePaymentBatch(ready.Select(s => new AuthorizePayment(s.Order.Id, s.Order.Total!.Value, s.Order.Currency, s.Order.Payment.Method, s.Order.Payment.Token)).ToArray()),
-                cancellationToken);
-            var now = clock.GetUtcNow();
-            for (var i = 0; i < ready.Count; i++)
-            {
-                var (order, authorization) = (ready[i].Order, authorizations[i]);
-                if (!authorization.Authorized)
-                {
-                    order.PaymentStep = StepState.Failed;
-                    order.Record("payment declined", authorization.DeclineReason ?? "declined", now);
-                    order.MoveTo(OrderStatus.Cancelled, "payment-declined", $"payment declined: {authorization.DeclineReason}", now);
-                    releases.Add(new ReleaseReservations(order.Id, "payment-declined"));
-                    using var cause = ready[i].Enter();
-                    db.Publish(new OrderCancelled(order.Id, "payment-declined", now), order.Id.ToString());
-                    continue;
-                }
-
-                order.PaymentStep = StepState.Done;
-                order.Record("payment authorized", $"payment {authorization.PaymentId}", now);
-                authorized.Add(ready[i]);
-            }
-        }
-
-        if (authorized.Count > 0)
+                cancellationToken))
+            .ToDictionary(a => a.OrderId);
+        var authorized = new List<Step>(ready.Count);
+        var now = clock.GetUtcNow();
+        foreach (var step in ready)
         {
-            var confirmations = await modules.SendAsync(new ConfirmReservationsBatch(authorized.Select(s => new ConfirmReservations(s.Order.Id)).ToArray()), cancellationToken);
-            var now = clock.GetUtcNow();
-            for (var i = 0; i < authorized.Count; i++)
+            var (order, authorization) = (step.Order, authorizations[step.Order.Id]);
+            switch (authorization.State)
             {
-                var (step, confirmed) = (authorized[i], confirmations[i]);
-                var order = step.Order;
-                using var cause = step.Enter();
-                if (confirmed < order.ReservedNodes)
-                {
-                    // The stock is no longer held (the reservation expired or was released meanwhile): the
-                    // authorisation is voided and the order rejected, nothing stays held for it.
-                    await modules.SendAsync(new VoidPayment(order.Id, "reservation-lost"), cancellationToken);
-                    order.PaymentStep = StepState.Failed;
-                    order.Record("payment voided", "the reservation was lost before confirmation", now);
-                    Reject(order, "reservation-lost", $"{order.ReservedNodes - confirmed} of {order.ReservedNodes} reservations were no longer held at confirmation", releases);
-                    continue;
-                }
+                case PaymentState.Authorized:
+                    order.PaymentAuthorized(authorization.PaymentId!.Value, authorization.Amount, authorization.Currency, now);
+                    authorized.Add(step);
+                    break;
+                case PaymentState.Declined:
+                    using (step.Enter())
+                    {
+                        order.PaymentDeclined(authorization.DeclineReason, now);
+                        db.Publish(new OrderCancelled(order.Id, "payment-declined", now), order.Id.ToString());
+                    }
 
-                order.MoveTo(OrderStatus.Confirmed, null, "reserved, priced and authorised", now);
-                db.Publish(new OrderConfirmed(order.Id, order.Number, order.Currency, order.Total!.Value, now), order.Id.ToString());
-                logger.LogInformation("Order {OrderId} confirmed", order.Id);
+                    break;
+                default:
+                    // Voided or order-ended: Payments recorded this order's end, so the order read here is
+                    // stale (it ended meanwhile); the row's version check sends the delivery round again.
+                    order.Ignore("payment", $"Payments answered {authorization.State.Kebab()}", now);
+                    break;
             }
         }
 
-        await ReleaseAsync(releases, cancellationToken);
+        if (authorized.Count == 0)
+        {
+            return;
+        }
+
+        var confirmations = await ConfirmAsync(authorized.Select(s => s.Order), cancellationToken);
+        var lost = authorized.Where(s => confirmations[s.Order.Id].State == ReservationState.Lost).ToArray();
+        if (lost.Length > 0)
+        {
+            // The stock stopped being held meanwhile (a reservation expired during a hold, say): reserve
+            // the same lines at the same nodes again; what is reserved is confirmed like the rest.
+            await ReserveAgainAsync(lost.Select(s => s.Order), cancellationToken);
+            foreach (var (orderId, answer) in await ConfirmAsync(lost.Select(s => s.Order), cancellationToken))
+            {
+                confirmations[orderId] = answer;
+            }
+        }
+
+        now = clock.GetUtcNow();
+        foreach (var step in authorized)
+        {
+            var order = step.Order;
+            var confirmation = confirmations[order.Id];
+            using var cause = step.Enter();
+            switch (confirmation.State)
+            {
+                case ReservationState.Confirmed:
+                    order.Confirm(now);
+                    db.Publish(new OrderConfirmed(order.Id, order.Number, order.Currency, order.Total!.Value, now), order.Id.ToString());
+                    logger.LogInformation("Order {OrderId} confirmed", order.Id);
+                    break;
+                case ReservationState.Lost:
+                    order.ReservationLost($"no longer held and not available again at {string.Join(", ", confirmation.Missing)}", now);
+                    db.Publish(new OrderRejected(order.Id, "reservation-lost", order.Timeline[^1].Cause, now), order.Id.ToString());
+                    break;
+                default:
+                    order.Ignore("reservation", $"Inventory answered {confirmation.State.Kebab()}", now); // stale, as above
+                    break;
+            }
+        }
     }
 
-    private Task ReleaseAsync(IReadOnlyList<ReleaseReservations> releases, CancellationToken cancellationToken) =>
-        releases.Count == 0 ? Task.CompletedTask : modules.SendAsync(new ReleaseReservationsBatch(releases), cancellationToken);
+    private async Task<Dictionary<Guid, OrderReservations>> ConfirmAsync(IEnumerable<Order> orders, CancellationToken cancellationToken) =>
+        (await modules.SendAsync(new ConfirmReservationsBatch(orders.Select(o => new ConfirmReservations(o.Id, o.Fulfilment.Select(f => f.Node).ToArray())).ToArray()), cancellationToken))
+            .ToDictionary(c => c.OrderId);
+
+    private async Task ReserveAgainAsync(IEnumerable<Order> orders, CancellationToken cancellationToken)
+    {
+        var requests = orders
+            .SelectMany(o => o.Fulfilment.Select(f => new ReserveStock(o.Id, f.Node, f.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray())))
+            .ToArray();
+        var outcomes = await modules.SendAsync(new ReserveStockBatch(requests), cancellationToken);
+        foreach (var outcome in outcomes.Where(o => o.State != ReservationState.Held))
+        {
+            logger.LogInformation("Order {OrderId} could not be reserved again at {Node}: {State}", outcome.OrderId, outcome.Location, outcome.State.Kebab());
+        }
+    }
 
     /// <summary>An order being advanced, and how to enter the message that moved it (for what it publishes).</summary>
     private sealed record Step(Order Order, Func<IDisposable>? Cause)
@@ -247,23 +284,13 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         : settings.HoldReviewCountries.Contains(order.ShippingAddress.CountryCode) ? "country-under-review"
         : null;
 
-    /// <summary>Rejects the order (unless it already ended); a reservation it holds is added to <paramref name="releases"/>.</summary>
-    private void Reject(Order order, string reason, string detail, List<ReleaseReservations> releases)
+    /// <summary>Rejects the order (unless it already ended) and publishes the rejection that Inventory, Payments and Pricing compensate on.</summary>
+    private void Reject(Order order, string reason, string detail, DateTimeOffset now)
     {
-        var now = clock.GetUtcNow();
-        if (!Order.CanMove(order.Status, OrderStatus.Rejected))
+        if (order.Reject(reason, detail, now))
         {
-            order.Record($"{reason} (ignored)", detail, now); // already cancelled or rejected
-            return;
+            db.Publish(new OrderRejected(order.Id, reason, detail, now), order.Id.ToString());
         }
-
-        order.MoveTo(OrderStatus.Rejected, reason, detail, now);
-        if (order.Reservation == StepState.Done)
-        {
-            releases.Add(new ReleaseReservations(order.Id, reason));
-        }
-
-        db.Publish(new OrderRejected(order.Id, reason, detail, now), order.Id.ToString());
     }
 }
 
@@ -289,4 +316,10 @@ internal sealed class OnOrderPricingFailed(OrderPipeline pipeline) : IIntegratio
 {
     public Task HandleAsync(IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken) =>
         pipeline.PricingFailedAsync(batch, cancellationToken);
+}
+
+internal sealed class OnPaymentVoided(OrderPipeline pipeline) : IIntegrationEventBatchHandler<PaymentVoided>
+{
+    public Task HandleAsync(IReadOnlyList<Delivered<PaymentVoided>> batch, CancellationToken cancellationToken) =>
+        pipeline.PaymentVoidedAsync(batch, cancellationToken);
 }

@@ -77,35 +77,53 @@ internal sealed class Order
 
     public DateTimeOffset PlacedAt { get; init; }
 
+    private StepState _reservation;
+    private StepState _pricing;
+    private StepState _paymentStep;
+    private decimal? _total;
+    private decimal? _taxTotal;
+    private decimal? _shippingGross;
+    private decimal? _discountTotal;
+    private Guid? _routingDecisionId;
+    private int _reservedNodes;
+    private bool _holdReleased;
+
     /// <summary>Routing and reservation at the chosen node(s).</summary>
-    public StepState Reservation { get; set; }
+    public StepState Reservation { get => _reservation; init => _reservation = value; }
 
-    public StepState Pricing { get; set; }
+    public StepState Pricing { get => _pricing; init => _pricing = value; }
 
-    public StepState PaymentStep { get; set; }
+    public StepState PaymentStep { get => _paymentStep; init => _paymentStep = value; }
 
-    public decimal? Total { get; set; }
+    public decimal? Total { get => _total; init => _total = value; }
 
-    public decimal? TaxTotal { get; set; }
+    public decimal? TaxTotal { get => _taxTotal; init => _taxTotal = value; }
 
-    public decimal? ShippingGross { get; set; }
+    public decimal? ShippingGross { get => _shippingGross; init => _shippingGross = value; }
 
-    public decimal? DiscountTotal { get; set; }
+    public decimal? DiscountTotal { get => _discountTotal; init => _discountTotal = value; }
 
     public List<AppliedDiscount> Discounts { get; init; } = [];
 
     public List<CouponResult> Coupons { get; init; } = [];
 
-    public Guid? RoutingDecisionId { get; set; }
+    public Guid? RoutingDecisionId { get => _routingDecisionId; init => _routingDecisionId = value; }
 
     /// <summary>How many nodes hold a reservation for the order (one per node of the routing decision).</summary>
-    public int ReservedNodes { get; set; }
+    public int ReservedNodes { get => _reservedNodes; init => _reservedNodes = value; }
 
     /// <summary>Where the order ships from (or is picked up): the routing decision's nodes and their lines.</summary>
     public List<FulfilmentAllocation> Fulfilment { get; init; } = [];
 
     /// <summary>A person released the order from a hold: the hold rules do not apply again.</summary>
-    public bool HoldReleased { get; set; }
+    public bool HoldReleased { get => _holdReleased; init => _holdReleased = value; }
+
+    /// <summary>Cancelled or rejected: nothing is held for the order any more and no step changes it.</summary>
+    public bool HasEnded => Status is OrderStatus.Cancelled or OrderStatus.Rejected;
+
+    /// <summary>Reserved, priced and waiting for its payment (not on hold, not ended).</summary>
+    public bool IsReadyForPayment =>
+        Status == OrderStatus.Pending && Reservation == StepState.Done && Pricing == StepState.Done && PaymentStep == StepState.Pending;
 
     public DateTimeOffset UpdatedAt { get; private set; }
 
@@ -125,8 +143,160 @@ internal sealed class Order
     public void Record(string what, string cause, DateTimeOffset at) =>
         Timeline.Add(new TimelineEntry { At = at, Event = what, Status = Status, Cause = cause.Length > 1000 ? cause[..999] + "…" : cause });
 
+    /// <summary>
+    /// A message that no longer applies (late, repeated, or after the order ended) is recorded as
+    /// ignored and changes nothing else: the state machine is total.
+    /// </summary>
+    public void Ignore(string what, string detail, DateTimeOffset at) =>
+        Record($"{what} (ignored)", $"order {Status.Kebab()}{(Status == OrderStatus.Pending ? string.Empty : StatusReason is null ? string.Empty : $" ({StatusReason})")}; {detail}", at);
+
+    /// <summary>Routing reserved the order's stock at these nodes. False (recorded as ignored) when the step no longer applies.</summary>
+    public bool ReservationMade(Guid decisionId, IReadOnlyList<FulfilmentAllocation> allocations, DateTimeOffset at)
+    {
+        var nodes = string.Join(", ", allocations.Select(a => a.Node));
+        if (HasEnded || Status == OrderStatus.Confirmed || Reservation != StepState.Pending)
+        {
+            Ignore("reserved", $"fulfilment at {nodes}; reservation step {Reservation.Kebab()}", at);
+            return false;
+        }
+
+        _reservation = StepState.Done;
+        _routingDecisionId = decisionId;
+        _reservedNodes = allocations.Count;
+        Fulfilment.Clear();
+        Fulfilment.AddRange(allocations);
+        Record("reserved", $"fulfilment at {nodes}", at);
+        return true;
+    }
+
+    /// <summary>Routing found no way to fulfil the order. False (recorded as ignored) when the step no longer applies.</summary>
+    /// <remarks>On an order that ended meanwhile the step is marked failed (true of it) but nothing else changes.</remarks>
+    public bool ReservationFailed(Guid decisionId, string reason, string detail, DateTimeOffset at)
+    {
+        if (Status == OrderStatus.Confirmed || Reservation != StepState.Pending)
+        {
+            Ignore($"routing failed: {reason}", detail, at);
+            return false;
+        }
+
+        _reservation = StepState.Failed;
+        _routingDecisionId = decisionId;
+        if (HasEnded)
+        {
+            Ignore($"routing failed: {reason}", detail, at);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>The order was priced. False (recorded as ignored) when the step no longer applies.</summary>
+    public bool PricedAt(decimal total, decimal taxTotal, decimal shippingGross, decimal discountTotal, IEnumerable<AppliedDiscount> discounts, IEnumerable<CouponResult> coupons, string detail, DateTimeOffset at)
+    {
+        if (HasEnded || Status == OrderStatus.Confirmed || Pricing != StepState.Pending)
+        {
+            Ignore("priced", detail, at);
+            return false;
+        }
+
+        _pricing = StepState.Done;
+        (_total, _taxTotal, _shippingGross, _discountTotal) = (total, taxTotal, shippingGross, discountTotal);
+        Discounts.Clear();
+        Discounts.AddRange(discounts);
+        Coupons.Clear();
+        Coupons.AddRange(coupons);
+        Record("priced", detail, at);
+        return true;
+    }
+
+    /// <summary>Pricing could not price the order. False (recorded as ignored) when the step no longer applies.</summary>
+    /// <remarks>On an order that ended meanwhile the step is marked failed (true of it) but nothing else changes.</remarks>
+    public bool PricingFailed(string detail, DateTimeOffset at)
+    {
+        if (Status == OrderStatus.Confirmed || Pricing != StepState.Pending)
+        {
+            Ignore("pricing failed", detail, at);
+            return false;
+        }
+
+        _pricing = StepState.Failed;
+        if (HasEnded)
+        {
+            Ignore("pricing failed", detail, at);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>A hold rule stops the order before payment until a person releases it.</summary>
+    public void Hold(string reason, DateTimeOffset at) => MoveTo(OrderStatus.OnHold, reason, "hold rule", at);
+
+    /// <summary>A person released the order from its hold: the hold rules do not apply again.</summary>
+    public void ReleaseHold(string releasedBy, DateTimeOffset at)
+    {
+        MoveTo(OrderStatus.Pending, null, $"released by {releasedBy}", at);
+        _holdReleased = true;
+    }
+
+    public void PaymentAuthorized(Guid paymentId, decimal amount, string currency, DateTimeOffset at)
+    {
+        _paymentStep = StepState.Done;
+        Record("payment authorized", $"payment {paymentId}: {amount} {currency}", at);
+    }
+
+    /// <summary>The payment was declined: the order is cancelled (its reservation is released by Inventory once this commits).</summary>
+    public void PaymentDeclined(string? reason, DateTimeOffset at)
+    {
+        _paymentStep = StepState.Failed;
+        Record("payment declined", reason ?? "declined", at);
+        End(OrderStatus.Cancelled, "payment-declined", $"payment declined: {reason}", at);
+    }
+
+    /// <summary>Reserved, priced and authorised: the order is confirmed.</summary>
+    public void Confirm(DateTimeOffset at) => MoveTo(OrderStatus.Confirmed, null, "reserved, priced and authorised", at);
+
+    /// <summary>
+    /// The stock was not held any more at confirmation and could not be reserved again: the order
+    /// is rejected (the authorisation is voided by Payments once this commits).
+    /// </summary>
+    public void ReservationLost(string detail, DateTimeOffset at)
+    {
+        _paymentStep = StepState.Failed;
+        Reject("reservation-lost", detail, at);
+    }
+
+    /// <summary>Rejects the order; false (recorded as ignored) when it had ended already.</summary>
+    public bool Reject(string reason, string detail, DateTimeOffset at)
+    {
+        if (!CanMove(Status, OrderStatus.Rejected))
+        {
+            Ignore(reason, detail, at);
+            return false;
+        }
+
+        End(OrderStatus.Rejected, reason, detail, at);
+        return true;
+    }
+
+    /// <summary>Cancels the order, or refuses an illegal transition.</summary>
+    public void Cancel(string reason, string cause, DateTimeOffset at) => End(OrderStatus.Cancelled, reason, cause, at);
+
+    /// <summary>The order ends: coupon uses it carried are given back (by Pricing, on the same event).</summary>
+    private void End(OrderStatus status, string reason, string cause, DateTimeOffset at)
+    {
+        MoveTo(status, reason, cause, at);
+        for (var i = 0; i < Coupons.Count; i++)
+        {
+            if (Coupons[i].Status == "applied")
+            {
+                Coupons[i] = new CouponResult { Code = Coupons[i].Code, Status = "released", Reason = $"order-{status.Kebab()}" };
+            }
+        }
+    }
+
     /// <summary>Moves the order to another state, or refuses an illegal transition.</summary>
-    public void MoveTo(OrderStatus next, string? reason, string cause, DateTimeOffset at)
+    private void MoveTo(OrderStatus next, string? reason, string cause, DateTimeOffset at)
     {
         if (!CanMove(Status, next))
         {

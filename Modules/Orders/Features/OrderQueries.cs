@@ -88,7 +88,7 @@ internal sealed class CancelOrderValidator : AbstractValidator<CancelOrder>
     public CancelOrderValidator() => RuleFor(c => c.Reason).NotEmpty().MaximumLength(100);
 }
 
-internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock, OmsModular.Shared.Infrastructure.ModuleApi.IModuleClient modules, Consumers.OrderPipeline pipeline) :
+internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock, Consumers.OrderPipeline pipeline) :
     IQueryHandler<GetOrder, OrderView>,
     IQueryHandler<ListOrders, OrderPage>,
     ICommandHandler<CancelOrder, OrderView>,
@@ -106,9 +106,8 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock,
                 $"Order {order.Number} is {order.Status.Kebab()}; only orders on hold can be released.");
         }
 
-        order.MoveTo(OrderStatus.Pending, null, $"released by {command.ReleasedBy}", clock.GetUtcNow());
-        order.HoldReleased = true;
-        await pipeline.AdvanceAsync(order, cancellationToken);
+        order.ReleaseHold(command.ReleasedBy, clock.GetUtcNow());
+        await pipeline.AdvanceAsync(order, cancellationToken); // idempotent steps only: a retry after a failed commit gets the same answers
         await db.SaveChangesAsync(cancellationToken);
         return View(order);
     }
@@ -164,9 +163,10 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock,
     {
         var order = await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken)
             ?? throw ProblemException.NotFound("Order", $"There is no order {command.OrderId}.");
+        var now = clock.GetUtcNow();
         try
         {
-            order.MoveTo(OrderStatus.Cancelled, command.Reason, "cancel requested", clock.GetUtcNow());
+            order.Cancel(command.Reason, "cancel requested", now);
         }
         catch (IllegalTransitionException illegal)
         {
@@ -176,12 +176,10 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock,
                 $"Order {order.Number} is {illegal.From.Kebab()}; only pending or on-hold orders can be cancelled.");
         }
 
-        db.Publish(new OrderCancelled(order.Id, command.Reason, clock.GetUtcNow()), partitionKey: order.Id.ToString());
-        await db.SaveChangesAsync(cancellationToken); // the version check: a concurrent step makes this a 409 below, not a lost update
-
-        // Compensations (no-ops when nothing is held yet; a reservation made later is released by the pipeline).
-        await modules.SendAsync(new OmsModular.Shared.Contracts.Inventory.ReleaseReservations(order.Id, command.Reason), cancellationToken);
-        await modules.SendAsync(new OmsModular.Shared.Contracts.Payments.VoidPayment(order.Id, command.Reason), cancellationToken);
+        // The compensations follow this commit: Inventory releases the stock, Payments voids the
+        // authorisation and Pricing gives coupon uses back, each on the committed OrderCancelled.
+        db.Publish(new OrderCancelled(order.Id, command.Reason, now), partitionKey: order.Id.ToString());
+        await db.SaveChangesAsync(cancellationToken); // the version check: a concurrent step makes this a 409, not a lost update
         return View(order);
     }
 

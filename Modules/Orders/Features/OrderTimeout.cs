@@ -11,13 +11,13 @@ using OmsModular.Shared.Infrastructure.ModuleApi;
 
 namespace OmsModular.Modules.Orders.Features;
 
-/// <summary>Rejects an order whose pipeline did not finish in time, with compensations.</summary>
+/// <summary>Rejects an order whose pipeline did not finish in time (the compensations follow the committed rejection).</summary>
 internal sealed record TimeOutOrder(Guid OrderId) : ICommand<bool>;
 
 /// <summary>Pending orders placed in [From, To) (or before <c>To</c> when <c>From</c> is null) that are due, oldest first.</summary>
 internal sealed record FindOverdueOrders(DateTimeOffset? From, DateTimeOffset To, int Limit) : IQuery<IReadOnlyList<Guid>>;
 
-internal sealed class TimeOutOrderHandler(OrdersDbContext db, IModuleClient modules, OrderSettings settings, TimeProvider clock) :
+internal sealed class TimeOutOrderHandler(OrdersDbContext db, OrderSettings settings, TimeProvider clock) :
     ICommandHandler<TimeOutOrder, bool>,
     IQueryHandler<FindOverdueOrders, IReadOnlyList<Guid>>
 {
@@ -34,11 +34,11 @@ internal sealed class TimeOutOrderHandler(OrdersDbContext db, IModuleClient modu
             .Where(s => s.Item2 == StepState.Pending)
             .Select(s => s.Item1);
         var detail = $"steps still pending: {string.Join(", ", pending)}";
-        order.MoveTo(OrderStatus.Rejected, "timeout", detail, now);
+        order.Reject("timeout", detail, now);
+
+        // Inventory releases and Payments voids on the committed rejection.
         db.Publish(new OrderRejected(order.Id, "timeout", detail, now), order.Id.ToString());
-        await db.SaveChangesAsync(cancellationToken); // the version check first: a step that just finished wins
-        await modules.SendAsync(new ReleaseReservations(order.Id, "timeout"), cancellationToken);
-        await modules.SendAsync(new VoidPayment(order.Id, "timeout"), cancellationToken);
+        await db.SaveChangesAsync(cancellationToken); // the version check: a step that just finished wins
         return true;
     }
 

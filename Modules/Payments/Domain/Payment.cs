@@ -52,3 +52,16 @@ internal sealed class LedgerEntry
 
     public DateTimeOffset At { get; init; }
 }
+
+/// <summary>
+/// An order Payments knows has ended (cancelled or rejected): its authorisation was voided and it
+/// is never authorised again, so a late or repeated request cannot hold money for it.
+/// </summary>
+internal sealed class EndedOrder
+{
+    public Guid OrderId { get; init; }
+
+    public required string Reason { get; init; }
+
+    public DateTimeOffset EndedAt { get; init; }
+}

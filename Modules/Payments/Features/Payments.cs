@@ -17,7 +17,8 @@ namespace OmsModular.Modules.Payments.Features;
 
 internal sealed record AuthorizePaymentCommand(Guid OrderId, decimal Amount, string Currency, string Method, string Token) : ICommand<PaymentAuthorization>;
 
-internal sealed record VoidPaymentCommand(Guid OrderId, string Reason) : ICommand<bool>;
+/// <summary>Records that these orders ended (cancelled or rejected) and voids their authorisations; idempotent.</summary>
+internal sealed record EndOrdersCommand(IReadOnlyList<(Guid OrderId, string Reason)> Orders) : ICommand;
 
 /// <summary>Authorisations of many orders in one transaction, each answered in its position.</summary>
 internal sealed record AuthorizePaymentBatchCommand(IReadOnlyList<AuthorizePaymentCommand> Requests) : ICommand<IReadOnlyList<PaymentAuthorization>>;
@@ -40,22 +41,27 @@ internal sealed class PaymentHandlers(
     TimeProvider clock) :
     ICommandHandler<AuthorizePaymentCommand, PaymentAuthorization>,
     ICommandHandler<AuthorizePaymentBatchCommand, IReadOnlyList<PaymentAuthorization>>,
-    ICommandHandler<VoidPaymentCommand, bool>,
+    ICommandHandler<EndOrdersCommand>,
     IQueryHandler<GetPaymentLedger, PaymentLedgerView>
 {
     public async ValueTask<IReadOnlyList<PaymentAuthorization>> Handle(AuthorizePaymentBatchCommand command, CancellationToken cancellationToken)
     {
         await db.LockAsync(command.Requests.Select(r => $"order:{r.OrderId}"), cancellationToken); // one round trip, one fixed order
-        // Every request of the batch is answered from the orders' existing payments or authorised once.
+        // Every request of the batch is answered from the orders' existing payments, refused for an
+        // order that ended, or authorised once.
         var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
         var byOrder = (await db.Payments.AsNoTracking().Where(p => orderIds.Contains(p.OrderId)).ToListAsync(cancellationToken))
             .ToDictionary(p => p.OrderId, Answer);
+        var ended = await EndedAsync(orderIds, cancellationToken);
         var results = new List<PaymentAuthorization>(command.Requests.Count);
         foreach (var request in command.Requests)
         {
             if (!byOrder.TryGetValue(request.OrderId, out var result))
             {
-                byOrder[request.OrderId] = result = await AuthorizeNewAsync(request, cancellationToken); // a repeated order gets the first answer
+                result = ended.Contains(request.OrderId)
+                    ? new PaymentAuthorization(request.OrderId, PaymentState.OrderEnded, null, 0m, request.Currency, null)
+                    : await AuthorizeNewAsync(request, cancellationToken);
+                byOrder[request.OrderId] = result; // a repeated order gets the first answer
             }
 
             results.Add(result);
@@ -67,9 +73,20 @@ internal sealed class PaymentHandlers(
     public async ValueTask<PaymentAuthorization> Handle(AuthorizePaymentCommand command, CancellationToken cancellationToken) =>
         (await Handle(new AuthorizePaymentBatchCommand([command]), cancellationToken))[0];
 
-    /// <summary>The answer an existing payment gives to a repeated authorisation.</summary>
+    /// <summary>The answer an existing payment gives to a repeated authorisation: its state now.</summary>
     private static PaymentAuthorization Answer(Payment payment) =>
-        new(payment.Status != PaymentStatus.Declined, payment.Id, payment.DeclineReason);
+        new(payment.OrderId, State(payment.Status), payment.Id, payment.Amount, payment.Currency, payment.DeclineReason);
+
+    private static PaymentState State(PaymentStatus status) => status switch
+    {
+        PaymentStatus.Authorized => PaymentState.Authorized,
+        PaymentStatus.Declined => PaymentState.Declined,
+        _ => PaymentState.Voided,
+    };
+
+    /// <summary>The orders among these whose end Payments has recorded.</summary>
+    private async Task<HashSet<Guid>> EndedAsync(Guid[] orderIds, CancellationToken cancellationToken) =>
+        (await db.EndedOrders.AsNoTracking().Where(e => orderIds.Contains(e.OrderId)).Select(e => e.OrderId).ToListAsync(cancellationToken)).ToHashSet();
 
     /// <summary>Authorises an order that has no payment yet (its lock is held).</summary>
     private async Task<PaymentAuthorization> AuthorizeNewAsync(AuthorizePaymentCommand command, CancellationToken cancellationToken)
@@ -115,35 +132,54 @@ internal sealed class PaymentHandlers(
             db.Publish(new PaymentDeclined(payment.Id, command.OrderId, command.Amount, command.Currency, outcome.DeclineReason!), command.OrderId.ToString());
         }
 
-        return new PaymentAuthorization(outcome.Approved, payment.Id, outcome.DeclineReason);
+        return Answer(payment);
     }
 
-    public async ValueTask<bool> Handle(VoidPaymentCommand command, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records the orders' end and voids each authorisation still held, with the provider's
+    /// idempotency key <c>void-{orderId}</c> (a retry after the provider voided but before this
+    /// committed voids nothing twice). Orders that had ended before change nothing.
+    /// </summary>
+    public async ValueTask<Unit> Handle(EndOrdersCommand command, CancellationToken cancellationToken)
     {
-        await LockOrderAsync(command.OrderId, cancellationToken);
-        var payment = await db.Payments.SingleOrDefaultAsync(p => p.OrderId == command.OrderId, cancellationToken);
-        if (payment is not { Status: PaymentStatus.Authorized })
+        var orderIds = command.Orders.Select(o => o.OrderId).Distinct().ToArray();
+        await db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
+        var ended = await EndedAsync(orderIds, cancellationToken);
+        var authorized = await db.Payments.Where(p => orderIds.Contains(p.OrderId) && p.Status == PaymentStatus.Authorized).ToDictionaryAsync(p => p.OrderId, cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var (orderId, reason) in command.Orders)
         {
-            return false;
+            if (!ended.Add(orderId))
+            {
+                continue;
+            }
+
+            var note = reason.Length > 200 ? reason[..200] : reason;
+            db.EndedOrders.Add(new EndedOrder { OrderId = orderId, Reason = note, EndedAt = now });
+            if (!authorized.TryGetValue(orderId, out var payment))
+            {
+                continue;
+            }
+
+            await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
+                async ct => await provider.VoidAsync($"void-{orderId}", payment.ProviderReference!, ct),
+                cancellationToken);
+            payment.Status = PaymentStatus.Voided;
+            db.Ledger.Add(new LedgerEntry
+            {
+                OrderId = orderId,
+                PaymentId = payment.Id,
+                Kind = "void",
+                Amount = payment.Amount,
+                Currency = payment.Currency,
+                ProviderReference = payment.ProviderReference,
+                Note = note,
+                At = now,
+            });
+            db.Publish(new PaymentVoided(payment.Id, orderId, reason), orderId.ToString());
         }
 
-        await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-            async ct => await provider.VoidAsync($"void-{command.OrderId}", payment.ProviderReference!, ct),
-            cancellationToken);
-        payment.Status = PaymentStatus.Voided;
-        db.Ledger.Add(new LedgerEntry
-        {
-            OrderId = command.OrderId,
-            PaymentId = payment.Id,
-            Kind = "void",
-            Amount = payment.Amount,
-            Currency = payment.Currency,
-            ProviderReference = payment.ProviderReference,
-            Note = command.Reason,
-            At = clock.GetUtcNow(),
-        });
-        db.Publish(new PaymentVoided(payment.Id, command.OrderId, command.Reason), command.OrderId.ToString());
-        return true;
+        return Unit.Value;
     }
 
     public async ValueTask<PaymentLedgerView> Handle(GetPaymentLedger query, CancellationToken cancellationToken)
@@ -157,16 +193,12 @@ internal sealed class PaymentHandlers(
             payment?.Currency,
             entries.Select(e => new LedgerEntryView(e.Kind, e.Amount, e.Currency, e.ProviderReference, e.Note, e.At)).ToArray());
     }
-
-    private Task LockOrderAsync(Guid orderId, CancellationToken cancellationToken) =>
-        db.LockAsync($"order:{orderId}", cancellationToken);
 }
 
-/// <summary>Module API: Orders authorises and voids through contracts.</summary>
+/// <summary>Module API: Orders authorises through contracts (voids follow the order's end, see <see cref="Consumers.VoidEndedOrders"/>).</summary>
 internal sealed class PaymentApi(ISender sender) :
     IModuleRequestHandler<AuthorizePayment, PaymentAuthorization>,
-    IModuleRequestHandler<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>>,
-    IModuleRequestHandler<VoidPayment, bool>
+    IModuleRequestHandler<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>>
 {
     public async Task<PaymentAuthorization> HandleAsync(AuthorizePayment request, CancellationToken cancellationToken) =>
         await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, request.Token), cancellationToken);
@@ -175,9 +207,6 @@ internal sealed class PaymentApi(ISender sender) :
         await sender.Send(
             new AuthorizePaymentBatchCommand(request.Requests.Select(r => new AuthorizePaymentCommand(r.OrderId, r.Amount, r.Currency, r.Method, r.Token)).ToArray()),
             cancellationToken);
-
-    public async Task<bool> HandleAsync(VoidPayment request, CancellationToken cancellationToken) =>
-        await sender.Send(new VoidPaymentCommand(request.OrderId, request.Reason), cancellationToken);
 }
 
 internal static class PaymentEndpoints

@@ -11,6 +11,8 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
 
     public DbSet<LedgerEntry> Ledger => Set<LedgerEntry>();
 
+    public DbSet<EndedOrder> EndedOrders => Set<EndedOrder>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder)
     {
         var payment = modelBuilder.Entity<Payment>();
@@ -35,6 +37,12 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
         ledger.Property(e => e.Currency).HasMaxLength(3).IsFixedLength();
         ledger.Property(e => e.ProviderReference).HasMaxLength(100);
         ledger.Property(e => e.Note).HasMaxLength(200);
+
+        var ended = modelBuilder.Entity<EndedOrder>();
+        ended.ToTable("ended_orders");
+        ended.HasKey(e => e.OrderId);
+        ended.Property(e => e.OrderId).ValueGeneratedNever();
+        ended.Property(e => e.Reason).HasMaxLength(200);
     }
 }
 

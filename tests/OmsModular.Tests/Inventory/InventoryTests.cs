@@ -16,6 +16,12 @@ namespace OmsModular.Tests.Inventory;
 [Collection(HostCollection.Name)]
 public sealed class InventoryTests(HostFixture host)
 {
+    /// <summary>The API's JSON: enums as kebab-case strings.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions ApiJson = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.KebabCaseLower) },
+    };
+
     private HttpClient Client => host.Client;
 
     private static string NewSku() => "SKU-" + Guid.NewGuid().ToString("N")[..12].ToUpperInvariant();
@@ -96,8 +102,8 @@ public sealed class InventoryTests(HostFixture host)
         var orderId = Guid.CreateVersion7();
         using var response = await ReserveAsync(orderId, "WH-A", (a, 2), (b, 3));
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
-        var outcome = await response.Content.ReadFromJsonAsync<ReservationOutcome>();
-        Assert.False(outcome!.Reserved);
+        var outcome = await response.Content.ReadFromJsonAsync<ReservationOutcome>(ApiJson);
+        Assert.Equal(ReservationState.Short, outcome!.State);
         Assert.Equal([new Shortfall(b, 3, 1)], outcome.Shortfalls);
         Assert.Equal(0, await ReservedAsync(a, "WH-A"));
         Assert.Equal(1, await EventCountAsync("inventory.stock-reservation-failed.v1", orderId.ToString()));
@@ -113,7 +119,7 @@ public sealed class InventoryTests(HostFixture host)
         {
             using var response = await ReserveAsync(orderId, "WH-A", (sku, 2));
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-            return (await response.Content.ReadFromJsonAsync<ReservationOutcome>())!;
+            return (await response.Content.ReadFromJsonAsync<ReservationOutcome>(ApiJson))!;
         }));
         Assert.Single(outcomes.Select(o => o.ReservationId).Distinct());
         Assert.Equal(2, await ReservedAsync(sku, "WH-A"));
@@ -150,9 +156,9 @@ public sealed class InventoryTests(HostFixture host)
         }
 
         using var release = await Client.PostAsJsonAsync($"/api/v1/inventory/reservations/{orderId}/release", new { reason = "payment-declined" });
-        Assert.Equal(1, (await release.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt32());
+        Assert.Equal("released", (await release.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString());
         using var again = await Client.PostAsJsonAsync($"/api/v1/inventory/reservations/{orderId}/release", new { reason = "payment-declined" });
-        Assert.Equal(0, (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt32());
+        Assert.Equal("released", (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString()); // the same state, no second effect
         Assert.Equal(0, await ReservedAsync(sku, "WH-A"));
         var reservations = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/reservations?orderId={orderId}");
         Assert.Equal("released", reservations[0].GetProperty("status").GetString());
@@ -175,7 +181,7 @@ public sealed class InventoryTests(HostFixture host)
 
         using (var confirm = await Client.PostAsync($"/api/v1/inventory/reservations/{confirmed}/confirm", null))
         {
-            Assert.Equal(1, (await confirm.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt32());
+            Assert.Equal("confirmed", (await confirm.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString());
         }
 
         await MessagingHarness.WaitUntilAsync(async () => await StatusAsync(expiring) == "expired", TimeSpan.FromSeconds(30));
@@ -199,8 +205,9 @@ public sealed class InventoryTests(HostFixture host)
 
         var orderId = Guid.CreateVersion7();
         var outcome = await modules.SendAsync(new ReserveStock(orderId, "WH-A", [new ReservationLine(sku, 4)]));
-        Assert.True(outcome.Reserved);
-        Assert.Equal(1, await modules.SendAsync(new ReleaseReservations(orderId, "cancelled")));
+        Assert.Equal(ReservationState.Held, outcome.State);
+        Assert.Equal(ReservationState.Released, (await modules.SendAsync(new ReleaseReservations(orderId, "cancelled"))).State);
+        Assert.Equal(ReservationState.Released, (await modules.SendAsync(new ReleaseReservations(orderId, "cancelled"))).State); // the same state again
         Assert.Equal(0, await ReservedAsync(sku, "WH-A"));
     }
 
@@ -221,7 +228,8 @@ public sealed class InventoryTests(HostFixture host)
             new ReserveStock(d, "WH-A", [new ReservationLine(first, 2), new ReservationLine(second, 1)]), // takes what c could not
         ]));
 
-        Assert.Equal([true, false, false, true], outcomes.Select(o => o.Reserved));
+        Assert.Equal([a, b, c, d], outcomes.Select(o => o.OrderId));
+        Assert.Equal([ReservationState.Held, ReservationState.Short, ReservationState.Short, ReservationState.Held], outcomes.Select(o => o.State));
         Assert.Equal([new Shortfall(first, 3, 2)], outcomes[1].Shortfalls);
         Assert.Equal([new Shortfall(second, 2, 1)], outcomes[2].Shortfalls);
         Assert.Equal(5, await ReservedAsync(first, "WH-A"));
@@ -232,8 +240,13 @@ public sealed class InventoryTests(HostFixture host)
         Assert.Equal([outcomes[0].ReservationId, outcomes[3].ReservationId], again.Select(o => o.ReservationId));
         Assert.Equal(5, await ReservedAsync(first, "WH-A"));
 
-        Assert.Equal([1, 0], await modules.SendAsync(new ConfirmReservationsBatch([new ConfirmReservations(a), new ConfirmReservations(b)])));
-        Assert.Equal([0, 1, 0], await modules.SendAsync(new ReleaseReservationsBatch([new ReleaseReservations(b, "x"), new ReleaseReservations(d, "cancelled"), new ReleaseReservations(d, "cancelled")])));
+        // Confirmation answers a state keyed by order: a repeat is confirmed again, an order holding nothing is lost.
+        var confirmations = await modules.SendAsync(new ConfirmReservationsBatch([new ConfirmReservations(a, ["WH-A"]), new ConfirmReservations(b, ["WH-A"])]));
+        Assert.Equal([(a, ReservationState.Confirmed), (b, ReservationState.Lost)], confirmations.Select(x => (x.OrderId, x.State)));
+        var repeated = await modules.SendAsync(new ConfirmReservationsBatch([new ConfirmReservations(a, ["WH-A"])]));
+        Assert.Equal(ReservationState.Confirmed, Assert.Single(repeated).State);
+        var releases = await modules.SendAsync(new ReleaseReservationsBatch([new ReleaseReservations(b, "x"), new ReleaseReservations(d, "cancelled"), new ReleaseReservations(d, "cancelled")]));
+        Assert.All(releases, r => Assert.Equal(ReservationState.Released, r.State));
         Assert.Equal(3, await ReservedAsync(first, "WH-A"));
         Assert.Equal(1, await ReservedAsync(second, "WH-A"));
     }

@@ -260,7 +260,8 @@ public sealed class OrderCaptureTests(HostFixture host)
         Assert.Equal("customer-request", cancelled.GetProperty("statusReason").GetString());
         Assert.Equal("on-hold -> cancelled", cancelled.GetProperty("timeline").EnumerateArray().Last().GetProperty("event").GetString());
         Assert.Equal(1, await OutboxCountAsync("orders.order-cancelled.v1", id));
-        Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32());
+        await Messaging.MessagingHarness.WaitUntilAsync(async () =>
+            (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32() == 0); // released on the committed cancellation
 
         using var again = await Client.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" });
         await Problem.AssertAsync(again, HttpStatusCode.Conflict, "urn:oms:problem:illegal-transition");

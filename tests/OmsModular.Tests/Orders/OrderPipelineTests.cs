@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Testing;
 using OmsModular.Tests.HostTests;
 using OmsModular.Tests.Messaging;
 using static OmsModular.Tests.Infrastructure.TestData;
@@ -104,6 +105,7 @@ public sealed class OrderPipelineTests(HostFixture host)
         var level = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}");
         Assert.Equal(10, level.GetProperty("onHand").GetInt32());
         Assert.Equal(10, level.GetProperty("reserved").GetInt32());
+        await Invariants.AssertHoldAsync(host.ConnectionString, ids);
     }
 
     [Fact]
@@ -195,17 +197,18 @@ public sealed class OrderPipelineTests(HostFixture host)
         Assert.Equal("cancelled", order.GetProperty("status").GetString());
         Assert.Equal("payment-declined", order.GetProperty("statusReason").GetString());
         Assert.Equal("failed", order.GetProperty("steps").GetProperty("payment").GetString());
+        await MessagingHarness.WaitUntilAsync(async () => await Catalog.ReservedAsync(Client, sku, node) == 0); // released on the committed cancellation
         var availability = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}");
-        Assert.Equal(0, availability.GetProperty("reserved").GetInt32());
         Assert.Equal(3, availability.GetProperty("available").GetInt32());
+        await Invariants.AssertHoldAsync(host.ConnectionString, [order.GetProperty("id").GetGuid()]);
     }
 
     [Fact]
-    public async Task A_reservation_lost_after_authorisation_voids_the_payment_and_rejects_the_order()
+    public async Task A_reservation_that_expired_during_a_hold_is_reserved_again_on_release_and_the_order_confirms()
     {
         var (node, sku) = (await NodeAsync(), Unique("SKU"));
         await Catalog.StockAsync(Client, sku, node, 2);
-        var placed = OrderCaptureTests.WebOrder("cust-lost", (sku, 1));
+        var placed = OrderCaptureTests.WebOrder("cust-expired", (sku, 1));
         placed["shippingAddress"]!["countryCode"] = "IS"; // waits on hold, reserved and priced
         var held = await PlaceAndSettleAsync(placed);
         Assert.Equal("on-hold", held.GetProperty("status").GetString());
@@ -219,13 +222,49 @@ public sealed class OrderPipelineTests(HostFixture host)
 
         using var resume = await Client.PostAsync($"/api/v1/orders/{id}/release", null);
         var order = await resume.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("confirmed", order.GetProperty("status").GetString());
+        var reservations = (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/reservations?orderId={id}")).EnumerateArray().Select(r => r.GetProperty("status").GetString()).ToArray();
+        Assert.Equal("released,confirmed", string.Join(",", reservations));
+        Assert.Equal(1, await Catalog.ReservedAsync(Client, sku, node));
+        Assert.Equal("authorized", (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString());
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
+    public async Task A_reservation_lost_for_good_rejects_the_order_and_its_authorisation_is_voided_after_the_rejection_commits()
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 1);
+        var placed = OrderCaptureTests.WebOrder("cust-lost", (sku, 1));
+        placed["shippingAddress"]!["countryCode"] = "IS"; // waits on hold, reserved and priced
+        var held = await PlaceAndSettleAsync(placed);
+        Assert.Equal("on-hold", held.GetProperty("status").GetString());
+        var id = held.GetProperty("id").GetGuid();
+
+        // The stock stops being held and is gone meanwhile (sold elsewhere, counted out).
+        using (var release = await Client.PostAsJsonAsync($"/api/v1/inventory/reservations/{id}/release", new { reason = "expired" }))
+        {
+            release.EnsureSuccessStatusCode();
+        }
+
+        using (var stock = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{node}", new { onHand = 0 }))
+        {
+            stock.EnsureSuccessStatusCode();
+        }
+
+        using var resume = await Client.PostAsync($"/api/v1/orders/{id}/release", null);
+        var order = await resume.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("rejected", order.GetProperty("status").GetString());
         Assert.Equal("reservation-lost", order.GetProperty("statusReason").GetString());
-        var events = order.GetProperty("timeline").EnumerateArray().Select(t => t.GetProperty("event").GetString()).ToArray();
-        Assert.Equal(["payment authorized", "payment voided", "pending -> rejected"], events.Where(e => e!.StartsWith("payment", StringComparison.Ordinal) || e!.EndsWith("rejected", StringComparison.Ordinal)));
-        var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
-        Assert.Equal("voided", ledger.GetProperty("status").GetString());
-        Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32());
+        await MessagingHarness.WaitUntilAsync(async () =>
+            (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString() == "voided");
+        JsonElement final = default;
+        await MessagingHarness.WaitUntilAsync(async () => (final = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}"))
+            .GetProperty("timeline").EnumerateArray().Any(t => t.GetProperty("event").GetString() == "payment voided"));
+        var events = final.GetProperty("timeline").EnumerateArray().Select(t => t.GetProperty("event").GetString()).ToArray();
+        Assert.Equal(["payment authorized", "pending -> rejected", "payment voided"], events.Where(e => e!.StartsWith("payment", StringComparison.Ordinal) || e!.EndsWith("rejected", StringComparison.Ordinal)));
+        Assert.Equal(0, await Catalog.ReservedAsync(Client, sku, node));
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
     [Fact]
@@ -244,7 +283,8 @@ public sealed class OrderPipelineTests(HostFixture host)
         Assert.Equal("rejected", order.GetProperty("status").GetString());
         Assert.Equal("timeout", order.GetProperty("statusReason").GetString());
         Assert.Equal("pending", order.GetProperty("steps").GetProperty("payment").GetString());
-        Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("reserved").GetInt32());
+        await MessagingHarness.WaitUntilAsync(async () => await Catalog.ReservedAsync(Client, sku, node) == 0); // released on the committed rejection
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
     [Fact]
@@ -372,6 +412,7 @@ public sealed class OrderPipelineTests(HostFixture host)
         }
 
         Assert.Equal(confirmed, await Catalog.ReservedAsync(Client, sku, node));
+        await Invariants.AssertHoldAsync(host.ConnectionString, ids);
     }
 
     private Task<string> NodeAsync() => Pipeline.NodeAsync(Client);

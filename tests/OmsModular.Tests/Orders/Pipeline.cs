@@ -35,8 +35,8 @@ internal static class Pipeline
 
     /// <summary>
     /// Places the order and waits until the pipeline has left Pending and its steps have settled.
-    /// Pricing may stay pending on an order that ended (rejected, cancelled) before Pricing got to
-    /// it: Pricing then never prices it, by design.
+    /// A step may stay pending on an order that ended (rejected, cancelled) before the step got to
+    /// it: Pricing then never prices it, and a late reservation is ignored (and released by Inventory).
     /// </summary>
     public static async Task<JsonElement> PlaceAndSettleAsync(HttpClient client, JsonObject order, TimeSpan? timeout = null)
     {
@@ -47,9 +47,10 @@ internal static class Pipeline
             current = await client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
             var steps = current.GetProperty("steps");
             var status = current.GetProperty("status").GetString();
+            var ended = status is "rejected" or "cancelled";
             return status != "pending"
-                   && steps.GetProperty("reservation").GetString() != "pending"
-                   && (steps.GetProperty("pricing").GetString() != "pending" || status is "rejected" or "cancelled");
+                   && (steps.GetProperty("reservation").GetString() != "pending" || ended)
+                   && (steps.GetProperty("pricing").GetString() != "pending" || ended);
         }, timeout);
         return current;
     }

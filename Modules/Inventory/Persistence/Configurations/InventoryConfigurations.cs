@@ -59,3 +59,14 @@ internal sealed class ReservationConfiguration : IEntityTypeConfiguration<Reserv
         builder.Navigation(r => r.Lines).AutoInclude();
     }
 }
+
+internal sealed class EndedOrderConfiguration : IEntityTypeConfiguration<EndedOrder>
+{
+    public void Configure(EntityTypeBuilder<EndedOrder> builder)
+    {
+        builder.ToTable("ended_orders");
+        builder.HasKey(e => e.OrderId);
+        builder.Property(e => e.OrderId).ValueGeneratedNever();
+        builder.Property(e => e.Reason).HasMaxLength(200);
+    }
+}

@@ -23,6 +23,28 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("OmsModular.Modules.Inventory.Domain.EndedOrder", b =>
+                {
+                    b.Property<Guid>("OrderId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("order_id");
+
+                    b.Property<DateTimeOffset>("EndedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("ended_at");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("reason");
+
+                    b.HasKey("OrderId")
+                        .HasName("pk_ended_orders");
+
+                    b.ToTable("ended_orders", "inventory");
+                });
+
             modelBuilder.Entity("OmsModular.Modules.Inventory.Domain.Reservation", b =>
                 {
                     b.Property<Guid>("Id")

@@ -1,0 +1,199 @@
+using Npgsql;
+
+namespace OmsModular.Testing;
+
+/// <summary>
+/// The money and stock invariants across modules, read from one snapshot of the database (a test
+/// tool: it reads every module's schema, which no module may). For each settled order:
+/// confirmed ⇒ exactly one live authorisation for the order's total and confirmed reservations
+/// for every line (nothing merely active); cancelled or rejected ⇒ nothing held, no live
+/// authorisation. Everywhere: at most one authorisation per order in the ledger and one void per
+/// voided payment; reserved = the sum of the holding reservations' lines; on hand − reserved ≥ 0.
+/// Orders still pending or on hold are counted, not judged. Shared by the tests and the load generator.
+/// </summary>
+public static class Invariants
+{
+    /// <summary>What was checked and what was found.</summary>
+    public sealed record Report(int Confirmed, int Ended, int InFlight, int StockRows, IReadOnlyList<string> Violations)
+    {
+        public bool Holds => Violations.Count == 0;
+
+        public override string ToString() =>
+            $"{Confirmed} confirmed, {Ended} cancelled/rejected, {InFlight} in flight, {StockRows} stock rows: "
+            + (Holds ? "all invariants hold" : $"{Violations.Count} violations:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", Violations.Take(50)));
+    }
+
+    /// <summary>Checks the given orders (and the stock of their SKUs), or every order and all stock when none are given.</summary>
+    public static async Task<Report> CheckAsync(string connectionString, IReadOnlyCollection<Guid>? orderIds = null, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        var ids = orderIds?.ToArray();
+        var filter = ids is null ? "true" : "o.id = ANY($1)";
+
+        var orders = new Dictionary<Guid, (string Status, decimal? Total)>();
+        await foreach (var row in QueryAsync(connection, $"SELECT o.id, o.status, o.total FROM orders.orders o WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.IsDBNull(2) ? (decimal?)null : r.GetDecimal(2)), cancellationToken))
+        {
+            orders[row.Item1] = (row.Item2, row.Item3);
+        }
+
+        var lines = new Dictionary<Guid, Dictionary<string, int>>();
+        await foreach (var (order, sku, quantity) in QueryAsync(connection, $"SELECT l.order_id, l.sku, l.quantity FROM orders.order_lines l JOIN orders.orders o ON o.id = l.order_id WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.GetInt32(2)), cancellationToken))
+        {
+            Add(lines, order, sku, quantity);
+        }
+
+        var payments = new Dictionary<Guid, (string Status, decimal Amount)>();
+        await foreach (var (order, status, amount) in QueryAsync(connection, $"SELECT p.order_id, p.status, p.amount FROM payments.payments p JOIN orders.orders o ON o.id = p.order_id WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.GetDecimal(2)), cancellationToken))
+        {
+            payments[order] = (status, amount);
+        }
+
+        var ledger = new Dictionary<Guid, Dictionary<string, int>>();
+        await foreach (var (order, kind, count) in QueryAsync(connection, $"SELECT e.order_id, e.kind, count(*)::int FROM payments.ledger_entries e JOIN orders.orders o ON o.id = e.order_id WHERE {filter} GROUP BY 1, 2", ids, r => (r.GetGuid(0), r.GetString(1), r.GetInt32(2)), cancellationToken))
+        {
+            Add(ledger, order, kind, count);
+        }
+
+        var held = new Dictionary<Guid, List<(string Location, string Status, string Sku, int Quantity)>>();
+        await foreach (var (order, location, status, sku, quantity) in QueryAsync(
+                           connection,
+                           $"""
+                           SELECT r.order_id, r.location, r.status, l.sku, l.quantity
+                           FROM inventory.reservations r JOIN inventory.reservation_lines l ON l.reservation_id = r.id
+                           JOIN orders.orders o ON o.id = r.order_id
+                           WHERE r.status IN ('Active', 'Confirmed') AND {filter}
+                           """,
+                           ids,
+                           r => (r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4)),
+                           cancellationToken))
+        {
+            (held.TryGetValue(order, out var list) ? list : held[order] = []).Add((location, status, sku, quantity));
+        }
+
+        var violations = new List<string>();
+        int confirmed = 0, ended = 0, inFlight = 0;
+        foreach (var (id, (status, total)) in orders)
+        {
+            var payment = payments.TryGetValue(id, out var p) ? p : default((string Status, decimal Amount)?);
+            var holding = held.GetValueOrDefault(id) ?? [];
+            var entries = ledger.GetValueOrDefault(id) ?? [];
+            if (entries.GetValueOrDefault("authorize") > 1)
+            {
+                violations.Add($"order {id}: {entries["authorize"]} authorisations in the ledger");
+            }
+
+            if (entries.GetValueOrDefault("void") > 1 || (payment?.Status == "Voided" && entries.GetValueOrDefault("void") != 1))
+            {
+                violations.Add($"order {id}: payment {payment?.Status} with {entries.GetValueOrDefault("void")} voids in the ledger");
+            }
+
+            switch (status)
+            {
+                case "Confirmed":
+                    confirmed++;
+                    if (payment is not { Status: "Authorized" } authorized || authorized.Amount != total)
+                    {
+                        violations.Add($"order {id}: confirmed for {total} but its payment is {payment?.Status ?? "missing"} for {payment?.Amount}");
+                    }
+
+                    if (holding.Any(h => h.Status != "Confirmed"))
+                    {
+                        violations.Add($"order {id}: confirmed with reservations still active at {string.Join(", ", holding.Where(h => h.Status != "Confirmed").Select(h => h.Location).Distinct())}");
+                    }
+
+                    var reserved = holding.GroupBy(h => h.Sku).ToDictionary(g => g.Key, g => g.Sum(h => h.Quantity));
+                    var ordered = lines.GetValueOrDefault(id) ?? [];
+                    if (ordered.Count != reserved.Count || ordered.Any(l => reserved.GetValueOrDefault(l.Key) != l.Value))
+                    {
+                        violations.Add($"order {id}: confirmed; ordered {Describe(ordered)} but holds {Describe(reserved)}");
+                    }
+
+                    break;
+                case "Cancelled" or "Rejected":
+                    ended++;
+                    if (holding.Count > 0)
+                    {
+                        violations.Add($"order {id}: {status.ToLowerInvariant()} but still holds {Describe(holding.GroupBy(h => $"{h.Sku}@{h.Location}").ToDictionary(g => g.Key, g => g.Sum(h => h.Quantity)))}");
+                    }
+
+                    if (payment is { Status: "Authorized" })
+                    {
+                        violations.Add($"order {id}: {status.ToLowerInvariant()} but its authorisation of {payment.Value.Amount} is still live");
+                    }
+
+                    break;
+                default:
+                    inFlight++;
+                    break;
+            }
+        }
+
+        // Stock: every row, or the rows of the checked orders' SKUs.
+        var skus = ids is null ? null : lines.Values.SelectMany(l => l.Keys).Distinct().ToArray();
+        var stockRows = 0;
+        var stockFilter = skus is null ? "true" : "k.sku = ANY($1)";
+        await foreach (var (location, sku, onHand, reservedCount, holdingCount) in QueryAsync(
+                           connection,
+                           $"""
+                           WITH holding AS (
+                               SELECT r.location, l.sku, sum(l.quantity)::int AS quantity
+                               FROM inventory.reservations r JOIN inventory.reservation_lines l ON l.reservation_id = r.id
+                               WHERE r.status IN ('Active', 'Confirmed') GROUP BY 1, 2)
+                           SELECT k.location, k.sku, coalesce(s.on_hand, 0), coalesce(s.reserved, 0), coalesce(h.quantity, 0)
+                           FROM (SELECT location, sku FROM inventory.stock_levels UNION SELECT location, sku FROM holding) k
+                           LEFT JOIN inventory.stock_levels s ON s.location = k.location AND s.sku = k.sku
+                           LEFT JOIN holding h ON h.location = k.location AND h.sku = k.sku
+                           WHERE {stockFilter}
+                           """,
+                           skus,
+                           r => (r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4)),
+                           cancellationToken))
+        {
+            stockRows++;
+            if (reservedCount != holdingCount)
+            {
+                violations.Add($"stock {sku}@{location}: reserved {reservedCount} but its holding reservations add up to {holdingCount}");
+            }
+
+            if (onHand - reservedCount < 0)
+            {
+                violations.Add($"stock {sku}@{location}: on hand {onHand} below reserved {reservedCount}");
+            }
+        }
+
+        return new Report(confirmed, ended, inFlight, stockRows, violations);
+    }
+
+    /// <summary>Checks and throws with every violation when any is found.</summary>
+    public static async Task<Report> AssertHoldAsync(string connectionString, IReadOnlyCollection<Guid>? orderIds = null, CancellationToken cancellationToken = default)
+    {
+        var report = await CheckAsync(connectionString, orderIds, cancellationToken);
+        return report.Holds ? report : throw new InvalidOperationException($"Money and stock invariants violated: {report}");
+    }
+
+    private static void Add(Dictionary<Guid, Dictionary<string, int>> map, Guid id, string key, int value)
+    {
+        var inner = map.TryGetValue(id, out var existing) ? existing : map[id] = new(StringComparer.Ordinal);
+        inner[key] = inner.GetValueOrDefault(key) + value;
+    }
+
+    private static string Describe(Dictionary<string, int> quantities) =>
+        quantities.Count == 0 ? "nothing" : string.Join(", ", quantities.OrderBy(q => q.Key, StringComparer.Ordinal).Select(q => $"{q.Value} × {q.Key}"));
+
+    private static async IAsyncEnumerable<T> QueryAsync<T>(NpgsqlConnection connection, string sql, Array? parameter, Func<NpgsqlDataReader, T> read, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        if (parameter is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return read(reader);
+        }
+    }
+}
