@@ -14,9 +14,12 @@ namespace OmsModular.Shared.Infrastructure.Messaging;
 
 /// <summary>
 /// Runs one module's consumers over its inbox. A consumer's handler, its inbox row and the
-/// events it publishes commit in one transaction (effect exactly once). Each delivery retries on
-/// its own with exponential backoff and jitter and becomes a dead letter after the last attempt;
-/// a failing delivery holds back only later messages of its own partition for its own consumer.
+/// events it publishes commit in one transaction (effect exactly once). A delivery that fails on
+/// its own retries with exponential backoff and jitter and becomes a dead letter after the last
+/// attempt; a failing delivery holds back only later messages of its own partition for its own
+/// consumer. A failure that is an outage of what the consumer depends on (see
+/// <see cref="Failures"/>) spends no attempt: the consumer pauses and probes
+/// (<see cref="ConsumerPauses"/>). A lost optimistic-concurrency race spends none either.
 /// </summary>
 public sealed class InboxProcessor : BackgroundService, IMessagingWorker
 {
@@ -30,6 +33,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
     private readonly string _claimSql;
     private readonly string _processedSql;
     private readonly string _failSql;
+    private readonly string _deferSql;
     private readonly string _pendingSql;
 
     public InboxProcessor(
@@ -58,7 +62,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             SELECT i.id, i.message_id, i.consumer, i.message_type, i.payload::text, i.partition_key, i.occurred_at,
                    i.trace_parent, i.trace_state, i.correlation_id, i.causation_id, i.attempts
             FROM {table} i
-            WHERE i.status = 0 AND i.next_attempt_at <= now()
+            WHERE i.status = 0 AND i.next_attempt_at <= now() AND NOT (i.consumer = ANY($2))
               AND (i.partition_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM {table} e
                     WHERE {samePartition} AND e.partition_key = i.partition_key AND e.sequence < i.sequence
@@ -68,6 +72,8 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             FOR UPDATE SKIP LOCKED
             """;
         _processedSql = $"UPDATE {table} SET status = 1, processed_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)";
+        // An outage or a lost race: the error is kept for the backlog view, no attempt is spent.
+        _deferSql = $"UPDATE {table} SET last_error = $2, next_attempt_at = now() + $3 WHERE id = $1";
         _failSql = $"""
             UPDATE {table}
             SET attempts = attempts + 1,
@@ -139,6 +145,11 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                     blockedRetry = OutboxDispatcher.BlockedRetry;
                 }
 
+                if (_signals.Pauses.NextProbe() is { } probe && probe - DateTimeOffset.UtcNow is var untilProbe && untilProbe < wait)
+                {
+                    wait = untilProbe <= TimeSpan.Zero ? OutboxDispatcher.BlockedRetry : untilProbe;
+                }
+
                 if (nextRetry is { } due && due - DateTimeOffset.UtcNow is var untilDue && untilDue < wait)
                 {
                     wait = untilDue <= TimeSpan.Zero ? OutboxDispatcher.BlockedRetry : untilDue;
@@ -208,9 +219,16 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             }
             else
             {
-                // Slow path: one savepoint per delivery, so only the failing ones are retried.
+                // Slow path: one savepoint per delivery, so only the failing ones are retried. Once a
+                // consumer meets an outage, its other deliveries of the batch are left for the probe.
+                var outaged = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var delivery in deliveries)
                 {
+                    if (outaged.Contains(delivery.Consumer))
+                    {
+                        continue;
+                    }
+
                     await transaction.SaveAsync("delivery", cancellationToken).ConfigureAwait(false);
                     try
                     {
@@ -222,6 +240,10 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                     {
                         await transaction.RollbackAsync("delivery", cancellationToken).ConfigureAwait(false);
                         failed.Add((delivery, error));
+                        if (Failures.Classify(error) == FailureKind.Outage)
+                        {
+                            outaged.Add(delivery.Consumer);
+                        }
                     }
                 }
             }
@@ -235,12 +257,42 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         }
 
         var outcomes = new List<(Delivery Delivery, Exception Error, TimeSpan Delay, bool Dead)>(failed.Count);
+        var outages = new List<(Delivery Delivery, Exception Error)>();
         foreach (var (delivery, error) in failed)
         {
-            outcomes.Add(await RecordFailureAsync(connection, transaction, delivery, error, cancellationToken).ConfigureAwait(false));
+            switch (Failures.Classify(error))
+            {
+                case FailureKind.Outage:
+                    outages.Add((delivery, error));
+                    await DeferAsync(connection, transaction, delivery, error, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                    break;
+                case FailureKind.Contention:
+                    await DeferAsync(connection, transaction, delivery, error, _options.RetryDelay(1), cancellationToken).ConfigureAwait(false);
+                    break;
+                default:
+                    outcomes.Add(await RecordFailureAsync(connection, transaction, delivery, error, cancellationToken).ConfigureAwait(false));
+                    break;
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var consumer in succeeded.Select(d => d.Consumer).Distinct(StringComparer.Ordinal))
+        {
+            _signals.Pauses.Resume(consumer);
+        }
+
+        foreach (var (delivery, error) in outages.DistinctBy(o => o.Delivery.Consumer))
+        {
+            var pause = _signals.Pauses.Pause(delivery.Consumer, OutboxDispatcher.Truncate(error.Message), _options.OutagePause, _options.MaxOutagePause);
+            MessagingTelemetry.Failures.Add(1, new KeyValuePair<string, object?>("consumer", delivery.Consumer));
+            _logger.LogWarning(
+                error,
+                "Consumer {Consumer} paused for {Pause}: what it depends on is unavailable ({Error}); its deliveries keep their attempts and are probed after the pause",
+                delivery.Consumer,
+                pause,
+                error.Message);
+        }
+
         Completed(succeeded, publishedEvents);
         foreach (var outcome in outcomes)
         {
@@ -269,6 +321,15 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         {
             _signals.Inbox(_module.Schema).Set(); // the partitions this batch held back are free for the other processors
         }
+    }
+
+    private async Task DeferAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Delivery delivery, Exception exception, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        await using var defer = new NpgsqlCommand(_deferSql, connection, transaction);
+        defer.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = delivery.Id });
+        defer.Parameters.Add(new NpgsqlParameter<string> { TypedValue = OutboxDispatcher.Truncate(exception.ToString()) });
+        defer.Parameters.Add(new NpgsqlParameter { Value = delay, NpgsqlDbType = NpgsqlDbType.Interval });
+        await defer.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<(Delivery, Exception, TimeSpan, bool)> RecordFailureAsync(
@@ -321,6 +382,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         var deliveries = new List<Delivery>();
         await using var claim = new NpgsqlCommand(_claimSql, connection, transaction);
         claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.InboxBatchSize });
+        claim.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = _signals.Pauses.PausedNow() });
         await using var reader = await claim.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -38,6 +38,15 @@ public sealed class MessagingOptions
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// The first pause of a consumer whose deliveries fail because something it depends on is down
+    /// (its database, a module API, a time-out); each failed probe doubles it up to
+    /// <see cref="MaxOutagePause"/>. Such failures spend no attempts.
+    /// </summary>
+    public TimeSpan OutagePause { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxOutagePause { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long dispatched outbox rows and processed inbox rows are kept (also the de-duplication window).</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 

@@ -15,6 +15,9 @@ public sealed class MessagingSignals
 
     public Signal Outbox(string schema) => _outbox.GetOrAdd(schema, _ => new Signal());
 
+    /// <summary>The consumers of this process paused by an outage of what they depend on.</summary>
+    public ConsumerPauses Pauses { get; } = new();
+
     private readonly ConcurrentDictionary<string, int> _inboxProcessors = new(StringComparer.Ordinal);
 
     public Signal Inbox(string schema) => _inbox.GetOrAdd(schema, _ => new Signal());

@@ -93,11 +93,5 @@ public sealed class PaymentTests(HostFixture host)
         Assert.Equal(sandbox, SandboxAuthorizations());
     }
 
-    /// <summary>The sandbox's own count of authorisations (internal to Payments; read by reflection).</summary>
-    private long SandboxAuthorizations()
-    {
-        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
-        var sandbox = host.Services.GetRequiredService(type);
-        return (long)type.GetProperty("Authorizations")!.GetValue(sandbox)!;
-    }
+    private long SandboxAuthorizations() => Sandbox.Authorizations(host.Services);
 }
