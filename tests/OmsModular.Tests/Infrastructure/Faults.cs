@@ -9,7 +9,8 @@ namespace OmsModular.Tests.Infrastructure;
 /// when the transaction wrote a matching row. Its count lives in a sequence, which a rollback does
 /// not undo, so "the first N commits fail" holds across the retries. <see cref="OutageAsync"/>
 /// makes every matching write fail as a database that is down does (SQLSTATE 57P03, "cannot
-/// connect now", a transient error) until the fault is disposed.
+/// connect now", a transient error) until the fault is disposed; <see cref="SlowAsync"/> makes
+/// them slow.
 /// </summary>
 internal sealed class Fault : IAsyncDisposable
 {
@@ -48,6 +49,24 @@ internal sealed class Fault : IAsyncDisposable
             BEGIN
               PERFORM nextval('public.{fault._name}');
               RAISE EXCEPTION USING ERRCODE = '57P03', MESSAGE = 'injected outage ({fault._name})';
+            END $$;
+            CREATE TRIGGER {fault._name} BEFORE INSERT OR UPDATE ON {table}
+              FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION public.{fault._name}();
+            """);
+        return fault;
+    }
+
+    /// <summary>Every insert or update of a row of <paramref name="table"/> matching <paramref name="when"/> takes <paramref name="delay"/> longer (a slow dependency), until disposed.</summary>
+    public static async Task<Fault> SlowAsync(string connectionString, string table, string when, TimeSpan delay)
+    {
+        var fault = new Fault(connectionString, "slow_" + Guid.NewGuid().ToString("N")[..12], table);
+        await fault.ExecuteAsync($"""
+            CREATE SEQUENCE public.{fault._name};
+            CREATE FUNCTION public.{fault._name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              PERFORM nextval('public.{fault._name}');
+              PERFORM pg_sleep({delay.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)});
+              RETURN NEW;
             END $$;
             CREATE TRIGGER {fault._name} BEFORE INSERT OR UPDATE ON {table}
               FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION public.{fault._name}();

@@ -202,21 +202,27 @@ public sealed class FailureInjectionTests(HostFixture host)
         var (node, sku) = (await Pipeline.NodeAsync(Client), Unique("SKU"));
         await Catalog.StockAsync(Client, sku, node, 1_000);
         var customer = Unique("busy");
+
+        // Inventory is slow to confirm (as under load), so the pipeline's batch is in flight when customers cancel.
+        await using var slow = await Fault.SlowAsync(host.ConnectionString, "inventory.reservations", $"NEW.location = '{node}' AND NEW.status = 'Confirmed'", TimeSpan.FromMilliseconds(20));
         var placed = new List<(Guid Id, bool Cancel)>();
         var cancels = new List<Task<HttpStatusCode>>();
-        await Parallel.ForEachAsync(Enumerable.Range(0, 160), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
+        for (var round = 0; round < 3; round++)
         {
-            var id = await Pipeline.PlaceAsync(Client, OrderCaptureTests.WebOrder(customer, (sku, 1)));
-            var cancel = i % 16 == 5; // about 6 % of the orders, cancelled right after capture while the rest flows
-            lock (placed)
+            // Twenty orders are priced while routing waits, then routed together: Orders advances them as one
+            // batch (authorise, confirm) while two of their customers cancel.
+            Guid[] ids;
+            await using (var stall = await StallRoutingAsync())
             {
-                placed.Add((id, cancel));
-                if (cancel)
-                {
-                    cancels.Add(CancelAsync(id));
-                }
+                ids = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Pipeline.PlaceAsync(Client, OrderCaptureTests.WebOrder(customer, (sku, 1)))));
+                await MessagingHarness.WaitUntilAsync(async () => (await Task.WhenAll(ids.Select(OrderAsync))).All(o => o.GetProperty("steps").GetProperty("pricing").GetString() == "done"));
             }
-        });
+
+            placed.AddRange(ids.Select((id, i) => (id, i is 3 or 11)));
+            cancels.Add(CancelAsync(ids[3], TimeSpan.FromMilliseconds(100 + (round * 60))));
+            cancels.Add(CancelAsync(ids[11], TimeSpan.FromMilliseconds(250 + (round * 60))));
+        }
+
         var answers = await Task.WhenAll(cancels);
         Assert.All(answers, a => Assert.True(a is HttpStatusCode.OK or HttpStatusCode.Conflict, $"cancel answered {(int)a}"));
 
@@ -229,8 +235,9 @@ public sealed class FailureInjectionTests(HostFixture host)
         Assert.All(placed.Where(p => p.Cancel), p => Assert.Contains(byId[p.Id].GetProperty("status").GetString(), new[] { "cancelled", "confirmed" }));
         await Invariants.AssertHoldAsync(host.ConnectionString, placed.Select(p => p.Id).ToArray());
 
-        async Task<HttpStatusCode> CancelAsync(Guid id)
+        async Task<HttpStatusCode> CancelAsync(Guid id, TimeSpan thinkTime)
         {
+            await Task.Delay(thinkTime); // the customer's own delay, spreading the cancels over the pipeline's steps
             using var response = await Client.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" });
             return response.StatusCode;
         }
@@ -247,8 +254,9 @@ public sealed class FailureInjectionTests(HostFixture host)
         {
             ids = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Pipeline.PlaceAsync(Client, OrderCaptureTests.WebOrder(customer, (sku, 1)))));
 
-            // Far longer than the fixture's three attempts with 10-50 ms between them would last.
-            await MessagingHarness.WaitUntilAsync(async () => await outage.FiredAsync() >= 4, TimeSpan.FromSeconds(30));
+            // Far longer than the fixture's three attempts with 10-50 ms between them would last, and probed several times.
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            await MessagingHarness.WaitUntilAsync(async () => await outage.FiredAsync() >= 6 && started.Elapsed > TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30));
             var meanwhile = await Task.WhenAll(ids.Select(OrderAsync));
             Assert.All(meanwhile, o => Assert.Equal("pending", o.GetProperty("steps").GetProperty("reservation").GetString()));
             Assert.Empty(await DeadLettersAsync(ids));
