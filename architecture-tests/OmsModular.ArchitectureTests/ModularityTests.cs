@@ -5,7 +5,7 @@ using OmsModular.Shared.Infrastructure.Modules;
 namespace OmsModular.ArchitectureTests;
 
 /// <summary>
-/// Every rule of ARCHITECTURE.md over every discovered module (no hand-kept list), and the
+/// Every boundary rule of docs/architecture.md over every discovered module (no hand-kept list), and the
 /// generated module documentation. A failure lists each offending edge.
 /// </summary>
 public sealed partial class ModularityTests

@@ -10,7 +10,7 @@ using NetArchTest.Rules;
 namespace OmsModular.ArchitectureTests;
 
 /// <summary>
-/// The rules of ARCHITECTURE.md as functions returning violations, each naming the offending
+/// The boundary rules of docs/architecture.md as functions returning violations, each naming the offending
 /// edge (<c>Modules.Returns -> Modules.Payments (type RefundService)</c>). The tests run them on
 /// the real modules and on deliberately violating fixtures, so no rule can pass vacuously.
 /// </summary>
