@@ -1,6 +1,7 @@
 using OmsModular.Host;
 
-// One binary: the monolith (default), one extracted module (--modules Inventory), or the rest.
+// One binary. It hosts every module by default; --modules names a subset, but only the in-process
+// transport and module client exist today, so a process reaches only the modules it hosts.
 //   dotnet OmsModular.Host.dll                      run (embedded PostgreSQL when no connection string)
 //   dotnet OmsModular.Host.dll migrate              apply every hosted module's migrations and exit
 //   dotnet OmsModular.Host.dll seed-demo            migrate, load the demo data set, and exit (or run with --seed-demo true)
