@@ -44,6 +44,13 @@ public abstract class ModuleDbContext : DbContext
     /// </summary>
     /// <param name="message">The event contract.</param>
     /// <param name="partitionKey">Messages with the same key reach each consumer in commit order (use the order id).</param>
+    /// <summary>
+    /// Drops the events published in this unit of work (not yet saved) under the given partition keys:
+    /// for a caller that decided not to write those aggregates after all (they changed meanwhile).
+    /// </summary>
+    public void DiscardPublished(IReadOnlySet<string> partitionKeys) =>
+        _outbox.RemoveAll(m => m.PartitionKey is { } key && partitionKeys.Contains(key));
+
     public void Publish<TEvent>(TEvent message, string? partitionKey = null)
         where TEvent : class, IIntegrationEvent
     {

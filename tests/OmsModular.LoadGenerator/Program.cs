@@ -9,13 +9,17 @@ using Npgsql;
 // Order load generator: places orders over HTTP at a chosen concurrency with a realistic mix and
 // reports capture throughput and latency, end-to-end confirmations, capture→confirmed latency and
 // PostgreSQL commits per order. Loopback only.
-//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60] [--warmup 20] [--rate 300] [--host-args "--modules Orders"]
+//   dotnet build -c Release Host && dotnet run -c Release --project tests/OmsModular.LoadGenerator -- [--concurrency 32] [--seconds 60] [--warmup 20] [--rate 300] [--cancel-percent 5] [--host-args "--modules Orders"]
+// --cancel-percent N: that share of the captured orders is cancelled by its customer 150 ms after capture
+// (while the pipeline works on it); the report counts the other orders that did not confirm for a reason
+// a cancel could cause. After each phase the money and stock invariant checker runs over its orders.
 // --rate offers a fixed number of orders per second (open loop) to measure a sustained rate: the
 // pipeline keeps up when confirmations follow captures at that rate with a bounded capture→confirmed latency.
 // Without --url it starts its own Host (Release build, embedded PostgreSQL in a temporary folder, demo data).
 var concurrency = Arg("--concurrency", 32);
 var seconds = Arg("--seconds", 60);
 var rate = Arg("--rate", 0); // orders per second offered (open loop); 0 = as fast as the workers go (closed loop)
+var cancelPercent = Arg("--cancel-percent", 0);
 var url = ArgText("--url");
 string[] demoSkus = [.. Enumerable.Range(1, 300).Select(i => $"DEMO-{i:0000}")]; // the demo data's catalogue
 HostRun? host = null;
@@ -56,6 +60,8 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     var commitsBefore = connectionString is null ? 0 : await CommitsAsync(connectionString);
     var latencies = new ConcurrentBag<double>();
     var ids = new ConcurrentBag<Guid>();
+    var cancelled = new ConcurrentDictionary<Guid, int>(); // order → the cancel's HTTP status
+    var cancels = new ConcurrentBag<Task>();
     var errors = 0;
     var stopAt = Stopwatch.GetTimestamp() + (long)(phaseSeconds * Stopwatch.Frequency);
     var started = Stopwatch.GetTimestamp();
@@ -95,7 +101,12 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
                 latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 if ((int)response.StatusCode == 202)
                 {
-                    ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid());
+                    var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid();
+                    ids.Add(id);
+                    if (cancelPercent > 0 && rng.Next(100) < cancelPercent)
+                    {
+                        cancels.Add(CancelLaterAsync(id, cancelled));
+                    }
                 }
                 else
                 {
@@ -109,6 +120,7 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
         }
     })));
     var captureSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    await Task.WhenAll(cancels);
     var sorted = latencies.Order().ToArray();
     Console.WriteLine($"capture: {ids.Count} orders in {captureSeconds:0.0} s = {ids.Count / captureSeconds:0} orders/s at concurrency {concurrency}; latency p50={P(sorted, 0.5):0.0} ms p99={P(sorted, 0.99):0.0} ms; errors={errors}");
 
@@ -128,6 +140,7 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     Console.WriteLine($"pipeline settled {Stopwatch.GetElapsedTime(settleStart).TotalSeconds:0.0} s after the last capture");
     var outcomes = new ConcurrentBag<(string Status, double? ToConfirmMs, DateTimeOffset? ConfirmedAt)>();
     var reasons = new ConcurrentDictionary<string, int>();
+    var uncancelledLost = 0;
     await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (id, ct) =>
     {
         var order = await http.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}", ct);
@@ -138,8 +151,16 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
         if (order.GetProperty("statusReason").GetString() is { } reason)
         {
             reasons.AddOrUpdate($"{order.GetProperty("status").GetString()} {reason}", 1, (_, n) => n + 1);
+            if (reason == "reservation-lost" && !cancelled.ContainsKey(id))
+            {
+                Interlocked.Increment(ref uncancelledLost);
+            }
         }
     });
+    if (cancelPercent > 0)
+    {
+        Console.WriteLine($"cancels: {cancelled.Count} requested ({cancelled.Values.Count(c => c == 200)} answered 200, {cancelled.Values.Count(c => c == 409)} 409, {cancelled.Values.Count(c => c is not 200 and not 409)} other); orders nobody cancelled that were rejected reservation-lost: {uncancelledLost}");
+    }
     foreach (var group in outcomes.GroupBy(o => o.Status).OrderBy(g => g.Key))
     {
         Console.WriteLine($"  {group.Key}: {group.Count()}");
@@ -164,6 +185,23 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     {
         var commits = await CommitsAsync(connectionString) - commitsBefore;
         Console.WriteLine($"PostgreSQL: {commits} commits = {(double)commits / Math.Max(1, ids.Count):0.0} commits per order (all activity of the database, reads included)");
+        var report = await OmsModular.Testing.Invariants.CheckAsync(connectionString, ids.ToArray());
+        Console.WriteLine($"invariants: {report}");
+    }
+}
+
+/// <summary>The customer cancels 150 ms after capture (the pipeline is then usually working on the order).</summary>
+async Task CancelLaterAsync(Guid id, ConcurrentDictionary<Guid, int> answers)
+{
+    await Task.Delay(150);
+    try
+    {
+        using var response = await http.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" });
+        answers[id] = (int)response.StatusCode;
+    }
+    catch (HttpRequestException)
+    {
+        answers[id] = 0;
     }
 }
 

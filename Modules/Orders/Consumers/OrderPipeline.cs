@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using OmsModular.Modules.Orders.Domain;
 using OmsModular.Modules.Orders.Persistence;
@@ -15,8 +16,8 @@ namespace OmsModular.Modules.Orders.Consumers;
 /// The process manager of the order pipeline: joins routing/reservation and pricing (they run in
 /// parallel), then authorises payment and confirms the reservations, and confirms the order or
 /// ends it. Every step lands on the order's timeline; a message that no longer applies is recorded
-/// as ignored. Concurrent steps of one order meet on the order's optimistic concurrency token; the
-/// loser is redelivered.
+/// as ignored. Concurrent changes of one order meet on the order's optimistic concurrency token: an
+/// order changed while its step ran is not written, and the step runs again on what it is now.
 /// The only module calls made before the order's own commit are idempotent steps whose answer the
 /// pipeline needs to decide (authorise, confirm, reserve again), each answering with a state, so a
 /// redelivery after a failed commit gets the same answers. Compensations are never called from
@@ -25,10 +26,11 @@ namespace OmsModular.Modules.Orders.Consumers;
 /// </summary>
 internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, TimeProvider clock, Features.OrderSettings settings, ILogger<OrderPipeline> logger)
 {
-    public async Task RoutedAsync(IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken)
+    public Task RoutedAsync(IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken) =>
+        StepAsync(batch, m => m.OrderId, RoutedAsync, cancellationToken);
+
+    private async Task RoutedAsync(PipelineOrders unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken)
     {
-        var unit = new PipelineOrders(db);
-        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var steps = new List<Step>(batch.Count);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
@@ -52,13 +54,13 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         }
 
         await AdvanceAsync(steps, cancellationToken);
-        await unit.SaveAsync(cancellationToken);
     }
 
-    public async Task RoutingFailedAsync(IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken)
+    public Task RoutingFailedAsync(IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken) =>
+        StepAsync(batch, m => m.OrderId, RoutingFailed, cancellationToken);
+
+    private Task RoutingFailed(PipelineOrders unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken)
     {
-        var unit = new PipelineOrders(db);
-        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -70,13 +72,14 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
             }
         }
 
-        await unit.SaveAsync(cancellationToken);
+        return Task.CompletedTask;
     }
 
-    public async Task PricedAsync(IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken)
+    public Task PricedAsync(IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken) =>
+        StepAsync(batch, m => m.OrderId, PricedAsync, cancellationToken);
+
+    private async Task PricedAsync(PipelineOrders unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken)
     {
-        var unit = new PipelineOrders(db);
-        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var steps = new List<Step>(batch.Count);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
@@ -113,13 +116,13 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         }
 
         await AdvanceAsync(steps, cancellationToken);
-        await unit.SaveAsync(cancellationToken);
     }
 
-    public async Task PricingFailedAsync(IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken)
+    public Task PricingFailedAsync(IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken) =>
+        StepAsync(batch, m => m.OrderId, PricingFailed, cancellationToken);
+
+    private Task PricingFailed(PipelineOrders unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken)
     {
-        var unit = new PipelineOrders(db);
-        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -130,25 +133,65 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
             }
         }
 
-        await unit.SaveAsync(cancellationToken);
+        return Task.CompletedTask;
     }
 
     /// <summary>Payments voided an ended order's authorisation: recorded on the timeline.</summary>
-    public async Task PaymentVoidedAsync(IReadOnlyList<Delivered<PaymentVoided>> batch, CancellationToken cancellationToken)
-    {
-        var unit = new PipelineOrders(db);
-        var orders = await unit.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
-        var now = clock.GetUtcNow();
-        foreach (var delivered in batch)
-        {
-            if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order)
+    public Task PaymentVoidedAsync(IReadOnlyList<Delivered<PaymentVoided>> batch, CancellationToken cancellationToken) =>
+        StepAsync(
+            batch,
+            m => m.OrderId,
+            (_, orders, deliveries, _) =>
             {
-                order.Record("payment voided", $"payment {delivered.Message.PaymentId}: {delivered.Message.Reason}", now);
-            }
-        }
+                var now = clock.GetUtcNow();
+                foreach (var delivered in deliveries)
+                {
+                    if (orders.GetValueOrDefault(delivered.Message.OrderId) is { } order)
+                    {
+                        order.Record("payment voided", $"payment {delivered.Message.PaymentId}: {delivered.Message.Reason}", now);
+                    }
+                }
 
-        await unit.SaveAsync(cancellationToken);
+                return Task.CompletedTask;
+            },
+            cancellationToken);
+
+    /// <summary>
+    /// Runs one step for the orders of a batch and writes them. An order that changed since it was
+    /// read (a cancel over HTTP committed meanwhile) is not written: its deliveries run the step
+    /// again on the order as it is now (which usually records them as ignored), while the rest of
+    /// the batch keeps what it did. The module calls of a repeated step are idempotent, so they
+    /// answer as before. Bounded: after <see cref="MaxRounds"/> the batch fails and is redelivered.
+    /// </summary>
+    private async Task StepAsync<TEvent>(
+        IReadOnlyList<Delivered<TEvent>> batch,
+        Func<TEvent, Guid> orderOf,
+        Func<PipelineOrders, IReadOnlyDictionary<Guid, Order>, IReadOnlyList<Delivered<TEvent>>, CancellationToken, Task> step,
+        CancellationToken cancellationToken)
+    {
+        var pending = batch;
+        for (var round = 1; ; round++)
+        {
+            var unit = new PipelineOrders(db);
+            var orders = await unit.LoadAsync(pending.Select(d => orderOf(d.Message)), cancellationToken);
+            await step(unit, orders, pending, cancellationToken);
+            var conflicted = await unit.SaveAsync(cancellationToken);
+            if (conflicted.Count == 0)
+            {
+                return;
+            }
+
+            if (round == MaxRounds)
+            {
+                throw new DbUpdateConcurrencyException($"{conflicted.Count} orders kept changing while the pipeline wrote them ({MaxRounds} rounds); the batch is retried.");
+            }
+
+            logger.LogDebug("{Count} orders changed while the pipeline worked on them; their step runs again", conflicted.Count);
+            pending = pending.Where(d => conflicted.Contains(orderOf(d.Message))).ToArray();
+        }
     }
+
+    private const int MaxRounds = 5;
 
     /// <summary>Once reserved and priced: hold if a rule says so, else authorise, then confirm.</summary>
     public Task AdvanceAsync(Order order, CancellationToken cancellationToken) => AdvanceAsync([new Step(order, null)], cancellationToken);

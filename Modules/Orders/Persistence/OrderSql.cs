@@ -35,11 +35,12 @@ internal static class OrderSql
 /// How the order pipeline reads and writes the orders of a batch of messages. It reads the order
 /// rows without tracking and without their lines and timeline (the steps only append to the
 /// timeline and set the lines' prices), and writes back what the steps changed in one round trip:
-/// one <c>UPDATE … FROM unnest</c> of the order rows guarded by each row's version (<c>xmin</c>,
-/// the optimistic token EF uses everywhere else), one insert of the new timeline entries and one
-/// update of the priced lines. A row changed by someone else since it was read (a cancellation
-/// over HTTP, say) fails the whole unit with <see cref="DbUpdateConcurrencyException"/>, like EF
-/// would: the batch rolls back and its messages are redelivered. EF's change tracking of these
+/// one statement that updates the order rows guarded by each row's version (<c>xmin</c>, the
+/// optimistic token EF uses everywhere else) and, for the rows it wrote, inserts the new timeline
+/// entries and updates the priced lines. A row changed by someone else since it was read (a
+/// cancellation over HTTP, say) is not written; <see cref="SaveAsync"/> names it, and the
+/// pipeline runs that order's step again on what the order is now, while the other orders of the
+/// batch keep what they did. EF's change tracking of these
 /// graphs (an order is a dozen tracked entries: owned types, lines, timeline) cost more CPU than
 /// the rest of a step, which is why this is SQL.
 /// Every change a step makes lands on the order's timeline, so an order with new timeline entries
@@ -128,92 +129,115 @@ internal sealed class PipelineOrders(OrdersDbContext db)
     public void Price(Order order, string sku, decimal unitPrice, decimal discount, decimal net, decimal tax, decimal gross) =>
         _prices.Add((order.Id, sku, unitPrice, discount, net, tax, gross));
 
-    /// <summary>Writes the changed orders, their new timeline entries and priced lines (one round trip; once per unit).</summary>
-    public async Task SaveAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the changed orders, their new timeline entries and priced lines in one statement (once
+    /// per unit). Each order row is written only if its version is still the one read; for an order
+    /// changed meanwhile nothing is written (nor its timeline, prices or the events published for
+    /// it in this unit) and its id is returned, so the caller can run its step again on what the
+    /// order is now.
+    /// </summary>
+    public async Task<IReadOnlySet<Guid>> SaveAsync(CancellationToken cancellationToken)
     {
         var changed = _orders.Values.Where(o => o.Timeline.Count > 0).ToArray();
         if (changed.Length == 0)
         {
-            return;
+            _orders.Clear();
+            _prices.Clear();
+            return new HashSet<Guid>();
         }
 
         static string Json<T>(List<T> items) => JsonSerializer.Serialize(items);
-        await using var batch = await db.CreateBatchAsync(cancellationToken);
-        var update = new NpgsqlBatchCommand("""
-            UPDATE orders.orders AS o
-            SET status = u.status, status_reason = u.status_reason, updated_at = u.updated_at,
-                reservation = u.reservation, pricing = u.pricing, payment_step = u.payment_step,
-                total = u.total, tax_total = u.tax_total, shipping_gross = u.shipping_gross, discount_total = u.discount_total,
-                routing_decision_id = u.routing_decision_id, reserved_nodes = u.reserved_nodes,
-                discounts = u.discounts::jsonb, coupons = u.coupons::jsonb, fulfilment = u.fulfilment::jsonb
-            FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[],
-                    $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::uuid[], $14::int[], $15::text[], $16::text[], $17::text[])
-              AS u(id, version, status, status_reason, updated_at, reservation, pricing, payment_step,
-                   total, tax_total, shipping_gross, discount_total, routing_decision_id, reserved_nodes, discounts, coupons, fulfilment)
-            WHERE o.id = u.id AND o.xmin::text::int8 = u.version
-            """)
-        {
-            Parameters =
-            {
-                ArrayParameter(changed.Select(o => o.Id)),
-                ArrayParameter(changed.Select(o => (long)o.Version)),
-                ArrayParameter(changed.Select(o => o.Status.ToString())),
-                ArrayParameter(changed.Select(o => o.StatusReason)),
-                ArrayParameter(changed.Select(o => o.UpdatedAt)),
-                ArrayParameter(changed.Select(o => o.Reservation.ToString())),
-                ArrayParameter(changed.Select(o => o.Pricing.ToString())),
-                ArrayParameter(changed.Select(o => o.PaymentStep.ToString())),
-                ArrayParameter(changed.Select(o => o.Total)),
-                ArrayParameter(changed.Select(o => o.TaxTotal)),
-                ArrayParameter(changed.Select(o => o.ShippingGross)),
-                ArrayParameter(changed.Select(o => o.DiscountTotal)),
-                ArrayParameter(changed.Select(o => o.RoutingDecisionId)),
-                ArrayParameter(changed.Select(o => o.ReservedNodes)),
-                ArrayParameter(changed.Select(o => Json(o.Discounts))),
-                ArrayParameter(changed.Select(o => Json(o.Coupons))),
-                ArrayParameter(changed.Select(o => Json(o.Fulfilment))),
-            },
-        };
-        batch.BatchCommands.Add(update);
-        batch.BatchCommands.Add(OrderSql.InsertTimeline(changed.SelectMany(o => o.Timeline.Select(t => (o.Id, t))).ToArray()));
-        NpgsqlBatchCommand? prices = null;
-        if (_prices.Count > 0)
-        {
-            prices = new NpgsqlBatchCommand("""
+        var timeline = changed.SelectMany(o => o.Timeline.Select(t => (o.Id, Entry: t))).ToArray();
+        await using var command = await db.CreateCommandAsync("""
+            WITH written AS (
+                UPDATE orders.orders AS o
+                SET status = u.status, status_reason = u.status_reason, updated_at = u.updated_at,
+                    reservation = u.reservation, pricing = u.pricing, payment_step = u.payment_step,
+                    total = u.total, tax_total = u.tax_total, shipping_gross = u.shipping_gross, discount_total = u.discount_total,
+                    routing_decision_id = u.routing_decision_id, reserved_nodes = u.reserved_nodes,
+                    discounts = u.discounts::jsonb, coupons = u.coupons::jsonb, fulfilment = u.fulfilment::jsonb
+                FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[],
+                        $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::uuid[], $14::int[], $15::text[], $16::text[], $17::text[])
+                  AS u(id, version, status, status_reason, updated_at, reservation, pricing, payment_step,
+                       total, tax_total, shipping_gross, discount_total, routing_decision_id, reserved_nodes, discounts, coupons, fulfilment)
+                WHERE o.id = u.id AND o.xmin::text::int8 = u.version
+                RETURNING o.id),
+            timeline AS (
+                INSERT INTO orders.order_timeline (order_id, at, event, status, reason, cause)
+                SELECT t.* FROM unnest($18::uuid[], $19::timestamptz[], $20::text[], $21::text[], $22::text[], $23::text[])
+                  AS t(order_id, at, event, status, reason, cause)
+                WHERE t.order_id IN (SELECT id FROM written)),
+            prices AS (
                 UPDATE orders.order_lines AS l
                 SET unit_price = p.unit_price, discount = p.discount, net = p.net, tax = p.tax, gross = p.gross
-                FROM unnest($1::uuid[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[])
+                FROM unnest($24::uuid[], $25::text[], $26::numeric[], $27::numeric[], $28::numeric[], $29::numeric[], $30::numeric[])
                   AS p(order_id, sku, unit_price, discount, net, tax, gross)
-                WHERE l.order_id = p.order_id AND l.sku = p.sku
-                """)
+                WHERE l.order_id = p.order_id AND l.sku = p.sku AND p.order_id IN (SELECT id FROM written)
+                RETURNING l.order_id)
+            SELECT id, (SELECT count(*) FROM prices) FROM written
+            """, cancellationToken);
+        foreach (var parameter in new NpgsqlParameter[]
+        {
+            ArrayParameter(changed.Select(o => o.Id)),
+            ArrayParameter(changed.Select(o => (long)o.Version)),
+            ArrayParameter(changed.Select(o => o.Status.ToString())),
+            ArrayParameter(changed.Select(o => o.StatusReason)),
+            ArrayParameter(changed.Select(o => o.UpdatedAt)),
+            ArrayParameter(changed.Select(o => o.Reservation.ToString())),
+            ArrayParameter(changed.Select(o => o.Pricing.ToString())),
+            ArrayParameter(changed.Select(o => o.PaymentStep.ToString())),
+            ArrayParameter(changed.Select(o => o.Total)),
+            ArrayParameter(changed.Select(o => o.TaxTotal)),
+            ArrayParameter(changed.Select(o => o.ShippingGross)),
+            ArrayParameter(changed.Select(o => o.DiscountTotal)),
+            ArrayParameter(changed.Select(o => o.RoutingDecisionId)),
+            ArrayParameter(changed.Select(o => o.ReservedNodes)),
+            ArrayParameter(changed.Select(o => Json(o.Discounts))),
+            ArrayParameter(changed.Select(o => Json(o.Coupons))),
+            ArrayParameter(changed.Select(o => Json(o.Fulfilment))),
+            ArrayParameter(timeline.Select(t => t.Id)),
+            ArrayParameter(timeline.Select(t => t.Entry.At)),
+            ArrayParameter(timeline.Select(t => t.Entry.Event)),
+            ArrayParameter(timeline.Select(t => t.Entry.Status.ToString())),
+            ArrayParameter(timeline.Select(t => t.Entry.Reason)),
+            ArrayParameter(timeline.Select(t => t.Entry.Cause)),
+            ArrayParameter(_prices.Select(p => p.OrderId)),
+            ArrayParameter(_prices.Select(p => p.Sku)),
+            ArrayParameter(_prices.Select(p => p.UnitPrice)),
+            ArrayParameter(_prices.Select(p => p.Discount)),
+            ArrayParameter(_prices.Select(p => p.Net)),
+            ArrayParameter(_prices.Select(p => p.Tax)),
+            ArrayParameter(_prices.Select(p => p.Gross)),
+        })
+        {
+            command.Parameters.Add(parameter);
+        }
+
+        var written = new HashSet<Guid>();
+        long pricedLines = 0;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
             {
-                Parameters =
-                {
-                    ArrayParameter(_prices.Select(p => p.OrderId)),
-                    ArrayParameter(_prices.Select(p => p.Sku)),
-                    ArrayParameter(_prices.Select(p => p.UnitPrice)),
-                    ArrayParameter(_prices.Select(p => p.Discount)),
-                    ArrayParameter(_prices.Select(p => p.Net)),
-                    ArrayParameter(_prices.Select(p => p.Tax)),
-                    ArrayParameter(_prices.Select(p => p.Gross)),
-                },
-            };
-            batch.BatchCommands.Add(prices);
+                written.Add(reader.GetGuid(0));
+                pricedLines = reader.GetInt64(1);
+            }
         }
 
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-        if (update.RecordsAffected != changed.Length)
+        var expectedPrices = _prices.Count(p => written.Contains(p.OrderId));
+        if (pricedLines != expectedPrices)
         {
-            throw new DbUpdateConcurrencyException(
-                $"{changed.Length - update.RecordsAffected} of {changed.Length} orders changed since the pipeline read them; the batch is retried.");
+            throw new InvalidOperationException($"{expectedPrices - pricedLines} priced lines have no line of their SKU on their order.");
         }
 
-        if (prices is not null && prices.RecordsAffected != _prices.Count)
+        var conflicted = changed.Select(o => o.Id).Where(id => !written.Contains(id)).ToHashSet();
+        if (conflicted.Count > 0)
         {
-            throw new InvalidOperationException($"{_prices.Count - prices.RecordsAffected} priced lines have no line of their SKU on their order.");
+            db.DiscardPublished(conflicted.Select(id => id.ToString()).ToHashSet(StringComparer.Ordinal));
         }
 
-        _orders.Clear(); // written: their versions moved on, so a unit is saved once
+        _orders.Clear(); // written (or given up): their versions moved on, so a unit is saved once
         _prices.Clear();
+        return conflicted;
     }
 }
