@@ -46,7 +46,7 @@ public sealed class PaymentsModule : IModule
             {
                 ShouldHandle = new PredicateBuilder().Handle<ProviderUnavailableException>().Handle<TimeoutException>(),
                 FailureRatio = 0.5,
-                MinimumThroughput = 20,
+                MinimumThroughput = configuration.GetValue("Oms:Payments:CircuitBreaker:MinimumThroughput", 20),
                 SamplingDuration = TimeSpan.FromSeconds(30),
                 BreakDuration = TimeSpan.FromSeconds(15),
             })

@@ -11,7 +11,7 @@ public sealed record AuthorizePayment(Guid OrderId, decimal Amount, string Curre
 /// <summary>
 /// The state of the order's payment after the request: <c>authorized</c> (<see cref="Amount"/>
 /// <see cref="Currency"/> as payment <see cref="PaymentId"/>), <c>declined</c> (with the reason),
-/// <c>voided</c> or <c>order-ended</c> (no payment).
+/// <c>voided</c>, <c>order-ended</c> (no payment) or <c>unavailable</c> (the provider did not answer; ask again).
 /// </summary>
 public sealed record PaymentAuthorization(Guid OrderId, PaymentState State, Guid? PaymentId, decimal Amount, string Currency, string? DeclineReason);
 
@@ -24,6 +24,9 @@ public enum PaymentState
 
     /// <summary>Payments has recorded the order's end: no payment is held and none will be made.</summary>
     OrderEnded,
+
+    /// <summary>The provider did not answer: the outcome is not known yet; asking again (same order) is safe.</summary>
+    Unavailable,
 }
 
 /// <summary>

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net.Http;
 using System.Net.Sockets;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -15,17 +14,36 @@ public enum FailureKind
 
     /// <summary>
     /// Something the consumer depends on is down (its database, a module API that is unreachable,
-    /// a time-out): the consumer pauses and probes; no attempt is spent.
+    /// an external dependency, a time-out): the consumer pauses and probes; no attempt is spent.
     /// </summary>
     Outage,
 
-    /// <summary>Another writer won a race (an optimistic-concurrency conflict, a serialisation failure, a deadlock): retried soon; no attempt is spent.</summary>
+    /// <summary>
+    /// Another writer won a race (an optimistic-concurrency conflict, a serialisation failure, a
+    /// deadlock): retried with backoff against a larger budget of attempts (four times the usual).
+    /// </summary>
     Contention,
 }
 
-/// <summary>Classifies a consumer's failure: an outage is not a poison message.</summary>
+/// <summary>
+/// Classifies a consumer's failure: an outage is not a poison message. What is classified an outage
+/// is only a suspicion about one delivery: the inbox processor pauses a consumer only when a second
+/// delivery of it (another partition) fails the same way; when the second one succeeds, the first
+/// failure is the message's own and spends an attempt.
+/// </summary>
 public static class Failures
 {
+    /// <summary>
+    /// PostgreSQL errors that mean the database cannot serve now: connection failures (class 08),
+    /// insufficient resources (53), operator intervention such as a shutdown or a server that
+    /// cannot accept connections yet (57P01-57P03), system and I/O errors (58).
+    /// </summary>
+    private static bool IsUnavailable(string sqlState) =>
+        sqlState.StartsWith("08", StringComparison.Ordinal)
+        || sqlState.StartsWith("53", StringComparison.Ordinal)
+        || sqlState.StartsWith("58", StringComparison.Ordinal)
+        || sqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow;
+
     public static FailureKind Classify(Exception exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
@@ -36,13 +54,13 @@ public static class Failures
                 case PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }:
                     return FailureKind.Contention;
                 case PostgresException postgres:
-                    return postgres.IsTransient || postgres.SqlState == PostgresErrorCodes.QueryCanceled ? FailureKind.Outage : FailureKind.Message;
+                    return IsUnavailable(postgres.SqlState) ? FailureKind.Outage : FailureKind.Message;
                 case NpgsqlException npgsql when npgsql.IsTransient:
                 case TimeoutException:
                 case HttpRequestException:
                 case SocketException:
                 case ModuleNotAvailableException:
-                case TaskCanceledException:
+                case DependencyUnavailableException:
                     return FailureKind.Outage;
             }
         }
@@ -55,8 +73,8 @@ public static class Failures
 /// The consumers of this process that are paused because what they depend on is down. A paused
 /// consumer's deliveries are not claimed until its pause ends; the next claim is the probe: if it
 /// fails for an outage again the pause doubles (with jitter) up to the maximum, if it succeeds the
-/// consumer runs normally again. Deliveries spend no attempts meanwhile, so an outage of any
-/// length leaves no dead letters and needs no person afterwards.
+/// consumer runs normally again. Deliveries spend no attempts meanwhile, so an outage leaves no
+/// dead letters (an outage longer than the order step time-out still times orders out, by that rule).
 /// </summary>
 public sealed class ConsumerPauses
 {
@@ -67,7 +85,7 @@ public sealed class ConsumerPauses
     {
         var pause = _paused.AddOrUpdate(
             consumer,
-            _ => new PauseState(DateTimeOffset.UtcNow + min, min, reason),
+            _ => new PauseState(DateTimeOffset.UtcNow + min, min, reason, 1),
             (_, current) =>
             {
                 if (current.Until > DateTimeOffset.UtcNow)
@@ -77,7 +95,7 @@ public sealed class ConsumerPauses
 
                 var next = TimeSpan.FromTicks(Math.Min(current.Length.Ticks * 2, max.Ticks));
                 var jittered = next * (0.75 + (Random.Shared.NextDouble() * 0.5));
-                return new PauseState(DateTimeOffset.UtcNow + jittered, next, reason);
+                return new PauseState(DateTimeOffset.UtcNow + jittered, next, reason, current.Pauses + 1);
             });
         return pause.Until - DateTimeOffset.UtcNow;
     }
@@ -97,9 +115,9 @@ public sealed class ConsumerPauses
         return _paused.Where(p => p.Value.Until > now).Select(p => p.Key).ToArray();
     }
 
-    /// <summary>The consumers that are paused or probing, with why and until when (for the backlog view and readiness).</summary>
-    public IReadOnlyDictionary<string, (DateTimeOffset Until, string Reason)> Snapshot() =>
-        _paused.ToDictionary(p => p.Key, p => (p.Value.Until, p.Value.Reason), StringComparer.Ordinal);
+    /// <summary>The consumers that are paused or probing, with why and until when (shown by the backlog view).</summary>
+    public IReadOnlyDictionary<string, (DateTimeOffset Until, int Pauses, string Reason)> Snapshot() =>
+        _paused.ToDictionary(p => p.Key, p => (p.Value.Until, p.Value.Pauses, p.Value.Reason), StringComparer.Ordinal);
 
     /// <summary>When the next pause ends, if any consumer is paused.</summary>
     public DateTimeOffset? NextProbe()
@@ -109,5 +127,8 @@ public sealed class ConsumerPauses
         return pending.Length == 0 ? null : pending.Min();
     }
 
-    private sealed record PauseState(DateTimeOffset Until, TimeSpan Length, string Reason);
+    /// <summary>How many pauses in a row the consumer has had (0 when it runs normally).</summary>
+    public int FailedProbes(string consumer) => _paused.TryGetValue(consumer, out var pause) ? pause.Pauses : 0;
+
+    private sealed record PauseState(DateTimeOffset Until, TimeSpan Length, string Reason, int Pauses);
 }

@@ -17,9 +17,13 @@ namespace OmsModular.Shared.Infrastructure.Messaging;
 /// events it publishes commit in one transaction (effect exactly once). A delivery that fails on
 /// its own retries with exponential backoff and jitter and becomes a dead letter after the last
 /// attempt; a failing delivery holds back only later messages of its own partition for its own
-/// consumer. A failure that is an outage of what the consumer depends on (see
-/// <see cref="Failures"/>) spends no attempt: the consumer pauses and probes
-/// (<see cref="ConsumerPauses"/>). A lost optimistic-concurrency race spends none either.
+/// consumer. A failure that looks like an outage of what the consumer depends on (see
+/// <see cref="Failures"/>) spends no attempt while no other delivery of the consumer succeeds in
+/// the batch: the consumer pauses and probes (<see cref="ConsumerPauses"/>); when another delivery
+/// succeeds, the failure is the message's own. After <see cref="MessagingOptions.OutageProbes"/>
+/// failed probes in a row, attempts are spent again, so a lone message that only looks like an
+/// outage still ends as a dead letter. A lost race retries against a larger budget. A batch whose
+/// commit fails is retried one delivery per transaction.
 /// </summary>
 public sealed class InboxProcessor : BackgroundService, IMessagingWorker
 {
@@ -90,7 +94,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         // this runs after every busy spell, when the pending set can be large.
         _pendingSql = $"""
             SELECT min(next_attempt_at) FILTER (WHERE next_attempt_at > now()), coalesce(bool_or(next_attempt_at <= now()), false)
-            FROM {table} WHERE status = 0
+            FROM {table} WHERE status = 0 AND NOT (consumer = ANY($1))
             """;
         signals.AddInboxProcessor(module.Schema);
     }
@@ -177,6 +181,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(_pendingSql, connection);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = _signals.Pauses.PausedNow() }); // a paused consumer's rows wait for its probe, not for a look every 500 ms
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset? next = reader.IsDBNull(0) ? null : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc));
@@ -200,6 +205,9 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         // can claim a delivery while this one is still deciding its outcome.
         var succeeded = new List<Delivery>(deliveries.Count);
         var failed = new List<(Delivery Delivery, Exception Error)>();
+        var healthy = new HashSet<string>(StringComparer.Ordinal);  // consumers with a delivery that succeeded in this batch
+        var suspects = new HashSet<string>(StringComparer.Ordinal); // consumers with a delivery that failed like an outage
+        var outages = new HashSet<string>(StringComparer.Ordinal);  // consumers with two such failures and no success
         var publishedEvents = false;
         await transaction.SaveAsync("batch", cancellationToken).ConfigureAwait(false);
         try
@@ -219,12 +227,12 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
             }
             else
             {
-                // Slow path: one savepoint per delivery, so only the failing ones are retried. Once a
-                // consumer meets an outage, its other deliveries of the batch are left for the probe.
-                var outaged = new HashSet<string>(StringComparer.Ordinal);
+                // Slow path: one savepoint per delivery, so only the failing ones are retried. A
+                // consumer is taken to meet an outage when two of its deliveries (two partitions) fail
+                // that way in a row; its other deliveries of the batch are then left for the probe.
                 foreach (var delivery in deliveries)
                 {
-                    if (outaged.Contains(delivery.Consumer))
+                    if (outages.Contains(delivery.Consumer))
                     {
                         continue;
                     }
@@ -235,14 +243,15 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                         publishedEvents |= await HandleAsync([delivery], connection, transaction, cancellationToken).ConfigureAwait(false);
                         await transaction.ReleaseAsync("delivery", cancellationToken).ConfigureAwait(false);
                         succeeded.Add(delivery);
+                        healthy.Add(delivery.Consumer);
                     }
                     catch (Exception error) when (!cancellationToken.IsCancellationRequested)
                     {
                         await transaction.RollbackAsync("delivery", cancellationToken).ConfigureAwait(false);
                         failed.Add((delivery, error));
-                        if (Failures.Classify(error) == FailureKind.Outage)
+                        if (Failures.Classify(error) == FailureKind.Outage && !healthy.Contains(delivery.Consumer) && !suspects.Add(delivery.Consumer))
                         {
-                            outaged.Add(delivery.Consumer);
+                            outages.Add(delivery.Consumer); // two in a row: leave the rest of its deliveries for the probe
                         }
                     }
                 }
@@ -257,31 +266,54 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         }
 
         var outcomes = new List<(Delivery Delivery, Exception Error, TimeSpan Delay, bool Dead)>(failed.Count);
-        var outages = new List<(Delivery Delivery, Exception Error)>();
+        var paused = new List<(Delivery Delivery, Exception Error)>();
         foreach (var (delivery, error) in failed)
         {
             switch (Failures.Classify(error))
             {
-                case FailureKind.Outage:
-                    outages.Add((delivery, error));
+                case FailureKind.Outage when !healthy.Contains(delivery.Consumer) && _signals.Pauses.FailedProbes(delivery.Consumer) < _options.OutageProbes:
+                    paused.Add((delivery, error));
                     await DeferAsync(connection, transaction, delivery, error, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
                     break;
                 case FailureKind.Contention:
-                    await DeferAsync(connection, transaction, delivery, error, _options.RetryDelay(1), cancellationToken).ConfigureAwait(false);
+                    outcomes.Add(await RecordFailureAsync(connection, transaction, delivery, error, cancellationToken, ContentionAttempts).ConfigureAwait(false));
                     break;
-                default:
+                default: // a message's own failure, or an outage-like one while the consumer's other deliveries succeed
                     outcomes.Add(await RecordFailureAsync(connection, transaction, delivery, error, cancellationToken).ConfigureAwait(false));
                     break;
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var consumer in succeeded.Select(d => d.Consumer).Distinct(StringComparer.Ordinal))
+        try
         {
-            _signals.Pauses.Resume(consumer);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The commit itself failed (a deferred constraint, the database going away): nothing of
+            // the batch took effect. A single delivery's failure is recorded on its own; a batch is
+            // taken apart, one delivery per transaction, so a delivery whose commit keeps failing is
+            // found and retried or dead-lettered alone instead of holding up the whole inbox.
+            await connection.DisposeAsync().ConfigureAwait(false);
+            if (deliveries.Count == 1)
+            {
+                await RecordCommitFailureAsync(deliveries[0], exception, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                _singleDeliveries = deliveries.Count;
+                _logger.LogWarning(exception, "Inbox batch of {Module} failed to commit; its {Count} deliveries are retried one per transaction", _module.Name, deliveries.Count);
+            }
+
+            return deliveries.Count;
         }
 
-        foreach (var (delivery, error) in outages.DistinctBy(o => o.Delivery.Consumer))
+        foreach (var consumer in succeeded.Select(d => d.Consumer).Distinct(StringComparer.Ordinal))
+        {
+            _signals.Pauses.Resume(consumer); // what it depends on answered
+        }
+
+        foreach (var (delivery, error) in paused.DistinctBy(o => o.Delivery.Consumer))
         {
             var pause = _signals.Pauses.Pause(delivery.Consumer, OutboxDispatcher.Truncate(error.Message), _options.OutagePause, _options.MaxOutagePause);
             MessagingTelemetry.Failures.Add(1, new KeyValuePair<string, object?>("consumer", delivery.Consumer));
@@ -323,6 +355,39 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         }
     }
 
+    /// <summary>Records a delivery whose transaction failed to commit, in a transaction of its own.</summary>
+    private async Task RecordCommitFailureAsync(Delivery delivery, Exception exception, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        switch (Failures.Classify(exception))
+        {
+            case FailureKind.Outage:
+                await DeferAsync(connection, transaction, delivery, exception, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                var pause = _signals.Pauses.Pause(delivery.Consumer, OutboxDispatcher.Truncate(exception.Message), _options.OutagePause, _options.MaxOutagePause);
+                _logger.LogWarning(exception, "Consumer {Consumer} paused for {Pause}: its commit failed for an outage", delivery.Consumer, pause);
+                return;
+            case FailureKind.Contention:
+                var contention = await RecordFailureAsync(connection, transaction, delivery, exception, cancellationToken, ContentionAttempts).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                LogFailure(contention.Item1, contention.Item2, contention.Item3, contention.Item4);
+                return;
+            default:
+                var outcome = await RecordFailureAsync(connection, transaction, delivery, exception, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                LogFailure(outcome.Item1, outcome.Item2, outcome.Item3, outcome.Item4);
+                return;
+        }
+    }
+
+    /// <summary>A lost race is retried with backoff against four times the usual attempts: bounded, but patient.</summary>
+    private int ContentionAttempts => _options.MaxAttempts * 4;
+
+    /// <summary>After a batch failed to commit: how many claims still take one delivery each.</summary>
+    private int _singleDeliveries;
+
     private async Task DeferAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Delivery delivery, Exception exception, TimeSpan delay, CancellationToken cancellationToken)
     {
         await using var defer = new NpgsqlCommand(_deferSql, connection, transaction);
@@ -337,14 +402,15 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         NpgsqlTransaction transaction,
         Delivery delivery,
         Exception exception,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        int? maxAttempts = null)
     {
         var delay = _options.RetryDelay(delivery.Attempts + 1);
         await using var fail = new NpgsqlCommand(_failSql, connection, transaction);
         fail.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = delivery.Id });
         fail.Parameters.Add(new NpgsqlParameter<string> { TypedValue = OutboxDispatcher.Truncate(exception.ToString()) });
         fail.Parameters.Add(new NpgsqlParameter { Value = delay, NpgsqlDbType = NpgsqlDbType.Interval });
-        fail.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.MaxAttempts });
+        fail.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxAttempts ?? _options.MaxAttempts });
         var status = Convert.ToInt16(await fail.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
         return (delivery, exception, delay, status == (short)InboxStatus.DeadLettered);
     }
@@ -381,7 +447,14 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
     {
         var deliveries = new List<Delivery>();
         await using var claim = new NpgsqlCommand(_claimSql, connection, transaction);
-        claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.InboxBatchSize });
+        var limit = _options.InboxBatchSize;
+        if (_singleDeliveries > 0)
+        {
+            _singleDeliveries--;
+            limit = 1;
+        }
+
+        claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         claim.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = _signals.Pauses.PausedNow() });
         await using var reader = await claim.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -19,7 +19,10 @@ public sealed record DeadLetter(
     string? CorrelationId);
 
 /// <summary>What is still in flight in one module.</summary>
-public sealed record ModuleBacklog(string Module, long OutboxPending, long InboxPending, long DeadLetters);
+public sealed record ModuleBacklog(string Module, long OutboxPending, long InboxPending, long DeadLetters, IReadOnlyList<PausedConsumer> PausedConsumers);
+
+/// <summary>A consumer of this process paused by an outage of what it depends on: until when, after how many pauses in a row, and why.</summary>
+public sealed record PausedConsumer(string Consumer, DateTimeOffset Until, int Pauses, string Reason);
 
 /// <summary>Dead letters (list, replay) and backlog, across the hosted modules, each through its own connection.</summary>
 public sealed class MessagingAdmin(ModuleRegistry registry, ModuleDatabases databases, MessagingSignals signals)
@@ -105,7 +108,11 @@ public sealed class MessagingAdmin(ModuleRegistry registry, ModuleDatabases data
                 connection);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            result.Add(new ModuleBacklog(manifest.Name, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)));
+            var paused = signals.Pauses.Snapshot()
+                .Where(p => manifest.Consumes.Any(c => c.ConsumerName == p.Key))
+                .Select(p => new PausedConsumer(p.Key, p.Value.Until, p.Value.Pauses, p.Value.Reason))
+                .ToArray();
+            result.Add(new ModuleBacklog(manifest.Name, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), paused));
         }
 
         return result;

@@ -47,6 +47,13 @@ public sealed class MessagingOptions
 
     public TimeSpan MaxOutagePause { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Failed probes in a row after which a consumer's outage-like failures spend attempts again
+    /// (about eight minutes at the default pauses): a message that only looks like an outage, with
+    /// nothing else of its consumer to tell it apart, still ends as a dead letter.
+    /// </summary>
+    public int OutageProbes { get; set; } = 20;
+
     /// <summary>How long dispatched outbox rows and processed inbox rows are kept (also the de-duplication window).</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 

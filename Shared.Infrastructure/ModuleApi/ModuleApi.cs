@@ -56,6 +56,13 @@ public sealed class ModuleRequestDescriptor
 public sealed class ModuleNotAvailableException(string message) : Exception(message);
 
 /// <summary>
+/// Raised by a module when something it depends on outside the system (a payment provider, a
+/// carrier) cannot be reached after its own retries: nothing was done, and asking again later is
+/// safe. Consumers treat it as a possible outage (see <c>Failures</c>).
+/// </summary>
+public sealed class DependencyUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
 /// The in-process module client: runs the owning module's handler in a fresh DI scope, so the
 /// handler never shares the caller's DbContext or transaction (as it would not once remote).
 /// </summary>

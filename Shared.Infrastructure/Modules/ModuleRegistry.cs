@@ -119,7 +119,7 @@ public sealed class ModuleRegistry
     {
         if (!_requestHandlers.TryGetValue(requestType, out var descriptor))
         {
-            throw new ModuleNotAvailableException($"No module declares a handler for the module API request {requestType.Name}.");
+            throw new InvalidOperationException($"No module declares a handler for the module API request {requestType.Name}.");
         }
 
         if (!Hosted.Any(m => m.Name == descriptor.ModuleName))

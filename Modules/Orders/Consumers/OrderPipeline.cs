@@ -232,6 +232,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
                 cancellationToken))
             .ToDictionary(a => a.OrderId);
         var authorized = new List<Step>(ready.Count);
+        var unavailable = new List<Guid>();
         var now = clock.GetUtcNow();
         foreach (var step in ready)
         {
@@ -250,12 +251,22 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
                     }
 
                     break;
+                case PaymentState.Unavailable:
+                    unavailable.Add(order.Id);
+                    break;
                 default:
                     // Voided or order-ended: Payments recorded this order's end, so the order read here is
-                    // stale (it ended meanwhile); the row's version check sends the delivery round again.
+                    // stale (it ended meanwhile); the row's version check runs its step again.
                     order.Ignore("payment", $"Payments answered {authorization.State.Kebab()}", now);
                     break;
             }
+        }
+
+        if (unavailable.Count > 0)
+        {
+            // The provider did not answer for these orders: nothing was authorised for them, and the
+            // others' authorisations are committed in Payments, so a redelivery answers them the same.
+            throw new DependencyUnavailableException($"The payment provider did not answer for {unavailable.Count} orders ({string.Join(", ", unavailable.Take(5))}); their step is retried.");
         }
 
         if (authorized.Count == 0)
@@ -290,8 +301,12 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
                     logger.LogInformation("Order {OrderId} confirmed", order.Id);
                     break;
                 case ReservationState.Lost:
-                    order.ReservationLost($"no longer held and not available again at {string.Join(", ", confirmation.Missing)}", now);
-                    db.Publish(new OrderRejected(order.Id, "reservation-lost", order.Timeline[^1].Cause, now), order.Id.ToString());
+                    var detail = $"no longer held and not available again at {string.Join(", ", confirmation.Missing)}";
+                    if (order.ReservationLost(detail, now))
+                    {
+                        db.Publish(new OrderRejected(order.Id, "reservation-lost", detail, now), order.Id.ToString());
+                    }
+
                     break;
                 default:
                     order.Ignore("reservation", $"Inventory answered {confirmation.State.Kebab()}", now); // stale, as above
@@ -309,6 +324,11 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
         var requests = orders
             .SelectMany(o => o.Fulfilment.Select(f => new ReserveStock(o.Id, f.Node, f.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray())))
             .ToArray();
+        if (requests.Length == 0)
+        {
+            return;
+        }
+
         var outcomes = await modules.SendAsync(new ReserveStockBatch(requests), cancellationToken);
         foreach (var outcome in outcomes.Where(o => o.State != ReservationState.Held))
         {

@@ -118,7 +118,7 @@ internal sealed class Order
     /// <summary>A person released the order from a hold: the hold rules do not apply again.</summary>
     public bool HoldReleased { get => _holdReleased; init => _holdReleased = value; }
 
-    /// <summary>Cancelled or rejected: nothing is held for the order any more and no step changes it.</summary>
+    /// <summary>Cancelled or rejected: no step changes it; Inventory and Payments release what it held on the end event.</summary>
     public bool HasEnded => Status is OrderStatus.Cancelled or OrderStatus.Rejected;
 
     /// <summary>Reserved, priced and waiting for its payment (not on hold, not ended).</summary>
@@ -260,10 +260,10 @@ internal sealed class Order
     /// The stock was not held any more at confirmation and could not be reserved again: the order
     /// is rejected (the authorisation is voided by Payments once this commits).
     /// </summary>
-    public void ReservationLost(string detail, DateTimeOffset at)
+    public bool ReservationLost(string detail, DateTimeOffset at)
     {
         _paymentStep = StepState.Failed;
-        Reject("reservation-lost", detail, at);
+        return Reject("reservation-lost", detail, at);
     }
 
     /// <summary>Rejects the order; false (recorded as ignored) when it had ended already.</summary>

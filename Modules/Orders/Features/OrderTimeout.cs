@@ -1,5 +1,6 @@
 using Hangfire;
 using Mediator;
+using Microsoft.Extensions.Logging;
 using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Orders.Domain;
 using OmsModular.Modules.Orders.Persistence;
@@ -61,7 +62,7 @@ internal sealed class TimeOutOrderHandler(OrdersDbContext db, OrderSettings sett
 /// second still pending when their time is up; a minutely sweep catches anything a crashed process
 /// did not schedule.
 /// </summary>
-internal sealed class OrderTimeoutJob(ISender sender, IBackgroundJobClient jobs, OrderSettings settings, TimeProvider clock)
+internal sealed class OrderTimeoutJob(ISender sender, IBackgroundJobClient jobs, OrderSettings settings, TimeProvider clock, ILogger<OrderTimeoutJob> logger)
 {
     public const string SweepJobId = "orders-time-out-pending";
 
@@ -102,6 +103,11 @@ internal sealed class OrderTimeoutJob(ISender sender, IBackgroundJobClient jobs,
                 catch (DbUpdateConcurrencyException)
                 {
                     // a step finished meanwhile: the order is no longer ours to time out
+                }
+                catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // One order's failure does not hold up the others; it is still overdue, so the next sweep retries it.
+                    logger.LogWarning(exception, "Timing out order {OrderId} failed; the next sweep retries it", id);
                 }
             }
 

@@ -5,6 +5,9 @@ internal enum PaymentStatus
     Authorized,
     Declined,
     Voided,
+
+    /// <summary>The provider was asked and did not answer: whether it authorised is not known yet (asked again with the same key).</summary>
+    Unknown,
 }
 
 /// <summary>The payment of one order (one authorisation per order).</summary>
@@ -24,9 +27,9 @@ internal sealed class Payment
 
     public PaymentStatus Status { get; set; }
 
-    public string? ProviderReference { get; init; }
+    public string? ProviderReference { get; set; }
 
-    public string? DeclineReason { get; init; }
+    public string? DeclineReason { get; set; }
 
     public DateTimeOffset CreatedAt { get; init; }
 }

@@ -20,7 +20,7 @@ internal sealed record AuthorizePaymentCommand(Guid OrderId, decimal Amount, str
 /// <summary>Records that these orders ended (cancelled or rejected) and voids their authorisations; idempotent.</summary>
 internal sealed record EndOrdersCommand(IReadOnlyList<(Guid OrderId, string Reason)> Orders) : ICommand;
 
-/// <summary>Authorisations of many orders in one transaction, each answered in its position.</summary>
+/// <summary>Authorisations of many orders in one transaction, one answer per order (keyed by its id).</summary>
 internal sealed record AuthorizePaymentBatchCommand(IReadOnlyList<AuthorizePaymentCommand> Requests) : ICommand<IReadOnlyList<PaymentAuthorization>>;
 
 internal sealed record GetPaymentLedger(Guid OrderId) : IQuery<PaymentLedgerView>;
@@ -48,20 +48,22 @@ internal sealed class PaymentHandlers(
     {
         await db.LockAsync(command.Requests.Select(r => $"order:{r.OrderId}"), cancellationToken); // one round trip, one fixed order
         // Every request of the batch is answered from the orders' existing payments, refused for an
-        // order that ended, or authorised once.
+        // order that ended, or authorised once. One order's provider failure does not undo the
+        // others: it is answered unavailable and recorded as unknown, and the batch commits.
         var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
-        var byOrder = (await db.Payments.AsNoTracking().Where(p => orderIds.Contains(p.OrderId)).ToListAsync(cancellationToken))
-            .ToDictionary(p => p.OrderId, Answer);
+        var existing = await db.Payments.Where(p => orderIds.Contains(p.OrderId)).ToDictionaryAsync(p => p.OrderId, cancellationToken);
         var ended = await EndedAsync(orderIds, cancellationToken);
+        var answered = new Dictionary<Guid, PaymentAuthorization>();
         var results = new List<PaymentAuthorization>(command.Requests.Count);
         foreach (var request in command.Requests)
         {
-            if (!byOrder.TryGetValue(request.OrderId, out var result))
+            if (!answered.TryGetValue(request.OrderId, out var result))
             {
-                result = ended.Contains(request.OrderId)
-                    ? new PaymentAuthorization(request.OrderId, PaymentState.OrderEnded, null, 0m, request.Currency, null)
-                    : await AuthorizeNewAsync(request, cancellationToken);
-                byOrder[request.OrderId] = result; // a repeated order gets the first answer
+                var payment = existing.GetValueOrDefault(request.OrderId);
+                result = payment is { Status: not PaymentStatus.Unknown } ? Answer(payment)
+                    : ended.Contains(request.OrderId) ? new PaymentAuthorization(request.OrderId, payment is null ? PaymentState.OrderEnded : PaymentState.Unavailable, payment?.Id, 0m, request.Currency, null)
+                    : await AuthorizeAsync(request, payment, cancellationToken);
+                answered[request.OrderId] = result; // a repeated order gets the first answer
             }
 
             results.Add(result);
@@ -81,24 +83,27 @@ internal sealed class PaymentHandlers(
     {
         PaymentStatus.Authorized => PaymentState.Authorized,
         PaymentStatus.Declined => PaymentState.Declined,
+        PaymentStatus.Unknown => PaymentState.Unavailable,
         _ => PaymentState.Voided,
     };
+
+    /// <summary>The provider failures that mean "not reached, or no answer": worth asking again with the same key.</summary>
+    private static bool IsUnavailable(Exception exception) =>
+        exception is ProviderUnavailableException or TimeoutException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException;
 
     /// <summary>The orders among these whose end Payments has recorded.</summary>
     private async Task<HashSet<Guid>> EndedAsync(Guid[] orderIds, CancellationToken cancellationToken) =>
         (await db.EndedOrders.AsNoTracking().Where(e => orderIds.Contains(e.OrderId)).Select(e => e.OrderId).ToListAsync(cancellationToken)).ToHashSet();
 
-    /// <summary>Authorises an order that has no payment yet (its lock is held).</summary>
-    private async Task<PaymentAuthorization> AuthorizeNewAsync(AuthorizePaymentCommand command, CancellationToken cancellationToken)
+    /// <summary>
+    /// Authorises an order that has no payment yet, or whose outcome is unknown (its lock is held):
+    /// the provider is asked with the order's key, so a repeat never authorises twice. When it does
+    /// not answer, the payment is recorded as unknown (an end of the order resolves and voids it).
+    /// </summary>
+    private async Task<PaymentAuthorization> AuthorizeAsync(AuthorizePaymentCommand command, Payment? unknown, CancellationToken cancellationToken)
     {
-        // Retries (same idempotency key), a circuit breaker and a timeout around the provider.
-        var key = $"auth-{command.OrderId}";
-        var outcome = await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-            async ct => await provider.AuthorizeAsync(key, command.Amount, command.Currency, command.Token, ct),
-            cancellationToken);
-
         var now = clock.GetUtcNow();
-        var payment = new Payment
+        var payment = unknown ?? new Payment
         {
             Id = Guid.CreateVersion7(),
             OrderId = command.OrderId,
@@ -106,33 +111,58 @@ internal sealed class PaymentHandlers(
             Currency = command.Currency,
             Method = command.Method,
             Provider = provider.Name,
-            Status = outcome.Approved ? PaymentStatus.Authorized : PaymentStatus.Declined,
-            ProviderReference = outcome.Reference,
-            DeclineReason = outcome.DeclineReason,
+            Status = PaymentStatus.Unknown,
             CreatedAt = now,
         };
-        db.Payments.Add(payment);
+        if (unknown is null)
+        {
+            db.Payments.Add(payment);
+        }
+
+        ProviderAuthorization outcome;
+        try
+        {
+            outcome = await AskProviderAsync(payment, command.Token, cancellationToken);
+        }
+        catch (Exception exception) when (IsUnavailable(exception))
+        {
+            return Answer(payment); // unknown: answered unavailable, asked again on the next request
+        }
+
+        Apply(payment, outcome, now);
+        return Answer(payment);
+    }
+
+    private async Task<ProviderAuthorization> AskProviderAsync(Payment payment, string token, CancellationToken cancellationToken) =>
+        await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
+            async ct => await provider.AuthorizeAsync($"auth-{payment.OrderId}", payment.Amount, payment.Currency, token, ct),
+            cancellationToken);
+
+    /// <summary>Records the provider's answer on a payment whose outcome was unknown: its status, the ledger entry and the event.</summary>
+    private void Apply(Payment payment, ProviderAuthorization outcome, DateTimeOffset now)
+    {
+        payment.Status = outcome.Approved ? PaymentStatus.Authorized : PaymentStatus.Declined;
+        payment.ProviderReference = outcome.Reference;
+        payment.DeclineReason = outcome.DeclineReason;
         db.Ledger.Add(new LedgerEntry
         {
-            OrderId = command.OrderId,
+            OrderId = payment.OrderId,
             PaymentId = payment.Id,
             Kind = outcome.Approved ? "authorize" : "decline",
-            Amount = command.Amount,
-            Currency = command.Currency,
+            Amount = payment.Amount,
+            Currency = payment.Currency,
             ProviderReference = outcome.Reference,
             Note = outcome.DeclineReason,
             At = now,
         });
         if (outcome.Approved)
         {
-            db.Publish(new PaymentAuthorized(payment.Id, command.OrderId, command.Amount, command.Currency, outcome.Reference!), command.OrderId.ToString());
+            db.Publish(new PaymentAuthorized(payment.Id, payment.OrderId, payment.Amount, payment.Currency, outcome.Reference!), payment.OrderId.ToString());
         }
         else
         {
-            db.Publish(new PaymentDeclined(payment.Id, command.OrderId, command.Amount, command.Currency, outcome.DeclineReason!), command.OrderId.ToString());
+            db.Publish(new PaymentDeclined(payment.Id, payment.OrderId, payment.Amount, payment.Currency, outcome.DeclineReason!), payment.OrderId.ToString());
         }
-
-        return Answer(payment);
     }
 
     /// <summary>
@@ -145,7 +175,9 @@ internal sealed class PaymentHandlers(
         var orderIds = command.Orders.Select(o => o.OrderId).Distinct().ToArray();
         await db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
         var ended = await EndedAsync(orderIds, cancellationToken);
-        var authorized = await db.Payments.Where(p => orderIds.Contains(p.OrderId) && p.Status == PaymentStatus.Authorized).ToDictionaryAsync(p => p.OrderId, cancellationToken);
+        var authorized = await db.Payments
+            .Where(p => orderIds.Contains(p.OrderId) && (p.Status == PaymentStatus.Authorized || p.Status == PaymentStatus.Unknown))
+            .ToDictionaryAsync(p => p.OrderId, cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var (orderId, reason) in command.Orders)
         {
@@ -161,9 +193,28 @@ internal sealed class PaymentHandlers(
                 continue;
             }
 
-            await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-                async ct => await provider.VoidAsync($"void-{orderId}", payment.ProviderReference!, ct),
-                cancellationToken);
+            try
+            {
+                if (payment.Status == PaymentStatus.Unknown)
+                {
+                    // Whether the provider authorised is not known: ask it again with the same key (it
+                    // answers the first outcome, or authorises now), then void what it holds.
+                    Apply(payment, await AskProviderAsync(payment, string.Empty, cancellationToken), now);
+                    if (payment.Status != PaymentStatus.Authorized)
+                    {
+                        continue;
+                    }
+                }
+
+                await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
+                    async ct => await provider.VoidAsync($"void-{orderId}", payment.ProviderReference!, ct),
+                    cancellationToken);
+            }
+            catch (Exception exception) when (IsUnavailable(exception))
+            {
+                throw new DependencyUnavailableException($"The payment provider did not answer while voiding order {orderId}; the end is retried.", exception);
+            }
+
             payment.Status = PaymentStatus.Voided;
             db.Ledger.Add(new LedgerEntry
             {

@@ -20,13 +20,17 @@ internal interface IPaymentProvider
 /// <summary>
 /// The deterministic sandbox provider, chosen by token: <c>sandbox-approve</c>, <c>sandbox-decline</c>,
 /// <c>sandbox-insufficient-funds</c>, <c>sandbox-timeout</c> (authorises, then times out the first
-/// answer), <c>sandbox-flaky</c> (unavailable twice, then approves), <c>sandbox-unavailable</c> (never answers). Like a real provider it
-/// enforces idempotency keys: a repeated key returns the first outcome and never authorises twice.
+/// answer), <c>sandbox-flaky</c> (unavailable twice, then approves), <c>sandbox-unavailable</c> (never answers),
+/// <c>sandbox-lost-answer</c> (authorises, but every answer to that token times out). Like a real provider it
+/// enforces idempotency keys: a repeated key returns the first outcome and never authorises twice (a
+/// repeat without the token, as an end asks, gets the first outcome or a decline when there is none).
+/// It keeps which authorisations it still holds (authorised and not voided), for tests.
 /// </summary>
 internal sealed class SandboxPaymentProvider : IPaymentProvider
 {
     private readonly ConcurrentDictionary<string, ProviderAuthorization> _outcomes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _voided = new(StringComparer.Ordinal);
     private long _authorizations;
 
     public string Name => "sandbox";
@@ -35,6 +39,10 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
     public long Authorizations => Interlocked.Read(ref _authorizations);
 
     public int CallsFor(string idempotencyKey) => _calls.GetValueOrDefault(idempotencyKey);
+
+    /// <summary>Whether the sandbox holds money for the key: authorised and not voided.</summary>
+    public bool Holds(string idempotencyKey) =>
+        _outcomes.TryGetValue(idempotencyKey, out var outcome) && outcome.Approved && !_voided.ContainsKey(outcome.Reference!);
 
     public Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string token, CancellationToken cancellationToken)
     {
@@ -61,7 +69,7 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
             Interlocked.Increment(ref _authorizations);
         }
 
-        if (token == "sandbox-timeout" && call == 1)
+        if ((token == "sandbox-timeout" && call == 1) || token == "sandbox-lost-answer")
         {
             throw new TimeoutException("Sandbox: the authorisation was made, but the answer timed out.");
         }
@@ -69,5 +77,9 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
         return Task.FromResult(outcome);
     }
 
-    public Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken)
+    {
+        _voided[reference] = true;
+        return Task.CompletedTask;
+    }
 }

@@ -31,6 +31,9 @@ public sealed class HostFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("Oms__Messaging__MaxRetryDelay", "00:00:00.050");
         Environment.SetEnvironmentVariable("Oms__Messaging__OutagePause", "00:00:00.200");
         Environment.SetEnvironmentVariable("Oms__Messaging__MaxOutagePause", "00:00:02");
+        Environment.SetEnvironmentVariable("Oms__Messaging__OutageProbes", "6");
+        // The tests' deliberately unavailable sandbox tokens must not open the provider's circuit for the next test's orders.
+        Environment.SetEnvironmentVariable("Oms__Payments__CircuitBreaker__MinimumThroughput", "100000");
         Environment.SetEnvironmentVariable("Oms__Jobs__PollInterval", "00:00:01");
         Environment.SetEnvironmentVariable("Oms__Orders__Holds__ReviewCountries", "IS"); // orders to Iceland wait on hold
         Environment.SetEnvironmentVariable("Oms__Orders__StepTimeout", "00:00:30"); // far above any test's pipeline

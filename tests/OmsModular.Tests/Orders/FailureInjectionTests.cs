@@ -160,7 +160,8 @@ public sealed class FailureInjectionTests(HostFixture host)
         await ExecuteAsync($"UPDATE orders.orders SET placed_at = placed_at - interval '1 hour' WHERE id = '{id}'"); // overdue now
 
         var jobs = new Hangfire.RecurringJobManager(host.Services.GetRequiredService<Hangfire.JobStorage>());
-        await using (var fault = await Fault.FailCommitAsync(host.ConnectionString, "orders.orders", $"NEW.status = 'Rejected' AND NEW.id = '{id}'"))
+        // Every commit of the rejection fails while the fault is in place (the minutely sweep may run meanwhile too).
+        await using (var fault = await Fault.FailCommitAsync(host.ConnectionString, "orders.orders", $"NEW.status = 'Rejected' AND NEW.id = '{id}'", times: 1_000))
         {
             jobs.Trigger("orders-time-out-pending");
             await MessagingHarness.WaitUntilAsync(async () => await fault.FiredAsync() >= 1, TimeSpan.FromSeconds(20));
@@ -171,6 +172,34 @@ public sealed class FailureInjectionTests(HostFixture host)
 
         jobs.Trigger("orders-time-out-pending");
         await MessagingHarness.WaitUntilAsync(async () => (await OrderAsync(id)).GetProperty("status").GetString() == "rejected", TimeSpan.FromSeconds(20));
+        await MessagingHarness.WaitUntilAsync(async () => await Catalog.ReservedAsync(Client, sku, node) == 0);
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
+    public async Task An_authorisation_whose_answer_was_lost_is_voided_at_the_provider_when_the_order_ends()
+    {
+        var (node, sku) = (await Pipeline.NodeAsync(Client), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 2);
+        var placed = OrderCaptureTests.WebOrder(Unique("lost-answer"), (sku, 1));
+        placed["payment"]!["token"] = "sandbox-lost-answer"; // the provider authorises, every answer times out
+        var id = await Pipeline.PlaceAsync(Client, placed);
+
+        // Payments keeps the payment as unknown (it was asked and did not answer), the order waits.
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString() == "unknown");
+        Assert.True(Sandbox.Holds(host.Services, id), "the sandbox should hold the authorisation whose answer was lost");
+        Assert.Equal("pending", (await OrderAsync(id)).GetProperty("status").GetString());
+
+        using (var cancel = await Client.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" }))
+        {
+            cancel.EnsureSuccessStatusCode();
+        }
+
+        // The end resolves the unknown outcome with the same key and voids what the provider holds.
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString() == "voided");
+        Assert.False(Sandbox.Holds(host.Services, id));
+        var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
+        Assert.Equal(["authorize", "void"], ledger.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()!));
         await MessagingHarness.WaitUntilAsync(async () => await Catalog.ReservedAsync(Client, sku, node) == 0);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
@@ -225,6 +254,7 @@ public sealed class FailureInjectionTests(HostFixture host)
 
         var answers = await Task.WhenAll(cancels);
         Assert.All(answers, a => Assert.True(a is HttpStatusCode.OK or HttpStatusCode.Conflict, $"cancel answered {(int)a}"));
+        Assert.Contains(HttpStatusCode.OK, answers); // some cancels won against the pipeline (else nothing raced)
 
         var orders = await SettleAsync(placed.Select(p => p.Id).ToArray());
         var byId = orders.ToDictionary(o => o.GetProperty("id").GetGuid());
@@ -260,6 +290,8 @@ public sealed class FailureInjectionTests(HostFixture host)
             var meanwhile = await Task.WhenAll(ids.Select(OrderAsync));
             Assert.All(meanwhile, o => Assert.Equal("pending", o.GetProperty("steps").GetProperty("reservation").GetString()));
             Assert.Empty(await DeadLettersAsync(ids));
+            var fulfillment = (await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog")).EnumerateArray().Single(m => m.GetProperty("module").GetString() == "Fulfillment");
+            Assert.Contains("fulfillment.RouteOrder", fulfillment.GetProperty("pausedConsumers").EnumerateArray().Select(p => p.GetProperty("consumer").GetString()));
         }
 
         // Back: no replay, no person; every order goes on.

@@ -10,4 +10,11 @@ internal static class Sandbox
         var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
         return (long)type.GetProperty("Authorizations")!.GetValue(services.GetRequiredService(type))!;
     }
+
+    /// <summary>Whether the sandbox still holds money for the order's authorisation key.</summary>
+    public static bool Holds(IServiceProvider services, Guid orderId)
+    {
+        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
+        return (bool)type.GetMethod("Holds")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+    }
 }
