@@ -74,9 +74,9 @@ internal sealed class InboxMessageConfiguration : IEntityTypeConfiguration<Inbox
         builder.Property(m => m.Status).HasConversion<short>();
         builder.HasIndex(m => new { m.MessageId, m.Consumer }).IsUnique().HasDatabaseName("ux_inbox_messages_message_consumer");
         builder.HasIndex(m => m.Sequence).HasFilter("status = 0").HasDatabaseName("ix_inbox_messages_pending");
-        // The partition hold-back probes this one. Not partial on purpose: a partial index on the
-        // pending rows has statistics that lag far behind a queue's real size, and the planner then
-        // prefers ix_inbox_messages_pending for the probe (a range scan per row: quadratic in a backlog).
+        // The partition hold-back probes this one (one backward step: the row just before the candidate).
+        // Not partial on purpose: a partial index on the pending rows has statistics that lag far behind
+        // a queue's real size, and the planner then prefers ix_inbox_messages_pending for the probe.
         builder.HasIndex(m => new { m.Consumer, m.PartitionKey, m.Sequence }).HasDatabaseName("ix_inbox_messages_partition");
         builder.HasIndex(m => m.ProcessedAt).HasFilter("status = 1").HasDatabaseName("ix_inbox_messages_processed");
         builder.HasIndex(m => m.DeadLetteredAt).HasFilter("status = 2").HasDatabaseName("ix_inbox_messages_dead");

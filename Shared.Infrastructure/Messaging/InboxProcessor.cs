@@ -57,8 +57,12 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         _options = options.Value;
         _logger = logger;
         var table = $"\"{module.Schema}\".inbox_messages";
-        // The partition hold-back: per consumer, or (for a process manager) across all of the module's
-        // consumers; listing them keeps the (consumer, partition_key, sequence) index usable.
+        // The partition hold-back: a delivery waits while the delivery just before it in its partition
+        // (per consumer, or for a process manager across all of the module's consumers) is pending.
+        // Deliveries of a partition complete in sequence order, so the one just before is the only one
+        // to look at: one step back along ix_inbox_messages_partition (consumer, partition_key,
+        // sequence), however many processed rows the partition keeps. (A replayed dead letter is the
+        // exception: it no longer holds back what came after it, which was processed already.)
         var samePartition = module.PartitionsAcrossConsumers && module.Consumes.Count > 0
             ? $"e.consumer IN ({string.Join(", ", module.Consumes.Select(c => $"'{c.ConsumerName.Replace("'", "''", StringComparison.Ordinal)}'"))})"
             : "e.consumer = i.consumer";
@@ -67,10 +71,10 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                    i.trace_parent, i.trace_state, i.correlation_id, i.causation_id, i.attempts
             FROM {table} i
             WHERE i.status = 0 AND i.next_attempt_at <= now() AND NOT (i.consumer = ANY($2))
-              AND (i.partition_key IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM {table} e
+              AND (i.partition_key IS NULL OR coalesce((
+                    SELECT e.status FROM {table} e
                     WHERE {samePartition} AND e.partition_key = i.partition_key AND e.sequence < i.sequence
-                      AND e.status + 0 = 0)) -- "+ 0": the probe goes through ix_inbox_messages_partition, never a partial index
+                    ORDER BY e.sequence DESC LIMIT 1), 1) <> 0)
             ORDER BY i.sequence
             LIMIT $1
             FOR UPDATE SKIP LOCKED
