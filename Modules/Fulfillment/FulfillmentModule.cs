@@ -5,6 +5,7 @@ using OmsModular.Modules.Fulfillment.Consumers;
 using OmsModular.Modules.Fulfillment.Features;
 using OmsModular.Modules.Fulfillment.Persistence;
 using OmsModular.Shared.Contracts.Fulfillment;
+using OmsModular.Shared.Contracts.Inventory;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Modules;
 
@@ -19,6 +20,9 @@ public sealed class FulfillmentModule : IModule
         .Publishes<OrderRoutingFailed>()
         .ConsumesInBatches<OrderPlaced, RouteOrder>("fulfillment.RouteOrder")
         .ConsumesInBatches<OrderConfirmed, CreateFulfilmentOrders>()
+        .Sends<GetAvailability>()
+        .Sends<ReserveStockBatch>()
+        .Sends<ReleaseReservationsBatch>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration) =>

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OmsModular.Modules.Orders.Consumers;
 using OmsModular.Modules.Orders.Features;
 using OmsModular.Shared.Contracts.Fulfillment;
+using OmsModular.Shared.Contracts.Inventory;
 using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Contracts.Pricing;
 using OmsModular.Modules.Orders.Persistence;
@@ -28,6 +29,9 @@ public sealed class OrdersModule : IModule
         .ConsumesInBatches<OrderPriced, OnOrderPriced>()
         .ConsumesInBatches<OrderPricingFailed, OnOrderPricingFailed>()
         .ConsumesInBatches<PaymentVoided, OnPaymentVoided>()
+        .Sends<AuthorizePaymentBatch>()
+        .Sends<ConfirmReservationsBatch>()
+        .Sends<ReserveStockBatch>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
@@ -36,8 +40,8 @@ public sealed class OrdersModule : IModule
         services.AddScoped<OrderPipeline>();
         services.AddScoped<OrderTimeoutJob>();
         services.AddRecurringJob<OrderTimeoutJob>(OrderTimeoutJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Hangfire.Cron.Minutely());
-        services.AddSingleton<CaptureWriter>();
-        services.AddHostedService(sp => sp.GetRequiredService<CaptureWriter>());
+        services.AddSingleton<OrderIntake>();
+        services.AddHostedService(sp => sp.GetRequiredService<OrderIntake>());
     }
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => OrderEndpoints.Map(endpoints);

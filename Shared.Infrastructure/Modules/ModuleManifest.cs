@@ -21,9 +21,11 @@ public sealed class ModuleManifest
         IReadOnlyList<Type> publishes,
         IReadOnlyList<ConsumerDescriptor> consumes,
         IReadOnlyList<ModuleRequestDescriptor> handles,
+        IReadOnlyList<Type> sends,
         bool partitionsAcrossConsumers = false)
     {
         PartitionsAcrossConsumers = partitionsAcrossConsumers;
+        Sends = sends;
         Name = name;
         Schema = schema;
         DbContextType = dbContextType;
@@ -58,6 +60,9 @@ public sealed class ModuleManifest
     /// <summary>Module API requests the module handles.</summary>
     public IReadOnlyList<ModuleRequestDescriptor> Handles { get; }
 
+    /// <summary>Module API requests of other modules this module sends (synchronous calls; the architecture tests check the list against the code).</summary>
+    public IReadOnlyList<Type> Sends { get; }
+
     internal Action<IServiceCollection, ModuleDatabase> RegisterDbContext { get; }
 
     public static Builder Create(string name, string schema) => new(name, schema);
@@ -71,6 +76,7 @@ public sealed class ModuleManifest
         private readonly List<Type> _publishes = [];
         private readonly List<ConsumerDescriptor> _consumes = [];
         private readonly List<ModuleRequestDescriptor> _handles = [];
+        private readonly List<Type> _sends = [];
         private Type? _dbContextType;
         private bool _partitionsAcrossConsumers;
         private Action<IServiceCollection, ModuleDatabase>? _registerDbContext;
@@ -137,6 +143,19 @@ public sealed class ModuleManifest
             return this;
         }
 
+        /// <summary>A module API request of another module that this module sends.</summary>
+        public Builder Sends<TRequest>()
+            where TRequest : class
+        {
+            if (!typeof(TRequest).GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IModuleRequest<>)))
+            {
+                throw new InvalidOperationException($"Module {_name}: {typeof(TRequest).Name} is not a module API request.");
+            }
+
+            _sends.Add(typeof(TRequest));
+            return this;
+        }
+
         /// <summary>
         /// Handle the deliveries of one partition one at a time across all consumers of this module
         /// (a process manager keyed by the partition, e.g. the order), so it can run several processors.
@@ -160,7 +179,7 @@ public sealed class ModuleManifest
                 throw new InvalidOperationException($"Module {_name} declares consumer '{duplicateConsumer.Key}' twice.");
             }
 
-            return new ModuleManifest(_name, _schema, _dbContextType, _registerDbContext, _publishes.ToArray(), _consumes.ToArray(), _handles.ToArray(), _partitionsAcrossConsumers);
+            return new ModuleManifest(_name, _schema, _dbContextType, _registerDbContext, _publishes.ToArray(), _consumes.ToArray(), _handles.ToArray(), _sends.ToArray(), _partitionsAcrossConsumers);
         }
     }
 }

@@ -47,6 +47,10 @@ public sealed partial class ModularityTests
         AssertNone(Modules.SelectMany(m => Rules.ContractsComeFromSharedContracts(m, typeof(IIntegrationEvent).Assembly)));
 
     [Fact]
+    public void Rule6_module_api_requests_a_module_sends_are_declared() =>
+        AssertNone(Modules.SelectMany(m => Rules.SentRequestsAreDeclared(m, typeof(IIntegrationEvent).Assembly)));
+
+    [Fact]
     public void Rule7_no_module_knows_where_its_peers_run() =>
         AssertNone(Modules.SelectMany(Rules.UnawareOfPeerLocation));
 

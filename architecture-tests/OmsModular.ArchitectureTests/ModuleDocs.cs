@@ -16,17 +16,17 @@ public static class ModuleDocs
         text.AppendLine("<!-- OMS_UPDATE_DOCS=1 dotnet test architecture-tests/OmsModular.ArchitectureTests -->");
         text.AppendLine("# Modules");
         text.AppendLine();
-        text.AppendLine("| module | schema | publishes | consumes | handles (module API) |");
-        text.AppendLine("|---|---|---|---|---|");
+        text.AppendLine("| module | schema | publishes | consumes | handles (module API) | sends (module API) |");
+        text.AppendLine("|---|---|---|---|---|---|");
         foreach (var module in modules)
         {
             text.AppendLine(
                 $"| {module.Name} | `{module.Schema}` | {List(module.Publishes.Select(WireNames.Of))} | " +
-                $"{List(module.Consumes.Select(c => c.WireName).Distinct())} | {List(module.Handles.Select(h => h.RequestType.Name))} |");
+                $"{List(module.Consumes.Select(c => c.WireName).Distinct())} | {List(module.Handles.Select(h => h.RequestType.Name))} | {List(module.Sends.Select(r => r.Name))} |");
         }
 
         text.AppendLine();
-        text.AppendLine("Arrows run from the publishing module to the consuming module (integration events through the outbox).");
+        text.AppendLine("Solid arrows run from the publishing module to the consuming module (integration events through the outbox); dotted arrows from a module to the module whose API it calls synchronously.");
         text.AppendLine();
         text.AppendLine("```mermaid");
         text.AppendLine("flowchart LR");
@@ -43,6 +43,15 @@ public static class ModuleDocs
         foreach (var (publisher, consumer, wire) in edges)
         {
             text.AppendLine($"    {publisher} -- \"{wire}\" --> {consumer}");
+        }
+
+        var calls = modules
+            .SelectMany(caller => caller.Sends.Select(r => (Caller: caller.Name, Request: r)))
+            .SelectMany(c => modules.Where(h => h.Handles.Any(x => x.RequestType == c.Request)).Select(h => (c.Caller, Handler: h.Name, c.Request.Name)))
+            .OrderBy(c => c.Caller, StringComparer.Ordinal).ThenBy(c => c.Handler, StringComparer.Ordinal).ThenBy(c => c.Name, StringComparer.Ordinal);
+        foreach (var (caller, handler, request) in calls)
+        {
+            text.AppendLine($"    {caller} -. \"{request}\" .-> {handler}");
         }
 
         text.AppendLine("```");

@@ -13,7 +13,8 @@ public sealed record ModuleUnderTest(
     Type DbContextType,
     IReadOnlyList<Type> Publishes,
     IReadOnlyList<Type> Consumes,
-    IReadOnlyList<Type> Handles)
+    IReadOnlyList<Type> Handles,
+    IReadOnlyList<Type> Sends)
 {
     public static ModuleUnderTest From(IModule module)
     {
@@ -27,7 +28,8 @@ public sealed record ModuleUnderTest(
             manifest.DbContextType,
             manifest.Publishes,
             manifest.Consumes.Select(c => c.EventType).Distinct().ToArray(),
-            manifest.Handles.SelectMany(h => new[] { h.RequestType, h.ResponseType }).Distinct().ToArray());
+            manifest.Handles.SelectMany(h => new[] { h.RequestType, h.ResponseType }).Distinct().ToArray(),
+            manifest.Sends);
     }
 
     /// <summary>Every module of the build, discovered exactly as the Host discovers them.</summary>

@@ -240,6 +240,41 @@ public static partial class Rules
         }
     }
 
+    /// <summary>
+    /// Rule 6, synchronous edges: every module API request of another module that a module's code
+    /// uses is declared in its manifest with <c>Sends&lt;T&gt;()</c> (or is an item of a declared batch
+    /// request), and every declared one is used, so the generated diagram shows who calls whom.
+    /// </summary>
+    public static IEnumerable<string> SentRequestsAreDeclared(ModuleUnderTest module, Assembly contracts)
+    {
+        static bool IsRequest(Type t) => t.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition().Name == "IModuleRequest`1");
+        var declared = module.Sends.ToHashSet();
+        var items = declared
+            .SelectMany(r => r.GetConstructors().SelectMany(c => c.GetParameters()))
+            .Select(p => p.ParameterType)
+            .Where(t => t.IsGenericType && t.GetGenericArguments().Length == 1)
+            .Select(t => t.GetGenericArguments()[0])
+            .Where(IsRequest)
+            .ToHashSet();
+        foreach (var request in contracts.GetTypes().Where(t => t.IsVisible && IsRequest(t)))
+        {
+            var users = Types.InAssembly(module.Assembly).That().ResideInNamespace(module.Namespace)
+                .And().HaveDependencyOn(request.FullName!)
+                .GetTypes()
+                .ToArray();
+            var handled = module.Handles.Contains(request);
+            if (users.Length > 0 && !handled && !declared.Contains(request) && !items.Contains(request))
+            {
+                yield return $"Modules.{module.Name} -> {request.Name} (type {ShortName(users[0].FullName!)}): a module API request it sends without declaring Sends<{request.Name}>()";
+            }
+
+            if (users.Length == 0 && declared.Contains(request))
+            {
+                yield return $"Modules.{module.Name} declares Sends<{request.Name}>() but never uses it";
+            }
+        }
+    }
+
     /// <summary>Rule 7: module code does not know whether a peer runs in this process.</summary>
     public static IEnumerable<string> UnawareOfPeerLocation(ModuleUnderTest module)
     {

@@ -29,7 +29,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
     public Task RoutedAsync(IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken) =>
         StepAsync(batch, m => m.OrderId, RoutedAsync, cancellationToken);
 
-    private async Task RoutedAsync(PipelineOrders unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken)
+    private async Task RoutedAsync(OrderBatch unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderRouted>> batch, CancellationToken cancellationToken)
     {
         var steps = new List<Step>(batch.Count);
         var now = clock.GetUtcNow();
@@ -59,7 +59,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
     public Task RoutingFailedAsync(IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken) =>
         StepAsync(batch, m => m.OrderId, RoutingFailed, cancellationToken);
 
-    private Task RoutingFailed(PipelineOrders unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken)
+    private Task RoutingFailed(OrderBatch unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderRoutingFailed>> batch, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
@@ -78,7 +78,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
     public Task PricedAsync(IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken) =>
         StepAsync(batch, m => m.OrderId, PricedAsync, cancellationToken);
 
-    private async Task PricedAsync(PipelineOrders unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken)
+    private async Task PricedAsync(OrderBatch unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderPriced>> batch, CancellationToken cancellationToken)
     {
         var steps = new List<Step>(batch.Count);
         var now = clock.GetUtcNow();
@@ -121,7 +121,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
     public Task PricingFailedAsync(IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken) =>
         StepAsync(batch, m => m.OrderId, PricingFailed, cancellationToken);
 
-    private Task PricingFailed(PipelineOrders unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken)
+    private Task PricingFailed(OrderBatch unit, IReadOnlyDictionary<Guid, Order> orders, IReadOnlyList<Delivered<OrderPricingFailed>> batch, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
@@ -166,13 +166,13 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
     private async Task StepAsync<TEvent>(
         IReadOnlyList<Delivered<TEvent>> batch,
         Func<TEvent, Guid> orderOf,
-        Func<PipelineOrders, IReadOnlyDictionary<Guid, Order>, IReadOnlyList<Delivered<TEvent>>, CancellationToken, Task> step,
+        Func<OrderBatch, IReadOnlyDictionary<Guid, Order>, IReadOnlyList<Delivered<TEvent>>, CancellationToken, Task> step,
         CancellationToken cancellationToken)
     {
         var pending = batch;
         for (var round = 1; ; round++)
         {
-            var unit = new PipelineOrders(db);
+            var unit = new OrderBatch(db);
             var orders = await unit.LoadAsync(pending.Select(d => orderOf(d.Message)), cancellationToken);
             await step(unit, orders, pending, cancellationToken);
             var conflicted = await unit.SaveAsync(cancellationToken);

@@ -21,11 +21,6 @@ internal sealed record ListOrders(
     Guid? Cursor,
     int Limit) : IQuery<OrderPage>;
 
-internal sealed record CancelOrder(Guid OrderId, string Reason) : ICommand<OrderView>;
-
-/// <summary>Releases an order from its hold; the pipeline goes on to payment.</summary>
-internal sealed record ReleaseOrder(Guid OrderId, string ReleasedBy) : ICommand<OrderView>;
-
 internal sealed record OrderView(
     Guid Id,
     string Number,
@@ -83,40 +78,15 @@ internal sealed class ListOrdersValidator : AbstractValidator<ListOrders>
     }
 }
 
-internal sealed class CancelOrderValidator : AbstractValidator<CancelOrder>
-{
-    public CancelOrderValidator() => RuleFor(c => c.Reason).NotEmpty().MaximumLength(100);
-}
-
-internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock, Consumers.OrderPipeline pipeline) :
+internal sealed class OrderQueryHandlers(OrdersDbContext db) :
     IQueryHandler<GetOrder, OrderView>,
-    IQueryHandler<ListOrders, OrderPage>,
-    ICommandHandler<CancelOrder, OrderView>,
-    ICommandHandler<ReleaseOrder, OrderView>
+    IQueryHandler<ListOrders, OrderPage>
 {
-    public async ValueTask<OrderView> Handle(ReleaseOrder command, CancellationToken cancellationToken)
-    {
-        var order = await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken)
-            ?? throw ProblemException.NotFound("Order", $"There is no order {command.OrderId}.");
-        if (order.Status != OrderStatus.OnHold)
-        {
-            throw ProblemException.Conflict(
-                "illegal-transition",
-                "The order is not on hold",
-                $"Order {order.Number} is {order.Status.Kebab()}; only orders on hold can be released.");
-        }
-
-        order.ReleaseHold(command.ReleasedBy, clock.GetUtcNow());
-        await pipeline.AdvanceAsync(order, cancellationToken); // idempotent steps only: a retry after a failed commit gets the same answers
-        await db.SaveChangesAsync(cancellationToken);
-        return View(order);
-    }
-
     public async ValueTask<OrderView> Handle(GetOrder query, CancellationToken cancellationToken)
     {
         var order = await db.Orders.AsNoTracking().AsSplitQuery().SingleOrDefaultAsync(o => o.Id == query.OrderId, cancellationToken)
             ?? throw ProblemException.NotFound("Order", $"There is no order {query.OrderId}.");
-        return View(order);
+        return OrderViews.Of(order);
     }
 
     public async ValueTask<OrderPage> Handle(ListOrders query, CancellationToken cancellationToken)
@@ -158,32 +128,12 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db, TimeProvider clock,
         var items = page.Take(query.Limit).Select(o => new OrderSummary(o.Id, o.Number, o.Status.Kebab(), o.Channel.Kebab(), o.CustomerId, o.PlacedAt)).ToArray();
         return new OrderPage(items, page.Count > query.Limit ? items[^1].Id : null);
     }
+}
 
-    public async ValueTask<OrderView> Handle(CancelOrder command, CancellationToken cancellationToken)
-    {
-        var order = await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken)
-            ?? throw ProblemException.NotFound("Order", $"There is no order {command.OrderId}.");
-        var now = clock.GetUtcNow();
-        try
-        {
-            order.Cancel(command.Reason, "cancel requested", now);
-        }
-        catch (IllegalTransitionException illegal)
-        {
-            throw ProblemException.Conflict(
-                "illegal-transition",
-                "The order cannot be cancelled now",
-                $"Order {order.Number} is {illegal.From.Kebab()}; only pending or on-hold orders can be cancelled.");
-        }
-
-        // The compensations follow this commit: Inventory releases the stock, Payments voids the
-        // authorisation and Pricing gives coupon uses back, each on the committed OrderCancelled.
-        db.Publish(new OrderCancelled(order.Id, command.Reason, now), partitionKey: order.Id.ToString());
-        await db.SaveChangesAsync(cancellationToken); // the version check: a concurrent step makes this a 409, not a lost update
-        return View(order);
-    }
-
-    private static OrderView View(Order o) => new(
+/// <summary>How an order is shown over the API.</summary>
+internal static class OrderViews
+{
+    public static OrderView Of(Order o) => new(
         o.Id,
         o.Number,
         o.Status.Kebab(),

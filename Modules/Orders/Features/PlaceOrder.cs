@@ -176,11 +176,11 @@ internal static class CardNumbers
 }
 
 /// <summary>
-/// Hands the validated order to the <see cref="CaptureWriter"/>, which commits it (with its
+/// Hands the validated order to the <see cref="OrderIntake"/>, which commits it (with its
 /// idempotency key and <see cref="OrderPlaced"/>) together with the other orders arriving at the
 /// same moment. The writer owns the unit of work, so no transaction is opened around this handler.
 /// </summary>
-internal sealed class PlaceOrderHandler(CaptureWriter writer, TimeProvider clock) : ICommandHandler<PlaceOrder, PlaceOrderResult>
+internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock) : ICommandHandler<PlaceOrder, PlaceOrderResult>
 {
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrder command, CancellationToken cancellationToken)
     {

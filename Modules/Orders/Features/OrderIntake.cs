@@ -34,7 +34,7 @@ internal sealed record Capture(string IdempotencyKey, string RequestHash, PlaceO
 /// written one by one, each with the exact answers of the single path: the first answer for a
 /// repeated key, 422 for a key reused with another body, 409 for a duplicate marketplace order.
 /// </summary>
-internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings settings, IBackgroundJobClient jobs, DueWindows windows, ILogger<CaptureWriter> logger)
+internal sealed class OrderIntake(IServiceScopeFactory scopes, OrderSettings settings, IBackgroundJobClient jobs, DueWindows windows, ILogger<OrderIntake> logger)
     : BackgroundService
 {
     private const int MaxGroup = 200;
@@ -272,8 +272,8 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
     /// Writes new orders (row, lines, first timeline entry) in one round trip of set-based inserts.
     /// Captured orders are plain inserts of complete graphs, so this skips EF's graph attach, change
     /// tracking and command ordering, which were the largest part of a capture's CPU time; EF still
-    /// maps and reads them everywhere else. The columns are those of the Orders EF model (the
-    /// capture tests read every captured field back through it).
+    /// maps and reads them everywhere else. The order row's columns come from <see cref="OrderRows"/>
+    /// (the capture tests read every captured field back through EF).
     /// </summary>
     private static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Order> orders)
     {
@@ -283,54 +283,7 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand("""
-                    INSERT INTO orders.orders (id, number, channel, marketplace, external_order_id, customer_id, customer_email, customer_name,
-                        currency, shipping_address_name, shipping_address_lines, shipping_address_city, shipping_address_postal_code,
-                        shipping_address_country_code, shipping_address_latitude, shipping_address_longitude, delivery_method,
-                        delivery_service_level, delivery_pickup_location, coupon_codes, payment_method, payment_token, status, placed_at, updated_at)
-                    SELECT o.id, o.number, o.channel, o.marketplace, o.external_order_id, o.customer_id, o.customer_email, o.customer_name,
-                        o.currency, o.address_name, ARRAY(SELECT jsonb_array_elements_text(o.address_lines)), o.city, o.postal_code,
-                        o.country_code, o.latitude, o.longitude, o.delivery_method,
-                        o.service_level, o.pickup_location, ARRAY(SELECT jsonb_array_elements_text(o.coupon_codes)), o.payment_method, o.payment_token, o.status, o.placed_at, o.updated_at
-                    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                        $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::text[],
-                        $14::text[], $15::float8[], $16::float8[], $17::text[],
-                        $18::text[], $19::text[], $20::jsonb[], $21::text[], $22::text[], $23::text[], $24::timestamptz[], $25::timestamptz[])
-                      AS o(id, number, channel, marketplace, external_order_id, customer_id, customer_email, customer_name,
-                        currency, address_name, address_lines, city, postal_code,
-                        country_code, latitude, longitude, delivery_method,
-                        service_level, pickup_location, coupon_codes, payment_method, payment_token, status, placed_at, updated_at)
-                    """)
-                {
-                    Parameters =
-                    {
-                        ArrayParameter(orders.Select(o => o.Id)),
-                        ArrayParameter(orders.Select(o => o.Number)),
-                        ArrayParameter(orders.Select(o => o.Channel.ToString())),
-                        ArrayParameter(orders.Select(o => o.Marketplace)),
-                        ArrayParameter(orders.Select(o => o.ExternalOrderId)),
-                        ArrayParameter(orders.Select(o => (string?)o.Customer.Id)),
-                        ArrayParameter(orders.Select(o => o.Customer.Email)),
-                        ArrayParameter(orders.Select(o => o.Customer.Name)),
-                        ArrayParameter(orders.Select(o => o.Currency)),
-                        ArrayParameter(orders.Select(o => o.ShippingAddress.Name)),
-                        new NpgsqlParameter { Value = orders.Select(o => JsonSerializer.Serialize(o.ShippingAddress.Lines)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb },
-                        ArrayParameter(orders.Select(o => o.ShippingAddress.City)),
-                        ArrayParameter(orders.Select(o => o.ShippingAddress.PostalCode)),
-                        ArrayParameter(orders.Select(o => o.ShippingAddress.CountryCode)),
-                        ArrayParameter(orders.Select(o => o.ShippingAddress.Latitude)),
-                        ArrayParameter(orders.Select(o => o.ShippingAddress.Longitude)),
-                        ArrayParameter(orders.Select(o => o.Delivery.Method)),
-                        ArrayParameter(orders.Select(o => o.Delivery.ServiceLevel)),
-                        ArrayParameter(orders.Select(o => o.Delivery.PickupLocation)),
-                        new NpgsqlParameter { Value = orders.Select(o => JsonSerializer.Serialize(o.CouponCodes)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb },
-                        ArrayParameter(orders.Select(o => o.Payment.Method)),
-                        ArrayParameter(orders.Select(o => o.Payment.Token)),
-                        ArrayParameter(orders.Select(o => o.Status.ToString())),
-                        ArrayParameter(orders.Select(o => o.PlacedAt)),
-                        ArrayParameter(orders.Select(o => o.UpdatedAt)),
-                    },
-                },
+                OrderRows.Insert(orders),
                 new NpgsqlBatchCommand("""
                     INSERT INTO orders.order_lines (order_id, line_number, sku, quantity, marketplace_unit_price)
                     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::numeric[])
@@ -345,7 +298,7 @@ internal sealed class CaptureWriter(IServiceScopeFactory scopes, OrderSettings s
                         ArrayParameter(lines.Select(l => l.Line.MarketplaceUnitPrice)),
                     },
                 },
-                OrderSql.InsertTimeline(timeline),
+                OrderRows.InsertTimeline(timeline),
             },
         };
         await batch.ExecuteNonQueryAsync().ConfigureAwait(false);
