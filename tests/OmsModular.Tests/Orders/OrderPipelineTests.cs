@@ -206,19 +206,7 @@ public sealed class OrderPipelineTests(HostFixture host)
     [Fact]
     public async Task A_reservation_that_expired_during_a_hold_is_reserved_again_on_release_and_the_order_confirms()
     {
-        var (node, sku) = (await NodeAsync(), Unique("SKU"));
-        await Catalog.StockAsync(Client, sku, node, 2);
-        var placed = OrderCaptureTests.WebOrder("cust-expired", (sku, 1));
-        placed["shippingAddress"]!["countryCode"] = "IS"; // waits on hold, reserved and priced
-        var held = await PlaceAndSettleAsync(placed);
-        Assert.Equal("on-hold", held.GetProperty("status").GetString());
-        var id = held.GetProperty("id").GetGuid();
-
-        // The stock stops being held meanwhile (as when the reservation expires during a long hold).
-        using (var release = await Client.PostAsJsonAsync($"/api/v1/inventory/reservations/{id}/release", new { reason = "expired" }))
-        {
-            release.EnsureSuccessStatusCode();
-        }
+        var (node, sku, id) = await OnHoldWithoutItsReservationAsync(onHand: 2);
 
         using var resume = await Client.PostAsync($"/api/v1/orders/{id}/release", null);
         var order = await resume.Content.ReadFromJsonAsync<JsonElement>();
@@ -233,19 +221,9 @@ public sealed class OrderPipelineTests(HostFixture host)
     [Fact]
     public async Task A_reservation_lost_for_good_rejects_the_order_and_its_authorisation_is_voided_after_the_rejection_commits()
     {
-        var (node, sku) = (await NodeAsync(), Unique("SKU"));
-        await Catalog.StockAsync(Client, sku, node, 1);
-        var placed = OrderCaptureTests.WebOrder("cust-lost", (sku, 1));
-        placed["shippingAddress"]!["countryCode"] = "IS"; // waits on hold, reserved and priced
-        var held = await PlaceAndSettleAsync(placed);
-        Assert.Equal("on-hold", held.GetProperty("status").GetString());
-        var id = held.GetProperty("id").GetGuid();
+        var (node, sku, id) = await OnHoldWithoutItsReservationAsync(onHand: 1);
 
-        // The stock stops being held and is gone meanwhile (sold elsewhere, counted out).
-        using (var release = await Client.PostAsJsonAsync($"/api/v1/inventory/reservations/{id}/release", new { reason = "expired" }))
-        {
-            release.EnsureSuccessStatusCode();
-        }
+        // … and the stock is gone meanwhile (sold elsewhere, counted out).
 
         using (var stock = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{node}", new { onHand = 0 }))
         {
@@ -413,6 +391,24 @@ public sealed class OrderPipelineTests(HostFixture host)
 
         Assert.Equal(confirmed, await Catalog.ReservedAsync(Client, sku, node));
         await Invariants.AssertHoldAsync(host.ConnectionString, ids);
+    }
+
+    /// <summary>An order of one unit waiting on hold (reserved and priced) whose reservation then stopped holding, as when it expires during a long hold.</summary>
+    private async Task<(string Node, string Sku, Guid Id)> OnHoldWithoutItsReservationAsync(int onHand)
+    {
+        var (node, sku) = (await NodeAsync(), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, onHand);
+        var placed = OrderCaptureTests.WebOrder(Unique("cust-hold"), (sku, 1));
+        placed["shippingAddress"]!["countryCode"] = "IS"; // waits on hold, reserved and priced
+        var held = await PlaceAndSettleAsync(placed);
+        Assert.Equal("on-hold", held.GetProperty("status").GetString());
+        var id = held.GetProperty("id").GetGuid();
+        using (var release = await Client.PostAsJsonAsync($"/api/v1/inventory/reservations/{id}/release", new { reason = "expired" }))
+        {
+            release.EnsureSuccessStatusCode();
+        }
+
+        return (node, sku, id);
     }
 
     private Task<string> NodeAsync() => Pipeline.NodeAsync(Client);
