@@ -17,6 +17,8 @@ internal static class ProblemTypes
     public const string MalformedRequest = "urn:oms:problem:malformed-request";
     public const string NotFound = "urn:oms:problem:not-found";
     public const string ModuleUnavailable = "urn:oms:problem:module-unavailable";
+
+    public const string DependencyUnavailable = "urn:oms:problem:dependency-unavailable";
     public const string ConcurrentChange = "urn:oms:problem:concurrent-change";
     public const string Internal = "urn:oms:problem:internal-error";
 }
@@ -77,6 +79,13 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Title = "A module this request needs is not available",
                 Detail = unavailable.Message,
             },
+            DependencyUnavailableException dependency => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.DependencyUnavailable,
+                Title = "A service this request depends on did not answer",
+                Detail = $"{dependency.Message} Nothing of this request was written; repeating it (with the same Idempotency-Key where it takes one) is safe.",
+            },
             _ => null,
         };
 
@@ -93,6 +102,10 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            httpContext.Response.Headers.RetryAfter = "5";
+        }
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,

@@ -7,6 +7,7 @@ using OmsModular.Modules.Payments.Persistence;
 using OmsModular.Modules.Payments.Providers;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Contracts.Payments;
+using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.Modules;
 using Polly;
 using Polly.CircuitBreaker;
@@ -31,6 +32,8 @@ public sealed class PaymentsModule : IModule
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton<SandboxPaymentProvider>();
+        services.AddScoped<RetryVoidsJob>();
+        services.AddRecurringJob<RetryVoidsJob>(RetryVoidsJob.JobId, job => job.RunAsync(CancellationToken.None), Hangfire.Cron.Minutely());
         services.AddSingleton<IPaymentProvider>(sp => sp.GetRequiredService<SandboxPaymentProvider>());
         var retryDelay = configuration.GetValue("Oms:Payments:RetryDelay", TimeSpan.FromMilliseconds(200));
         services.AddResiliencePipeline(PaymentsResilience.Provider, pipeline => pipeline
@@ -44,7 +47,7 @@ public sealed class PaymentsModule : IModule
             })
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<ProviderUnavailableException>().Handle<TimeoutException>(),
+                ShouldHandle = new PredicateBuilder().Handle<ProviderUnavailableException>().Handle<TimeoutException>().Handle<Polly.Timeout.TimeoutRejectedException>(),
                 FailureRatio = 0.5,
                 MinimumThroughput = configuration.GetValue("Oms:Payments:CircuitBreaker:MinimumThroughput", 20),
                 SamplingDuration = TimeSpan.FromSeconds(30),

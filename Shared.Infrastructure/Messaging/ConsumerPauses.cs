@@ -26,10 +26,10 @@ public enum FailureKind
 }
 
 /// <summary>
-/// Classifies a consumer's failure: an outage is not a poison message. What is classified an outage
-/// is only a suspicion about one delivery: the inbox processor pauses a consumer only when a second
-/// delivery of it (another partition) fails the same way; when the second one succeeds, the first
-/// failure is the message's own and spends an attempt.
+/// Classifies a consumer's failure: an outage is not a poison message. A certain outage
+/// (<see cref="IsCertainOutage"/>) pauses the consumer without spending attempts however long it
+/// lasts; a possible one (a time-out) is taken for the message's own when another delivery of the
+/// consumer succeeds meanwhile, or after the consumer's probes kept failing for a while.
 /// </summary>
 public static class Failures
 {
@@ -44,6 +44,29 @@ public static class Failures
         || sqlState.StartsWith("58", StringComparison.Ordinal)
         || sqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow;
 
+    /// <summary>
+    /// An outage beyond doubt: the database cannot be reached or refuses to serve (connection errors,
+    /// shutdown, cannot connect now), or a module that is not reachable. Such failures never spend
+    /// attempts, however long they last. A time-out, a statement cancelled, an HTTP error or an
+    /// external dependency that did not answer (<see cref="DependencyUnavailableException"/>: it may
+    /// fail for one order only) only may be one.
+    /// </summary>
+    public static bool IsCertainOutage(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case ModuleNotAvailableException or SocketException:
+                case PostgresException postgres when postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
+                                                     || postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow:
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
     public static FailureKind Classify(Exception exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
@@ -51,10 +74,10 @@ public static class Failures
             switch (e)
             {
                 case DbUpdateConcurrencyException:
-                case PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }:
+                case PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable }:
                     return FailureKind.Contention;
                 case PostgresException postgres:
-                    return IsUnavailable(postgres.SqlState) ? FailureKind.Outage : FailureKind.Message;
+                    return IsUnavailable(postgres.SqlState) || postgres.SqlState == PostgresErrorCodes.QueryCanceled ? FailureKind.Outage : FailureKind.Message;
                 case NpgsqlException npgsql when npgsql.IsTransient:
                 case TimeoutException:
                 case HttpRequestException:
@@ -73,8 +96,9 @@ public static class Failures
 /// The consumers of this process that are paused because what they depend on is down. A paused
 /// consumer's deliveries are not claimed until its pause ends; the next claim is the probe: if it
 /// fails for an outage again the pause doubles (with jitter) up to the maximum, if it succeeds the
-/// consumer runs normally again. Deliveries spend no attempts meanwhile, so an outage leaves no
-/// dead letters (an outage longer than the order step time-out still times orders out, by that rule).
+/// consumer runs normally again. Deliveries spend no attempts meanwhile, so a certain outage leaves no
+/// dead letters however long it lasts (one longer than the order step time-out still times orders
+/// out, by that rule).
 /// </summary>
 public sealed class ConsumerPauses
 {

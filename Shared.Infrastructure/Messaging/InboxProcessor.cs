@@ -17,13 +17,14 @@ namespace OmsModular.Shared.Infrastructure.Messaging;
 /// events it publishes commit in one transaction (effect exactly once). A delivery that fails on
 /// its own retries with exponential backoff and jitter and becomes a dead letter after the last
 /// attempt; a failing delivery holds back only later messages of its own partition for its own
-/// consumer. A failure that looks like an outage of what the consumer depends on (see
-/// <see cref="Failures"/>) spends no attempt while no other delivery of the consumer succeeds in
-/// the batch: the consumer pauses and probes (<see cref="ConsumerPauses"/>); when another delivery
-/// succeeds, the failure is the message's own. After <see cref="MessagingOptions.OutageProbes"/>
-/// failed probes in a row, attempts are spent again, so a lone message that only looks like an
-/// outage still ends as a dead letter. A lost race retries against a larger budget. A batch whose
-/// commit fails is retried one delivery per transaction.
+/// consumer. An outage of what the consumer depends on (see <see cref="Failures"/>) spends no
+/// attempt: the consumer pauses and probes (<see cref="ConsumerPauses"/>). A certain outage (the
+/// database cannot be reached, a module or an external dependency says it is unavailable) never
+/// spends attempts. A failure that only may be one (a time-out) is taken for the message's own when
+/// another delivery of the consumer succeeds in the batch, and after
+/// <see cref="MessagingOptions.OutageProbes"/> failed probes in a row, so a lone message that only
+/// looks like an outage still ends as a dead letter. A lost race retries against a larger budget. A
+/// batch whose commit fails is retried one delivery per transaction.
 /// </summary>
 public sealed class InboxProcessor : BackgroundService, IMessagingWorker
 {
@@ -57,12 +58,10 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         _options = options.Value;
         _logger = logger;
         var table = $"\"{module.Schema}\".inbox_messages";
-        // The partition hold-back: a delivery waits while the delivery just before it in its partition
-        // (per consumer, or for a process manager across all of the module's consumers) is pending.
-        // Deliveries of a partition complete in sequence order, so the one just before is the only one
-        // to look at: one step back along ix_inbox_messages_partition (consumer, partition_key,
-        // sequence), however many processed rows the partition keeps. (A replayed dead letter is the
-        // exception: it no longer holds back what came after it, which was processed already.)
+        // The partition hold-back: a delivery waits while an earlier delivery of its partition (per
+        // consumer, or for a process manager across all of the module's consumers) is pending. The probe
+        // goes through ix_inbox_messages_partition_pending (pending rows only), so it never walks the
+        // processed rows a partition keeps.
         var samePartition = module.PartitionsAcrossConsumers && module.Consumes.Count > 0
             ? $"e.consumer IN ({string.Join(", ", module.Consumes.Select(c => $"'{c.ConsumerName.Replace("'", "''", StringComparison.Ordinal)}'"))})"
             : "e.consumer = i.consumer";
@@ -71,17 +70,17 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                    i.trace_parent, i.trace_state, i.correlation_id, i.causation_id, i.attempts
             FROM {table} i
             WHERE i.status = 0 AND i.next_attempt_at <= now() AND NOT (i.consumer = ANY($2))
-              AND (i.partition_key IS NULL OR coalesce((
-                    SELECT e.status FROM {table} e
-                    WHERE {samePartition} AND e.partition_key = i.partition_key AND e.sequence < i.sequence
-                    ORDER BY e.sequence DESC LIMIT 1), 1) <> 0)
+              AND (i.partition_key IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM {table} e
+                    WHERE {samePartition} AND e.partition_key = i.partition_key AND e.sequence < i.sequence AND e.status = 0))
             ORDER BY i.sequence
             LIMIT $1
             FOR UPDATE SKIP LOCKED
             """;
         _processedSql = $"UPDATE {table} SET status = 1, processed_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)";
         // An outage or a lost race: the error is kept for the backlog view, no attempt is spent.
-        _deferSql = $"UPDATE {table} SET last_error = $2, next_attempt_at = now() + $3 WHERE id = $1";
+        // Both only touch a row still pending: a commit whose answer was lost may have processed it after all.
+        _deferSql = $"UPDATE {table} SET last_error = $2, next_attempt_at = now() + $3 WHERE id = $1 AND status = 0";
         _failSql = $"""
             UPDATE {table}
             SET attempts = attempts + 1,
@@ -89,7 +88,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                 next_attempt_at = now() + $3,
                 status = CASE WHEN attempts + 1 >= $4 THEN 2 ELSE 0 END,
                 dead_lettered_at = CASE WHEN attempts + 1 >= $4 THEN now() END
-            WHERE id = $1
+            WHERE id = $1 AND status = 0
             RETURNING status
             """;
         // What is left once nothing can be claimed: the earliest retry still to come, and whether
@@ -253,7 +252,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
                     {
                         await transaction.RollbackAsync("delivery", cancellationToken).ConfigureAwait(false);
                         failed.Add((delivery, error));
-                        if (Failures.Classify(error) == FailureKind.Outage && !healthy.Contains(delivery.Consumer) && !suspects.Add(delivery.Consumer))
+                        if (Failures.Classify(error) == FailureKind.Outage && (Failures.IsCertainOutage(error) || (!healthy.Contains(delivery.Consumer) && !suspects.Add(delivery.Consumer))))
                         {
                             outages.Add(delivery.Consumer); // two in a row: leave the rest of its deliveries for the probe
                         }
@@ -275,7 +274,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         {
             switch (Failures.Classify(error))
             {
-                case FailureKind.Outage when !healthy.Contains(delivery.Consumer) && _signals.Pauses.FailedProbes(delivery.Consumer) < _options.OutageProbes:
+                case FailureKind.Outage when Failures.IsCertainOutage(error) || (!healthy.Contains(delivery.Consumer) && _signals.Pauses.FailedProbes(delivery.Consumer) < _options.OutageProbes):
                     paused.Add((delivery, error));
                     await DeferAsync(connection, transaction, delivery, error, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
                     break;
@@ -367,7 +366,7 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         switch (Failures.Classify(exception))
         {
-            case FailureKind.Outage:
+            case FailureKind.Outage when Failures.IsCertainOutage(exception) || _signals.Pauses.FailedProbes(delivery.Consumer) < _options.OutageProbes:
                 await DeferAsync(connection, transaction, delivery, exception, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 var pause = _signals.Pauses.Pause(delivery.Consumer, OutboxDispatcher.Truncate(exception.Message), _options.OutagePause, _options.MaxOutagePause);
@@ -415,7 +414,8 @@ public sealed class InboxProcessor : BackgroundService, IMessagingWorker
         fail.Parameters.Add(new NpgsqlParameter<string> { TypedValue = OutboxDispatcher.Truncate(exception.ToString()) });
         fail.Parameters.Add(new NpgsqlParameter { Value = delay, NpgsqlDbType = NpgsqlDbType.Interval });
         fail.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxAttempts ?? _options.MaxAttempts });
-        var status = Convert.ToInt16(await fail.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        var result = await fail.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        var status = result is null ? (short)InboxStatus.Processed : Convert.ToInt16(result, System.Globalization.CultureInfo.InvariantCulture);
         return (delivery, exception, delay, status == (short)InboxStatus.DeadLettered);
     }
 

@@ -48,9 +48,10 @@ public sealed class MessagingOptions
     public TimeSpan MaxOutagePause { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Failed probes in a row after which a consumer's outage-like failures spend attempts again
-    /// (about eight minutes at the default pauses): a message that only looks like an outage, with
-    /// nothing else of its consumer to tell it apart, still ends as a dead letter.
+    /// Failed probes in a row after which failures that only may be an outage (time-outs) spend
+    /// attempts again (about eight minutes at the default pauses): a message that only looks like an
+    /// outage still ends as a dead letter. Certain outages (the database unreachable, a dependency
+    /// that says it is unavailable) never spend attempts.
     /// </summary>
     public int OutageProbes { get; set; } = 20;
 

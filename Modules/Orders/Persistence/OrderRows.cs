@@ -11,8 +11,8 @@ namespace OmsModular.Modules.Orders.Persistence;
 /// each column's name (the EF model's, snake_case), its type, how it is written from an
 /// <see cref="Order"/> and whether capture inserts it and the pipeline steps update it. The capture
 /// insert, the pipeline's read and its version-guarded update are all generated from this list, and
-/// rows are read by column name, so a new column is one entry here (and one in the EF model, which a
-/// test compares with this list).
+/// rows are read by column name, so a new column is one entry here (and one in the EF model; a test
+/// compares this list with the table's columns).
 /// </summary>
 internal static class OrderRows
 {

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using OmsModular.Modules.Payments.Domain;
 using OmsModular.Modules.Payments.Persistence;
@@ -19,6 +20,9 @@ internal sealed record AuthorizePaymentCommand(Guid OrderId, decimal Amount, str
 
 /// <summary>Records that these orders ended (cancelled or rejected) and voids their authorisations; idempotent.</summary>
 internal sealed record EndOrdersCommand(IReadOnlyList<(Guid OrderId, string Reason)> Orders) : ICommand;
+
+/// <summary>Voids up to <paramref name="Limit"/> live payments of ended orders whose void the provider did not answer before.</summary>
+internal sealed record RetryVoidsCommand(int Limit) : ICommand<int>;
 
 /// <summary>Authorisations of many orders in one transaction, one answer per order (keyed by its id).</summary>
 internal sealed record AuthorizePaymentBatchCommand(IReadOnlyList<AuthorizePaymentCommand> Requests) : ICommand<IReadOnlyList<PaymentAuthorization>>;
@@ -38,10 +42,12 @@ internal sealed class PaymentHandlers(
     PaymentsDbContext db,
     IPaymentProvider provider,
     ResiliencePipelineProvider<string> pipelines,
-    TimeProvider clock) :
+    TimeProvider clock,
+    ILogger<PaymentHandlers> logger) :
     ICommandHandler<AuthorizePaymentCommand, PaymentAuthorization>,
     ICommandHandler<AuthorizePaymentBatchCommand, IReadOnlyList<PaymentAuthorization>>,
     ICommandHandler<EndOrdersCommand>,
+    ICommandHandler<RetryVoidsCommand, int>,
     IQueryHandler<GetPaymentLedger, PaymentLedgerView>
 {
     public async ValueTask<IReadOnlyList<PaymentAuthorization>> Handle(AuthorizePaymentBatchCommand command, CancellationToken cancellationToken)
@@ -55,6 +61,7 @@ internal sealed class PaymentHandlers(
         var ended = await EndedAsync(orderIds, cancellationToken);
         var answered = new Dictionary<Guid, PaymentAuthorization>();
         var results = new List<PaymentAuthorization>(command.Requests.Count);
+        var providerDown = false; // once the provider did not answer, the rest of the batch is not sent to it (each would wait for its own time-outs)
         foreach (var request in command.Requests)
         {
             if (!answered.TryGetValue(request.OrderId, out var result))
@@ -62,7 +69,9 @@ internal sealed class PaymentHandlers(
                 var payment = existing.GetValueOrDefault(request.OrderId);
                 result = payment is { Status: not PaymentStatus.Unknown } ? Answer(payment)
                     : ended.Contains(request.OrderId) ? new PaymentAuthorization(request.OrderId, payment is null ? PaymentState.OrderEnded : PaymentState.Unavailable, payment?.Id, 0m, request.Currency, null)
+                    : providerDown ? new PaymentAuthorization(request.OrderId, PaymentState.Unavailable, payment?.Id, request.Amount, request.Currency, null)
                     : await AuthorizeAsync(request, payment, cancellationToken);
+                providerDown |= result.State == PaymentState.Unavailable && !ended.Contains(request.OrderId);
                 answered[request.OrderId] = result; // a repeated order gets the first answer
             }
 
@@ -175,7 +184,7 @@ internal sealed class PaymentHandlers(
         var orderIds = command.Orders.Select(o => o.OrderId).Distinct().ToArray();
         await db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
         var ended = await EndedAsync(orderIds, cancellationToken);
-        var authorized = await db.Payments
+        var live = await db.Payments
             .Where(p => orderIds.Contains(p.OrderId) && (p.Status == PaymentStatus.Authorized || p.Status == PaymentStatus.Unknown))
             .ToDictionaryAsync(p => p.OrderId, cancellationToken);
         var now = clock.GetUtcNow();
@@ -188,49 +197,79 @@ internal sealed class PaymentHandlers(
 
             var note = reason.Length > 200 ? reason[..200] : reason;
             db.EndedOrders.Add(new EndedOrder { OrderId = orderId, Reason = note, EndedAt = now });
-            if (!authorized.TryGetValue(orderId, out var payment))
+            if (live.TryGetValue(orderId, out var payment))
             {
-                continue;
+                await VoidAsync(payment, note, now, cancellationToken);
             }
-
-            try
-            {
-                if (payment.Status == PaymentStatus.Unknown)
-                {
-                    // Whether the provider authorised is not known: ask it again with the same key (it
-                    // answers the first outcome, or authorises now), then void what it holds.
-                    Apply(payment, await AskProviderAsync(payment, string.Empty, cancellationToken), now);
-                    if (payment.Status != PaymentStatus.Authorized)
-                    {
-                        continue;
-                    }
-                }
-
-                await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-                    async ct => await provider.VoidAsync($"void-{orderId}", payment.ProviderReference!, ct),
-                    cancellationToken);
-            }
-            catch (Exception exception) when (IsUnavailable(exception))
-            {
-                throw new DependencyUnavailableException($"The payment provider did not answer while voiding order {orderId}; the end is retried.", exception);
-            }
-
-            payment.Status = PaymentStatus.Voided;
-            db.Ledger.Add(new LedgerEntry
-            {
-                OrderId = orderId,
-                PaymentId = payment.Id,
-                Kind = "void",
-                Amount = payment.Amount,
-                Currency = payment.Currency,
-                ProviderReference = payment.ProviderReference,
-                Note = note,
-                At = now,
-            });
-            db.Publish(new PaymentVoided(payment.Id, orderId, reason), orderId.ToString());
         }
 
         return Unit.Value;
+    }
+
+    /// <summary>The ended orders whose payment is still live because the provider did not answer the void: voided now if it answers.</summary>
+    public async ValueTask<int> Handle(RetryVoidsCommand command, CancellationToken cancellationToken)
+    {
+        var pending = await db.Payments
+            .Where(p => (p.Status == PaymentStatus.Authorized || p.Status == PaymentStatus.Unknown) && db.EndedOrders.Any(e => e.OrderId == p.OrderId))
+            .Select(p => p.OrderId)
+            .Take(command.Limit)
+            .ToListAsync(cancellationToken);
+        await db.LockAsync(pending.Select(id => $"order:{id}"), cancellationToken);
+        var payments = await db.Payments.Where(p => pending.Contains(p.OrderId)).ToListAsync(cancellationToken);
+        var reasons = await db.EndedOrders.Where(e => pending.Contains(e.OrderId)).ToDictionaryAsync(e => e.OrderId, e => e.Reason, cancellationToken);
+        var voided = 0;
+        foreach (var payment in payments.Where(p => p.Status is PaymentStatus.Authorized or PaymentStatus.Unknown))
+        {
+            voided += await VoidAsync(payment, reasons[payment.OrderId], clock.GetUtcNow(), cancellationToken) ? 1 : 0;
+        }
+
+        return voided;
+    }
+
+    /// <summary>
+    /// Voids the live payment of an ended order (its lock is held), with the provider key
+    /// <c>void-{orderId}</c>. An unknown outcome is resolved first: the provider is asked again with the
+    /// order's key (the sandbox answers the first outcome, or declines when it never recorded one; a
+    /// real provider's adapter needs a look-up by idempotency key here). When the provider does not
+    /// answer, the payment stays as it is and <see cref="RetryVoidsJob"/> tries again; false then.
+    /// </summary>
+    private async Task<bool> VoidAsync(Payment payment, string note, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (payment.Status == PaymentStatus.Unknown)
+            {
+                Apply(payment, await AskProviderAsync(payment, string.Empty, cancellationToken), now);
+                if (payment.Status != PaymentStatus.Authorized)
+                {
+                    return true;
+                }
+            }
+
+            await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
+                async ct => await provider.VoidAsync($"void-{payment.OrderId}", payment.ProviderReference!, ct),
+                cancellationToken);
+        }
+        catch (Exception exception) when (IsUnavailable(exception))
+        {
+            logger.LogWarning(exception, "The payment provider did not answer the void of order {OrderId}; the retry job tries again", payment.OrderId);
+            return false;
+        }
+
+        payment.Status = PaymentStatus.Voided;
+        db.Ledger.Add(new LedgerEntry
+        {
+            OrderId = payment.OrderId,
+            PaymentId = payment.Id,
+            Kind = "void",
+            Amount = payment.Amount,
+            Currency = payment.Currency,
+            ProviderReference = payment.ProviderReference,
+            Note = note,
+            At = now,
+        });
+        db.Publish(new PaymentVoided(payment.Id, payment.OrderId, note), payment.OrderId.ToString());
+        return true;
     }
 
     public async ValueTask<PaymentLedgerView> Handle(GetPaymentLedger query, CancellationToken cancellationToken)
@@ -243,6 +282,19 @@ internal sealed class PaymentHandlers(
             payment?.Amount,
             payment?.Currency,
             entries.Select(e => new LedgerEntryView(e.Kind, e.Amount, e.Currency, e.ProviderReference, e.Note, e.At)).ToArray());
+    }
+}
+
+/// <summary>The minutely job that voids what ended orders still hold when the provider did not answer their void.</summary>
+internal sealed class RetryVoidsJob(ISender sender)
+{
+    public const string JobId = "payments-retry-voids";
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (await sender.Send(new RetryVoidsCommand(200), cancellationToken) == 200)
+        {
+        }
     }
 }
 

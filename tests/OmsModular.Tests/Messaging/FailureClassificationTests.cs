@@ -19,7 +19,8 @@ public sealed class FailureClassificationTests
         { new DbUpdateConcurrencyException("changed"), FailureKind.Contention },
         { new PostgresException("bug", "ERROR", "ERROR", PostgresErrorCodes.UndefinedColumn), FailureKind.Message },
         { new PostgresException("guard", "ERROR", "ERROR", PostgresErrorCodes.ObjectNotInPrerequisiteState), FailureKind.Message },
-        { new PostgresException("lock", "ERROR", "ERROR", PostgresErrorCodes.LockNotAvailable), FailureKind.Message },
+        { new PostgresException("lock", "ERROR", "ERROR", PostgresErrorCodes.LockNotAvailable), FailureKind.Contention },
+        { new PostgresException("statement timeout", "ERROR", "ERROR", PostgresErrorCodes.QueryCanceled), FailureKind.Outage },
         { new PostgresException("raised", "ERROR", "ERROR", PostgresErrorCodes.RaiseException), FailureKind.Message },
         { new TimeoutException("slow"), FailureKind.Outage },
         { new HttpRequestException("refused"), FailureKind.Outage },
@@ -35,6 +36,24 @@ public sealed class FailureClassificationTests
     [MemberData(nameof(Cases))]
     public void Failures_are_classified(Exception exception, FailureKind expected) =>
         Assert.Equal(expected, Failures.Classify(exception));
+
+    [Theory]
+    [InlineData(PostgresErrorCodes.CannotConnectNow, true)]
+    [InlineData(PostgresErrorCodes.ConnectionFailure, true)]
+    [InlineData(PostgresErrorCodes.AdminShutdown, true)]
+    [InlineData(PostgresErrorCodes.DiskFull, false)]
+    [InlineData(PostgresErrorCodes.QueryCanceled, false)]
+    public void Only_an_unreachable_database_is_a_certain_outage_among_database_errors(string sqlState, bool certain) =>
+        Assert.Equal(certain, Failures.IsCertainOutage(new PostgresException("x", "ERROR", "ERROR", sqlState)));
+
+    [Fact]
+    public void An_unreachable_module_is_a_certain_outage_and_a_time_out_or_a_silent_dependency_only_a_possible_one()
+    {
+        Assert.True(Failures.IsCertainOutage(new InvalidOperationException("wrapped", new ModuleNotAvailableException("not hosted"))));
+        Assert.False(Failures.IsCertainOutage(new DependencyUnavailableException("provider down")));
+        Assert.False(Failures.IsCertainOutage(new TimeoutException("slow")));
+        Assert.False(Failures.IsCertainOutage(new HttpRequestException("refused")));
+    }
 
     [Fact]
     public void A_pause_doubles_per_failed_probe_up_to_the_maximum_and_a_success_ends_it()

@@ -254,7 +254,6 @@ public sealed class FailureInjectionTests(HostFixture host)
 
         var answers = await Task.WhenAll(cancels);
         Assert.All(answers, a => Assert.True(a is HttpStatusCode.OK or HttpStatusCode.Conflict, $"cancel answered {(int)a}"));
-        Assert.Contains(HttpStatusCode.OK, answers); // some cancels won against the pipeline (else nothing raced)
 
         var orders = await SettleAsync(placed.Select(p => p.Id).ToArray());
         var byId = orders.ToDictionary(o => o.GetProperty("id").GetGuid());

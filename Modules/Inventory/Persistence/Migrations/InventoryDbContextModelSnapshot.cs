@@ -306,7 +306,8 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
                         .HasDatabaseName("ux_inbox_messages_message_consumer");
 
                     b.HasIndex("Consumer", "PartitionKey", "Sequence")
-                        .HasDatabaseName("ix_inbox_messages_partition");
+                        .HasDatabaseName("ix_inbox_messages_partition_pending")
+                        .HasFilter("status = 0");
 
                     b.ToTable("inbox_messages", "inventory");
                 });
