@@ -82,6 +82,11 @@ public sealed class ConsumerBehaviour
     /// <summary>(consumer, event, attempt) → throw?</summary>
     public Func<string, SomethingHappened, int, bool> Fail { get; set; } = (_, _, _) => false;
 
+    /// <summary>What a failing consumer throws (a message's own failure unless set).</summary>
+    public Func<string, Exception>? FailWith { get; set; }
+
+    public Exception Failure(string description) => FailWith?.Invoke(description) ?? new InvalidOperationException(description);
+
     /// <summary>Publish a follow-up event from module B's consumer (the one that declares it).</summary>
     public bool PublishFollowUp { get; set; }
 
@@ -115,7 +120,7 @@ public sealed class BatchRecordingConsumer<TTag>(TestDbContext<TTag> db, Consume
             var (message, context) = (delivered.Message, delivered.Context);
             if (behaviour.Fail(context.Consumer, message, context.Attempt))
             {
-                throw new InvalidOperationException($"{context.Consumer} fails {message.Id} on purpose (attempt {context.Attempt}).");
+                throw behaviour.Failure($"{context.Consumer} fails {message.Id} on purpose (attempt {context.Attempt}).");
             }
 
             using var cause = delivered.Enter();
@@ -145,7 +150,7 @@ public sealed class RecordingConsumer<TTag>(TestDbContext<TTag> db, ConsumerBeha
 
         if (behaviour.Fail(context.Consumer, message, context.Attempt))
         {
-            throw new InvalidOperationException($"{context.Consumer} fails {message.Id} on purpose (attempt {context.Attempt}).");
+            throw behaviour.Failure($"{context.Consumer} fails {message.Id} on purpose (attempt {context.Attempt}).");
         }
 
         db.Effects.Add(Effect.Of(message.Id, message.Key, message.Sequence, context, context.CorrelationId, context.CausationId));
