@@ -22,6 +22,15 @@ public sealed class RuleSelfTests
     }
 
     [Fact]
+    public void Rule6_reports_a_module_api_request_sent_undeclared_and_one_declared_but_never_sent()
+    {
+        var contracts = typeof(IIntegrationEvent).Assembly;
+        Assert.Contains("Modules.FixtureReturns -> GetAvailability (type StockQuestion): a module API request it sends without declaring Sends<GetAvailability>()", Rules.SentRequestsAreDeclared(Returns, contracts));
+        Assert.Contains("Modules.FixtureOrders declares Sends<AuthorizePaymentBatch>() but never uses it", Rules.SentRequestsAreDeclared(Orders, contracts));
+        Assert.Empty(Rules.SentRequestsAreDeclared(Payments, contracts));
+    }
+
+    [Fact]
     public void Rule2_reports_contracts_with_dependencies_setters_or_behaviour()
     {
         var violations = Rules.ContractsArePlain(typeof(RuleSelfTests).Assembly, "OmsModular.ArchitectureTests.Fixtures.BadContracts").ToArray();

@@ -261,6 +261,7 @@ public static partial class Rules
             var users = Types.InAssembly(module.Assembly).That().ResideInNamespace(module.Namespace)
                 .And().HaveDependencyOn(request.FullName!)
                 .GetTypes()
+                .Where(t => t != module.RegistrationType) // the manifest's own Sends<T>() is not a use
                 .ToArray();
             var handled = module.Handles.Contains(request);
             if (users.Length > 0 && !handled && !declared.Contains(request) && !items.Contains(request))

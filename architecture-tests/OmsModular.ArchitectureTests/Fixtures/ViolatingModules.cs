@@ -12,7 +12,11 @@ namespace OmsModular.ArchitectureTests.Fixtures.Modules.Orders
 {
     public sealed class FixtureOrdersModule : IModule
     {
-        public ModuleManifest Manifest { get; } = ModuleManifest.Create("FixtureOrders", "fixture_orders").UseDbContext<FixtureOrdersDbContext>().Build();
+        /// <summary>Violates rule 6 (synchronous edges): declares a request it never sends.</summary>
+        public ModuleManifest Manifest { get; } = ModuleManifest.Create("FixtureOrders", "fixture_orders")
+            .UseDbContext<FixtureOrdersDbContext>()
+            .Sends<OmsModular.Shared.Contracts.Payments.AuthorizePaymentBatch>()
+            .Build();
 
         public void AddServices(IServiceCollection services, IConfiguration configuration)
         {
@@ -99,6 +103,12 @@ namespace OmsModular.ArchitectureTests.Fixtures.Modules.Returns
         public void MapEndpoints(IEndpointRouteBuilder endpoints)
         {
         }
+    }
+
+    /// <summary>Violates rule 6 (synchronous edges): sends a module API request its manifest does not declare.</summary>
+    internal sealed class StockQuestion
+    {
+        public OmsModular.Shared.Contracts.Inventory.GetAvailability Ask() => new(["SKU-1"]);
     }
 
     /// <summary>Violates rule 1: calls into another module.</summary>
