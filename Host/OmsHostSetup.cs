@@ -53,6 +53,16 @@ internal static class OmsHostSetup
             configuration[$"ConnectionStrings:{ModuleServiceCollectionExtensions.ConnectionStringName}"] = embedded.ConnectionString;
             builder.Services.AddSingleton(embedded);
             builder.Services.AddHostedService<EmbeddedPostgresLifetime>(); // registered first: stopped last
+            if (embedded.Relocation is { } relocation)
+            {
+                Log.Warning("Embedded PostgreSQL: {Relocation}", relocation);
+            }
+
+            if (embedded.Adopted)
+            {
+                Log.Warning("Embedded PostgreSQL was still running in {Directory} (a Host that did not stop cleanly): adopted, and stopped with this Host", embedded.Directory);
+            }
+
             Log.Information("Embedded PostgreSQL listens on 127.0.0.1:{Port}", embedded.Port);
         }
 

@@ -36,23 +36,38 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     private readonly string _binDirectory;
     private bool _startedHere;
 
+    private string _directory;
+
     private EmbeddedPostgres(EmbeddedPostgresOptions options, string binDirectory)
     {
         _options = options;
         _binDirectory = binDirectory;
+        _directory = options.Directory;
     }
+
+    /// <summary>Where the cluster lives: the directory asked for, or (as root, when the <c>postgres</c> user cannot reach that one) a folder it can.</summary>
+    public string Directory => _directory;
+
+    /// <summary>Set when the cluster lives elsewhere than asked, with the reason.</summary>
+    public string? Relocation { get; private set; }
+
+    /// <summary>The server was already running on this data directory (a Host that crashed); it is stopped with this one all the same.</summary>
+    public bool Adopted { get; private set; }
+
+    /// <summary>Where a cluster whose directory the <c>postgres</c> user cannot reach is placed instead (one folder per requested path).</summary>
+    public const string RelocationRoot = "/var/lib/oms/embedded";
 
     public string ConnectionString { get; private set; } = string.Empty;
 
     public int Port { get; private set; }
 
-    private string DataDirectory => Path.Combine(_options.Directory, "data");
+    private string DataDirectory => Path.Combine(_directory, "data");
 
-    private string SocketDirectory => Path.Combine(_options.Directory, "run");
+    private string SocketDirectory => Path.Combine(_directory, "run");
 
-    private string LogFile => Path.Combine(_options.Directory, "postgres.log");
+    private string LogFile => Path.Combine(_directory, "postgres.log");
 
-    private string PasswordFile => Path.Combine(_options.Directory, "password");
+    private string PasswordFile => Path.Combine(_directory, "password");
 
     private static bool IsRoot => Environment.UserName == "root" || (OperatingSystem.IsLinux() && GetEffectiveUserId() == 0);
 
@@ -114,12 +129,35 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
 
     private async Task StartInternalAsync(CancellationToken cancellationToken)
     {
-        System.IO.Directory.CreateDirectory(_options.Directory);
+        System.IO.Directory.CreateDirectory(_directory);
+        if (IsRoot && !await ServiceUserReachesAsync(_directory, cancellationToken).ConfigureAwait(false))
+        {
+            // A clone in root's home folder or in a private (0700) folder: the postgres user cannot
+            // traverse to it, so initdb could not even read its password file. The cluster goes where
+            // it can live instead, the same folder for the same requested path; a note says where.
+            var requested = Path.GetFullPath(_directory);
+            var key = Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(requested)))[..16].ToLowerInvariant();
+            _directory = Path.Combine(RelocationRoot, key);
+            System.IO.Directory.CreateDirectory(_directory);
+            await File.WriteAllTextAsync(Path.Combine(_directory, "requested-directory"), requested + Environment.NewLine, cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(
+                Path.Combine(requested, "cluster-location"),
+                $"The embedded PostgreSQL cluster for this folder lives in {_directory}: the postgres user it runs as cannot reach {requested}.{Environment.NewLine}",
+                cancellationToken).ConfigureAwait(false);
+            Relocation = $"the postgres user cannot reach {requested} (a parent folder is private), so the cluster lives in {_directory}";
+            if (!await ServiceUserReachesAsync(_directory, cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException(
+                    $"The embedded PostgreSQL runs as the 'postgres' user, which can reach neither {requested} nor {_directory}. " +
+                    "Give that user access to a folder (chmod o+x on its parents) and pass it with --data-dir, or configure ConnectionStrings:Oms.");
+            }
+        }
+
         System.IO.Directory.CreateDirectory(SocketDirectory);
         var password = await EnsurePasswordAsync(cancellationToken).ConfigureAwait(false);
         if (IsRoot)
         {
-            await RunRawAsync("chown", [$"{ServiceUser}:", _options.Directory, SocketDirectory], cancellationToken).ConfigureAwait(false);
+            await RunRawAsync("chown", [$"{ServiceUser}:", _directory, SocketDirectory], cancellationToken).ConfigureAwait(false);
         }
 
         if (!File.Exists(Path.Combine(DataDirectory, "PG_VERSION")))
@@ -130,7 +168,11 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         var running = await ReadRunningPortAsync(cancellationToken).ConfigureAwait(false);
         if (running is { } port)
         {
-            Port = port; // a server left running on this data directory (e.g. after a crash): reuse it
+            // A server left running on this data directory (a Host that was killed): adopt it, and stop
+            // it with this Host like one it started.
+            Port = port;
+            Adopted = true;
+            _startedHere = true;
         }
         else
         {
@@ -192,7 +234,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             System.IO.Directory.Delete(DataDirectory, recursive: true); // a half-done initdb
         }
 
-        var passwordFile = Path.Combine(_options.Directory, "initdb-password");
+        var passwordFile = Path.Combine(_directory, "initdb-password");
         await File.WriteAllTextAsync(passwordFile, password, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -224,6 +266,14 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         await File.WriteAllTextAsync(PasswordFile, password, cancellationToken).ConfigureAwait(false);
         RestrictToOwner(PasswordFile);
         return password;
+    }
+
+    /// <summary>Whether the service user can traverse every folder down to <paramref name="directory"/> (it owns the folder itself once chowned).</summary>
+    private static async Task<bool> ServiceUserReachesAsync(string directory, CancellationToken cancellationToken)
+    {
+        var parent = Path.GetDirectoryName(Path.GetFullPath(directory)) ?? "/";
+        var probe = await RunRawAsync("runuser", ["-u", ServiceUser, "--", "test", "-x", parent], cancellationToken, throwOnError: false).ConfigureAwait(false);
+        return probe.ExitCode == 0;
     }
 
     private async Task<int?> ReadRunningPortAsync(CancellationToken cancellationToken)

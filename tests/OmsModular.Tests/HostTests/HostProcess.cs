@@ -124,6 +124,13 @@ public sealed class HostProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Kills the Host process alone (SIGKILL), as a crash would: nothing of it runs its shutdown.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: false);
+        await _process.WaitForExitAsync();
+    }
+
     /// <summary>Stops the Host as a service manager would (SIGTERM) and waits for a clean exit.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {

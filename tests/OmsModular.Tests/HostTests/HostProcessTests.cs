@@ -107,6 +107,72 @@ public sealed class HostProcessTests
         }
     }
 
+    [Fact]
+    public async Task A_host_that_finds_its_cluster_still_running_after_a_crash_adopts_it_and_stops_it_on_shutdown()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"oms-test-embedded-{Guid.NewGuid():N}");
+        try
+        {
+            await using (var crashed = HostProcess.Start("--data-dir", directory))
+            {
+                await crashed.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+                await crashed.KillAsync(); // kill -9: the cluster it started keeps running
+            }
+
+            Assert.True(File.Exists(Path.Combine(directory, "data", "postmaster.pid")), "the cluster should outlive a killed Host");
+            await using (var next = HostProcess.Start("--data-dir", directory))
+            {
+                await next.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+                Assert.Contains("adopted", next.Output, StringComparison.Ordinal);
+                Assert.Equal(0, await next.StopAsync(TimeSpan.FromSeconds(60)));
+            }
+
+            Assert.False(File.Exists(Path.Combine(directory, "data", "postmaster.pid")), "an adopted cluster is stopped with the Host: " + directory);
+        }
+        finally
+        {
+            StopLeftover(directory);
+        }
+    }
+
+    [Fact]
+    public async Task As_root_a_clone_in_a_private_folder_still_gets_its_cluster_where_the_postgres_user_can_reach_it()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
+        {
+            return; // the case exists only for root on Linux: an ordinary user's cluster runs as that user
+        }
+
+        var folder = Path.Combine(Path.GetTempPath(), $"oms-test-private-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // 0700, like mktemp -d or /root
+        var directory = Path.Combine(folder, ".oms", "postgres");
+        string? relocated = null;
+        try
+        {
+            await using (var host = HostProcess.Start("--data-dir", directory))
+            {
+                await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+                Assert.Contains("cannot reach", host.Output, StringComparison.Ordinal);
+                var note = await File.ReadAllTextAsync(Path.Combine(directory, "cluster-location"));
+                relocated = note[(note.IndexOf(" lives in ", StringComparison.Ordinal) + 10)..note.IndexOf(": ", StringComparison.Ordinal)];
+                Assert.True(File.Exists(Path.Combine(relocated, "data", "PG_VERSION")), note);
+                Assert.Equal(0, await host.StopAsync(TimeSpan.FromSeconds(60)));
+            }
+
+            Assert.False(File.Exists(Path.Combine(relocated, "data", "postmaster.pid")), "the relocated cluster is stopped with the Host");
+        }
+        finally
+        {
+            if (relocated is not null)
+            {
+                StopLeftover(relocated);
+            }
+
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static string EmbeddedConnectionString(string directory)
     {
         var port = File.ReadAllLines(Path.Combine(directory, "data", "postmaster.pid"))[3];
