@@ -19,6 +19,8 @@ internal static class ProblemTypes
     public const string ModuleUnavailable = "urn:oms:problem:module-unavailable";
 
     public const string DependencyUnavailable = "urn:oms:problem:dependency-unavailable";
+
+    public const string Unavailable = "urn:oms:problem:unavailable";
     public const string ConcurrentChange = "urn:oms:problem:concurrent-change";
     public const string Internal = "urn:oms:problem:internal-error";
 }
@@ -85,6 +87,13 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Type = ProblemTypes.DependencyUnavailable,
                 Title = "A service this request depends on did not answer",
                 Detail = $"{dependency.Message} Nothing of this request was written; repeating it (with the same Idempotency-Key where it takes one) is safe.",
+            },
+            _ when Failures.Classify(exception) == FailureKind.Outage => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.Unavailable,
+                Title = "The system could not serve this request now",
+                Detail = "Nothing of this request is known to be written. Repeating it is safe: with the same Idempotency-Key where it takes one, a request that did commit answers as the first time.",
             },
             _ => null,
         };

@@ -177,6 +177,25 @@ public sealed class FailureInjectionTests(HostFixture host)
     }
 
     [Fact]
+    public async Task A_write_while_the_database_refuses_answers_503_with_retry_after_and_writes_nothing()
+    {
+        var (node, sku) = (await Pipeline.NodeAsync(Client), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, node, 5);
+        await using (var outage = await Fault.OutageAsync(host.ConnectionString, "inventory.stock_levels", $"NEW.sku = '{sku}'"))
+        using (var refused = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{node}", new { onHand = 9 }))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("urn:oms:problem:unavailable", problem.GetProperty("type").GetString());
+            Assert.Contains("safe", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        var level = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}");
+        Assert.Equal(5, level.GetProperty("onHand").GetInt32());
+    }
+
+    [Fact]
     public async Task An_authorisation_whose_answer_was_lost_is_voided_at_the_provider_when_the_order_ends()
     {
         var (node, sku) = (await Pipeline.NodeAsync(Client), Unique("SKU"));
