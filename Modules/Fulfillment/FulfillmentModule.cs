@@ -19,6 +19,7 @@ public sealed class FulfillmentModule : IModule
         .Publishes<OrderRouted>()
         .Publishes<OrderRoutingFailed>()
         .ConsumesInBatches<OrderPlaced, RouteOrder>("fulfillment.RouteOrder")
+        .ConsumesInBatches<OrderReroutingRequested, RouteOrder>("fulfillment.RerouteOrder")
         .ConsumesInBatches<OrderConfirmed, CreateFulfilmentOrders>()
         .Sends<GetAvailability>()
         .Sends<ReserveStockBatch>()

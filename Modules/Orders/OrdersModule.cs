@@ -24,6 +24,7 @@ public sealed class OrdersModule : IModule
         .Publishes<OrderCancelled>()
         .Publishes<OrderConfirmed>()
         .Publishes<OrderRejected>()
+        .Publishes<OrderReroutingRequested>()
         .ConsumesInBatches<OrderRouted, OnOrderRouted>()
         .ConsumesInBatches<OrderRoutingFailed, OnOrderRoutingFailed>()
         .ConsumesInBatches<OrderPriced, OnOrderPriced>()

@@ -42,3 +42,17 @@ public sealed record OrderConfirmed(Guid OrderId, string OrderNumber, string Cur
 /// <summary>A business problem found after capture rejected the order (reason: out-of-stock, pricing-failed, …).</summary>
 [IntegrationEvent("orders.order-rejected", 1)]
 public sealed record OrderRejected(Guid OrderId, string Reason, string Detail, DateTimeOffset RejectedAt) : IIntegrationEvent;
+
+/// <summary>
+/// An order's stock is no longer held and could not be reserved again where it was: Fulfillment is
+/// asked to route it again (never to the nodes named in <see cref="ExcludedNodes"/>). Answered with
+/// <c>fulfillment.order-routed.v1</c> or <c>fulfillment.order-routing-failed.v1</c> like a first routing.
+/// </summary>
+[IntegrationEvent("orders.order-rerouting-requested", 1)]
+public sealed record OrderReroutingRequested(
+    Guid OrderId,
+    IReadOnlyList<OrderLineSnapshot> Lines,
+    OrderAddress ShippingAddress,
+    OrderDelivery Delivery,
+    IReadOnlyList<string> ExcludedNodes,
+    DateTimeOffset RequestedAt) : IIntegrationEvent;

@@ -24,13 +24,28 @@ namespace OmsModular.Modules.Fulfillment.Consumers;
 /// plan two orders onto the same last unit.
 /// </summary>
 internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules, IConfiguration configuration, TimeProvider clock, ILogger<RouteOrder> logger)
-    : IIntegrationEventBatchHandler<OrderPlaced>
+    : IIntegrationEventBatchHandler<OrderPlaced>, IIntegrationEventBatchHandler<OrderReroutingRequested>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
         var seen = (await db.Decisions.Where(d => ids.Contains(d.OrderId)).Select(d => d.OrderId).ToListAsync(cancellationToken)).ToHashSet();
-        var work = batch.Where(d => seen.Add(d.Message.OrderId)).Select(d => new Routing(d)).ToList(); // decided already: a replayed delivery
+        var work = batch.Where(d => seen.Add(d.Message.OrderId)) // decided already: a replayed delivery
+            .Select(d => new Routing(d.Message.OrderId, d.Message.Lines, d.Message.ShippingAddress, d.Message.Delivery, [], d.Enter))
+            .ToList();
+        await RouteAsync(work, cancellationToken);
+    }
+
+    /// <summary>Routes an order again whose stock was lost (the inbox makes each request take effect once).</summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<OrderReroutingRequested>> batch, CancellationToken cancellationToken) =>
+        await RouteAsync(
+            batch.DistinctBy(d => d.Message.OrderId)
+                .Select(d => new Routing(d.Message.OrderId, d.Message.Lines, d.Message.ShippingAddress, d.Message.Delivery, d.Message.ExcludedNodes, d.Enter))
+                .ToList(),
+            cancellationToken);
+
+    private async Task RouteAsync(List<Routing> work, CancellationToken cancellationToken)
+    {
         if (work.Count == 0)
         {
             return;
@@ -146,13 +161,12 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             n.Priority,
             n.Latitude,
             n.Longitude)).ToArray();
-        var message = routing.Message;
         var request = new RoutingRequest(
             routing.Lines,
-            message.Delivery.Method,
-            message.Delivery.PickupLocation,
-            message.ShippingAddress.Latitude,
-            message.ShippingAddress.Longitude,
+            routing.Delivery.Method,
+            routing.Delivery.PickupLocation,
+            routing.Address.Latitude,
+            routing.Address.Longitude,
             routing.Excluded);
         return RoutingEngine.Plan(request, routingNodes, available, options);
     }
@@ -227,11 +241,10 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
 
     private void Decide(Routing routing, RoutingPlan plan)
     {
-        var message = routing.Message;
         var decision = new RoutingDecision
         {
             Id = Guid.CreateVersion7(),
-            OrderId = message.OrderId,
+            OrderId = routing.OrderId,
             Success = plan.Success,
             FailureReason = plan.FailureReason,
             Strategy = plan.Strategy,
@@ -240,32 +253,34 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             DecidedAt = clock.GetUtcNow(),
         };
         db.Decisions.Add(decision);
-        using var cause = routing.Delivered.Enter();
+        using var cause = routing.Enter();
         if (plan.Success)
         {
-            db.Publish(new OrderRouted(message.OrderId, decision.Id, plan.Allocations), partitionKey: message.OrderId.ToString());
+            db.Publish(new OrderRouted(routing.OrderId, decision.Id, plan.Allocations), partitionKey: routing.OrderId.ToString());
         }
         else
         {
-            db.Publish(new OrderRoutingFailed(message.OrderId, decision.Id, plan.FailureReason!, plan.Detail), partitionKey: message.OrderId.ToString());
+            db.Publish(new OrderRoutingFailed(routing.OrderId, decision.Id, plan.FailureReason!, plan.Detail), partitionKey: routing.OrderId.ToString());
         }
     }
 
-    /// <summary>One order being routed within a batch.</summary>
-    private sealed class Routing(Delivered<OrderPlaced> delivered)
+    /// <summary>One order being routed within a batch: what routing needs of it, and how to enter the message that asked.</summary>
+    private sealed class Routing(Guid orderId, IReadOnlyList<OrderLineSnapshot> lines, OrderAddress address, OrderDelivery delivery, IEnumerable<string> excluded, Func<IDisposable> enter)
     {
-        public Delivered<OrderPlaced> Delivered { get; } = delivered;
+        public Guid OrderId { get; } = orderId;
 
-        public OrderPlaced Message => Delivered.Message;
+        public OrderAddress Address { get; } = address;
 
-        public Guid OrderId => Delivered.Message.OrderId;
+        public OrderDelivery Delivery { get; } = delivery;
 
-        public RoutingLine[] Lines { get; } = delivered.Message.Lines.Select(l => new RoutingLine(l.Sku, l.Quantity)).ToArray();
+        public RoutingLine[] Lines { get; } = lines.Select(l => new RoutingLine(l.Sku, l.Quantity)).ToArray();
 
-        public HashSet<string> Excluded { get; } = new(StringComparer.Ordinal);
+        public HashSet<string> Excluded { get; } = new(excluded, StringComparer.Ordinal);
 
         public int Attempts { get; set; }
 
         public RoutingPlan? Plan { get; set; }
+
+        public IDisposable Enter() => enter();
     }
 }

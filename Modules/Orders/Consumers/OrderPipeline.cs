@@ -205,9 +205,16 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
     private async Task AdvanceAsync(IReadOnlyList<Step> steps, CancellationToken cancellationToken)
     {
         var ready = new List<Step>(steps.Count);
+        var authorized = new List<Step>(steps.Count);
         foreach (var step in steps)
         {
             var order = step.Order;
+            if (order.IsReadyToConfirm)
+            {
+                authorized.Add(step); // routed again after its stock was lost; its authorisation holds
+                continue;
+            }
+
             if (!order.IsReadyForPayment)
             {
                 continue;
@@ -222,16 +229,10 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
             ready.Add(step);
         }
 
-        if (ready.Count == 0)
-        {
-            return;
-        }
-
-        var authorizations = (await modules.SendAsync(
+        var authorizations = ready.Count == 0 ? [] : (await modules.SendAsync(
                 new AuthorizePaymentBatch(ready.Select(s => new AuthorizePayment(s.Order.Id, s.Order.Total!.Value, s.Order.Currency, s.Order.Payment.Method, s.Order.Payment.Token)).ToArray()),
                 cancellationToken))
             .ToDictionary(a => a.OrderId);
-        var authorized = new List<Step>(ready.Count);
         var unavailable = new List<Guid>();
         var now = clock.GetUtcNow();
         foreach (var step in ready)
@@ -302,7 +303,19 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
                     break;
                 case ReservationState.Lost:
                     var detail = $"no longer held and not available again at {string.Join(", ", confirmation.Missing)}";
-                    if (order.ReservationLost(detail, now))
+                    if (order.RequestRerouting(detail, now) is { } rerouting)
+                    {
+                        db.Publish(
+                            new OrderReroutingRequested(
+                                order.Id,
+                                rerouting.Lines.Select(l => new OrderLineSnapshot(l.Sku, l.Quantity, null)).ToArray(),
+                                new OrderAddress(order.ShippingAddress.Name, order.ShippingAddress.Lines, order.ShippingAddress.City, order.ShippingAddress.PostalCode, order.ShippingAddress.CountryCode, order.ShippingAddress.Latitude, order.ShippingAddress.Longitude),
+                                new OrderDelivery(order.Delivery.Method, order.Delivery.ServiceLevel, order.Delivery.PickupLocation),
+                                rerouting.Excluded,
+                                now),
+                            order.Id.ToString());
+                    }
+                    else if (order.ReservationLost(detail, now))
                     {
                         db.Publish(new OrderRejected(order.Id, "reservation-lost", detail, now), order.Id.ToString());
                     }

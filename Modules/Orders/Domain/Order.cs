@@ -87,6 +87,7 @@ internal sealed class Order
     private Guid? _routingDecisionId;
     private int _reservedNodes;
     private bool _holdReleased;
+    private int _reroutes;
 
     /// <summary>Routing and reservation at the chosen node(s).</summary>
     public StepState Reservation { get => _reservation; init => _reservation = value; }
@@ -118,8 +119,15 @@ internal sealed class Order
     /// <summary>A person released the order from a hold: the hold rules do not apply again.</summary>
     public bool HoldReleased { get => _holdReleased; init => _holdReleased = value; }
 
+    /// <summary>How often the order was routed again because its stock was lost (at most once).</summary>
+    public int Reroutes { get => _reroutes; init => _reroutes = value; }
+
     /// <summary>Cancelled or rejected: no step changes it; Inventory and Payments release what it held on the end event.</summary>
     public bool HasEnded => Status is OrderStatus.Cancelled or OrderStatus.Rejected;
+
+    /// <summary>Routed again after its stock was lost, its payment already authorised: only the confirmation is left.</summary>
+    public bool IsReadyToConfirm =>
+        Status == OrderStatus.Pending && Reservation == StepState.Done && Pricing == StepState.Done && PaymentStep == StepState.Done;
 
     /// <summary>Reserved, priced and waiting for its payment (not on hold, not ended).</summary>
     public bool IsReadyForPayment =>
@@ -264,6 +272,28 @@ internal sealed class Order
     {
         _paymentStep = StepState.Failed;
         return Reject("reservation-lost", detail, at);
+    }
+
+    /// <summary>
+    /// The stock is lost and could not be reserved again where it was: the order goes back to routing
+    /// (once), keeping its authorisation. Returns the lines to route and the nodes to avoid.
+    /// </summary>
+    public (IReadOnlyList<(string Sku, int Quantity)> Lines, IReadOnlyList<string> Excluded)? RequestRerouting(string detail, DateTimeOffset at)
+    {
+        if (Status != OrderStatus.Pending || Reservation != StepState.Done || _reroutes > 0)
+        {
+            return null;
+        }
+
+        var lines = Fulfilment.SelectMany(f => f.Lines).GroupBy(l => l.Sku, StringComparer.Ordinal).Select(g => (g.Key, g.Sum(l => l.Quantity))).ToArray();
+        var excluded = Fulfilment.Select(f => f.Node).Distinct(StringComparer.Ordinal).ToArray();
+        _reroutes++;
+        _reservation = StepState.Pending;
+        _reservedNodes = 0;
+        Fulfilment.Clear();
+        UpdatedAt = at;
+        Record("re-routing", detail, at);
+        return (lines, excluded);
     }
 
     /// <summary>Rejects the order; false (recorded as ignored) when it had ended already.</summary>

@@ -26,7 +26,9 @@ internal sealed class TimeOutOrderHandler(OrdersDbContext db, OrderSettings sett
     {
         var order = await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken);
         var now = clock.GetUtcNow();
-        if (order is not { Status: OrderStatus.Pending } || order.PlacedAt + settings.StepTimeout > now)
+        // Due once the pipeline has been still for the step time-out since capture, or since its last
+        // change of course (a release from hold, a re-routing).
+        if (order is not { Status: OrderStatus.Pending } || (order.PlacedAt > order.UpdatedAt ? order.PlacedAt : order.UpdatedAt) + settings.StepTimeout > now)
         {
             return false;
         }

@@ -59,7 +59,7 @@ public sealed class FailureClassificationTests
     public void A_pause_doubles_per_failed_probe_up_to_the_maximum_and_a_success_ends_it()
     {
         var pauses = new ConsumerPauses();
-        var (min, max) = (TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(4));
+        var (min, max) = (TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400)); // long enough to be seen as paused on a busy machine
         pauses.Pause("c", "down", min, max);
         Assert.Equal(["c"], pauses.PausedNow());
         Assert.Equal(1, pauses.FailedProbes("c"));

@@ -219,29 +219,66 @@ public sealed class OrderPipelineTests(HostFixture host)
     }
 
     [Fact]
-    public async Task A_reservation_lost_for_good_rejects_the_order_and_its_authorisation_is_voided_after_the_rejection_commits()
+    public async Task A_reservation_lost_where_no_stock_is_left_anywhere_is_routed_again_then_rejected_and_its_authorisation_voided()
     {
         var (node, sku, id) = await OnHoldWithoutItsReservationAsync(onHand: 1);
 
         // … and the stock is gone meanwhile (sold elsewhere, counted out).
-
         using (var stock = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{node}", new { onHand = 0 }))
         {
             stock.EnsureSuccessStatusCode();
         }
 
-        using var resume = await Client.PostAsync($"/api/v1/orders/{id}/release", null);
-        var order = await resume.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("rejected", order.GetProperty("status").GetString());
-        Assert.Equal("reservation-lost", order.GetProperty("statusReason").GetString());
-        await MessagingHarness.WaitUntilAsync(async () =>
-            (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString() == "voided");
+        using (var resume = await Client.PostAsync($"/api/v1/orders/{id}/release", null))
+        {
+            Assert.Equal("pending", (await resume.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString()); // routing again
+        }
+
         JsonElement final = default;
         await MessagingHarness.WaitUntilAsync(async () => (final = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}"))
             .GetProperty("timeline").EnumerateArray().Any(t => t.GetProperty("event").GetString() == "payment voided"));
+        Assert.Equal("rejected", final.GetProperty("status").GetString());
+        Assert.Equal("out-of-stock", final.GetProperty("statusReason").GetString());
         var events = final.GetProperty("timeline").EnumerateArray().Select(t => t.GetProperty("event").GetString()).ToArray();
-        Assert.Equal(["payment authorized", "pending -> rejected", "payment voided"], events.Where(e => e!.StartsWith("payment", StringComparison.Ordinal) || e!.EndsWith("rejected", StringComparison.Ordinal)));
+        Assert.Equal(["payment authorized", "re-routing", "pending -> rejected", "payment voided"], events.Where(e => e!.StartsWith("payment", StringComparison.Ordinal) || e == "re-routing" || e!.EndsWith("rejected", StringComparison.Ordinal)));
+        Assert.Equal("voided", (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString());
         Assert.Equal(0, await Catalog.ReservedAsync(Client, sku, node));
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
+    public async Task A_reservation_lost_at_its_node_is_routed_to_another_node_on_release_and_the_order_confirms()
+    {
+        var (near, sku, id) = await OnHoldWithoutItsReservationAsync(onHand: 1);
+        var far = Unique("WH-HAMBURG");
+        using (var put = await Client.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{far}", new
+        {
+            name = far, kind = "warehouse", countryCode = "DE", latitude = 53.55, longitude = 10.00, canShip = true, canPickup = false, dailyCapacity = 0, priority = 1,
+        }))
+        {
+            put.EnsureSuccessStatusCode();
+        }
+
+        await Catalog.StockAsync(Client, sku, far, 3);
+        using (var gone = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{near}", new { onHand = 0 }))
+        {
+            gone.EnsureSuccessStatusCode();
+        }
+
+        using (var resume = await Client.PostAsync($"/api/v1/orders/{id}/release", null))
+        {
+            resume.EnsureSuccessStatusCode();
+        }
+
+        JsonElement order = default;
+        await MessagingHarness.WaitUntilAsync(async () => (order = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("status").GetString() != "pending");
+        Assert.Equal("confirmed", order.GetProperty("status").GetString());
+        Assert.Equal(far, Assert.Single(order.GetProperty("fulfilment").EnumerateArray()).GetProperty("node").GetString());
+        Assert.Contains("re-routing", order.GetProperty("timeline").EnumerateArray().Select(t => t.GetProperty("event").GetString()));
+        var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
+        Assert.Equal(["authorize"], ledger.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()!)); // the one authorisation, kept
+        Assert.Equal(1, await Catalog.ReservedAsync(Client, sku, far));
+        Assert.Equal(0, await Catalog.ReservedAsync(Client, sku, near));
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 

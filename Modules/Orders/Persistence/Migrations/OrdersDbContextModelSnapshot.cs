@@ -119,6 +119,10 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("pricing");
 
+                    b.Property<int>("Reroutes")
+                        .HasColumnType("integer")
+                        .HasColumnName("reroutes");
+
                     b.Property<string>("Reservation")
                         .IsRequired()
                         .HasMaxLength(20)
