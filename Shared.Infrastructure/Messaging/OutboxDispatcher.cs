@@ -22,6 +22,8 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
     private readonly MessagingOptions _options;
     private readonly ILogger<OutboxDispatcher> _logger;
     private readonly string _claimSql;
+    private readonly string _claimHeadsSql;
+    private bool _claimHeads;
     private readonly string _markSql;
     private readonly string _failSql;
 
@@ -48,8 +50,32 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
             WITH claimed AS (
                 SELECT id, sequence, message_type, payload, partition_key, occurred_at,
                        trace_parent, trace_state, correlation_id, causation_id, attempts
-                FROM {table}
+                FROM {table} m
                 WHERE dispatched_at IS NULL AND next_attempt_at <= now()
+                ORDER BY sequence
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+            SELECT c.id, c.sequence, c.message_type, c.payload::text, c.partition_key, c.occurred_at,
+                   c.trace_parent, c.trace_state, c.correlation_id, c.causation_id, c.attempts,
+                   c.partition_key IS NOT NULL AND EXISTS (
+                       SELECT 1 FROM {table} o
+                       WHERE o.dispatched_at IS NULL AND o.partition_key = c.partition_key AND o.sequence < c.sequence
+                         AND o.id NOT IN (SELECT id FROM claimed)) AS held_back
+            FROM claimed c
+            ORDER BY c.sequence
+            """;
+        // After a claim that was partly held back (another dispatcher, another Host instance, has the
+        // earlier rows of those partitions in flight), the next claim takes partition heads only, so two
+        // dispatchers do not keep claiming what the other must go first on.
+        _claimHeadsSql = $"""
+            WITH claimed AS (
+                SELECT id, sequence, message_type, payload, partition_key, occurred_at,
+                       trace_parent, trace_state, correlation_id, causation_id, attempts
+                FROM {table} m
+                WHERE dispatched_at IS NULL AND next_attempt_at <= now()
+                  AND (partition_key IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM {table} e
+                        WHERE e.dispatched_at IS NULL AND e.partition_key = m.partition_key AND e.sequence < m.sequence))
                 ORDER BY sequence
                 LIMIT $1
                 FOR UPDATE SKIP LOCKED)
@@ -155,7 +181,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
 
         var rows = new List<(TransportMessage Message, long Sequence, int Attempts)>(_options.BatchSize);
         var claimed = 0;
-        await using (var claim = new NpgsqlCommand(_claimSql, connection, transaction))
+        await using (var claim = new NpgsqlCommand(_claimHeads ? _claimHeadsSql : _claimSql, connection, transaction))
         {
             claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.BatchSize });
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -184,6 +210,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
             }
         }
 
+        _claimHeads = rows.Count < claimed; // some were held back: take partition heads next time
         if (rows.Count == 0)
         {
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
