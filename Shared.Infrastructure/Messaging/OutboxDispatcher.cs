@@ -110,14 +110,15 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         var total = 0;
         while (true)
         {
+            var heads = _claimHeads; // a heads-only claim takes one row per partition: fewer rows claimed does not mean drained
             var (claimed, dispatched) = await DispatchBatchAsync(cancellationToken).ConfigureAwait(false);
             total += dispatched;
             if (dispatched == 0)
             {
-                return (total, claimed > 0); // claimed but held back: an earlier row of the partition is elsewhere
+                return (total, claimed > 0 || heads); // held back, or the heads are in flight elsewhere: look again soon
             }
 
-            if (claimed < _options.BatchSize)
+            if (claimed < _options.BatchSize && !heads)
             {
                 return (total, false);
             }

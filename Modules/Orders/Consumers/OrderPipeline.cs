@@ -303,7 +303,7 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
                     break;
                 case ReservationState.Lost:
                     var detail = $"no longer held and not available again at {string.Join(", ", confirmation.Missing)}";
-                    if (order.RequestRerouting(detail, now) is { } rerouting)
+                    if (order.RequestRerouting(confirmation.Missing, detail, now) is { } rerouting)
                     {
                         db.Publish(
                             new OrderReroutingRequested(

@@ -278,7 +278,7 @@ internal sealed class Order
     /// The stock is lost and could not be reserved again where it was: the order goes back to routing
     /// (once), keeping its authorisation. Returns the lines to route and the nodes to avoid.
     /// </summary>
-    public (IReadOnlyList<(string Sku, int Quantity)> Lines, IReadOnlyList<string> Excluded)? RequestRerouting(string detail, DateTimeOffset at)
+    public (IReadOnlyList<(string Sku, int Quantity)> Lines, IReadOnlyList<string> Excluded)? RequestRerouting(IReadOnlyList<string> lostAt, string detail, DateTimeOffset at)
     {
         if (Status != OrderStatus.Pending || Reservation != StepState.Done || _reroutes > 0)
         {
@@ -286,7 +286,7 @@ internal sealed class Order
         }
 
         var lines = Fulfilment.SelectMany(f => f.Lines).GroupBy(l => l.Sku, StringComparer.Ordinal).Select(g => (g.Key, g.Sum(l => l.Quantity))).ToArray();
-        var excluded = Fulfilment.Select(f => f.Node).Distinct(StringComparer.Ordinal).ToArray();
+        var excluded = lostAt.Distinct(StringComparer.Ordinal).ToArray(); // only where the stock was lost: the other nodes may take their share again
         _reroutes++;
         _reservation = StepState.Pending;
         _reservedNodes = 0;

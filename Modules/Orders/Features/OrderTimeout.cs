@@ -50,7 +50,7 @@ internal sealed class TimeOutOrderHandler(OrdersDbContext db, OrderSettings sett
         var dueBefore = clock.GetUtcNow() - settings.StepTimeout;
         var to = query.To < dueBefore ? query.To : dueBefore;
         return await db.Orders.AsNoTracking()
-            .Where(o => o.Status == OrderStatus.Pending && o.PlacedAt < to && (query.From == null || o.PlacedAt >= query.From))
+            .Where(o => o.Status == OrderStatus.Pending && o.PlacedAt < to && o.UpdatedAt < dueBefore && (query.From == null || o.PlacedAt >= query.From))
             .OrderBy(o => o.PlacedAt)
             .Select(o => o.Id)
             .Take(query.Limit)
