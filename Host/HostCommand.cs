@@ -1,15 +1,18 @@
 namespace OmsModular.Host;
 
-/// <summary>The verbs of the binary: none (run), <c>migrate</c>, or <c>seed-demo</c> (migrate, load the demo data, exit).</summary>
+/// <summary>The verbs of the binary: none (run), <c>migrate</c>, <c>seed-demo</c> (migrate, load the demo data, exit) or <c>keys</c> (API keys).</summary>
 internal sealed record HostCommand(string Verb, string[] HostArguments)
 {
     public bool Migrate => Verb == "migrate";
 
     public bool SeedDemo => Verb == "seed-demo";
 
+    /// <summary><c>keys create|list|revoke …</c>: manage API keys and exit.</summary>
+    public bool Keys => Verb == "keys";
+
     public static HostCommand Parse(string[] args)
     {
-        if (args.Length > 0 && args[0] is "migrate" or "seed-demo")
+        if (args.Length > 0 && args[0] is "migrate" or "seed-demo" or "keys")
         {
             return new HostCommand(args[0], args[1..]);
         }

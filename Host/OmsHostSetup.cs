@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using OmsModular.Shared.Infrastructure.Access;
 using OmsModular.Shared.Infrastructure.Database;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Messaging;
@@ -85,6 +86,7 @@ internal static class OmsHostSetup
         builder.Services.AddOpenApi();
         builder.Services.AddHealthChecks().AddOmsReadiness();
 
+        builder.AddOmsAccess(connectionString);
         builder.AddOmsTelemetry();
         builder.AddOmsJobs(connectionString);
     }
@@ -95,15 +97,27 @@ internal static class OmsHostSetup
         app.UseSerilogRequestLogging(o => o.EnrichDiagnosticContext = CorrelationMiddleware.EnrichRequestLog);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseOmsAccess();
 
-        app.MapOpenApi();
-        app.MapScalarApiReference();
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync });
+        var docs = new[] { app.MapOpenApi(), app.MapScalarApiReference() };
+        foreach (var doc in docs)
+        {
+            if (app.PublicDocs())
+            {
+                doc.AllowAnonymous();
+            }
+            else
+            {
+                doc.RequireAuthorization();
+            }
+        }
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = c => c.Tags.Contains(OmsHealthChecks.ReadyTag),
             ResponseWriter = HealthResponse.WriteAsync,
-        });
+        }).AllowAnonymous();
         app.UseOmsJobsDashboard();
 
         var registry = app.Services.GetRequiredService<ModuleRegistry>();
@@ -113,6 +127,7 @@ internal static class OmsHostSetup
         }
 
         app.MapMessagingAdmin();
+        app.MapAccessAdmin();
     }
 
     /// <summary>Migrations on start-up (unless switched off) and the recurring jobs.</summary>
@@ -123,6 +138,7 @@ internal static class OmsHostSetup
             await ModuleMigrator.MigrateAsync(app.Services);
         }
 
+        await app.EnsureEmbeddedAdminKeyAsync();
         if (app.Configuration.GetValue("Oms:SeedDemo", false))
         {
             await SeedDemoAsync(app.Services);
@@ -191,9 +207,7 @@ internal static class OmsHostSetup
 
     private static void UseOmsJobsDashboard(this WebApplication app)
     {
-        var access = app.Configuration["Oms:Jobs:DashboardAccess"] ?? "development-only";
-        var open = access.Equals("open", StringComparison.OrdinalIgnoreCase)
-                   || (access.Equals("development-only", StringComparison.OrdinalIgnoreCase) && app.Environment.IsDevelopment());
+        var open = string.Equals(app.Configuration["Oms:Jobs:DashboardAccess"], "open", StringComparison.OrdinalIgnoreCase);
         app.UseHangfireDashboard("/hangfire", new DashboardOptions
         {
             Authorization = [new DashboardAccessFilter(open)],
@@ -245,10 +259,11 @@ internal sealed class EmbeddedPostgresLifetime(EmbeddedPostgres embedded) : IHos
     public Task StopAsync(CancellationToken cancellationToken) => embedded.StopAsync();
 }
 
-/// <summary>The Hangfire dashboard: open in Development, refused elsewhere unless <c>Oms:Jobs:DashboardAccess=open</c>.</summary>
+/// <summary>The Hangfire dashboard: a credential with the <c>admin</c> scope, unless <c>Oms:Jobs:DashboardAccess=open</c>.</summary>
 internal sealed class DashboardAccessFilter(bool open) : Hangfire.Dashboard.IDashboardAuthorizationFilter
 {
-    public bool Authorize(Hangfire.Dashboard.DashboardContext context) => open;
+    public bool Authorize(Hangfire.Dashboard.DashboardContext context) =>
+        open || OmsModular.Shared.Infrastructure.Access.Caller.Of(Hangfire.Dashboard.AspNetCoreDashboardContextExtensions.GetHttpContext(context)).Scopes.Contains(OmsModular.Shared.Infrastructure.Access.Scopes.Admin);
 }
 
 internal static class HealthResponse

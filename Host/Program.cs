@@ -5,6 +5,7 @@ using OmsModular.Host;
 //   dotnet OmsModular.Host.dll                      run (embedded PostgreSQL when no connection string)
 //   dotnet OmsModular.Host.dll migrate              apply every hosted module's migrations and exit
 //   dotnet OmsModular.Host.dll seed-demo            migrate, load the demo data set, and exit (or run with --seed-demo true)
+//   dotnet OmsModular.Host.dll keys create --name web-shop --scopes orders:write --channel web
 //   dotnet OmsModular.Host.dll --modules Orders,Pricing
 var command = HostCommand.Parse(args);
 var builder = WebApplication.CreateBuilder(command.HostArguments);
@@ -13,6 +14,12 @@ try
 {
     var app = builder.Build();
     app.UseOmsHost();
+
+    if (command.Keys)
+    {
+        Environment.ExitCode = await app.RunKeysVerbAsync(command.HostArguments);
+        return;
+    }
 
     if (command.Migrate || command.SeedDemo)
     {

@@ -43,10 +43,14 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         _options = options;
         _binDirectory = binDirectory;
         _directory = options.Directory;
+        RequestedDirectory = options.Directory;
     }
 
     /// <summary>Where the cluster lives: the directory asked for, or (as root, when the <c>postgres</c> user cannot reach that one) a folder it can.</summary>
     public string Directory => _directory;
+
+    /// <summary>The folder the cluster was asked for (where its notes for the user are, also when it lives elsewhere).</summary>
+    public string RequestedDirectory { get; }
 
     /// <summary>Set when the cluster lives elsewhere than asked, with the reason.</summary>
     public string? Relocation { get; private set; }

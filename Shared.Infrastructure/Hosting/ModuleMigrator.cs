@@ -28,6 +28,11 @@ public static class ModuleMigrator
 
             try
             {
+                if (services.GetService<Access.ApiKeys>() is { } keys && group.Key == databases.For(registry.Hosted.First().Name).ConnectionString)
+                {
+                    await keys.MigrateAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 foreach (var manifest in group)
                 {
                     await using var scope = services.CreateAsyncScope();

@@ -30,6 +30,10 @@ if (url is null)
 }
 
 using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+// The API key: the embedded default's first admin key for a Host it started, else --api-key or OMS_API_KEY.
+var apiKey = host?.AdminKey ?? ArgText("--api-key") ?? Environment.GetEnvironmentVariable("OMS_API_KEY")
+             ?? throw new InvalidOperationException("With --url, give an API key with the orders, inventory, fulfillment and admin scopes: --api-key or OMS_API_KEY.");
+http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
 var connectionString = host?.ConnectionString ?? Environment.GetEnvironmentVariable("OMS_LOAD_CONNECTION_STRING");
 
 try
@@ -314,12 +318,21 @@ internal sealed class HostRun : IAsyncDisposable
 
     public string Url { get; }
 
+    /// <summary>Where the cluster lives (its own folder, or where it was placed when the postgres user cannot reach it).</summary>
+    private string ClusterDirectory =>
+        File.Exists(Path.Combine(_directory, "cluster-location"))
+            ? System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(_directory, "cluster-location")), "lives in (?<dir>.+?): ").Groups["dir"].Value
+            : _directory;
+
+    /// <summary>The admin API key the embedded default created on its first start.</summary>
+    public string AdminKey => File.ReadAllText(Path.Combine(_directory, "admin-key")).Trim();
+
     public string ConnectionString
     {
         get
         {
-            var port = File.ReadAllLines(Path.Combine(_directory, "data", "postmaster.pid"))[3];
-            var password = File.ReadAllText(Path.Combine(_directory, "password")).Trim();
+            var port = File.ReadAllLines(Path.Combine(ClusterDirectory, "data", "postmaster.pid"))[3];
+            var password = File.ReadAllText(Path.Combine(ClusterDirectory, "password")).Trim();
             return $"Host=127.0.0.1;Port={port};Username=oms;Password={password};Database=oms;Pooling=false";
         }
     }
@@ -339,7 +352,8 @@ internal sealed class HostRun : IAsyncDisposable
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            Environment = { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Serilog__MinimumLevel__Default"] = "Warning" },
+            // The load is one client: its rate limit is lifted so that the system, not the limiter, is measured.
+            Environment = { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Serilog__MinimumLevel__Default"] = "Warning", ["Oms__RateLimit__Enabled"] = "false" },
         })!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

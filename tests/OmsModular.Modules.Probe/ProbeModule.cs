@@ -12,6 +12,7 @@ using OmsModular.Shared.Contracts;
 using OmsModular.Shared.Infrastructure.Messaging;
 using OmsModular.Shared.Infrastructure.Modules;
 using OmsModular.Shared.Infrastructure.Persistence;
+using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Probe;
 
@@ -42,15 +43,15 @@ public sealed class ProbeModule : IModule
             db.Publish(new ProbePinged(id, request.Text, request.Fail), partitionKey: id.ToString());
             await db.SaveChangesAsync(ct);
             return TypedResults.Accepted($"/api/v1/probe/pings/{id}", new { id });
-        }).ExcludeFromDescription();
+        }).ExcludeFromDescription().RequireScope(Scopes.Admin);
 
         endpoints.MapGet("/api/v1/probe/boom", string () => throw new InvalidOperationException("probe secret: connection to the vault failed"))
-            .ExcludeFromDescription();
+            .ExcludeFromDescription().RequireScope(Scopes.Admin);
 
         endpoints.MapGet("/api/v1/probe/pings/{id:guid}", async (Guid id, ProbeDbContext db, CancellationToken ct) =>
             await db.Pings.SingleOrDefaultAsync(p => p.PingId == id, ct) is { } ping
                 ? Results.Ok(ping)
-                : Results.NotFound()).ExcludeFromDescription();
+                : Results.NotFound()).ExcludeFromDescription().RequireScope(Scopes.Admin);
     }
 }
 

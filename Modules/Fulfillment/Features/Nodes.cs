@@ -9,6 +9,7 @@ using OmsModular.Modules.Fulfillment.Persistence;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.ReferenceData;
 using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Fulfillment.Features;
 
@@ -102,17 +103,21 @@ internal static class FulfillmentEndpoints
         group.MapPut("/nodes/{code}", async (string code, NodeRequest body, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new PutNode(code, body), ct)))
             .WithName("PutNode")
+            .RequireScope(Scopes.FulfillmentWrite)
             .WithSummary("Creates or updates a warehouse or store: coordinates, country, capabilities, daily capacity, priority, active flag.");
         group.MapGet("/nodes", async (ISender sender, CancellationToken ct) => TypedResults.Ok(await sender.Send(new ListNodes(), ct)))
             .WithName("ListNodes")
+            .RequireScope(Scopes.FulfillmentRead)
             .WithSummary("Every fulfilment node.");
         group.MapGet("/orders", async (Guid orderId, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetFulfilmentOrders(orderId), ct)))
             .WithName("GetFulfilmentOrders")
+            .RequireScope(Scopes.FulfillmentRead)
             .WithSummary("The fulfilment orders (one per node) of a confirmed order.");
         group.MapGet("/routing-decisions", async (Guid orderId, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetRoutingDecisions(orderId), ct)))
             .WithName("GetRoutingDecisions")
+            .RequireScope(Scopes.FulfillmentRead)
             .WithSummary("The routing decisions of an order, with candidates, what ruled each out, and the allocation.");
     }
 }

@@ -47,6 +47,9 @@ internal sealed class StockMovement
 
     public string? Reference { get; init; }
 
+    /// <summary>The API key or token subject whose request made the change; null for the system.</summary>
+    public string? Actor { get; init; }
+
     public DateTimeOffset OccurredAt { get; init; } = DateTimeOffset.UtcNow;
 }
 

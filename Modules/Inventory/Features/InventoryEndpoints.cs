@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using OmsModular.Shared.Contracts.Inventory;
+using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Inventory.Features;
 
@@ -26,29 +27,34 @@ internal static class InventoryEndpoints
     {
         var group = endpoints.MapGroup("/api/v1/inventory").WithTags("Inventory");
 
-        group.MapPut("/stock/{sku}/{location}", async (string sku, string location, SetStockLevelRequest body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new SetStockLevel(sku, location, body.OnHand, body.SafetyStock), ct)))
+        group.MapPut("/stock/{sku}/{location}", async (string sku, string location, SetStockLevelRequest body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new SetStockLevel(sku, location, body.OnHand, body.SafetyStock, caller.Actor), ct)))
             .WithName("SetStockLevel")
+            .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Sets the absolute on-hand count (stock sync) and optionally the safety stock of a SKU at a location.");
 
-        group.MapPost("/stock/{sku}/{location}/adjustments", async (string sku, string location, AdjustStockRequest body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new AdjustStock(sku, location, body.Delta, body.Reason, body.Reference), ct)))
+        group.MapPost("/stock/{sku}/{location}/adjustments", async (string sku, string location, AdjustStockRequest body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new AdjustStock(sku, location, body.Delta, body.Reason, body.Reference, caller.Actor), ct)))
             .WithName("AdjustStock")
+            .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Changes on-hand by a delta with a reason: receipt, damage, count or correction.");
 
-        group.MapPost("/stock/batch", async (StockBatchRequest body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new StockBatchResult(await sender.Send(new LoadStockBatch(body.Items ?? []), ct))))
+        group.MapPost("/stock/batch", async (StockBatchRequest body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new StockBatchResult(await sender.Send(new LoadStockBatch(body.Items ?? [], caller.Actor), ct))))
             .WithName("LoadStockBatch")
+            .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Stock sync of up to 10,000 (sku, location) rows in one transaction.");
 
         group.MapGet("/availability/{sku}", async (string sku, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok((await sender.Send(new GetStockAvailability([sku]), ct)).Skus[0]))
             .WithName("GetSkuAvailability")
+            .RequireScope(Scopes.InventoryRead)
             .WithSummary("Available-to-promise of one SKU per location and across the network.");
 
         group.MapGet("/availability", async (string[] sku, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetStockAvailability(sku), ct)))
             .WithName("GetAvailability")
+            .RequireScope(Scopes.InventoryRead)
             .WithSummary("Available-to-promise of a set of SKUs (?sku=A&sku=B).");
 
         group.MapPost("/reservations", async Task<Results<Created<ReservationOutcome>, Conflict<ReservationOutcome>>> (ReserveStockRequest body, ISender sender, CancellationToken ct) =>
@@ -60,21 +66,25 @@ internal static class InventoryEndpoints
                     : TypedResults.Conflict(outcome);
             })
             .WithName("ReserveStock")
+            .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Reserves every line at one location, all or nothing; 409 with the shortfall per line when stock is short.");
 
         group.MapGet("/reservations", async (Guid orderId, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetReservations(orderId), ct)))
             .WithName("GetReservations")
+            .RequireScope(Scopes.InventoryWrite)
             .WithSummary("The reservations of an order.");
 
         group.MapPost("/reservations/{orderId:guid}/release", async (Guid orderId, ReleaseRequest? body, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new ReleaseReservationsCommand(orderId, body?.Reason ?? "released"), ct)))
             .WithName("ReleaseReservations")
+            .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Releases the order's reservations; answers what the order holds afterwards (idempotent).");
 
         group.MapPost("/reservations/{orderId:guid}/confirm", async (Guid orderId, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new ConfirmReservationsCommand(orderId, null), ct)))
             .WithName("ConfirmReservations")
+            .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Keeps the order's reservations: they no longer expire; answers confirmed, lost or order-ended (idempotent).");
     }
 }

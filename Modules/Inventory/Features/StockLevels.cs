@@ -10,13 +10,13 @@ using OmsModular.Shared.Infrastructure.Hosting;
 namespace OmsModular.Modules.Inventory.Features;
 
 /// <summary>Stock sync: the absolute on-hand count (and optionally the safety stock) of a SKU at a location.</summary>
-internal sealed record SetStockLevel(string Sku, string Location, int OnHand, int? SafetyStock) : ICommand<LocationAvailability>;
+internal sealed record SetStockLevel(string Sku, string Location, int OnHand, int? SafetyStock, string? Actor = null) : ICommand<LocationAvailability>;
 
 /// <summary>A relative change of on-hand with its reason (receipt, damage, count, correction).</summary>
-internal sealed record AdjustStock(string Sku, string Location, int Delta, string Reason, string? Reference) : ICommand<LocationAvailability>;
+internal sealed record AdjustStock(string Sku, string Location, int Delta, string Reason, string? Reference, string? Actor = null) : ICommand<LocationAvailability>;
 
 /// <summary>A bulk stock sync (up to <see cref="StockRules.MaxBatchRows"/> rows in one transaction).</summary>
-internal sealed record LoadStockBatch(IReadOnlyList<StockBatchRow> Items) : ICommand<int>;
+internal sealed record LoadStockBatch(IReadOnlyList<StockBatchRow> Items, string? Actor = null) : ICommand<int>;
 
 internal sealed record StockBatchRow(string Sku, string Location, int OnHand, int? SafetyStock);
 
@@ -83,12 +83,12 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
 {
     public async ValueTask<LocationAvailability> Handle(SetStockLevel command, CancellationToken cancellationToken)
     {
-        var levels = await UpsertAsync([new StockBatchRow(command.Sku, command.Location, command.OnHand, command.SafetyStock)], cancellationToken);
+        var levels = await UpsertAsync([new StockBatchRow(command.Sku, command.Location, command.OnHand, command.SafetyStock)], command.Actor, cancellationToken);
         return levels[0].ToContract();
     }
 
     public async ValueTask<int> Handle(LoadStockBatch command, CancellationToken cancellationToken) =>
-        (await UpsertAsync(command.Items, cancellationToken)).Count;
+        (await UpsertAsync(command.Items, command.Actor, cancellationToken)).Count;
 
     public async ValueTask<LocationAvailability> Handle(AdjustStock command, CancellationToken cancellationToken)
     {
@@ -120,12 +120,13 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
             Kind = Enum.Parse<MovementKind>(command.Reason, ignoreCase: true),
             OnHandDelta = command.Delta,
             Reference = command.Reference,
+            Actor = command.Actor,
         });
         db.Publish(level.Changed(command.Reason), partitionKey: level.Sku);
         return level.ToContract();
     }
 
-    private async Task<List<StockLevel>> UpsertAsync(IReadOnlyList<StockBatchRow> rows, CancellationToken cancellationToken)
+    private async Task<List<StockLevel>> UpsertAsync(IReadOnlyList<StockBatchRow> rows, string? actor, CancellationToken cancellationToken)
     {
         // One statement for one row or ten thousand: insert or overwrite on-hand, keep reserved,
         // and return the previous on-hand for the ledger.
@@ -164,7 +165,7 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
                 var delta = level.OnHand - reader.GetInt32(5);
                 if (delta != 0)
                 {
-                    db.Movements.Add(new StockMovement { Sku = level.Sku, Location = level.Location, Kind = MovementKind.Sync, OnHandDelta = delta });
+                    db.Movements.Add(new StockMovement { Sku = level.Sku, Location = level.Location, Kind = MovementKind.Sync, OnHandDelta = delta, Actor = actor });
                 }
             }
         }

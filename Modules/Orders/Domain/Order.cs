@@ -87,6 +87,7 @@ internal sealed class Order
     private Guid? _routingDecisionId;
     private int _reservedNodes;
     private bool _holdReleased;
+    private string? _actor;
     private int _reroutes;
 
     /// <summary>Routing and reservation at the chosen node(s).</summary>
@@ -149,7 +150,10 @@ internal sealed class Order
     }
 
     public void Record(string what, string cause, DateTimeOffset at) =>
-        Timeline.Add(new TimelineEntry { At = at, Event = what, Status = Status, Cause = cause.Length > 1000 ? cause[..999] + "…" : cause });
+        Timeline.Add(new TimelineEntry { At = at, Event = what, Status = Status, Cause = cause.Length > 1000 ? cause[..999] + "…" : cause, Actor = _actor });
+
+    /// <summary>Who makes the changes that follow (a key or token of a request); none: the system.</summary>
+    public void ActingAs(string? actor) => _actor = actor;
 
     /// <summary>
     /// A message that no longer applies (late, repeated, or after the order ended) is recorded as
@@ -337,7 +341,7 @@ internal sealed class Order
         Status = next;
         StatusReason = reason;
         UpdatedAt = at;
-        Timeline.Add(new TimelineEntry { At = at, Event = $"{from.Kebab()} -> {next.Kebab()}", Status = next, Reason = reason, Cause = cause });
+        Timeline.Add(new TimelineEntry { At = at, Event = $"{from.Kebab()} -> {next.Kebab()}", Status = next, Reason = reason, Cause = cause, Actor = _actor });
     }
 }
 
@@ -457,6 +461,9 @@ internal sealed class TimelineEntry
     public string? Reason { get; init; }
 
     public required string Cause { get; init; }
+
+    /// <summary>The API key or token subject whose request made the change; null for the system.</summary>
+    public string? Actor { get; init; }
 }
 
 /// <summary>The first answer given to an idempotency key, kept to answer repeats exactly.</summary>

@@ -4,13 +4,14 @@ using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Orders.Domain;
 using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Access;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Orders.Features;
 
 /// <summary>A customer or an operator cancels a pending or on-hold order.</summary>
-internal sealed record CancelOrder(Guid OrderId, string Reason) : ICommand<OrderView>;
+internal sealed record CancelOrder(Guid OrderId, string Reason, Caller? Caller = null) : ICommand<OrderView>;
 
 internal sealed class CancelOrderValidator : AbstractValidator<CancelOrder>
 {
@@ -26,8 +27,8 @@ internal sealed class CancelOrderHandler(OrdersDbContext db, TimeProvider clock)
 {
     public async ValueTask<OrderView> Handle(CancelOrder command, CancellationToken cancellationToken)
     {
-        var order = await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken)
-            ?? throw ProblemException.NotFound("Order", $"There is no order {command.OrderId}.");
+        var order = OrderAccess.Visible(await db.Orders.SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken), command.OrderId, command.Caller);
+        order.ActingAs(command.Caller?.Actor);
         var now = clock.GetUtcNow();
         try
         {

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Routing;
 using OmsModular.Modules.Orders.Domain;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Orders.Features;
 
@@ -37,9 +38,9 @@ internal static class OrderEndpoints
     {
         var group = endpoints.MapGroup("/api/v1/orders").WithTags("Orders");
 
-        group.MapPost("/", async (PlaceOrderRequest order, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ISender sender, CancellationToken ct) =>
+        group.MapPost("/", async (PlaceOrderRequest order, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, Caller caller, ISender sender, CancellationToken ct) =>
             {
-                var result = await sender.Send(new PlaceOrder(idempotencyKey ?? string.Empty, order), ct);
+                var result = await sender.Send(new PlaceOrder(idempotencyKey ?? string.Empty, order, caller), ct);
                 var url = $"/api/v1/orders/{result.OrderId}";
                 return TypedResults.Accepted(url, new PlaceOrderResponse(result.OrderId, result.OrderNumber, result.Status, url));
             })
@@ -59,28 +60,33 @@ internal static class OrderEndpoints
                 return await next(context);
             })
             .WithName("PlaceOrder")
+            .RequireScope(Scopes.OrdersWrite)
             .WithSummary("Captures an order from any channel. Answers 202 once the order is committed; repeat with the same Idempotency-Key to get the same answer.");
 
-        group.MapGet("/{id:guid}", async (Guid id, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new GetOrder(id), ct)))
+        group.MapGet("/{id:guid}", async (Guid id, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new GetOrder(id, caller), ct)))
             .WithName("GetOrder")
+            .RequireScope(Scopes.OrdersRead)
             .WithSummary("The order with its status, lines, delivery and timeline.");
 
-        group.MapGet("/", async (ISender sender, string? status, string? channel, string? customerId, DateTimeOffset? from, DateTimeOffset? to, Guid? cursor, int? limit, CancellationToken ct) =>
+        group.MapGet("/", async (ISender sender, Caller caller, string? status, string? channel, string? customerId, DateTimeOffset? from, DateTimeOffset? to, Guid? cursor, int? limit, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(
-                    new ListOrders(ParseOrNull<OrderStatus>(status, "status"), ParseOrNull<SalesChannel>(channel, "channel"), customerId, from, to, cursor, limit ?? 50),
+                    new ListOrders(ParseOrNull<OrderStatus>(status, "status"), ParseOrNull<SalesChannel>(channel, "channel"), customerId, from, to, cursor, limit ?? 50, caller),
                     ct)))
             .WithName("ListOrders")
+            .RequireScope(Scopes.OrdersRead)
             .WithSummary("Orders newest first, filtered by status, channel, customer and time range, with keyset (cursor) pagination.");
 
-        group.MapPost("/{id:guid}/release", async (Guid id, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new ReleaseOrder(id, "api"), ct)))
+        group.MapPost("/{id:guid}/release", async (Guid id, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new ReleaseOrder(id, caller), ct)))
             .WithName("ReleaseOrder")
+            .RequireScope(Scopes.OrdersWrite)
             .WithSummary("Releases an order from its hold; payment is authorised next.");
 
-        group.MapPost("/{id:guid}/cancel", async (Guid id, CancelRequest? body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new CancelOrder(id, body?.Reason ?? "customer-request"), ct)))
+        group.MapPost("/{id:guid}/cancel", async (Guid id, CancelRequest? body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new CancelOrder(id, body?.Reason ?? "customer-request", caller), ct)))
             .WithName("CancelOrder")
+            .RequireScope(Scopes.OrdersWrite)
             .WithSummary("Cancels an order that is not yet confirmed.");
     }
 }

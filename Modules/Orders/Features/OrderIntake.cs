@@ -19,7 +19,7 @@ using static OmsModular.Shared.Infrastructure.Persistence.SqlParameters;
 namespace OmsModular.Modules.Orders.Features;
 
 /// <summary>A validated capture waiting to be committed.</summary>
-internal sealed record Capture(string IdempotencyKey, string RequestHash, PlaceOrderRequest Request, Guid OrderId, DateTimeOffset PlacedAt)
+internal sealed record Capture(string IdempotencyKey, string RequestHash, PlaceOrderRequest Request, Guid OrderId, DateTimeOffset PlacedAt, string? Actor)
 {
     public TaskCompletionSource<PlaceOrderResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -333,7 +333,9 @@ internal sealed class OrderIntake(IServiceScopeFactory scopes, OrderSettings set
             Payment = new PaymentInstruction { Method = request.Payment!.Method!, Token = request.Payment.Token! },
             PlacedAt = now,
         };
+        order.ActingAs(capture.Actor);
         order.Record("placed", $"channel {order.Channel.Kebab()}", now);
+        order.ActingAs(null);
         db.Publish(
             new OrderPlaced(
                 order.Id,

@@ -5,12 +5,14 @@ using OmsModular.Modules.Orders.Domain;
 using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Fulfillment;
 using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Access;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Orders.Features;
 
-internal sealed record GetOrder(Guid OrderId) : IQuery<OrderView>;
+/// <summary>An order by id; a channel-bound caller sees only its channel's orders (others are not found).</summary>
+internal sealed record GetOrder(Guid OrderId, Caller? Caller = null) : IQuery<OrderView>;
 
 internal sealed record ListOrders(
     OrderStatus? Status,
@@ -19,7 +21,8 @@ internal sealed record ListOrders(
     DateTimeOffset? From,
     DateTimeOffset? To,
     Guid? Cursor,
-    int Limit) : IQuery<OrderPage>;
+    int Limit,
+    Caller? Caller = null) : IQuery<OrderPage>;
 
 internal sealed record OrderView(
     Guid Id,
@@ -62,7 +65,7 @@ internal sealed record DiscountView(string Code, string Name, string Kind, decim
 
 internal sealed record CouponView(string Code, string Status, string? Reason);
 
-internal sealed record TimelineView(DateTimeOffset At, string Event, string Status, string? Reason, string Cause);
+internal sealed record TimelineView(DateTimeOffset At, string Event, string Status, string? Reason, string Cause, string? Actor);
 
 internal sealed record OrderSummary(Guid Id, string Number, string Status, string Channel, string CustomerId, DateTimeOffset PlacedAt);
 
@@ -84,9 +87,8 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db) :
 {
     public async ValueTask<OrderView> Handle(GetOrder query, CancellationToken cancellationToken)
     {
-        var order = await db.Orders.AsNoTracking().AsSplitQuery().SingleOrDefaultAsync(o => o.Id == query.OrderId, cancellationToken)
-            ?? throw ProblemException.NotFound("Order", $"There is no order {query.OrderId}.");
-        return OrderViews.Of(order);
+        var order = await db.Orders.AsNoTracking().AsSplitQuery().SingleOrDefaultAsync(o => o.Id == query.OrderId, cancellationToken);
+        return OrderViews.Of(OrderAccess.Visible(order, query.OrderId, query.Caller));
     }
 
     public async ValueTask<OrderPage> Handle(ListOrders query, CancellationToken cancellationToken)
@@ -100,6 +102,15 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db) :
         if (query.Channel is { } channel)
         {
             orders = orders.Where(o => o.Channel == channel);
+        }
+
+        if (OrderAccess.ChannelOf(query.Caller) is { } own)
+        {
+            orders = orders.Where(o => o.Channel == own);
+            if (query.Caller!.Marketplace is { } marketplace)
+            {
+                orders = orders.Where(o => o.Marketplace == marketplace);
+            }
         }
 
         if (query.CustomerId is { } customer)
@@ -128,6 +139,19 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db) :
         var items = page.Take(query.Limit).Select(o => new OrderSummary(o.Id, o.Number, o.Status.Kebab(), o.Channel.Kebab(), o.CustomerId, o.PlacedAt)).ToArray();
         return new OrderPage(items, page.Count > query.Limit ? items[^1].Id : null);
     }
+}
+
+/// <summary>What a channel-bound caller may see: the orders of its channel (and marketplace), on every lookup.</summary>
+internal static class OrderAccess
+{
+    public static SalesChannel? ChannelOf(Caller? caller) =>
+        caller?.Channel is { } channel && Enum.TryParse<SalesChannel>(channel, ignoreCase: true, out var parsed) ? parsed : null;
+
+    /// <summary>The order, or 404 when there is none or the caller may not see it (the same answer: nothing leaks).</summary>
+    public static Order Visible(Order? order, Guid id, Caller? caller) =>
+        order is not null && (caller is null || caller.MaySee(order.Channel.Kebab(), order.Marketplace))
+            ? order
+            : throw ProblemException.NotFound("Order", $"There is no order {id}.");
 }
 
 /// <summary>How an order is shown over the API.</summary>
@@ -160,5 +184,5 @@ internal static class OrderViews
         o.RoutingDecisionId,
         o.RoutingDecisionId is null ? null : $"/api/v1/fulfillment/routing-decisions?orderId={o.Id}",
         o.Fulfilment.Select(f => new FulfilmentView(f.Node, f.DistanceKm, f.Lines.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray())).ToArray(),
-        o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.Kebab(), t.Reason, t.Cause)).ToArray());
+        o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.Kebab(), t.Reason, t.Cause, t.Actor)).ToArray());
 }

@@ -6,6 +6,8 @@ using Mediator;
 using Microsoft.Extensions.Configuration;
 using OmsModular.Modules.Orders.Domain;
 using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Access;
+using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Mediation;
 using OmsModular.Shared.Infrastructure.Messaging;
 using OmsModular.Shared.Infrastructure.ReferenceData;
@@ -37,7 +39,8 @@ internal sealed record DeliveryRequest(string? Method, string? ServiceLevel, str
 internal sealed record PaymentRequest(string? Method, string? Token);
 
 /// <summary>Capture: validate what Orders can alone, commit the order and <see cref="OrderPlaced"/>, answer at once.</summary>
-internal sealed record PlaceOrder(string IdempotencyKey, PlaceOrderRequest Order) : ICommand<PlaceOrderResult>, IOwnUnitOfWork;
+/// <remarks>A channel-bound caller places only orders of its channel (and marketplace).</remarks>
+internal sealed record PlaceOrder(string IdempotencyKey, PlaceOrderRequest Order, Caller? Caller = null) : ICommand<PlaceOrderResult>, IOwnUnitOfWork;
 
 internal sealed record PlaceOrderResult(Guid OrderId, string OrderNumber, string Status, bool Replayed);
 
@@ -184,7 +187,18 @@ internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock) 
 {
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrder command, CancellationToken cancellationToken)
     {
+        if (command.Caller is { IsChannelBound: true } caller
+            && !caller.MaySee(command.Order.Channel!.Value.Kebab(), command.Order.Marketplace))
+        {
+            throw new ProblemException(
+                403,
+                "channel-not-allowed",
+                "This credential may not place orders of this channel",
+                $"The credential is bound to channel {caller.Channel}{(caller.Marketplace is null ? string.Empty : $" (marketplace {caller.Marketplace})")}; it places only that channel's orders.",
+                caller.Marketplace is not null && command.Order.Channel == SalesChannel.Marketplace ? "marketplace" : "channel");
+        }
+
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command.Order, MessageSerialization.Options))));
-        return await writer.CaptureAsync(new Capture(command.IdempotencyKey, hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow()));
+        return await writer.CaptureAsync(new Capture(command.IdempotencyKey, hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow(), command.Caller?.Actor));
     }
 }

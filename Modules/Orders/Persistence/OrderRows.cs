@@ -165,8 +165,8 @@ internal static class OrderRows
     /// <summary>Appends timeline entries (order id and entry) in one statement.</summary>
     public static NpgsqlBatchCommand InsertTimeline(IReadOnlyCollection<(Guid OrderId, TimelineEntry Entry)> entries) =>
         new("""
-            INSERT INTO orders.order_timeline (order_id, at, event, status, reason, cause)
-            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[])
+            INSERT INTO orders.order_timeline (order_id, at, event, status, reason, cause, actor)
+            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
             """)
         {
             Parameters =
@@ -177,6 +177,7 @@ internal static class OrderRows
                 ArrayParameter(entries.Select(t => t.Entry.Status.ToString())),
                 ArrayParameter(entries.Select(t => t.Entry.Reason)),
                 ArrayParameter(entries.Select(t => t.Entry.Cause)),
+                ArrayParameter(entries.Select(t => t.Entry.Actor)),
             },
         };
 

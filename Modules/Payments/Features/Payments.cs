@@ -13,6 +13,7 @@ using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Infrastructure.ModuleApi;
 using Polly;
 using Polly.Registry;
+using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Payments.Features;
 
@@ -318,5 +319,6 @@ internal static class PaymentEndpoints
         endpoints.MapGroup("/api/v1/payments").WithTags("Payments")
             .MapGet("/", async (Guid orderId, ISender sender, CancellationToken ct) => TypedResults.Ok(await sender.Send(new GetPaymentLedger(orderId), ct)))
             .WithName("GetPaymentLedger")
+            .RequireScope(Scopes.PaymentsRead)
             .WithSummary("The payment of an order and its ledger (authorisations, declines, voids).");
 }

@@ -60,3 +60,22 @@ internal sealed class PricedOrderRecord
     /// <summary>When the order was cancelled or rejected (its coupon uses given back).</summary>
     public DateTimeOffset? EndedAt { get; set; }
 }
+
+/// <summary>The catalogue's change log: who changed which price list, rate, promotion or coupon, when, and to what.</summary>
+internal sealed class CatalogChange
+{
+    public Guid Id { get; init; } = Guid.CreateVersion7();
+
+    public DateTimeOffset At { get; init; }
+
+    /// <summary>The API key or token subject whose request made the change.</summary>
+    public required string Actor { get; init; }
+
+    /// <summary><c>price-list</c>, <c>tax-rate</c>, <c>shipping-rate</c>, <c>promotion</c> or <c>coupon</c>.</summary>
+    public required string Kind { get; init; }
+
+    public required string Key { get; init; }
+
+    /// <summary>The request as it was accepted (JSON).</summary>
+    public required string Body { get; init; }
+}

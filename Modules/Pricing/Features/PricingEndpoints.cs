@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Pricing.Domain;
 using OmsModular.Modules.Pricing.Persistence;
 using OmsModular.Shared.Infrastructure.ReferenceData;
+using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Pricing.Features;
 
@@ -14,11 +15,11 @@ internal sealed record PriceListRequest(string? Channel, string? Currency, bool 
 
 internal sealed record PriceRequest(string Sku, int MinQuantity, decimal UnitPrice);
 
-internal sealed record PutPriceList(string Code, PriceListRequest List) : ICommand<int>;
+internal sealed record PutPriceList(string Code, PriceListRequest List, string? Actor = null) : ICommand<int>;
 
-internal sealed record PutTaxRate(string CountryCode, decimal Rate) : ICommand<decimal>;
+internal sealed record PutTaxRate(string CountryCode, decimal Rate, string? Actor = null) : ICommand<decimal>;
 
-internal sealed record PutShippingRate(string ServiceLevel, string Currency, decimal Amount) : ICommand<decimal>;
+internal sealed record PutShippingRate(string ServiceLevel, string Currency, decimal Amount, string? Actor = null) : ICommand<decimal>;
 
 internal sealed record QuoteCart(QuoteInput Input) : IQuery<Quote>;
 
@@ -85,7 +86,7 @@ internal sealed class QuoteCartValidator : AbstractValidator<QuoteCart>
     }
 }
 
-internal sealed class PricingHandlers(PricingDbContext db, PriceCalculator calculator) :
+internal sealed class PricingHandlers(PricingDbContext db, PriceCalculator calculator, TimeProvider clock) :
     ICommandHandler<PutPriceList, int>,
     ICommandHandler<PutTaxRate, decimal>,
     ICommandHandler<PutShippingRate, decimal>,
@@ -110,6 +111,7 @@ internal sealed class PricingHandlers(PricingDbContext db, PriceCalculator calcu
             ValidTo = command.List.ValidTo,
             Prices = command.List.Prices!.Select(p => new Price { Sku = p.Sku, MinQuantity = p.MinQuantity, UnitPrice = p.UnitPrice }).ToList(),
         });
+        db.Record(clock.GetUtcNow(), command.Actor, "price-list", command.Code, command.List);
         return command.List.Prices!.Count;
     }
 
@@ -125,6 +127,7 @@ internal sealed class PricingHandlers(PricingDbContext db, PriceCalculator calcu
             rate.Rate = command.Rate;
         }
 
+        db.Record(clock.GetUtcNow(), command.Actor, "tax-rate", command.CountryCode, new { command.Rate });
         return command.Rate;
     }
 
@@ -140,6 +143,7 @@ internal sealed class PricingHandlers(PricingDbContext db, PriceCalculator calcu
             rate.Amount = command.Amount;
         }
 
+        db.Record(clock.GetUtcNow(), command.Actor, "shipping-rate", $"{command.ServiceLevel}/{command.Currency}", new { command.Amount });
         return command.Amount;
     }
 
@@ -153,22 +157,31 @@ internal static class PricingEndpoints
     public static void Map(IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/api/v1/pricing").WithTags("Pricing");
-        group.MapPut("/price-lists/{code}", async (string code, PriceListRequest body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new { prices = await sender.Send(new PutPriceList(code, body), ct) }))
+        group.MapPut("/price-lists/{code}", async (string code, PriceListRequest body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new { prices = await sender.Send(new PutPriceList(code, body, caller.Actor), ct) }))
             .WithName("PutPriceList")
+            .RequireScope(Scopes.CatalogWrite)
             .WithSummary("Creates or replaces a price list (default: no channel) with its prices and quantity tiers.");
-        group.MapPut("/tax-rates/{countryCode}", async (string countryCode, RateRequest body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new { rate = await sender.Send(new PutTaxRate(countryCode, body.Rate), ct) }))
+        group.MapPut("/tax-rates/{countryCode}", async (string countryCode, RateRequest body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new { rate = await sender.Send(new PutTaxRate(countryCode, body.Rate, caller.Actor), ct) }))
             .WithName("PutTaxRate")
+            .RequireScope(Scopes.CatalogWrite)
             .WithSummary("Sets the tax rate of a country (0.19 = 19 %).");
-        group.MapPut("/shipping-rates/{serviceLevel}/{currency}", async (string serviceLevel, string currency, AmountRequest body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new { amount = await sender.Send(new PutShippingRate(serviceLevel, currency, body.Amount), ct) }))
+        group.MapPut("/shipping-rates/{serviceLevel}/{currency}", async (string serviceLevel, string currency, AmountRequest body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(new { amount = await sender.Send(new PutShippingRate(serviceLevel, currency, body.Amount, caller.Actor), ct) }))
             .WithName("PutShippingRate")
+            .RequireScope(Scopes.CatalogWrite)
             .WithSummary("Sets the net shipping charge of a service level in a currency.");
         group.MapPost("/quote", async (QuoteInput body, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new QuoteCart(body), ct)))
             .WithName("QuoteCart")
+            .RequireScope(Scopes.CatalogRead)
             .WithSummary("Prices a cart without placing an order (coupons are checked, not used).");
+        group.MapGet("/changes", async (ISender sender, string? kind, string? key, int? limit, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new ListCatalogChanges(kind, key, limit ?? 100), ct)))
+            .WithName("ListCatalogChanges")
+            .RequireScope(Scopes.CatalogRead)
+            .WithSummary("The catalogue's change log, newest first: who changed which price list, rate, promotion or coupon, and to what.");
         Promotions.PromotionEndpoints.Map(group);
     }
 }

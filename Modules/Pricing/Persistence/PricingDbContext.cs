@@ -21,8 +21,19 @@ internal sealed class PricingDbContext(DbContextOptions<PricingDbContext> option
 
     public DbSet<CouponRedemption> CouponRedemptions => Set<CouponRedemption>();
 
+    public DbSet<CatalogChange> CatalogChanges => Set<CatalogChange>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder)
     {
+        var change = modelBuilder.Entity<CatalogChange>();
+        change.ToTable("catalog_changes");
+        change.HasKey(c => c.Id);
+        change.Property(c => c.Actor).HasMaxLength(200);
+        change.Property(c => c.Kind).HasMaxLength(20);
+        change.Property(c => c.Key).HasMaxLength(64);
+        change.Property(c => c.Body).HasColumnType("jsonb");
+        change.HasIndex(c => new { c.Kind, c.Key });
+
         var list = modelBuilder.Entity<PriceList>();
         list.ToTable("price_lists");
         list.HasKey(l => l.Code);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Shared.Infrastructure.Messaging.Admin;
 
@@ -44,7 +45,7 @@ public static class MessagingAdminEndpoints
 {
     public static RouteGroupBuilder MapMessagingAdmin(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/api/v1/admin/messaging").WithTags("Messaging admin");
+        var group = endpoints.MapGroup("/api/v1/admin/messaging").WithTags("Messaging admin").RequireScope(Scopes.Admin);
 
         group.MapGet("/dead-letters", async (ISender sender, string? module, string? consumer, int? limit, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new ListDeadLetters(module, consumer, limit ?? 100), ct)))

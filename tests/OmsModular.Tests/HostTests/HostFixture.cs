@@ -1,4 +1,7 @@
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Shared.Infrastructure.Access;
 using Microsoft.AspNetCore.Mvc.Testing;
 using OmsModular.Tests.Infrastructure;
 
@@ -16,6 +19,9 @@ public sealed class HostFixture : IAsyncLifetime
     public HttpClient Client { get; private set; } = null!;
 
     public IServiceProvider Services => _factory!.Services;
+
+    /// <summary>The OpenID Connect provider the Host trusts for bearer tokens.</summary>
+    public TestOpenIdProvider OpenId { get; } = new();
 
     public string ConnectionString { get; private set; } = string.Empty;
 
@@ -38,10 +44,33 @@ public sealed class HostFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("Oms__Orders__Holds__ReviewCountries", "IS"); // orders to Iceland wait on hold
         Environment.SetEnvironmentVariable("Oms__Orders__StepTimeout", "00:00:30"); // far above any test's pipeline
         Environment.SetEnvironmentVariable("Oms__Messaging__Processors__Pricing", "4"); // coupon uses are counted by concurrent consumers
+        await OpenId.StartAsync();
+        Environment.SetEnvironmentVariable("Oms__Auth__Jwt__Authority", OpenId.Authority);
+        Environment.SetEnvironmentVariable("Oms__Auth__Jwt__Audience", TestOpenIdProvider.Audience);
+        Environment.SetEnvironmentVariable("Oms__Auth__Jwt__RequireHttpsMetadata", "false");
+        Environment.SetEnvironmentVariable("Oms__RateLimit__Clients__rate-limited__PermitsPerSecond", "1");
+        Environment.SetEnvironmentVariable("Oms__RateLimit__Clients__rate-limited__Burst", "3");
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseEnvironment("Production"));
         Client = _factory.CreateClient();
         using var ready = await Client.GetAsync("/health/ready");
         ready.EnsureSuccessStatusCode();
+        AdminKey = (await Services.GetRequiredService<ApiKeys>().CreateAsync(new ApiKeyRequest("tests-admin", Scopes.All, null, null), "test fixture")).Secret;
+        Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+    }
+
+    /// <summary>The key every test's <see cref="Client"/> sends: all scopes, no channel.</summary>
+    public string AdminKey { get; private set; } = string.Empty;
+
+    /// <summary>A client with no credential.</summary>
+    public HttpClient CreateAnonymousClient() => _factory!.CreateClient();
+
+    /// <summary>A client with a new API key of these scopes (and channel).</summary>
+    public async Task<HttpClient> CreateClientAsync(IReadOnlyList<string> scopes, string? channel = null, string? marketplace = null, string name = "tests")
+    {
+        var key = await Services.GetRequiredService<ApiKeys>().CreateAsync(new ApiKeyRequest(name, scopes, channel, marketplace), "test fixture");
+        var client = _factory!.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Secret);
+        return client;
     }
 
     public async Task DisposeAsync()
@@ -51,6 +80,8 @@ public sealed class HostFixture : IAsyncLifetime
         {
             await _factory.DisposeAsync();
         }
+
+        await OpenId.DisposeAsync();
     }
 }
 

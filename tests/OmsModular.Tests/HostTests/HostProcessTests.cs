@@ -1,3 +1,4 @@
+using System.Net;
 using Npgsql;
 using OmsModular.Tests.Infrastructure;
 
@@ -12,12 +13,12 @@ public sealed class HostProcessTests
         var all = await TestDatabase.CreateDatabaseAsync($"oms_migrate_all_{Environment.ProcessId}");
         var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(90), "migrate", "--connection-string", all);
         Assert.True(exitCode == 0, output);
-        Assert.Equal(["fulfillment", "inventory", "notifications", "orders", "payments", "pricing", "returns"], await MigratedSchemasAsync(all));
+        Assert.Equal(["access", "fulfillment", "inventory", "notifications", "orders", "payments", "pricing", "returns"], await MigratedSchemasAsync(all));
 
         var some = await TestDatabase.CreateDatabaseAsync($"oms_migrate_some_{Environment.ProcessId}");
         (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(90), "migrate", "--connection-string", some, "--modules", "Orders,Pricing");
         Assert.True(exitCode == 0, output);
-        Assert.Equal(["orders", "pricing"], await MigratedSchemasAsync(some));
+        Assert.Equal(["access", "orders", "pricing"], await MigratedSchemasAsync(some));
     }
 
     [Fact]
@@ -65,6 +66,7 @@ public sealed class HostProcessTests
     public async Task Without_a_connection_string_the_host_runs_its_own_cluster_that_keeps_data_across_restarts()
     {
         var directory = Path.Combine(Path.GetTempPath(), $"oms-test-embedded-{Guid.NewGuid():N}");
+        var adminKey = string.Empty;
         try
         {
             await using (var first = HostProcess.Start("--data-dir", directory))
@@ -76,10 +78,25 @@ public sealed class HostProcessTests
                 await marker.ExecuteNonQueryAsync();
                 await connection.CloseAsync();
                 NpgsqlConnection.ClearAllPools();
+
+                // The first start made an admin key: printed once, kept in admin-key (0600), and the API needs it.
+                var keyFile = Path.Combine(directory, "admin-key");
+                adminKey = (await File.ReadAllTextAsync(keyFile)).Trim();
+                Assert.True(!OperatingSystem.IsLinux() || File.GetUnixFileMode(keyFile) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), "admin-key must be 0600");
+                Assert.Contains(adminKey, first.Output, StringComparison.Ordinal);
+                using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{first.Port}") };
+                Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/orders")).StatusCode);
+                client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", adminKey);
+                Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/orders")).StatusCode);
                 Assert.Equal(0, await first.StopAsync(TimeSpan.FromSeconds(60)));
             }
 
             Assert.False(File.Exists(Path.Combine(directory, "data", "postmaster.pid")), "the cluster must be stopped with the Host");
+
+            // The keys verb: a narrower key, shown once.
+            var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(90), "keys", "create", "--name", "web-shop", "--scopes", "orders:read", "--channel", "web", "--data-dir", directory);
+            Assert.True(exitCode == 0, output);
+            var webKey = output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("oms_", StringComparison.Ordinal));
 
             await using (var second = HostProcess.Start("--data-dir", directory))
             {
@@ -92,6 +109,14 @@ public sealed class HostProcessTests
                 Assert.Equal("on", await fsync.ExecuteScalarAsync());
                 await connection.CloseAsync();
                 NpgsqlConnection.ClearAllPools();
+
+                // No second admin key on a later start; both keys work, each within its scopes.
+                Assert.DoesNotContain("Created the first admin API key", second.Output, StringComparison.Ordinal);
+                Assert.Equal(adminKey, (await File.ReadAllTextAsync(Path.Combine(directory, "admin-key"))).Trim());
+                using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{second.Port}") };
+                client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", webKey);
+                Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/orders")).StatusCode);
+                Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("/api/v1/fulfillment/nodes")).StatusCode);
                 Assert.Equal(0, await second.StopAsync(TimeSpan.FromSeconds(60)));
             }
         }
@@ -157,6 +182,7 @@ public sealed class HostProcessTests
                 var note = await File.ReadAllTextAsync(Path.Combine(directory, "cluster-location"));
                 relocated = note[(note.IndexOf(" lives in ", StringComparison.Ordinal) + 10)..note.IndexOf(": ", StringComparison.Ordinal)];
                 Assert.True(File.Exists(Path.Combine(relocated, "data", "PG_VERSION")), note);
+                Assert.True(File.Exists(Path.Combine(directory, "admin-key")), "the first admin key is kept where the user asked for the cluster");
                 Assert.Equal(0, await host.StopAsync(TimeSpan.FromSeconds(60)));
             }
 

@@ -151,6 +151,10 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<string>("Actor")
+                        .HasColumnType("text")
+                        .HasColumnName("actor");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasMaxLength(20)

@@ -87,6 +87,7 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             entry.Property(e => e.Event).HasMaxLength(100);
             entry.Property(e => e.Status).HasConversion<string>().HasMaxLength(20);
             entry.Property(e => e.Reason).HasMaxLength(100);
+            entry.Property(e => e.Actor).HasMaxLength(200);
             entry.Property(e => e.Cause).HasMaxLength(1000);
         });
         builder.Navigation(o => o.Lines).AutoInclude();

@@ -737,6 +737,11 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
 
                             NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b1.Property<long>("id"));
 
+                            b1.Property<string>("Actor")
+                                .HasMaxLength(200)
+                                .HasColumnType("character varying(200)")
+                                .HasColumnName("actor");
+
                             b1.Property<DateTimeOffset>("At")
                                 .HasColumnType("timestamp with time zone")
                                 .HasColumnName("at");

@@ -9,6 +9,7 @@ using OmsModular.Modules.Pricing.Persistence;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.ReferenceData;
 using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Pricing.Features.Promotions;
 
@@ -52,11 +53,11 @@ internal sealed record CouponRequest(string? Promotion, int? UsageLimit, int? Pe
 /// <summary>A coupon and its uses: <see cref="TimesUsed"/> counts the uses held by live (not cancelled or rejected) orders.</summary>
 internal sealed record CouponView(string Code, string Promotion, int? UsageLimit, int? PerCustomerLimit, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, bool Active, int TimesUsed, int? Remaining);
 
-internal sealed record PutPromotion(string Code, PromotionRequest Promotion) : ICommand<PromotionView>;
+internal sealed record PutPromotion(string Code, PromotionRequest Promotion, string? Actor = null) : ICommand<PromotionView>;
 
 internal sealed record GetPromotion(string Code) : IQuery<PromotionView>;
 
-internal sealed record PutCoupon(string Code, CouponRequest Coupon) : ICommand<CouponView>;
+internal sealed record PutCoupon(string Code, CouponRequest Coupon, string? Actor = null) : ICommand<CouponView>;
 
 internal sealed record GetCoupon(string Code) : IQuery<CouponView>;
 
@@ -128,7 +129,7 @@ internal sealed class PutCouponValidator : AbstractValidator<PutCoupon>
     }
 }
 
-internal sealed class PromotionHandlers(PricingDbContext db, CouponBook coupons) :
+internal sealed class PromotionHandlers(PricingDbContext db, CouponBook coupons, TimeProvider clock) :
     ICommandHandler<PutPromotion, PromotionView>,
     IQueryHandler<GetPromotion, PromotionView>,
     ICommandHandler<PutCoupon, CouponView>,
@@ -165,6 +166,7 @@ internal sealed class PromotionHandlers(PricingDbContext db, CouponBook coupons)
         promotion.Exclusive = request.Exclusive;
         promotion.RequiresCoupon = request.RequiresCoupon;
         promotion.Active = request.Active ?? true;
+        db.Record(clock.GetUtcNow(), command.Actor, "promotion", command.Code, request);
         return View(promotion);
     }
 
@@ -196,6 +198,7 @@ internal sealed class PromotionHandlers(PricingDbContext db, CouponBook coupons)
         coupon.ValidFrom = request.ValidFrom;
         coupon.ValidTo = request.ValidTo;
         coupon.Active = request.Active ?? true;
+        db.Record(clock.GetUtcNow(), command.Actor, "coupon", code, request);
         return View(coupon);
     }
 
@@ -215,21 +218,25 @@ internal static class PromotionEndpoints
 {
     public static void Map(RouteGroupBuilder group)
     {
-        group.MapPut("/promotions/{code}", async (string code, PromotionRequest body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new PutPromotion(code, body), ct)))
+        group.MapPut("/promotions/{code}", async (string code, PromotionRequest body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new PutPromotion(code, body, caller.Actor), ct)))
             .WithName("PutPromotion")
+            .RequireScope(Scopes.CatalogWrite)
             .WithSummary("Creates or replaces a promotion: order or SKU percentage/fixed, buy X get Y, free shipping; automatic or coupon-only.");
         group.MapGet("/promotions/{code}", async (string code, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetPromotion(code), ct)))
             .WithName("GetPromotion")
+            .RequireScope(Scopes.CatalogRead)
             .WithSummary("A promotion.");
-        group.MapPut("/coupons/{code}", async (string code, CouponRequest body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new PutCoupon(code, body), ct)))
+        group.MapPut("/coupons/{code}", async (string code, CouponRequest body, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new PutCoupon(code, body, caller.Actor), ct)))
             .WithName("PutCoupon")
+            .RequireScope(Scopes.CatalogWrite)
             .WithSummary("Creates or changes a coupon code (stored upper-case) of a coupon-only promotion, with total and per-customer usage limits.");
         group.MapGet("/coupons/{code}", async (string code, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetCoupon(code), ct)))
             .WithName("GetCoupon")
+            .RequireScope(Scopes.CatalogRead)
             .WithSummary("A coupon with its uses held by live orders and what remains.");
     }
 }

@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
+using OmsModular.Shared.Infrastructure.Access;
+using OmsModular.Shared.Infrastructure.Database;
+using OmsModular.Shared.Infrastructure.Modules;
+using Serilog;
+
+namespace OmsModular.Host;
+
+/// <summary>
+/// Trust at the edge: API keys and (when configured) OpenID Connect bearer tokens, a scope per
+/// endpoint with a credential required everywhere else, and a rate limit per client.
+/// </summary>
+internal static class HostAccess
+{
+    public const string PolicyScheme = "oms";
+
+    public static void AddOmsAccess(this WebApplicationBuilder builder, string connectionString)
+    {
+        var configuration = builder.Configuration;
+        builder.Services.AddSingleton(sp => new ApiKeys(
+            ModuleDatabase.SeparatePool(connectionString, "oms-access", 10),
+            sp.GetRequiredService<TimeProvider>(),
+            configuration.GetValue("Oms:Auth:ApiKeyCacheTime", TimeSpan.FromSeconds(10))));
+
+        var authority = configuration["Oms:Auth:Jwt:Authority"];
+        var jwt = !string.IsNullOrWhiteSpace(authority);
+        var authentication = builder.Services
+            .AddAuthentication(o =>
+            {
+                o.DefaultScheme = PolicyScheme;
+                o.DefaultChallengeScheme = PolicyScheme;
+                o.DefaultForbidScheme = PolicyScheme;
+            })
+            .AddPolicyScheme(PolicyScheme, "API key or OpenID Connect bearer token", o => o.ForwardDefaultSelector = context =>
+                !jwt || ApiKeyAuthenticationHandler.Presented(context.Request) is not null
+                    ? ApiKeyAuthenticationHandler.SchemeName
+                    : JwtBearerDefaults.AuthenticationScheme)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        if (jwt)
+        {
+            authentication.AddJwtBearer(o =>
+            {
+                o.Authority = authority;
+                o.Audience = configuration["Oms:Auth:Jwt:Audience"];
+                o.RequireHttpsMetadata = configuration.GetValue("Oms:Auth:Jwt:RequireHttpsMetadata", true);
+                o.MapInboundClaims = false; // keep `sub` and `scope` as the provider names them
+                o.TokenValidationParameters.NameClaimType = "sub";
+                o.TokenValidationParameters.ValidateAudience = !string.IsNullOrWhiteSpace(o.Audience);
+            });
+        }
+
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        builder.Services.AddSingleton<IAuthorizationHandler, ScopeRequirementHandler>();
+        builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
+
+        var rate = configuration.GetSection("Oms:RateLimit");
+        if (rate.GetValue("Enabled", true))
+        {
+            var perSecond = rate.GetValue("PermitsPerSecond", 500);
+            var burst = rate.GetValue("Burst", 1000);
+            builder.Services.AddRateLimiter(o =>
+            {
+                o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                {
+                    if (context.Request.Path.StartsWithSegments("/health"))
+                    {
+                        return RateLimitPartition.GetNoLimiter("health");
+                    }
+
+                    // One bucket per key (per token subject; per address without a credential), with the
+                    // limits of its client name (Oms:RateLimit:Clients:<name>) where configured.
+                    var caller = Caller.Of(context);
+                    var authenticated = context.User.Identity?.IsAuthenticated == true;
+                    var partition = caller.KeyId is { } keyId ? $"key:{keyId}"
+                        : authenticated ? caller.Actor
+                        : $"ip:{context.Connection.RemoteIpAddress}";
+                    var client = authenticated && context.User.Identity?.Name is { } name ? rate.GetSection($"Clients:{name}") : null;
+                    return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = client?.GetValue<int?>("Burst") ?? burst,
+                        TokensPerPeriod = client?.GetValue<int?>("PermitsPerSecond") ?? perSecond,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    });
+                });
+                o.OnRejected = async (context, cancellationToken) =>
+                {
+                    var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)) : 1;
+                    var http = context.HttpContext;
+                    http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                    http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+                    await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                    {
+                        HttpContext = http,
+                        ProblemDetails = new ProblemDetails
+                        {
+                            Status = StatusCodes.Status429TooManyRequests,
+                            Type = "urn:oms:problem:rate-limited",
+                            Title = "Too many requests",
+                            Detail = $"This client has used its requests for now (the limit is per API key or token). Retry after {retryAfter} s; nothing of this request was done.",
+                        },
+                    });
+                };
+            });
+        }
+    }
+
+    public static void UseOmsAccess(this WebApplication app)
+    {
+        app.UseAuthentication();
+        if (app.Configuration.GetSection("Oms:RateLimit").GetValue("Enabled", true))
+        {
+            app.UseRateLimiter();
+        }
+
+        app.UseAuthorization();
+    }
+
+    /// <summary>Whether the OpenAPI document and the API reference answer without a credential (default: in Development).</summary>
+    public static bool PublicDocs(this WebApplication app) =>
+        app.Configuration.GetValue<bool?>("Oms:Api:PublicDocs") ?? app.Environment.IsDevelopment();
+
+    /// <summary>
+    /// The embedded default's first start: no active admin key yet, so one is created, printed once and
+    /// written to <c>admin-key</c> in the cluster's folder, beside its password (mode 0600; when the
+    /// cluster had to live elsewhere, in the folder asked for, next to the note that says where).
+    /// </summary>
+    public static async Task EnsureEmbeddedAdminKeyAsync(this WebApplication app)
+    {
+        if (app.Services.GetService<EmbeddedPostgres>() is not { } embedded)
+        {
+            return;
+        }
+
+        var keys = app.Services.GetRequiredService<ApiKeys>();
+        if (await keys.AnyActiveWithScopeAsync(Scopes.Admin))
+        {
+            return;
+        }
+
+        var created = await keys.CreateAsync(new ApiKeyRequest("embedded-admin", Scopes.All, null, null), "first start of the embedded default");
+        var file = Path.Combine(embedded.RequestedDirectory, "admin-key");
+        await File.WriteAllTextAsync(file, created.Secret + Environment.NewLine);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        Log.Warning(
+            "Created the first admin API key (all scopes), shown only now and kept in {File}: {ApiKey}. Send it as 'Authorization: Bearer <key>'; create narrower keys with POST /api/v1/admin/api-keys or the 'keys create' verb",
+            file, created.Secret);
+    }
+
+    /// <summary>The <c>keys</c> verb: <c>keys create --name N --scopes a,b [--channel web] [--marketplace m]</c>, <c>keys list</c>, <c>keys revoke ID</c>.</summary>
+    public static async Task<int> RunKeysVerbAsync(this WebApplication app, string[] arguments)
+    {
+        var keys = app.Services.GetRequiredService<ApiKeys>();
+        await keys.MigrateAsync();
+        string? Option(string name) => arguments.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        switch (arguments.FirstOrDefault())
+        {
+            case "create":
+                try
+                {
+                    var scopes = (Option("--scopes") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    var created = await keys.CreateAsync(new ApiKeyRequest(Option("--name"), scopes, Option("--channel"), Option("--marketplace")), $"cli:{Environment.UserName}");
+                    Console.WriteLine($"Created API key {created.Key.KeyId} '{created.Key.Name}' ({string.Join(' ', created.Key.Scopes)}{(created.Key.Channel is null ? string.Empty : $", channel {created.Key.Channel}")}).");
+                    Console.WriteLine("Its value is shown only now:");
+                    Console.WriteLine(created.Secret);
+                    return 0;
+                }
+                catch (FluentValidation.ValidationException invalid)
+                {
+                    foreach (var error in invalid.Errors)
+                    {
+                        await Console.Error.WriteLineAsync($"{error.PropertyName}: {error.ErrorMessage}");
+                    }
+
+                    return 2;
+                }
+
+            case "list":
+                foreach (var key in await keys.ListAsync(arguments.Contains("--all")))
+                {
+                    Console.WriteLine($"{key.Id}  {key.KeyId}  {key.Name,-24} {string.Join(',', key.Scopes),-40} {key.Channel ?? "-",-12} {(key.RevokedAt is null ? "active" : $"revoked {key.RevokedAt:u}")}");
+                }
+
+                return 0;
+            case "revoke" when arguments.Length > 1:
+                var revoked = await keys.RevokeAsync(arguments[1], $"cli:{Environment.UserName}");
+                Console.WriteLine(revoked is null ? $"There is no API key {arguments[1]}." : $"Revoked {revoked.KeyId} '{revoked.Name}'.");
+                return revoked is null ? 1 : 0;
+            default:
+                await Console.Error.WriteLineAsync("usage: keys create --name NAME --scopes SCOPE[,SCOPE…] [--channel web|app|marketplace|store] [--marketplace NAME] | keys list [--all] | keys revoke ID");
+                await Console.Error.WriteLineAsync($"scopes: {string.Join(", ", Scopes.All)}");
+                return 2;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+
+namespace OmsModular.Shared.Infrastructure.Access;
+
+/// <summary>
+/// Who is calling, whichever scheme authenticated them: the actor name recorded on changes, the
+/// scopes held, and the sales channel (and marketplace) a channel-bound credential is confined to.
+/// </summary>
+public sealed record Caller(string Actor, string? KeyId, IReadOnlySet<string> Scopes, string? Channel, string? Marketplace)
+{
+    public const string ScopeClaim = "scope";
+    public const string ChannelClaim = "oms_channel";
+    public const string MarketplaceClaim = "oms_marketplace";
+    public const string KeyIdClaim = "oms_key_id";
+    public const string ActorClaim = "oms_actor";
+
+    /// <summary>In-process callers (jobs, consumers, the binary's own verbs).</summary>
+    public static Caller System { get; } = new("system", null, new HashSet<string>(Access.Scopes.All, StringComparer.Ordinal), null, null);
+
+    public bool IsChannelBound => Channel is not null;
+
+    /// <summary>Whether this caller may see or act on an order of <paramref name="channel"/> (and <paramref name="marketplace"/>).</summary>
+    public bool MaySee(string channel, string? marketplace) =>
+        Channel is null
+        || (string.Equals(Channel, channel, StringComparison.OrdinalIgnoreCase)
+            && (Marketplace is null || string.Equals(Marketplace, marketplace, StringComparison.OrdinalIgnoreCase)));
+
+    public static Caller Of(ClaimsPrincipal user)
+    {
+        if (user.Identity?.IsAuthenticated != true)
+        {
+            return new Caller("anonymous", null, new HashSet<string>(StringComparer.Ordinal), null, null);
+        }
+
+        // Scopes: one claim per scope (API keys) or one space-separated `scope` / `scp` claim (OpenID Connect).
+        var scopes = user.FindAll(c => c.Type is ScopeClaim or "scp" or "http://schemas.microsoft.com/identity/claims/scope")
+            .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .ToHashSet(StringComparer.Ordinal);
+        var subject = (user.FindFirst("sub") ?? user.FindFirst(ClaimTypes.NameIdentifier))?.Value;
+        var actor = user.FindFirst(ActorClaim)?.Value ?? (subject is not null ? $"token:{subject}" : user.Identity.Name ?? "unknown");
+        return new Caller(
+            actor,
+            user.FindFirst(KeyIdClaim)?.Value,
+            scopes,
+            user.FindFirst(ChannelClaim)?.Value,
+            user.FindFirst(MarketplaceClaim)?.Value);
+    }
+
+    /// <summary>Lets an endpoint take the caller as a parameter (not part of the OpenAPI document).</summary>
+    public static ValueTask<Caller?> BindAsync(HttpContext context) => ValueTask.FromResult<Caller?>(Of(context));
+
+    public static Caller Of(HttpContext context) =>
+        context.Items.TryGetValue(typeof(Caller), out var cached) && cached is Caller caller
+            ? caller
+            : (Caller)(context.Items[typeof(Caller)] = Of(context.User));
+}
