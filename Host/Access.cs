@@ -31,6 +31,11 @@ internal static class HostAccess
 
         var authority = configuration["Oms:Auth:Jwt:Authority"];
         var jwt = !string.IsNullOrWhiteSpace(authority);
+        if (jwt && string.IsNullOrWhiteSpace(configuration["Oms:Auth:Jwt:Audience"]))
+        {
+            throw new InvalidOperationException(
+                "Oms:Auth:Jwt:Authority is set but Oms:Auth:Jwt:Audience is not: without an audience, tokens the provider issued for any other API would be accepted. Set the audience the provider puts in tokens for this API.");
+        }
         var authentication = builder.Services
             .AddAuthentication(o =>
             {
@@ -52,7 +57,7 @@ internal static class HostAccess
                 o.RequireHttpsMetadata = configuration.GetValue("Oms:Auth:Jwt:RequireHttpsMetadata", true);
                 o.MapInboundClaims = false; // keep `sub` and `scope` as the provider names them
                 o.TokenValidationParameters.NameClaimType = "sub";
-                o.TokenValidationParameters.ValidateAudience = !string.IsNullOrWhiteSpace(o.Audience);
+                o.TokenValidationParameters.ValidateAudience = true;
             });
         }
 
@@ -142,17 +147,24 @@ internal static class HostAccess
         }
 
         var keys = app.Services.GetRequiredService<ApiKeys>();
-        if (await keys.AnyActiveWithScopeAsync(Scopes.Admin))
+        if (await keys.AnyAsync())
         {
-            return;
+            return; // only the very first start: a revoked first key is not made again
         }
 
         var created = await keys.CreateAsync(new ApiKeyRequest("embedded-admin", Scopes.All, null, null), "first start of the embedded default");
         var file = Path.Combine(embedded.RequestedDirectory, "admin-key");
-        await File.WriteAllTextAsync(file, created.Secret + Environment.NewLine);
+        File.Delete(file); // never write through an existing file or link
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using (var stream = new FileStream(file, options))
+        await using (var writer = new StreamWriter(stream))
+        {
+            await writer.WriteLineAsync(created.Secret);
         }
 
         Log.Warning(

@@ -59,7 +59,7 @@ internal static class OmsHostSetup
                 Log.Warning("Embedded PostgreSQL: {Relocation}", relocation);
             }
 
-            if (embedded.Adopted)
+            if (embedded.Adopted && HostCommand.Parse(args).Verb == "run")
             {
                 Log.Warning("Embedded PostgreSQL was still running in {Directory} (a Host that did not stop cleanly): adopted, and stopped with this Host", embedded.Directory);
             }
@@ -77,9 +77,17 @@ internal static class OmsHostSetup
         });
 
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        // A rule stops at its first failure: a missing value is reported as missing, and later checks
+        // of the same rule never see it (no null dereferences inside validators).
+        FluentValidation.ValidatorOptions.Global.DefaultRuleLevelCascadeMode = FluentValidation.CascadeMode.Stop;
+        // One strict JSON policy for the whole API: numbers only as numbers, enums only by name,
+        // [JsonRequired] members really required, nullable annotations respected, no unknown members.
         builder.Services.Configure<JsonOptions>(o =>
         {
-            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+            o.SerializerOptions.RespectNullableAnnotations = true;
+            o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
+            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));
         });
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDetailsSetup.Customize);
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -98,6 +106,7 @@ internal static class OmsHostSetup
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseOmsAccess();
+        app.UseMiddleware<InputGuard>();
 
         var docs = new[] { app.MapOpenApi(), app.MapScalarApiReference() };
         foreach (var doc in docs)
@@ -160,9 +169,9 @@ internal static class OmsHostSetup
             await SeedDemoAsync(app.Services);
         }
 
-        if (app.Services.GetService<EmbeddedPostgres>() is { } embedded)
+        if (app.Services.GetService<EmbeddedPostgres>() is { Adopted: false } embedded)
         {
-            await embedded.StopAsync();
+            await embedded.StopAsync(); // a cluster that was already running (a Host uses it) is left running
         }
 
         await Log.CloseAndFlushAsync();

@@ -151,12 +151,21 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         var errors = new Dictionary<string, string[]>();
         if (exception.InnerException is JsonException json)
         {
-            var path = json.Path is { Length: > 2 } p ? p.TrimStart('$', '.') : "body";
-            errors[path] = [$"The value could not be read as JSON of the expected type: {FirstLine(json.Message)}"];
+            foreach (var (field, reason) in JsonErrors.Explain(json))
+            {
+                errors[field] = [reason];
+            }
+        }
+        else if (exception.Message.Contains("no body was provided", StringComparison.Ordinal))
+        {
+            errors["body"] = ["This operation needs a JSON body."];
         }
         else if (ParameterPattern().Match(exception.Message) is { Success: true } match)
         {
-            errors[match.Groups["name"].Value] = [exception.Message];
+            var name = match.Groups["name"].Value;
+            errors[name] = [exception.Message.Contains("was not provided", StringComparison.Ordinal)
+                ? $"'{name}' is required."
+                : $"'{name}' has a value that cannot be read: {JsonErrors.WithoutTypeNames(exception.Message)}"];
         }
 
         if (errors.Count == 0)
@@ -166,7 +175,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Status = exception.StatusCode,
                 Type = ProblemTypes.MalformedRequest,
                 Title = "The request could not be read",
-                Detail = exception.Message,
+                Detail = JsonErrors.WithoutTypeNames(exception.Message),
             };
         }
 
@@ -175,7 +184,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             Status = exception.StatusCode,
             Type = ProblemTypes.Validation,
             Title = "The request is not valid",
-            Detail = exception.Message,
+            Detail = "See errors for the fields and the reasons.",
         };
     }
 
@@ -186,4 +195,104 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     [GeneratedRegex("parameter \"[^\"]*? (?<name>[A-Za-z_][A-Za-z0-9_]*)\"")]
     private static partial Regex ParameterPattern();
+}
+
+/// <summary>System.Text.Json's errors in the API's terms: the field (JSON path) and what it must be, never a CLR type name.</summary>
+internal static partial class JsonErrors
+{
+    public static IEnumerable<(string Field, string Reason)> Explain(JsonException json)
+    {
+        var path = json.Path is { Length: > 1 } p ? p.TrimStart('$').TrimStart('.') : string.Empty;
+        string Under(string name) => path.Length == 0 ? name : $"{path}.{name}";
+        var message = json.Message;
+        if (MissingRequired().Match(message) is { Success: true } missing)
+        {
+            foreach (var name in missing.Groups["names"].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                var field = name.Trim('\'');
+                yield return (Under(field), $"'{field}' is required.");
+            }
+
+            yield break;
+        }
+
+        if (Unmapped().Match(message) is { Success: true } unmapped)
+        {
+            var field = unmapped.Groups["name"].Value;
+            yield return (path.Length == 0 || path.EndsWith(field, StringComparison.Ordinal) ? path is { Length: > 0 } ? path : field : Under(field), $"'{field}' is not a field of this request.");
+            yield break;
+        }
+
+        if (NullNotAllowed().Match(message) is { Success: true } nulled)
+        {
+            var field = JsonNamingPolicy.CamelCase.ConvertName(nulled.Groups["name"].Value);
+            yield return (path.EndsWith(field, StringComparison.OrdinalIgnoreCase) ? path : Under(field), $"'{field}' may not be null.");
+            yield break;
+        }
+
+        if (NotConvertible().Match(message) is { Success: true } converted)
+        {
+            yield return (path.Length == 0 ? "body" : path, $"Expected {Describe(converted.Groups["type"].Value)}.");
+            yield break;
+        }
+
+        yield return (path.Length == 0 ? "body" : path, $"The body is not valid JSON here: {WithoutTypeNames(message.Split('\n')[0].Trim())}");
+    }
+
+    public static string WithoutTypeNames(string message) => TypeName().Replace(message, "the expected type");
+
+    private static string Describe(string type)
+    {
+        var name = NullableOf().Match(type) is { Success: true } nullable ? nullable.Groups["inner"].Value : type;
+        switch (name)
+        {
+            case "System.Int16" or "System.Int32" or "System.Int64" or "System.Byte":
+                return "an integer (a JSON number without a fraction, not a string)";
+            case "System.Decimal" or "System.Double" or "System.Single":
+                return "a number (a JSON number, not a string)";
+            case "System.String":
+                return "a string";
+            case "System.Boolean":
+                return "true or false";
+            case "System.Guid":
+                return "a UUID string";
+            case "System.DateTimeOffset" or "System.DateTime":
+                return "an ISO 8601 date and time string, such as 2026-12-01T10:00:00Z";
+        }
+
+        if (name.Contains("List", StringComparison.Ordinal) || name.EndsWith("[]", StringComparison.Ordinal))
+        {
+            return "a list";
+        }
+
+        var resolved = AppDomain.CurrentDomain.GetAssemblies()
+            .Where(a => a.GetName().Name?.StartsWith("OmsModular", StringComparison.Ordinal) == true)
+            .Select(a => a.GetType(name, throwOnError: false))
+            .FirstOrDefault(t => t is not null);
+        if (resolved is { IsEnum: true })
+        {
+            var values = Enum.GetNames(resolved).Select(n => JsonNamingPolicy.KebabCaseLower.ConvertName(n));
+            return $"one of {string.Join(", ", values)} (a string)";
+        }
+
+        return "an object";
+    }
+
+    [GeneratedRegex("missing required properties including: (?<names>.+?)\\.?$", RegexOptions.Multiline)]
+    private static partial Regex MissingRequired();
+
+    [GeneratedRegex("The JSON property '(?<name>[^']*)' could not be mapped")]
+    private static partial Regex Unmapped();
+
+    [GeneratedRegex("(?:parameter|property or field) '(?<name>[^']*)' on type '[^']*' doesn't allow")]
+    private static partial Regex NullNotAllowed();
+
+    [GeneratedRegex("could not be converted to (?<type>[^ ]+?)\\. Path")]
+    private static partial Regex NotConvertible();
+
+    [GeneratedRegex("System\\.Nullable`1\\[\\[(?<inner>[^,\\]]+)")]
+    private static partial Regex NullableOf();
+
+    [GeneratedRegex("'?(?:OmsModular|System|Microsoft)\\.[A-Za-z0-9_.`+\\[\\], =]+'?")]
+    private static partial Regex TypeName();
 }

@@ -34,8 +34,10 @@ finally
 {
     // The embedded cluster is stopped with the Host; also when the Host fails to start (a port in
     // use, bad configuration), where no hosted service is stopped. Stopping twice is harmless.
+    // A verb (migrate, seed-demo, keys) that found the cluster running leaves it running: a Host may be using it.
     if (builder.Services.FirstOrDefault(d => d.ServiceType == typeof(OmsModular.Shared.Infrastructure.Database.EmbeddedPostgres))?.ImplementationInstance
-        is OmsModular.Shared.Infrastructure.Database.EmbeddedPostgres embedded)
+        is OmsModular.Shared.Infrastructure.Database.EmbeddedPostgres embedded
+        && !(command.Verb != "run" && embedded.Adopted))
     {
         await embedded.StopAsync();
     }

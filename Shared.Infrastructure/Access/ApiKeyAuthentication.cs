@@ -24,12 +24,16 @@ public sealed class ApiKeyAuthenticationHandler(
     public const string SchemeName = "ApiKey";
     public const string HeaderName = "X-Api-Key";
 
+    /// <summary>Where a refused key leaves its reason for the 401 problem.</summary>
+    public const string FailureKey = "oms:authentication-failure";
+
     /// <summary>The presented API key, if the request carries one.</summary>
     public static string? Presented(HttpRequest request)
     {
-        if (request.Headers.TryGetValue(HeaderName, out var header) && header.Count > 0)
+        if (request.Headers.TryGetValue(HeaderName, out var header) && header.Count > 0
+            && header[0]?.Trim() is { } value && value.StartsWith(ApiKeys.Prefix, StringComparison.Ordinal))
         {
-            return header[0]?.Trim();
+            return value;
         }
 
         var authorization = request.Headers.Authorization.ToString();
@@ -49,7 +53,8 @@ public sealed class ApiKeyAuthenticationHandler(
         var key = await keys.FindAsync(presented, Context.RequestAborted).ConfigureAwait(false);
         if (key is null)
         {
-            return AuthenticateResult.Fail("The API key is not valid (unknown, revoked or mistyped).");
+            Context.Items[FailureKey] = "The API key is not valid (unknown, revoked or mistyped).";
+            return AuthenticateResult.Fail((string)Context.Items[FailureKey]!);
         }
 
         var claims = new List<Claim>
@@ -76,7 +81,7 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.StatusCode = StatusCodes.Status401Unauthorized;
-        Response.Headers.Append(HeaderNames.WWWAuthenticate, "Bearer");
+        Response.Headers.Append(HeaderNames.WWWAuthenticate, Context.Items.ContainsKey(FailureKey) ? "Bearer error=\"invalid_token\"" : "Bearer");
         return Task.CompletedTask;
     }
 }
@@ -135,7 +140,8 @@ internal sealed class ProblemAuthorizationResultHandler(IProblemDetailsService p
         if (authorizeResult.Challenged)
         {
             await context.ChallengeAsync().ConfigureAwait(false);
-            var failure = context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure?.Message;
+            var failure = context.Items.TryGetValue(ApiKeyAuthenticationHandler.FailureKey, out var reason) ? reason as string
+                : context.Request.Headers.Authorization.Count > 0 ? "The bearer token is not valid here (expired, for another audience, or not signed by the configured provider)." : null;
             problem = new ProblemDetails
             {
                 Status = StatusCodes.Status401Unauthorized,

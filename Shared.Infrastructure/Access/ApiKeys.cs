@@ -36,7 +36,12 @@ public sealed class ApiKeys
     private readonly DbContextOptions<AccessDbContext> _options;
     private readonly TimeProvider _clock;
     private readonly TimeSpan _cacheFor;
-    private readonly ConcurrentDictionary<string, (ValidKey? Key, byte[] Hash, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ValidKey Key, byte[] Hash, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+
+    // Key ids that are unknown or revoked, apart from the valid ones: a scan of made-up ids fills
+    // (and, past its bound, empties) only this one.
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _refused = new(StringComparer.Ordinal);
+    private long _revocations;
 
     public ApiKeys(string connectionString, TimeProvider clock, TimeSpan cacheFor)
     {
@@ -87,10 +92,11 @@ public sealed class ApiKeys
         return keys.Select(View).ToArray();
     }
 
-    public async Task<bool> AnyActiveWithScopeAsync(string scope, CancellationToken cancellationToken = default)
+    /// <summary>Whether any key was ever created (revoked ones count).</summary>
+    public async Task<bool> AnyAsync(CancellationToken cancellationToken = default)
     {
         await using var db = Open();
-        return await db.ApiKeys.AnyAsync(k => k.RevokedAt == null && k.Scopes.Contains(scope), cancellationToken).ConfigureAwait(false);
+        return await db.ApiKeys.AnyAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Revokes a key by its id or key id; it stops working at once in this process, within the cache time elsewhere.</summary>
@@ -112,7 +118,9 @@ public sealed class ApiKeys
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        Interlocked.Increment(ref _revocations);
         _cache.TryRemove(key.KeyId, out _);
+        _refused[key.KeyId] = _clock.GetUtcNow() + _cacheFor;
         return View(key);
     }
 
@@ -125,22 +133,35 @@ public sealed class ApiKeys
         }
 
         var now = _clock.GetUtcNow();
-        if (!_cache.TryGetValue(keyId, out var entry) || entry.Until <= now)
+        if (_refused.TryGetValue(keyId, out var refusedUntil) && refusedUntil > now)
         {
-            await using var db = Open();
-            var key = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.KeyId == keyId, cancellationToken).ConfigureAwait(false);
-            entry = key is null || key.RevokedAt is not null
-                ? (null, [], now + _cacheFor)
-                : (new ValidKey(key.KeyId, key.Name, key.Scopes.ToHashSet(StringComparer.Ordinal), key.Channel, key.Marketplace), key.SecretHash, now + _cacheFor);
-            if (_cache.Count > 10_000)
-            {
-                _cache.Clear(); // unknown key ids from a scan must not grow the cache without bound
-            }
-
-            _cache[keyId] = entry;
+            return null;
         }
 
-        return entry.Key is not null && CryptographicOperations.FixedTimeEquals(entry.Hash, Hash(secret)) ? entry.Key : null;
+        if (!_cache.TryGetValue(keyId, out var entry) || entry.Until <= now)
+        {
+            var revocations = Interlocked.Read(ref _revocations);
+            await using var db = Open();
+            var key = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.KeyId == keyId, cancellationToken).ConfigureAwait(false);
+            if (key is null || key.RevokedAt is not null)
+            {
+                if (_refused.Count > 10_000)
+                {
+                    _refused.Clear();
+                }
+
+                _refused[keyId] = now + _cacheFor;
+                return null;
+            }
+
+            entry = (new ValidKey(key.KeyId, key.Name, key.Scopes.ToHashSet(StringComparer.Ordinal), key.Channel, key.Marketplace), key.SecretHash, now + _cacheFor);
+            if (Interlocked.Read(ref _revocations) == revocations)
+            {
+                _cache[keyId] = entry; // not when a key was revoked meanwhile: this read may predate it
+            }
+        }
+
+        return CryptographicOperations.FixedTimeEquals(entry.Hash, Hash(secret)) ? entry.Key : null;
     }
 
     private static bool TryParse(string presented, out string keyId, out string secret)

@@ -23,8 +23,8 @@ public sealed record Caller(string Actor, string? KeyId, IReadOnlySet<string> Sc
     /// <summary>Whether this caller may see or act on an order of <paramref name="channel"/> (and <paramref name="marketplace"/>).</summary>
     public bool MaySee(string channel, string? marketplace) =>
         Channel is null
-        || (string.Equals(Channel, channel, StringComparison.OrdinalIgnoreCase)
-            && (Marketplace is null || string.Equals(Marketplace, marketplace, StringComparison.OrdinalIgnoreCase)));
+        || (string.Equals(Channel, channel, StringComparison.Ordinal)
+            && (Marketplace is null || string.Equals(Marketplace, marketplace, StringComparison.Ordinal)));
 
     public static Caller Of(ClaimsPrincipal user)
     {
@@ -37,14 +37,21 @@ public sealed record Caller(string Actor, string? KeyId, IReadOnlySet<string> Sc
         var scopes = user.FindAll(c => c.Type is ScopeClaim or "scp" or "http://schemas.microsoft.com/identity/claims/scope")
             .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .ToHashSet(StringComparer.Ordinal);
-        var subject = (user.FindFirst("sub") ?? user.FindFirst(ClaimTypes.NameIdentifier))?.Value;
-        var actor = user.FindFirst(ActorClaim)?.Value ?? (subject is not null ? $"token:{subject}" : user.Identity.Name ?? "unknown");
-        return new Caller(
-            actor,
-            user.FindFirst(KeyIdClaim)?.Value,
-            scopes,
-            user.FindFirst(ChannelClaim)?.Value,
-            user.FindFirst(MarketplaceClaim)?.Value);
+        // The oms_* claims are the API key scheme's own; a bearer token that carries them is not believed.
+        var key = user.Identities.FirstOrDefault(i => i.AuthenticationType == ApiKeyAuthenticationHandler.SchemeName && i.IsAuthenticated);
+        if (key is not null)
+        {
+            return new Caller(
+                key.FindFirst(ActorClaim)?.Value ?? "key:unknown",
+                key.FindFirst(KeyIdClaim)?.Value,
+                scopes,
+                key.FindFirst(ChannelClaim)?.Value,
+                key.FindFirst(MarketplaceClaim)?.Value);
+        }
+
+        var subject = (user.FindFirst("sub") ?? user.FindFirst(ClaimTypes.NameIdentifier))?.Value ?? "unknown";
+        var actor = $"token:{subject}";
+        return new Caller(actor.Length > 200 ? actor[..200] : actor, null, scopes, null, null);
     }
 
     /// <summary>Lets an endpoint take the caller as a parameter (not part of the OpenAPI document).</summary>

@@ -8,6 +8,9 @@ public static class Scopes
 {
     public const string OrdersRead = "orders:read";
     public const string OrdersWrite = "orders:write";
+
+    /// <summary>Releasing orders from a hold (a review decision: never a sales channel's own).</summary>
+    public const string OrdersReview = "orders:review";
     public const string InventoryRead = "inventory:read";
     public const string InventoryWrite = "inventory:write";
 
@@ -23,7 +26,7 @@ public static class Scopes
 
     public static IReadOnlyList<string> All { get; } =
     [
-        OrdersRead, OrdersWrite, InventoryRead, InventoryWrite, CatalogRead, CatalogWrite,
+        OrdersRead, OrdersWrite, OrdersReview, InventoryRead, InventoryWrite, CatalogRead, CatalogWrite,
         FulfillmentRead, FulfillmentWrite, PaymentsRead, Admin,
     ];
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using FluentValidation;
 using Mediator;
 using Microsoft.AspNetCore.Builder;
@@ -13,7 +14,7 @@ using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Fulfillment.Features;
 
-internal sealed record NodeRequest(string? Name, NodeKind? Kind, string? CountryCode, double? Latitude, double? Longitude, bool CanShip, bool CanPickup, int DailyCapacity, int Priority, bool Active = true);
+internal sealed record NodeRequest(string? Name, NodeKind? Kind, string? CountryCode, double? Latitude, double? Longitude, [property: JsonRequired] bool CanShip, [property: JsonRequired] bool CanPickup, int DailyCapacity = 0, int Priority = 0, bool Active = true);
 
 internal sealed record NodeView(string Code, string Name, string Kind, string CountryCode, double Latitude, double Longitude, bool CanShip, bool CanPickup, int DailyCapacity, int Priority, bool Active);
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Mediator;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -8,15 +9,15 @@ using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Inventory.Features;
 
-internal sealed record SetStockLevelRequest(int OnHand, int? SafetyStock);
+internal sealed record SetStockLevelRequest([property: JsonRequired] int OnHand, int? SafetyStock);
 
-internal sealed record AdjustStockRequest(int Delta, string Reason, string? Reference);
+internal sealed record AdjustStockRequest([property: JsonRequired] int Delta, string Reason, string? Reference);
 
 internal sealed record StockBatchRequest(IReadOnlyList<StockBatchRow> Items);
 
 internal sealed record StockBatchResult(int Updated);
 
-internal sealed record ReserveStockRequest(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, int? HoldSeconds);
+internal sealed record ReserveStockRequest([property: JsonRequired] Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, int? HoldSeconds);
 
 internal sealed record ReleaseRequest(string? Reason);
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using FluentValidation;
 using Mediator;
 using Npgsql;
@@ -18,7 +19,7 @@ internal sealed record AdjustStock(string Sku, string Location, int Delta, strin
 /// <summary>A bulk stock sync (up to <see cref="StockRules.MaxBatchRows"/> rows in one transaction).</summary>
 internal sealed record LoadStockBatch(IReadOnlyList<StockBatchRow> Items, string? Actor = null) : ICommand<int>;
 
-internal sealed record StockBatchRow(string Sku, string Location, int OnHand, int? SafetyStock);
+internal sealed record StockBatchRow(string Sku, string Location, [property: JsonRequired] int OnHand, int? SafetyStock);
 
 internal static class StockRules
 {

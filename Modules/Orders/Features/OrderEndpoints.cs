@@ -80,7 +80,7 @@ internal static class OrderEndpoints
         group.MapPost("/{id:guid}/release", async (Guid id, Caller caller, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new ReleaseOrder(id, caller), ct)))
             .WithName("ReleaseOrder")
-            .RequireScope(Scopes.OrdersWrite)
+            .RequireScope(Scopes.OrdersReview)
             .WithSummary("Releases an order from its hold; payment is authorised next.");
 
         group.MapPost("/{id:guid}/cancel", async (Guid id, CancelRequest? body, Caller caller, ISender sender, CancellationToken ct) =>

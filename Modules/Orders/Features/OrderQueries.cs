@@ -88,7 +88,10 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db) :
     public async ValueTask<OrderView> Handle(GetOrder query, CancellationToken cancellationToken)
     {
         var order = await db.Orders.AsNoTracking().AsSplitQuery().SingleOrDefaultAsync(o => o.Id == query.OrderId, cancellationToken);
-        return OrderViews.Of(OrderAccess.Visible(order, query.OrderId, query.Caller));
+        var view = OrderViews.Of(OrderAccess.Visible(order, query.OrderId, query.Caller));
+        return query.Caller is { IsChannelBound: true }
+            ? view with { Timeline = view.Timeline.Select(t => t with { Actor = null }).ToArray() } // operators' key names are not a shop's business
+            : view;
     }
 
     public async ValueTask<OrderPage> Handle(ListOrders query, CancellationToken cancellationToken)

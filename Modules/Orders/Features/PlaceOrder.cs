@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -30,7 +31,7 @@ internal sealed record PlaceOrderRequest(
 
 internal sealed record CustomerRequest(string? Id, string? Email, string? Name);
 
-internal sealed record LineRequest(string? Sku, int Quantity, decimal? UnitPrice);
+internal sealed record LineRequest(string? Sku, [property: JsonRequired] int Quantity, decimal? UnitPrice);
 
 internal sealed record AddressRequest(string? Name, IReadOnlyList<string>? Lines, string? City, string? PostalCode, string? CountryCode, double? Latitude, double? Longitude);
 
@@ -100,7 +101,7 @@ internal sealed class PlaceOrderValidator : AbstractValidator<PlaceOrder>
             {
                 line.RuleFor(l => l.Sku).NotEmpty().MaximumLength(64).Matches("^[A-Za-z0-9][A-Za-z0-9._-]*$");
                 line.RuleFor(l => l.Quantity).InclusiveBetween(1, settings.MaxLineQuantity);
-                line.RuleFor(l => l.UnitPrice).GreaterThanOrEqualTo(0m);
+                line.RuleFor(l => l.UnitPrice).IsAmount();
             }).OverridePropertyName("lines");
         });
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Pricing.Domain;
 using OmsModular.Modules.Pricing.Features.Promotions;
@@ -8,7 +9,7 @@ using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Pricing.Features;
 
-internal sealed record QuoteLine(string Sku, int Quantity, decimal? MarketplaceUnitPrice);
+internal sealed record QuoteLine(string Sku, [property: JsonRequired] int Quantity, decimal? MarketplaceUnitPrice);
 
 internal sealed record QuoteInput(
     string Channel,

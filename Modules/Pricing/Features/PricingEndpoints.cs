@@ -1,4 +1,6 @@
+using System.Text.Json.Serialization;
 using FluentValidation;
+using OmsModular.Shared.Infrastructure.Hosting;
 using Mediator;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -13,7 +15,7 @@ namespace OmsModular.Modules.Pricing.Features;
 
 internal sealed record PriceListRequest(string? Channel, string? Currency, bool PricesIncludeTax, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, IReadOnlyList<PriceRequest>? Prices);
 
-internal sealed record PriceRequest(string Sku, int MinQuantity, decimal UnitPrice);
+internal sealed record PriceRequest(string Sku, [property: JsonRequired] int MinQuantity, [property: JsonRequired] decimal UnitPrice);
 
 internal sealed record PutPriceList(string Code, PriceListRequest List, string? Actor = null) : ICommand<int>;
 
@@ -23,9 +25,9 @@ internal sealed record PutShippingRate(string ServiceLevel, string Currency, dec
 
 internal sealed record QuoteCart(QuoteInput Input) : IQuery<Quote>;
 
-internal sealed record RateRequest(decimal Rate);
+internal sealed record RateRequest([property: JsonRequired] decimal Rate);
 
-internal sealed record AmountRequest(decimal Amount);
+internal sealed record AmountRequest([property: JsonRequired] decimal Amount);
 
 internal sealed class PutPriceListValidator : AbstractValidator<PutPriceList>
 {
@@ -41,7 +43,7 @@ internal sealed class PutPriceListValidator : AbstractValidator<PutPriceList>
         {
             price.RuleFor(p => p.Sku).NotEmpty().MaximumLength(64);
             price.RuleFor(p => p.MinQuantity).GreaterThanOrEqualTo(1);
-            price.RuleFor(p => p.UnitPrice).GreaterThanOrEqualTo(0m);
+            price.RuleFor(p => p.UnitPrice).IsAmount();
         }).OverridePropertyName("prices");
         RuleFor(c => c.List.Prices).Must(p => p!.Select(x => (x.Sku, x.MinQuantity)).Distinct().Count() == p!.Count)
             .WithMessage("A (sku, minQuantity) tier appears twice.").When(c => c.List.Prices is not null).OverridePropertyName("prices");
@@ -56,7 +58,7 @@ internal sealed class PutTaxRateValidator : AbstractValidator<PutTaxRate>
     public PutTaxRateValidator()
     {
         RuleFor(c => c.CountryCode).Must(Countries.IsKnown).WithMessage("'countryCode' must be an ISO 3166-1 alpha-2 code.");
-        RuleFor(c => c.Rate).InclusiveBetween(0m, 1m);
+        RuleFor(c => c.Rate).InclusiveBetween(0m, 1m).PrecisionScale(7, 6, ignoreTrailingZeros: true);
     }
 }
 
@@ -66,7 +68,7 @@ internal sealed class PutShippingRateValidator : AbstractValidator<PutShippingRa
     {
         RuleFor(c => c.ServiceLevel).NotEmpty().MaximumLength(50);
         RuleFor(c => c.Currency).Must(Currencies.IsKnown).WithMessage("'currency' must be an ISO 4217 code.");
-        RuleFor(c => c.Amount).GreaterThanOrEqualTo(0m);
+        RuleFor(c => c.Amount).IsAmount();
     }
 }
 
@@ -76,12 +78,19 @@ internal sealed class QuoteCartValidator : AbstractValidator<QuoteCart>
     {
         RuleFor(q => q.Input.Currency).Must(Currencies.IsKnown).WithMessage("'currency' must be an ISO 4217 code.").OverridePropertyName("currency");
         RuleFor(q => q.Input.CountryCode).Must(Countries.IsKnown).WithMessage("'countryCode' must be an ISO 3166-1 alpha-2 code.").OverridePropertyName("countryCode");
-        RuleFor(q => q.Input.Lines).NotEmpty().OverridePropertyName("lines");
+        RuleFor(q => q.Input.Channel).Must(c => c is "web" or "app" or "marketplace" or "store")
+            .WithMessage("'channel' must be one of web, app, marketplace, store.").OverridePropertyName("channel");
+        RuleFor(q => q.Input.Lines).NotEmpty().Must(l => l.Count <= 100).WithMessage("A quote holds one to 100 lines.").OverridePropertyName("lines");
         RuleForEach(q => q.Input.Lines).ChildRules(l =>
         {
             l.RuleFor(x => x.Sku).NotEmpty().MaximumLength(64);
             l.RuleFor(x => x.Quantity).InclusiveBetween(1, 100_000);
+            l.RuleFor(x => x.MarketplaceUnitPrice).IsAmount();
         }).OverridePropertyName("lines");
+        RuleFor(q => q.Input.ServiceLevel).MaximumLength(50).OverridePropertyName("serviceLevel");
+        RuleFor(q => q.Input.CustomerId).MaximumLength(100).OverridePropertyName("customerId");
+        RuleFor(q => q.Input.CouponCodes).Must(c => c is null || (c.Count <= 10 && c.All(x => !string.IsNullOrWhiteSpace(x) && x.Length <= 50)))
+            .WithMessage("At most 10 coupon codes of up to 50 characters.").OverridePropertyName("couponCodes");
         RuleFor(q => q.Input.DeliveryMethod).Must(m => m is "ship" or "pickup").WithMessage("'deliveryMethod' must be ship or pickup.").OverridePropertyName("deliveryMethod");
     }
 }
@@ -180,7 +189,7 @@ internal static class PricingEndpoints
         group.MapGet("/changes", async (ISender sender, string? kind, string? key, int? limit, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new ListCatalogChanges(kind, key, limit ?? 100), ct)))
             .WithName("ListCatalogChanges")
-            .RequireScope(Scopes.CatalogRead)
+            .RequireScope(Scopes.CatalogWrite)
             .WithSummary("The catalogue's change log, newest first: who changed which price list, rate, promotion or coupon, and to what.");
         Promotions.PromotionEndpoints.Map(group);
     }

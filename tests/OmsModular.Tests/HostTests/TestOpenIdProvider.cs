@@ -46,7 +46,7 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
     /// <summary>An access token for <paramref name="subject"/> with these scopes (space-separated in one <c>scope</c> claim).</summary>
     public string Issue(string subject, string scopes, string? audience = Audience, string? issuer = null, TimeSpan? lifetime = null, RSA? signWith = null)
     {
-        var now = DateTime.UtcNow;
+        var now = DateTime.UtcNow + (lifetime is { } l && l < TimeSpan.Zero ? l - TimeSpan.FromMinutes(10) : TimeSpan.Zero); // an expired token was valid once
         var key = signWith is null ? Key : new RsaSecurityKey(signWith) { KeyId = "test-key-1" };
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
@@ -55,7 +55,7 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
             Subject = new ClaimsIdentity([new Claim("sub", subject), new Claim("scope", scopes)]),
             NotBefore = now.AddMinutes(-1),
             IssuedAt = now.AddMinutes(-1),
-            Expires = now + (lifetime ?? TimeSpan.FromMinutes(10)),
+            Expires = now + (lifetime is { } span && span > TimeSpan.Zero ? span : TimeSpan.FromMinutes(10)),
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
         });
     }

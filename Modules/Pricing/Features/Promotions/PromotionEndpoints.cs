@@ -87,8 +87,8 @@ internal sealed class PutPromotionValidator : AbstractValidator<PutPromotion>
         {
             RuleFor(c => c.Promotion.Value).GreaterThan(0m).LessThanOrEqualTo(100m)
                 .When(c => PromotionKinds.IsPercentage(Kind(c))).WithMessage("'value' is a percentage: more than 0, at most 100.").OverridePropertyName("value");
-            RuleFor(c => c.Promotion.Value).GreaterThan(0m)
-                .When(c => PromotionKinds.IsFixed(Kind(c))).WithMessage("'value' is an amount: more than 0.").OverridePropertyName("value");
+            RuleFor(c => c.Promotion.Value).GreaterThan(0m).WithMessage("'value' is an amount: more than 0.").IsAmount()
+                .When(c => PromotionKinds.IsFixed(Kind(c))).OverridePropertyName("value");
             RuleFor(c => c.Promotion.Currency).NotEmpty()
                 .When(c => PromotionKinds.IsFixed(Kind(c))).WithMessage("'currency' is required for a fixed amount.").OverridePropertyName("currency");
             RuleFor(c => c.Promotion.Skus).NotEmpty()
@@ -100,7 +100,7 @@ internal sealed class PutPromotionValidator : AbstractValidator<PutPromotion>
         });
         RuleFor(c => c.Promotion.Currency).Must(Currencies.IsKnown!).When(c => c.Promotion.Currency is not null)
             .WithMessage("'currency' must be an ISO 4217 code.").OverridePropertyName("currency");
-        RuleFor(c => c.Promotion.MinOrderValue).GreaterThanOrEqualTo(0m).OverridePropertyName("minOrderValue");
+        RuleFor(c => c.Promotion.MinOrderValue).IsAmount().OverridePropertyName("minOrderValue");
         RuleFor(c => c.Promotion.Currency).NotEmpty().When(c => c.Promotion.MinOrderValue is not null)
             .WithMessage("'currency' is required with 'minOrderValue'.").OverridePropertyName("currency");
         RuleFor(c => c).Must(c => !Currencies.IsKnown(c.Promotion.Currency) || c.Promotion.Value == decimal.Round(c.Promotion.Value, Currencies.MinorUnits(c.Promotion.Currency!)))
