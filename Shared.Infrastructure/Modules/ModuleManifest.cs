@@ -198,20 +198,17 @@ public sealed record ModuleDatabase(string ModuleName, string Schema, string Con
     }
 
     /// <summary>
-    /// Npgsql settings for many short transactions, unless the connection string sets them: statements
-    /// used often are prepared automatically (the server parses and plans them once per connection),
-    /// and a connection returned to the pool is not reset with <c>DISCARD ALL</c> (nothing here keeps
-    /// session state: locks are transaction-scoped, no <c>SET</c>, no temporary tables).
+    /// Npgsql settings for many short transactions, unless the connection string sets them: a
+    /// connection returned to the pool is not reset with <c>DISCARD ALL</c> (nothing here keeps
+    /// session state: locks are transaction-scoped, no <c>SET</c>, no temporary tables). Automatic
+    /// preparation stays off: with it, a statement that failed inside a transaction left its pooled
+    /// connection reading another command's rows (npgsql/npgsql#6391; PooledConnectionTests).
     /// </summary>
     public static string Tuned(string connectionString)
     {
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys
             .Cast<string>().Select(k => k.Replace(" ", string.Empty, StringComparison.Ordinal)).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
-        if (!given.Contains("MaxAutoPrepare"))
-        {
-            builder.MaxAutoPrepare = 64;
-        }
 
         if (!given.Contains("NoResetOnClose"))
         {

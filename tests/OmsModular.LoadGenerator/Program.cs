@@ -238,7 +238,13 @@ async Task RestockAsync()
 
     foreach (var node in nodes)
     {
-        var body = JsonNode.Parse(node.GetRawText())!.AsObject();
+        var view = JsonNode.Parse(node.GetRawText())!.AsObject();
+        var body = new JsonObject();
+        foreach (var field in new[] { "name", "kind", "countryCode", "latitude", "longitude", "canShip", "canPickup", "priority", "active" })
+        {
+            body[field] = view[field]?.DeepClone(); // the request's fields only: the API refuses unknown ones
+        }
+
         body["dailyCapacity"] = 0;
         using var put = await http.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{node.GetProperty("code").GetString()}", body);
         put.EnsureSuccessStatusCode();
