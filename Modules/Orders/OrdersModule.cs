@@ -33,11 +33,13 @@ public sealed class OrdersModule : IModule
         .Sends<AuthorizePaymentBatch>()
         .Sends<ConfirmReservationsBatch>()
         .Sends<ReserveStockBatch>()
+        .Sends<GetPaymentTokenKey>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton<OrderSettings>();
+        services.AddSingleton<PaymentTokenSealer>();
         services.AddScoped<OrderPipeline>();
         services.AddScoped<OrderTimeoutJob>();
         services.AddRecurringJob<OrderTimeoutJob>(OrderTimeoutJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Hangfire.Cron.Minutely());

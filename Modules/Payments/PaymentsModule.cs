@@ -25,6 +25,7 @@ public sealed class PaymentsModule : IModule
         .Publishes<PaymentVoided>()
         .Handles<AuthorizePayment, PaymentAuthorization, PaymentApi>()
         .Handles<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>, PaymentApi>()
+        .Handles<GetPaymentTokenKey, PaymentTokenKey, PaymentTokenKeyApi>()
         .ConsumesInBatches<OrderCancelled, VoidEndedOrders>("payments.VoidEndedOrdersOnCancel")
         .ConsumesInBatches<OrderRejected, VoidEndedOrders>("payments.VoidEndedOrdersOnReject")
         .Build();
@@ -32,6 +33,7 @@ public sealed class PaymentsModule : IModule
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton<SandboxPaymentProvider>();
+        services.AddSingleton<PaymentTokens>();
         services.AddScoped<RetryVoidsJob>();
         services.AddRecurringJob<RetryVoidsJob>(RetryVoidsJob.JobId, job => job.RunAsync(CancellationToken.None), Hangfire.Cron.Minutely());
         services.AddSingleton<IPaymentProvider>(sp => sp.GetRequiredService<SandboxPaymentProvider>());

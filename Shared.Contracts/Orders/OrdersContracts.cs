@@ -28,7 +28,6 @@ public sealed record OrderPlaced(
     OrderDelivery Delivery,
     IReadOnlyList<string> CouponCodes,
     string PaymentMethod,
-    string PaymentToken,
     DateTimeOffset PlacedAt) : IIntegrationEvent;
 
 /// <summary>An order was cancelled (compensations follow in the modules that hold something for it).</summary>

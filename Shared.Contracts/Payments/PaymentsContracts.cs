@@ -6,7 +6,14 @@ namespace OmsModular.Shared.Contracts.Payments;
 /// a repeat answers with the payment's state now and has no second effect. An order whose end
 /// Payments has recorded is never authorised: the answer is <c>order-ended</c>.
 /// </summary>
-public sealed record AuthorizePayment(Guid OrderId, decimal Amount, string Currency, string Method, string Token) : IModuleRequest<PaymentAuthorization>;
+/// <remarks><see cref="SealedToken"/> is the provider's token sealed with the key of <see cref="GetPaymentTokenKey"/>: only Payments can open it.</remarks>
+public sealed record AuthorizePayment(Guid OrderId, decimal Amount, string Currency, string Method, string SealedToken) : IModuleRequest<PaymentAuthorization>;
+
+/// <summary>The public key payment tokens are sealed with before they leave the module that captured them.</summary>
+public sealed record GetPaymentTokenKey : IModuleRequest<PaymentTokenKey>;
+
+/// <summary>A public key (P-256, SubjectPublicKeyInfo) and its id.</summary>
+public sealed record PaymentTokenKey(string KeyId, byte[] PublicKey);
 
 /// <summary>
 /// The state of the order's payment after the request: <c>authorized</c> (<see cref="Amount"/>

@@ -19,7 +19,7 @@ using static OmsModular.Shared.Infrastructure.Persistence.SqlParameters;
 namespace OmsModular.Modules.Orders.Features;
 
 /// <summary>A validated capture waiting to be committed.</summary>
-internal sealed record Capture(string IdempotencyKey, string RequestHash, PlaceOrderRequest Request, Guid OrderId, DateTimeOffset PlacedAt, string? Actor)
+internal sealed record Capture(string IdempotencyKey, string RequestHash, PlaceOrderRequest Request, Guid OrderId, DateTimeOffset PlacedAt, string? Actor, string SealedPaymentToken)
 {
     public TaskCompletionSource<PlaceOrderResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -330,7 +330,7 @@ internal sealed class OrderIntake(IServiceScopeFactory scopes, OrderSettings set
             },
             Delivery = new Delivery { Method = request.Delivery!.Method!, ServiceLevel = request.Delivery.ServiceLevel, PickupLocation = request.Delivery.PickupLocation },
             CouponCodes = request.CouponCodes?.ToList() ?? [],
-            Payment = new PaymentInstruction { Method = request.Payment!.Method!, Token = request.Payment.Token! },
+            Payment = new PaymentInstruction { Method = request.Payment!.Method!, Token = capture.SealedPaymentToken },
             PlacedAt = now,
         };
         order.ActingAs(capture.Actor);
@@ -351,7 +351,6 @@ internal sealed class OrderIntake(IServiceScopeFactory scopes, OrderSettings set
                 new OrderDelivery(order.Delivery.Method, order.Delivery.ServiceLevel, order.Delivery.PickupLocation),
                 order.CouponCodes,
                 order.Payment.Method,
-                order.Payment.Token,
                 now),
             partitionKey: order.Id.ToString());
         return order;

@@ -140,6 +140,7 @@ internal sealed class PlaceOrderValidator : AbstractValidator<PlaceOrder>
         {
             RuleFor(c => c.Order.Payment!.Method).NotEmpty().MaximumLength(50).OverridePropertyName("payment.method");
             RuleFor(c => c.Order.Payment!.Token).NotEmpty().MaximumLength(200)
+                .Matches("^[\\x21-\\x7E]+$").WithMessage("'token' is the provider's token: printable ASCII without spaces.")
                 .Must(t => !CardNumbers.LooksLikeCardNumber(t))
                 .WithMessage("This looks like a card number. Send the payment provider's token, never card data.")
                 .OverridePropertyName("payment.token");
@@ -184,7 +185,7 @@ internal static class CardNumbers
 /// idempotency key and <see cref="OrderPlaced"/>) together with the other orders arriving at the
 /// same moment. The writer owns the unit of work, so no transaction is opened around this handler.
 /// </summary>
-internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock) : ICommandHandler<PlaceOrder, PlaceOrderResult>
+internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock, PaymentTokenSealer sealer) : ICommandHandler<PlaceOrder, PlaceOrderResult>
 {
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrder command, CancellationToken cancellationToken)
     {
@@ -200,6 +201,7 @@ internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock) 
         }
 
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command.Order, MessageSerialization.Options))));
-        return await writer.CaptureAsync(new Capture(command.IdempotencyKey, hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow(), command.Caller?.Actor));
+        return await writer.CaptureAsync(new Capture(command.IdempotencyKey, hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow(), command.Caller?.Actor,
+            await sealer.SealAsync(command.Order.Payment!.Token!, cancellationToken)));
     }
 }

@@ -300,17 +300,24 @@ internal sealed class RetryVoidsJob(ISender sender)
 }
 
 /// <summary>Module API: Orders authorises through contracts (voids follow the order's end, see <see cref="Consumers.VoidEndedOrders"/>).</summary>
-internal sealed class PaymentApi(ISender sender) :
+internal sealed class PaymentApi(ISender sender, PaymentTokens tokens) :
     IModuleRequestHandler<AuthorizePayment, PaymentAuthorization>,
     IModuleRequestHandler<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>>
 {
     public async Task<PaymentAuthorization> HandleAsync(AuthorizePayment request, CancellationToken cancellationToken) =>
-        await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, request.Token), cancellationToken);
+        await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, await tokens.OpenAsync(request.SealedToken, cancellationToken)), cancellationToken);
 
-    public async Task<IReadOnlyList<PaymentAuthorization>> HandleAsync(AuthorizePaymentBatch request, CancellationToken cancellationToken) =>
-        await sender.Send(
-            new AuthorizePaymentBatchCommand(request.Requests.Select(r => new AuthorizePaymentCommand(r.OrderId, r.Amount, r.Currency, r.Method, r.Token)).ToArray()),
-            cancellationToken);
+    public async Task<IReadOnlyList<PaymentAuthorization>> HandleAsync(AuthorizePaymentBatch request, CancellationToken cancellationToken)
+    {
+        var commands = new AuthorizePaymentCommand[request.Requests.Count];
+        for (var i = 0; i < commands.Length; i++)
+        {
+            var r = request.Requests[i];
+            commands[i] = new AuthorizePaymentCommand(r.OrderId, r.Amount, r.Currency, r.Method, await tokens.OpenAsync(r.SealedToken, cancellationToken));
+        }
+
+        return await sender.Send(new AuthorizePaymentBatchCommand(commands), cancellationToken);
+    }
 }
 
 internal static class PaymentEndpoints

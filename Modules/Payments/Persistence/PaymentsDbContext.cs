@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Payments.Domain;
+using OmsModular.Modules.Payments.Features;
 using OmsModular.Shared.Infrastructure.Persistence;
 
 namespace OmsModular.Modules.Payments.Persistence;
@@ -12,6 +13,8 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
     public DbSet<LedgerEntry> Ledger => Set<LedgerEntry>();
 
     public DbSet<EndedOrder> EndedOrders => Set<EndedOrder>();
+
+    public DbSet<TokenKey> TokenKeys => Set<TokenKey>();
 
     protected override void ConfigureModule(ModelBuilder modelBuilder)
     {
@@ -37,6 +40,11 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
         ledger.Property(e => e.Currency).HasMaxLength(3).IsFixedLength();
         ledger.Property(e => e.ProviderReference).HasMaxLength(100);
         ledger.Property(e => e.Note).HasMaxLength(200);
+
+        var key = modelBuilder.Entity<TokenKey>();
+        key.ToTable("token_keys");
+        key.HasKey(k => k.KeyId);
+        key.Property(k => k.KeyId).HasMaxLength(32);
 
         var ended = modelBuilder.Entity<EndedOrder>();
         ended.ToTable("ended_orders");

@@ -15,7 +15,7 @@ public sealed class PaymentTests(HostFixture host)
     {
         using var scope = host.Services.CreateScope();
         return await scope.ServiceProvider.GetRequiredService<IModuleClient>()
-            .SendAsync(new AuthorizePayment(orderId, amount, "EUR", "card", token));
+            .SendAsync(new AuthorizePayment(orderId, amount, "EUR", "card", await Sandbox.SealAsync(host.Services, token)));
     }
 
     private async Task<JsonElement> LedgerAsync(Guid orderId) =>

@@ -5,6 +5,15 @@ namespace OmsModular.Tests.Payments;
 /// <summary>The sandbox provider's own counts (internal to Payments; read by reflection).</summary>
 internal static class Sandbox
 {
+    /// <summary>A token sealed with Payments' key, as Orders sends it.</summary>
+    public static async Task<string> SealAsync(IServiceProvider services, string token)
+    {
+        using var scope = services.CreateScope();
+        var key = await scope.ServiceProvider.GetRequiredService<OmsModular.Shared.Infrastructure.ModuleApi.IModuleClient>()
+            .SendAsync(new OmsModular.Shared.Contracts.Payments.GetPaymentTokenKey());
+        return OmsModular.Shared.Infrastructure.Secrets.SealedBox.Seal(key.KeyId, key.PublicKey, token);
+    }
+
     public static long Authorizations(IServiceProvider services)
     {
         var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;

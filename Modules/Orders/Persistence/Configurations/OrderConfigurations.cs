@@ -63,7 +63,7 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         builder.OwnsOne(o => o.Payment, p =>
         {
             p.Property(x => x.Method).HasMaxLength(50);
-            p.Property(x => x.Token).HasMaxLength(200);
+            p.Property(x => x.Token).HasMaxLength(600); // sealed for Payments (PaymentTokenSealer), never the plain token
         });
         builder.OwnsMany(o => o.Lines, line =>
         {

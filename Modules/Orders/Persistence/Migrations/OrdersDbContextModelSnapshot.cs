@@ -652,8 +652,8 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
 
                             b1.Property<string>("Token")
                                 .IsRequired()
-                                .HasMaxLength(200)
-                                .HasColumnType("character varying(200)")
+                                .HasMaxLength(600)
+                                .HasColumnType("character varying(600)")
                                 .HasColumnName("payment_token");
 
                             b1.HasKey("OrderId");

@@ -168,6 +168,33 @@ namespace OmsModular.Modules.Payments.Persistence.Migrations
                     b.ToTable("payments", "payments");
                 });
 
+            modelBuilder.Entity("OmsModular.Modules.Payments.Features.TokenKey", b =>
+                {
+                    b.Property<string>("KeyId")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("key_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<byte[]>("PrivateKey")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("private_key");
+
+                    b.Property<byte[]>("PublicKey")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("public_key");
+
+                    b.HasKey("KeyId")
+                        .HasName("pk_token_keys");
+
+                    b.ToTable("token_keys", "payments");
+                });
+
             modelBuilder.Entity("OmsModular.Shared.Infrastructure.Messaging.InboxMessage", b =>
                 {
                     b.Property<Guid>("Id")

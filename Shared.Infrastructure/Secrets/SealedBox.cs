@@ -1,0 +1,85 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace OmsModular.Shared.Infrastructure.Secrets;
+
+/// <summary>
+/// Public-key encryption of small secrets (ECIES on P-256 with AES-256-GCM): whoever has the public
+/// key can seal, only the holder of the private key can open. Sealed form:
+/// <c>v1.&lt;key id&gt;.&lt;ephemeral public key&gt;.&lt;nonce, ciphertext, tag&gt;</c> (base64url).
+/// </summary>
+public static class SealedBox
+{
+    private const string Version = "v1";
+    private const int NonceSize = 12;
+    private const int TagSize = 16;
+
+    public static (string KeyId, byte[] PublicKey, byte[] PrivateKey) CreateKey()
+    {
+        using var key = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        return (Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), key.ExportSubjectPublicKeyInfo(), key.ExportPkcs8PrivateKey());
+    }
+
+    public static string Seal(string keyId, byte[] publicKey, string secret)
+    {
+        using var recipient = ECDiffieHellman.Create();
+        recipient.ImportSubjectPublicKeyInfo(publicKey, out _);
+        using var ephemeral = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        var ephemeralPublic = ephemeral.ExportSubjectPublicKeyInfo();
+        var aesKey = ephemeral.DeriveKeyFromHash(recipient.PublicKey, HashAlgorithmName.SHA256, ephemeralPublic, null);
+        var plaintext = Encoding.UTF8.GetBytes(secret);
+        var output = new byte[NonceSize + plaintext.Length + TagSize];
+        var nonce = output.AsSpan(0, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        using (var aes = new AesGcm(aesKey, TagSize))
+        {
+            aes.Encrypt(nonce, plaintext, output.AsSpan(NonceSize, plaintext.Length), output.AsSpan(NonceSize + plaintext.Length), Encoding.ASCII.GetBytes(keyId));
+        }
+
+        return $"{Version}.{keyId}.{Base64Url(ephemeralPublic)}.{Base64Url(output)}";
+    }
+
+    /// <summary>The key id a sealed value names (to pick the private key), or null when it is not a sealed value.</summary>
+    public static string? KeyIdOf(string sealedValue)
+    {
+        var parts = sealedValue.Split('.');
+        return parts.Length == 4 && parts[0] == Version ? parts[1] : null;
+    }
+
+    public static string Open(byte[] privateKey, string sealedValue)
+    {
+        var parts = sealedValue.Split('.');
+        if (parts.Length != 4 || parts[0] != Version)
+        {
+            throw new CryptographicException("Not a sealed value.");
+        }
+
+        var ephemeralPublic = FromBase64Url(parts[2]);
+        var box = FromBase64Url(parts[3]);
+        if (box.Length < NonceSize + TagSize)
+        {
+            throw new CryptographicException("The sealed value is cut short.");
+        }
+
+        using var recipient = ECDiffieHellman.Create();
+        recipient.ImportPkcs8PrivateKey(privateKey, out _);
+        using var sender = ECDiffieHellman.Create();
+        sender.ImportSubjectPublicKeyInfo(ephemeralPublic, out _);
+        var aesKey = recipient.DeriveKeyFromHash(sender.PublicKey, HashAlgorithmName.SHA256, ephemeralPublic, null);
+        var plaintext = new byte[box.Length - NonceSize - TagSize];
+        using (var aes = new AesGcm(aesKey, TagSize))
+        {
+            aes.Decrypt(box.AsSpan(0, NonceSize), box.AsSpan(NonceSize, plaintext.Length), box.AsSpan(NonceSize + plaintext.Length), plaintext, Encoding.ASCII.GetBytes(parts[1]));
+        }
+
+        return Encoding.UTF8.GetString(plaintext);
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static byte[] FromBase64Url(string text)
+    {
+        var padded = text.Replace('-', '+').Replace('_', '/');
+        return Convert.FromBase64String(padded.PadRight(padded.Length + ((4 - (padded.Length % 4)) % 4), '='));
+    }
+}
