@@ -6,34 +6,65 @@ using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Shared.Infrastructure.Hosting;
 
-/// <summary>Ready when every hosted module's database answers.</summary>
+/// <summary>
+/// Ready when this process can serve its hosted modules' requests: each module's database accepts a
+/// new connection and answers within a few seconds. The check opens its own connection (no pool),
+/// so it sees the database as it is now (not a pooled connection broken by a restart) and is ready
+/// again as soon as the database is back. Per module in the body.
+/// </summary>
 internal sealed class ModuleDatabasesHealthCheck(ModuleDatabases databases) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var failures = new Dictionary<string, object>();
-        foreach (var database in databases.All.DistinctBy(d => d.ConnectionString))
+        var modules = new Dictionary<string, object>();
+        var down = 0;
+        foreach (var group in databases.All.GroupBy(d => d.ConnectionString))
         {
-            try
+            var state = await ProbeAsync(group.Key, cancellationToken).ConfigureAwait(false);
+            foreach (var database in group)
             {
-                await using var connection = new NpgsqlConnection(database.ConnectionString);
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using var command = new NpgsqlCommand("SELECT 1", connection);
-                await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                modules[database.ModuleName] = state;
             }
-            catch (Exception exception) when (exception is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+
+            if (state != "ok")
             {
-                failures[database.ModuleName] = exception.Message;
+                down += group.Count();
             }
         }
 
-        return failures.Count == 0
-            ? HealthCheckResult.Healthy("Every module database answers.")
-            : HealthCheckResult.Unhealthy("A module database does not answer.", data: failures);
+        return down == 0
+            ? HealthCheckResult.Healthy("Every hosted module's database answers.", data: modules)
+            : HealthCheckResult.Unhealthy($"{down} hosted module(s) cannot reach their database.", data: modules);
+    }
+
+    private static async Task<string> ProbeAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var probe = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Timeout = 3, CommandTimeout = 3, ApplicationName = "oms-health" }.ConnectionString;
+        try
+        {
+            await using var connection = new NpgsqlConnection(probe);
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand("SELECT 1", connection);
+            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return "ok";
+        }
+        catch (PostgresException exception)
+        {
+            return $"refused ({exception.SqlState})"; // the state, not the message: this answer is public
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            return "unreachable";
+        }
     }
 }
 
-/// <summary>Ready when the dispatchers, inbox processors and listener are running and not failing.</summary>
+/// <summary>
+/// The messaging workers of the hosted modules, per module: running, paused for an outage, stalled
+/// (a heartbeat older than <see cref="MessagingOptions.WorkerStallAfter"/>, e.g. blocked on a lock) or
+/// failing. A worker that is not running degrades readiness but never fails it: requests are still
+/// served, and the messages wait in the outbox and inbox until it runs again.
+/// </summary>
 internal sealed class MessagingWorkersHealthCheck(IServiceProvider services, IOptions<MessagingOptions> options) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -47,13 +78,19 @@ internal sealed class MessagingWorkersHealthCheck(IServiceProvider services, IOp
             .Concat(services.GetServices<InboxProcessor>())
             .Append(services.GetRequiredService<NotificationListener>())
             .ToArray();
-        var stale = DateTimeOffset.UtcNow - (options.Value.PollInterval * 3) - TimeSpan.FromSeconds(30);
-        var problems = workers
-            .Where(w => w.IsFaulted || w.LastHeartbeat is null || w.LastHeartbeat < stale)
-            .ToDictionary(w => w.WorkerName, w => (object)(w.IsFaulted ? "failing" : w.LastHeartbeat is null ? "not started" : "stalled"));
-        return Task.FromResult(problems.Count == 0
-            ? HealthCheckResult.Healthy($"{workers.Length} messaging workers running.")
-            : HealthCheckResult.Unhealthy("Messaging workers are not running.", data: problems));
+        var stale = DateTimeOffset.UtcNow - options.Value.WorkerStallAfter;
+        var states = workers
+            .GroupBy(w => w.WorkerName)
+            .ToDictionary(
+                g => g.Key,
+                g => (object)(g.Any(w => w.IsFaulted) ? "failing"
+                    : g.Any(w => w.LastHeartbeat is null) ? "not started"
+                    : g.Any(w => w.LastHeartbeat < stale) ? "stalled"
+                    : "running"));
+        var notRunning = states.Count(s => (string)s.Value != "running");
+        return Task.FromResult(notRunning == 0
+            ? HealthCheckResult.Healthy($"{workers.Length} messaging workers running.", data: states)
+            : HealthCheckResult.Degraded($"{notRunning} messaging worker(s) not running; requests are served and their messages wait.", data: states));
     }
 }
 

@@ -30,6 +30,9 @@ public sealed class MessagingOptions
     /// <summary>Fallback poll when no wake-up arrives (wake-ups are the normal path).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A worker whose last heartbeat is older than this shows as stalled in readiness (degraded, not down).</summary>
+    public TimeSpan WorkerStallAfter { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Attempts per delivery before it becomes a dead letter.</summary>
     public int MaxAttempts { get; set; } = 8;
 

@@ -38,6 +38,7 @@ public sealed class HostFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("Oms__Messaging__OutagePause", "00:00:00.200");
         Environment.SetEnvironmentVariable("Oms__Messaging__MaxOutagePause", "00:00:02");
         Environment.SetEnvironmentVariable("Oms__Messaging__OutageProbes", "6");
+        Environment.SetEnvironmentVariable("Oms__Messaging__WorkerStallAfter", "00:00:03");
         // The tests' deliberately unavailable sandbox tokens must not open the provider's circuit for the next test's orders.
         Environment.SetEnvironmentVariable("Oms__Payments__CircuitBreaker__MinimumThroughput", "100000");
         Environment.SetEnvironmentVariable("Oms__Jobs__PollInterval", "00:00:01");
