@@ -21,6 +21,7 @@ public sealed class FulfillmentModule : IModule
         .ConsumesInBatches<OrderPlaced, RouteOrder>("fulfillment.RouteOrder")
         .ConsumesInBatches<OrderReroutingRequested, RouteOrder>("fulfillment.RerouteOrder")
         .ConsumesInBatches<OrderConfirmed, CreateFulfilmentOrders>()
+        .Handles<FindNodes, FoundNodes, FindNodesApi>()
         .Sends<GetAvailability>()
         .Sends<ReserveStockBatch>()
         .Sends<ReleaseReservationsBatch>()

@@ -1,3 +1,4 @@
+using OmsModular.Shared.Contracts.Fulfillment;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,6 +21,7 @@ public sealed class InventoryModule : IModule
         .Publishes<StockReservationFailed>()
         .Publishes<StockReleased>()
         .Publishes<StockLevelChanged>()
+        .Sends<FindNodes>()
         .Handles<GetAvailability, AvailabilityResult, GetAvailabilityApi>()
         .Handles<ReserveStock, ReservationOutcome, ReservationApi>()
         .Handles<ReleaseReservations, OrderReservations, ReservationApi>()

@@ -34,12 +34,15 @@ public sealed class OrdersModule : IModule
         .Sends<ConfirmReservationsBatch>()
         .Sends<ReserveStockBatch>()
         .Sends<GetPaymentTokenKey>()
+        .Sends<GetPaymentMethods>()
+        .Sends<GetServiceLevels>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton<OrderSettings>();
         services.AddSingleton<PaymentTokenSealer>();
+        services.AddSingleton<CaptureReferences>();
         services.AddScoped<OrderPipeline>();
         services.AddScoped<OrderTimeoutJob>();
         services.AddRecurringJob<OrderTimeoutJob>(OrderTimeoutJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Hangfire.Cron.Minutely());

@@ -26,6 +26,7 @@ public sealed class PaymentsModule : IModule
         .Handles<AuthorizePayment, PaymentAuthorization, PaymentApi>()
         .Handles<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>, PaymentApi>()
         .Handles<GetPaymentTokenKey, PaymentTokenKey, PaymentTokenKeyApi>()
+        .Handles<GetPaymentMethods, PaymentMethods, PaymentMethodsApi>()
         .ConsumesInBatches<OrderCancelled, VoidEndedOrders>("payments.VoidEndedOrdersOnCancel")
         .ConsumesInBatches<OrderRejected, VoidEndedOrders>("payments.VoidEndedOrdersOnReject")
         .Build();

@@ -17,6 +17,7 @@ public sealed class PricingModule : IModule
         .UseDbContext<PricingDbContext>()
         .Publishes<OrderPriced>()
         .Publishes<OrderPricingFailed>()
+        .Handles<GetServiceLevels, ServiceLevels, ServiceLevelsApi>()
         .ConsumesInBatches<OrderPlaced, PriceOrder>()
         .ConsumesInBatches<OrderCancelled, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnCancel")
         .ConsumesInBatches<OrderRejected, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnReject")

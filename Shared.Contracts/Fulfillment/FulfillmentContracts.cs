@@ -12,3 +12,8 @@ public sealed record OrderRouted(Guid OrderId, Guid DecisionId, IReadOnlyList<No
 /// <summary>No plan could be made or reserved (reason: <c>out-of-stock</c>, <c>pickup-location-short</c>, <c>no-node</c>).</summary>
 [IntegrationEvent("fulfillment.order-routing-failed", 1)]
 public sealed record OrderRoutingFailed(Guid OrderId, Guid DecisionId, string Reason, string Detail) : IIntegrationEvent;
+
+/// <summary>Which of these codes name a fulfilment node (active or not): stock can be kept only at a node.</summary>
+public sealed record FindNodes(IReadOnlyList<string> Codes) : IModuleRequest<FoundNodes>;
+
+public sealed record FoundNodes(IReadOnlyList<string> Codes);

@@ -50,3 +50,8 @@ public sealed record PaymentDeclined(Guid PaymentId, Guid OrderId, decimal Amoun
 
 [IntegrationEvent("payments.payment-voided", 1)]
 public sealed record PaymentVoided(Guid PaymentId, Guid OrderId, string Reason) : IIntegrationEvent;
+
+/// <summary>The payment methods the configured provider supports.</summary>
+public sealed record GetPaymentMethods : IModuleRequest<PaymentMethods>;
+
+public sealed record PaymentMethods(IReadOnlyList<string> Methods);

@@ -33,3 +33,10 @@ public sealed record OrderPriced(
 /// <summary>The order could not be priced (reason <c>no-price</c>, <c>no-price-list</c>).</summary>
 [IntegrationEvent("pricing.order-pricing-failed", 1)]
 public sealed record OrderPricingFailed(Guid OrderId, string Reason, string Detail) : IIntegrationEvent;
+
+/// <summary>The service levels that have a shipping rate, per currency: an order can be priced only with one of them.</summary>
+public sealed record GetServiceLevels : IModuleRequest<ServiceLevels>;
+
+public sealed record ServiceLevels(IReadOnlyList<ServiceLevelRate> Levels);
+
+public sealed record ServiceLevelRate(string ServiceLevel, string Currency);

@@ -1,3 +1,5 @@
+using OmsModular.Shared.Infrastructure.ModuleApi;
+using OmsModular.Shared.Contracts.Fulfillment;
 using System.Text.Json.Serialization;
 using FluentValidation;
 using Mediator;
@@ -77,7 +79,7 @@ internal sealed class LoadStockBatchValidator : AbstractValidator<LoadStockBatch
     }
 }
 
-internal sealed class StockLevelHandlers(InventoryDbContext db) :
+internal sealed class StockLevelHandlers(InventoryDbContext db, IModuleClient modules) :
     ICommandHandler<SetStockLevel, LocationAvailability>,
     ICommandHandler<AdjustStock, LocationAvailability>,
     ICommandHandler<LoadStockBatch, int>
@@ -129,6 +131,17 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
 
     private async Task<List<StockLevel>> UpsertAsync(IReadOnlyList<StockBatchRow> rows, string? actor, CancellationToken cancellationToken)
     {
+        // Stock is kept only at fulfilment nodes: a location Fulfillment does not know would be
+        // counted in network availability but never shipped from.
+        var known = (await modules.SendAsync(new FindNodes(rows.Select(r => r.Location).Distinct(StringComparer.Ordinal).ToArray()), cancellationToken)).Codes.ToHashSet(StringComparer.Ordinal);
+        var unknown = rows.Select((r, i) => (r.Location, Index: i)).Where(r => !known.Contains(r.Location)).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw new ProblemException(422, "unknown-location", "Stock can only be kept at a fulfilment node",
+                $"There is no fulfilment node {unknown[0].Location}{(unknown.Length > 1 ? $" (nor {unknown.Length - 1} more)" : string.Empty)}; create it first (PUT /api/v1/fulfillment/nodes/{{code}}).",
+                rows.Count == 1 ? "location" : $"items[{unknown[0].Index}].location");
+        }
+
         // One statement for one row or ten thousand: insert or overwrite on-hand, keep reserved,
         // and return the previous on-hand for the ledger.
         await using var upsert = await db.CreateCommandAsync($"""

@@ -104,3 +104,9 @@ internal sealed class PaymentTokenKeyApi(PaymentTokens tokens) : IModuleRequestH
         return new PaymentTokenKey(key.KeyId, key.PublicKey);
     }
 }
+
+internal sealed class PaymentMethodsApi(Providers.IPaymentProvider provider) : IModuleRequestHandler<GetPaymentMethods, PaymentMethods>
+{
+    public Task<PaymentMethods> HandleAsync(GetPaymentMethods request, CancellationToken cancellationToken) =>
+        Task.FromResult(new PaymentMethods(provider.Methods.Order(StringComparer.Ordinal).ToArray()));
+}

@@ -12,6 +12,9 @@ internal interface IPaymentProvider
 {
     string Name { get; }
 
+    /// <summary>The payment methods this provider accepts (an order naming another one is refused at capture).</summary>
+    IReadOnlySet<string> Methods { get; }
+
     Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string token, CancellationToken cancellationToken);
 
     Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken);
@@ -28,6 +31,8 @@ internal interface IPaymentProvider
 /// </summary>
 internal sealed class SandboxPaymentProvider : IPaymentProvider
 {
+    public IReadOnlySet<string> Methods { get; } = new HashSet<string>(StringComparer.Ordinal) { "card", "paypal", "klarna", "gift-card" };
+
     private readonly ConcurrentDictionary<string, ProviderAuthorization> _outcomes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _voided = new(StringComparer.Ordinal);

@@ -77,6 +77,31 @@ public sealed class BadInputTests(HostFixture host)
         Assert.DoesNotContain("System.", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("payment", "method", "bitcoin", "urn:oms:problem:unsupported-payment-method", "payment.method")]
+    [InlineData("delivery", "serviceLevel", "teleport", "urn:oms:problem:unknown-service-level", "delivery.serviceLevel")]
+    public async Task An_order_naming_what_another_module_does_not_have_is_refused_at_capture(string part, string field, string value, string type, string named)
+    {
+        using (var rate = await host.Client.PutAsJsonAsync("/api/v1/pricing/shipping-rates/standard/EUR", new { amount = 4.90m }))
+        {
+            rate.EnsureSuccessStatusCode();
+        }
+
+        var order = Order();
+        order["customer"]!["id"] = Unique("c");
+        order[part]![field] = value;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
+        {
+            Content = new StringContent(order.ToJsonString(), Encoding.UTF8, "application/json"),
+            Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
+        };
+        using var response = await host.Client.SendAsync(request);
+        var problem = await Problem.AssertAsync(response, (HttpStatusCode)422, type);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(named, out _));
+        var listed = await host.Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders?customerId={order["customer"]!["id"]}");
+        Assert.Empty(listed.GetProperty("items").EnumerateArray()); // nothing captured
+    }
+
     [Fact]
     public async Task An_empty_body_is_a_problem_in_the_apis_words()
     {

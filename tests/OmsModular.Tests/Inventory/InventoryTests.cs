@@ -76,6 +76,7 @@ public sealed class InventoryTests(HostFixture host)
     public async Task A_batch_of_ten_thousand_rows_loads_in_one_request_and_a_bad_batch_changes_nothing()
     {
         var prefix = NewSku();
+        await NodesAsync();
         var items = Enumerable.Range(0, 10_000).Select(i => new { sku = $"{prefix}-{i / 4}", location = $"LOC-{i % 4}", onHand = i % 50, safetyStock = 1 }).ToArray();
         using var loaded = await Client.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items });
         Assert.Equal(HttpStatusCode.OK, loaded.StatusCode);
@@ -268,8 +269,40 @@ public sealed class InventoryTests(HostFixture host)
         }
     }
 
+    private static readonly string[] Locations = ["WH-A", "WH-B", "STORE-B", "LOC-0", "LOC-1", "LOC-2", "LOC-3"];
+
+    /// <summary>The nodes these tests keep stock at (inactive: never a routing candidate).</summary>
+    private async Task NodesAsync()
+    {
+        foreach (var code in Locations)
+        {
+            using var put = await Client.PutAsJsonAsync($"/api/v1/fulfillment/nodes/{code}", new
+            {
+                name = code, kind = code.StartsWith("STORE", StringComparison.Ordinal) ? "store" : "warehouse", countryCode = "DE",
+                latitude = 47.0, longitude = 6.0, canShip = true, canPickup = false, active = false,
+            });
+            put.EnsureSuccessStatusCode();
+        }
+    }
+
+    [Fact]
+    public async Task Stock_at_a_location_that_is_not_a_node_is_refused()
+    {
+        using var single = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{NewSku()}/NOWHERE-{Guid.NewGuid():N}", new { onHand = 5 });
+        var problem = await Problem.AssertAsync(single, (HttpStatusCode)422, "urn:oms:problem:unknown-location");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("location", out _));
+
+        await NodesAsync();
+        var sku = NewSku();
+        using var batch = await Client.PostAsJsonAsync("/api/v1/inventory/stock/batch", new { items = new[] { new { sku, location = "WH-A", onHand = 1 }, new { sku, location = "NOWHERE", onHand = 1 } } });
+        problem = await Problem.AssertAsync(batch, (HttpStatusCode)422, "urn:oms:problem:unknown-location");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("items[1].location", out _));
+        Assert.Equal(0, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/inventory/availability/{sku}")).GetProperty("onHand").GetInt32());
+    }
+
     private async Task<JsonElement> SetStockAsync(string sku, string location, int onHand, int? safety = null)
     {
+        await NodesAsync();
         using var response = await Client.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{location}", new { onHand, safetyStock = safety });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await response.Content.ReadFromJsonAsync<JsonElement>();
