@@ -184,7 +184,7 @@ internal static class HostAccess
                 try
                 {
                     var scopes = (Option("--scopes") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                    var created = await keys.CreateAsync(new ApiKeyRequest(Option("--name"), scopes, Option("--channel"), Option("--marketplace")), $"cli:{Environment.UserName}");
+                    var created = await keys.CreateAsync(new ApiKeyRequest(Option("--name") ?? string.Empty, scopes, Option("--channel"), Option("--marketplace")), $"cli:{Environment.UserName}");
                     Console.WriteLine($"Created API key {created.Key.KeyId} '{created.Key.Name}' ({string.Join(' ', created.Key.Scopes)}{(created.Key.Channel is null ? string.Empty : $", channel {created.Key.Channel}")}).");
                     Console.WriteLine("Its value is shown only now:");
                     Console.WriteLine(created.Secret);

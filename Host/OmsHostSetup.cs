@@ -91,7 +91,7 @@ internal static class OmsHostSetup
         });
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDetailsSetup.Customize);
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(o => OpenApiSetup.Configure(o, configuration));
         builder.Services.AddHealthChecks().AddOmsReadiness();
 
         builder.AddOmsAccess(connectionString);

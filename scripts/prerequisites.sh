@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the Host and the tests need beyond the .NET SDK: the PostgreSQL server
-# binaries (initdb, pg_ctl, postgres). Nothing is started here: the Host and the test run start
+# binaries (initdb, pg_ctl, postgres), and the OpenAPI linters (npm). Nothing is started here: the Host and the test run start
 # their own private clusters from these binaries.
 set -euo pipefail
 
@@ -22,3 +22,11 @@ if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 
 echo "PostgreSQL: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1 || command -v initdb)"
+
+# The OpenAPI linters the tests run (Spectral, Redocly), pinned in tests/openapi-lint/package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix "$(dirname "$0")/../tests/openapi-lint" --no-audit --no-fund --loglevel=error
+else
+  echo "npm not found: install Node.js 20 and npm (Debian/Ubuntu: apt-get install nodejs npm) for the OpenAPI lint test" >&2
+  exit 1
+fi

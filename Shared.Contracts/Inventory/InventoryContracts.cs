@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 namespace OmsModular.Shared.Contracts.Inventory;
 
 /// <summary>One line to reserve: a SKU and a whole quantity.</summary>
-public sealed record ReservationLine(string Sku, [property: JsonRequired] int Quantity);
+public sealed record ReservationLine([property: JsonRequired] string Sku, [property: JsonRequired] int Quantity);
 
 /// <summary>What was missing for a line when a reservation failed.</summary>
 public sealed record Shortfall(string Sku, int Requested, int Available);

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
@@ -8,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 namespace OmsModular.Shared.Infrastructure.Access;
 
 /// <summary>What a new key is for.</summary>
-public sealed record ApiKeyRequest(string? Name, IReadOnlyList<string>? Scopes, string? Channel, string? Marketplace);
+public sealed record ApiKeyRequest([property: JsonRequired] string Name, [property: JsonRequired] IReadOnlyList<string> Scopes, string? Channel, string? Marketplace);
 
 /// <summary>A key as listed: never its secret.</summary>
 public sealed record ApiKeyView(

@@ -14,7 +14,7 @@ using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Fulfillment.Features;
 
-internal sealed record NodeRequest(string? Name, NodeKind? Kind, string? CountryCode, double? Latitude, double? Longitude, [property: JsonRequired] bool CanShip, [property: JsonRequired] bool CanPickup, int DailyCapacity = 0, int Priority = 0, bool Active = true);
+internal sealed record NodeRequest([property: JsonRequired] string Name, [property: JsonRequired] NodeKind Kind, [property: JsonRequired] string CountryCode, [property: JsonRequired] double Latitude, [property: JsonRequired] double Longitude, [property: JsonRequired] bool CanShip, [property: JsonRequired] bool CanPickup, int DailyCapacity = 0, int Priority = 0, bool Active = true);
 
 internal sealed record NodeView(string Code, string Name, string Kind, string CountryCode, double Latitude, double Longitude, bool CanShip, bool CanPickup, int DailyCapacity, int Priority, bool Active);
 
@@ -69,10 +69,10 @@ internal sealed class NodeHandlers(FulfillmentDbContext db, TimeProvider clock) 
         }
 
         node.Name = request.Name!;
-        node.Kind = request.Kind!.Value;
+        node.Kind = request.Kind;
         node.CountryCode = request.CountryCode!;
-        node.Latitude = request.Latitude!.Value;
-        node.Longitude = request.Longitude!.Value;
+        node.Latitude = request.Latitude;
+        node.Longitude = request.Longitude;
         node.CanShip = request.CanShip;
         node.CanPickup = request.CanPickup;
         node.DailyCapacity = request.DailyCapacity;

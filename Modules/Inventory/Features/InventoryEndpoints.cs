@@ -11,13 +11,13 @@ namespace OmsModular.Modules.Inventory.Features;
 
 internal sealed record SetStockLevelRequest([property: JsonRequired] int OnHand, int? SafetyStock);
 
-internal sealed record AdjustStockRequest([property: JsonRequired] int Delta, string Reason, string? Reference);
+internal sealed record AdjustStockRequest([property: JsonRequired] int Delta, [property: JsonRequired] string Reason, string? Reference);
 
-internal sealed record StockBatchRequest(IReadOnlyList<StockBatchRow> Items);
+internal sealed record StockBatchRequest([property: JsonRequired] IReadOnlyList<StockBatchRow> Items);
 
 internal sealed record StockBatchResult(int Updated);
 
-internal sealed record ReserveStockRequest([property: JsonRequired] Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, int? HoldSeconds);
+internal sealed record ReserveStockRequest([property: JsonRequired] Guid OrderId, [property: JsonRequired] string Location, [property: JsonRequired] IReadOnlyList<ReservationLine> Lines, int? HoldSeconds);
 
 internal sealed record ReleaseRequest(string? Reason);
 

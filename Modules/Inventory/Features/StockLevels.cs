@@ -21,7 +21,7 @@ internal sealed record AdjustStock(string Sku, string Location, int Delta, strin
 /// <summary>A bulk stock sync (up to <see cref="StockRules.MaxBatchRows"/> rows in one transaction).</summary>
 internal sealed record LoadStockBatch(IReadOnlyList<StockBatchRow> Items, string? Actor = null) : ICommand<int>;
 
-internal sealed record StockBatchRow(string Sku, string Location, [property: JsonRequired] int OnHand, int? SafetyStock);
+internal sealed record StockBatchRow([property: JsonRequired] string Sku, [property: JsonRequired] string Location, [property: JsonRequired] int OnHand, int? SafetyStock);
 
 internal static class StockRules
 {

@@ -312,7 +312,7 @@ internal sealed class OrderIntake(IServiceScopeFactory scopes, OrderSettings set
         {
             Id = capture.OrderId,
             Number = $"O-{number}",
-            Channel = request.Channel!.Value,
+            Channel = request.Channel,
             Marketplace = request.Marketplace,
             ExternalOrderId = request.ExternalOrderId,
             Customer = new Customer { Id = request.Customer!.Id!, Email = request.Customer.Email!, Name = request.Customer.Name! },

@@ -46,7 +46,7 @@ internal sealed record OrderView(
     decimal? ShippingGross,
     decimal? DiscountTotal,
     IReadOnlyList<DiscountView> Discounts,
-    IReadOnlyList<CouponView> Coupons,
+    IReadOnlyList<OrderCouponView> Coupons,
     Guid? RoutingDecisionId,
     string? RoutingDecisionUrl,
     IReadOnlyList<FulfilmentView> Fulfilment,
@@ -63,7 +63,8 @@ internal sealed record OrderLineView(int LineNumber, string Sku, int Quantity, d
 
 internal sealed record DiscountView(string Code, string Name, string Kind, decimal Amount, string? CouponCode);
 
-internal sealed record CouponView(string Code, string Status, string? Reason);
+/// <summary>What became of a coupon code on an order.</summary>
+internal sealed record OrderCouponView(string Code, string Status, string? Reason);
 
 internal sealed record TimelineView(DateTimeOffset At, string Event, string Status, string? Reason, string Cause, string? Actor);
 
@@ -183,7 +184,7 @@ internal static class OrderViews
         o.ShippingGross,
         o.DiscountTotal,
         o.Discounts.Select(d => new DiscountView(d.Code, d.Name, d.Kind, d.Amount, d.CouponCode)).ToArray(),
-        o.Coupons.Select(c => new CouponView(c.Code, c.Status, c.Reason)).ToArray(),
+        o.Coupons.Select(c => new OrderCouponView(c.Code, c.Status, c.Reason)).ToArray(),
         o.RoutingDecisionId,
         o.RoutingDecisionId is null ? null : $"/api/v1/fulfillment/routing-decisions?orderId={o.Id}",
         o.Fulfilment.Select(f => new FulfilmentView(f.Node, f.DistanceKm, f.Lines.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray())).ToArray(),

@@ -18,26 +18,26 @@ namespace OmsModular.Modules.Orders.Features;
 // ---- the request as a channel sends it ----
 
 internal sealed record PlaceOrderRequest(
-    SalesChannel? Channel,
+    [property: JsonRequired] SalesChannel Channel,
     string? Marketplace,
     string? ExternalOrderId,
-    CustomerRequest? Customer,
-    string? Currency,
-    IReadOnlyList<LineRequest>? Lines,
-    AddressRequest? ShippingAddress,
-    DeliveryRequest? Delivery,
+    [property: JsonRequired] CustomerRequest Customer,
+    [property: JsonRequired] string Currency,
+    [property: JsonRequired] IReadOnlyList<LineRequest> Lines,
+    [property: JsonRequired] AddressRequest ShippingAddress,
+    [property: JsonRequired] DeliveryRequest Delivery,
     IReadOnlyList<string>? CouponCodes,
-    PaymentRequest? Payment);
+    [property: JsonRequired] PaymentRequest Payment);
 
-internal sealed record CustomerRequest(string? Id, string? Email, string? Name);
+internal sealed record CustomerRequest([property: JsonRequired] string Id, [property: JsonRequired] string Email, [property: JsonRequired] string Name);
 
-internal sealed record LineRequest(string? Sku, [property: JsonRequired] int Quantity, decimal? UnitPrice);
+internal sealed record LineRequest([property: JsonRequired] string Sku, [property: JsonRequired] int Quantity, decimal? UnitPrice);
 
-internal sealed record AddressRequest(string? Name, IReadOnlyList<string>? Lines, string? City, string? PostalCode, string? CountryCode, double? Latitude, double? Longitude);
+internal sealed record AddressRequest([property: JsonRequired] string Name, [property: JsonRequired] IReadOnlyList<string> Lines, [property: JsonRequired] string City, [property: JsonRequired] string PostalCode, [property: JsonRequired] string CountryCode, double? Latitude, double? Longitude);
 
-internal sealed record DeliveryRequest(string? Method, string? ServiceLevel, string? PickupLocation);
+internal sealed record DeliveryRequest([property: JsonRequired] string Method, string? ServiceLevel, string? PickupLocation);
 
-internal sealed record PaymentRequest(string? Method, string? Token);
+internal sealed record PaymentRequest([property: JsonRequired] string Method, [property: JsonRequired] string Token);
 
 /// <summary>Capture: validate what Orders can alone, commit the order and <see cref="OrderPlaced"/>, answer at once.</summary>
 /// <remarks>A channel-bound caller places only orders of its channel (and marketplace).</remarks>
@@ -190,7 +190,7 @@ internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock, 
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrder command, CancellationToken cancellationToken)
     {
         if (command.Caller is { IsChannelBound: true } caller
-            && !caller.MaySee(command.Order.Channel!.Value.Kebab(), command.Order.Marketplace))
+            && !caller.MaySee(command.Order.Channel.Kebab(), command.Order.Marketplace))
         {
             throw new ProblemException(
                 403,

@@ -9,14 +9,14 @@ using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Pricing.Features;
 
-internal sealed record QuoteLine(string Sku, [property: JsonRequired] int Quantity, decimal? MarketplaceUnitPrice);
+internal sealed record QuoteLine([property: JsonRequired] string Sku, [property: JsonRequired] int Quantity, decimal? MarketplaceUnitPrice);
 
 internal sealed record QuoteInput(
-    string Channel,
-    string Currency,
-    IReadOnlyList<QuoteLine> Lines,
-    string CountryCode,
-    string DeliveryMethod,
+    [property: JsonRequired] string Channel,
+    [property: JsonRequired] string Currency,
+    [property: JsonRequired] IReadOnlyList<QuoteLine> Lines,
+    [property: JsonRequired] string CountryCode,
+    [property: JsonRequired] string DeliveryMethod,
     string? ServiceLevel,
     IReadOnlyList<string>? CouponCodes = null,
     string? CustomerId = null);

@@ -13,9 +13,9 @@ using OmsModular.Shared.Infrastructure.Access;
 
 namespace OmsModular.Modules.Pricing.Features;
 
-internal sealed record PriceListRequest(string? Channel, string? Currency, bool PricesIncludeTax, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, IReadOnlyList<PriceRequest>? Prices);
+internal sealed record PriceListRequest(string? Channel, [property: JsonRequired] string Currency, bool PricesIncludeTax, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, [property: JsonRequired] IReadOnlyList<PriceRequest> Prices);
 
-internal sealed record PriceRequest(string Sku, [property: JsonRequired] int MinQuantity, [property: JsonRequired] decimal UnitPrice);
+internal sealed record PriceRequest([property: JsonRequired] string Sku, [property: JsonRequired] int MinQuantity, [property: JsonRequired] decimal UnitPrice);
 
 internal sealed record PutPriceList(string Code, PriceListRequest List, string? Actor = null) : ICommand<int>;
 
@@ -24,6 +24,13 @@ internal sealed record PutTaxRate(string CountryCode, decimal Rate, string? Acto
 internal sealed record PutShippingRate(string ServiceLevel, string Currency, decimal Amount, string? Actor = null) : ICommand<decimal>;
 
 internal sealed record QuoteCart(QuoteInput Input) : IQuery<Quote>;
+
+/// <summary>A price list was stored with this many prices.</summary>
+internal sealed record PriceListSaved(int Prices);
+
+internal sealed record TaxRateView(decimal Rate);
+
+internal sealed record ShippingRateView(decimal Amount);
 
 internal sealed record RateRequest([property: JsonRequired] decimal Rate);
 
@@ -167,17 +174,17 @@ internal static class PricingEndpoints
     {
         var group = endpoints.MapGroup("/api/v1/pricing").WithTags("Pricing");
         group.MapPut("/price-lists/{code}", async (string code, PriceListRequest body, Caller caller, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new { prices = await sender.Send(new PutPriceList(code, body, caller.Actor), ct) }))
+                TypedResults.Ok(new PriceListSaved(await sender.Send(new PutPriceList(code, body, caller.Actor), ct))))
             .WithName("PutPriceList")
             .RequireScope(Scopes.CatalogWrite)
             .WithSummary("Creates or replaces a price list (default: no channel) with its prices and quantity tiers.");
         group.MapPut("/tax-rates/{countryCode}", async (string countryCode, RateRequest body, Caller caller, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new { rate = await sender.Send(new PutTaxRate(countryCode, body.Rate, caller.Actor), ct) }))
+                TypedResults.Ok(new TaxRateView(await sender.Send(new PutTaxRate(countryCode, body.Rate, caller.Actor), ct))))
             .WithName("PutTaxRate")
             .RequireScope(Scopes.CatalogWrite)
             .WithSummary("Sets the tax rate of a country (0.19 = 19 %).");
         group.MapPut("/shipping-rates/{serviceLevel}/{currency}", async (string serviceLevel, string currency, AmountRequest body, Caller caller, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new { amount = await sender.Send(new PutShippingRate(serviceLevel, currency, body.Amount, caller.Actor), ct) }))
+                TypedResults.Ok(new ShippingRateView(await sender.Send(new PutShippingRate(serviceLevel, currency, body.Amount, caller.Actor), ct))))
             .WithName("PutShippingRate")
             .RequireScope(Scopes.CatalogWrite)
             .WithSummary("Sets the net shipping charge of a service level in a currency.");

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using FluentValidation;
 using Mediator;
 using Microsoft.AspNetCore.Builder;
@@ -14,8 +15,8 @@ using OmsModular.Shared.Infrastructure.Access;
 namespace OmsModular.Modules.Pricing.Features.Promotions;
 
 internal sealed record PromotionRequest(
-    string? Name,
-    string? Kind,
+    [property: JsonRequired] string Name,
+    [property: JsonRequired] string Kind,
     decimal Value,
     string? Currency,
     IReadOnlyList<string>? Skus,
@@ -48,7 +49,7 @@ internal sealed record PromotionView(
     bool RequiresCoupon,
     bool Active);
 
-internal sealed record CouponRequest(string? Promotion, int? UsageLimit, int? PerCustomerLimit, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, bool? Active);
+internal sealed record CouponRequest([property: JsonRequired] string Promotion, int? UsageLimit, int? PerCustomerLimit, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, bool? Active);
 
 /// <summary>A coupon and its uses: <see cref="TimesUsed"/> counts the uses held by live (not cancelled or rejected) orders.</summary>
 internal sealed record CouponView(string Code, string Promotion, int? UsageLimit, int? PerCustomerLimit, DateTimeOffset? ValidFrom, DateTimeOffset? ValidTo, bool Active, int TimesUsed, int? Remaining);
