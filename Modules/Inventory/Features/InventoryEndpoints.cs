@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using OmsModular.Shared.Contracts.Inventory;
 using OmsModular.Shared.Infrastructure.Access;
+using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Inventory.Features;
 
@@ -58,13 +59,33 @@ internal static class InventoryEndpoints
             .RequireScope(Scopes.InventoryRead)
             .WithSummary("Available-to-promise of a set of SKUs (?sku=A&sku=B).");
 
-        group.MapPost("/reservations", async Task<Results<Created<ReservationOutcome>, Conflict<ReservationOutcome>>> (ReserveStockRequest body, ISender sender, CancellationToken ct) =>
+        group.MapPost("/reservations", async Task<Results<Created<ReservationOutcome>, ProblemHttpResult>> (ReserveStockRequest body, ISender sender, CancellationToken ct) =>
             {
                 var hold = body.HoldSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
                 var outcome = await sender.Send(new ReserveStockCommand(body.OrderId, body.Location ?? string.Empty, body.Lines ?? [], hold), ct);
-                return outcome.State == ReservationState.Held
-                    ? TypedResults.Created($"/api/v1/inventory/reservations?orderId={body.OrderId}", outcome)
-                    : TypedResults.Conflict(outcome);
+                if (outcome.State == ReservationState.Held)
+                {
+                    return TypedResults.Created($"/api/v1/inventory/reservations?orderId={body.OrderId}", outcome);
+                }
+
+                // The attempt itself is recorded (inventory.stock-reservation-failed); nothing is held.
+                var (code, title) = outcome.State == ReservationState.Short
+                    ? ("stock-short", "Not enough stock to reserve every line")
+                    : ("order-ended", "The order has ended: nothing is reserved for it");
+                return TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
+                {
+                    Status = StatusCodes.Status409Conflict,
+                    Type = $"urn:oms:problem:{code}",
+                    Title = title,
+                    Detail = outcome.State == ReservationState.Short ? "See shortfalls for what each line lacks at the location." : $"Order {outcome.OrderId} has ended.",
+                    Extensions =
+                    {
+                        ["orderId"] = outcome.OrderId,
+                        ["location"] = outcome.Location,
+                        ["state"] = outcome.State.Kebab(),
+                        ["shortfalls"] = outcome.Shortfalls,
+                    },
+                });
             })
             .WithName("ReserveStock")
             .RequireScope(Scopes.InventoryWrite)

@@ -253,9 +253,10 @@ public sealed class AccessTests(HostFixture host)
 
         var toIceland = OrderCaptureTests.WebOrder(Unique("c"), (sku, 1));
         toIceland["shippingAddress"]!["countryCode"] = "IS"; // held for review (fixture): it waits, so it can be cancelled
-        toIceland["shippingAddress"]!.AsObject().Remove("latitude");
-        toIceland["shippingAddress"]!.AsObject().Remove("longitude");
-        var id = await Pipeline.PlaceAsync(merchandiser, toIceland);
+        await Catalog.StockAsync(host.Client, sku, node, 5); // with its price and shipping rate
+        var onHold = await Pipeline.PlaceAndSettleAsync(merchandiser, toIceland);
+        Assert.Equal("on-hold", onHold.GetProperty("status").GetString());
+        var id = onHold.GetProperty("id").GetGuid();
         using var cancelled = await merchandiser.PostAsJsonAsync($"/api/v1/orders/{id}/cancel", new { reason = "customer-request" });
         Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
         var order = await cancelled.Content.ReadFromJsonAsync<JsonElement>();

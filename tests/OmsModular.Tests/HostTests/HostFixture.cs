@@ -51,6 +51,8 @@ public sealed class HostFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("Oms__Auth__Jwt__RequireHttpsMetadata", "false");
         Environment.SetEnvironmentVariable("Oms__RateLimit__Clients__rate-limited__PermitsPerSecond", "1");
         Environment.SetEnvironmentVariable("Oms__RateLimit__Clients__rate-limited__Burst", "3");
+        Environment.SetEnvironmentVariable("Oms__RateLimit__Clients__fuzz__PermitsPerSecond", "100000");
+        Environment.SetEnvironmentVariable("Oms__RateLimit__Clients__fuzz__Burst", "100000");
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseEnvironment("Production"));
         Client = _factory.CreateClient();
         using var ready = await Client.GetAsync("/health/ready");
