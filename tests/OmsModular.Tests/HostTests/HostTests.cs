@@ -33,7 +33,8 @@ public sealed class HostTests(HostFixture host)
     [Fact]
     public async Task The_openapi_document_does_not_change_by_accident()
     {
-        var document = await Client.GetStringAsync("/openapi/v1.json");
+        // The test provider listens on a port of its own each run.
+        var document = (await Client.GetStringAsync("/openapi/v1.json")).Replace(host.OpenId.Authority, "http://openid.test", StringComparison.Ordinal);
         JToken.Parse(document).MatchSnapshot();
     }
 
