@@ -20,13 +20,24 @@ public static class SealedBox
         return (Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), key.ExportSubjectPublicKeyInfo(), key.ExportPkcs8PrivateKey());
     }
 
+    // Imported keys, by their bytes: importing (parsing SPKI / PKCS#8) costs more than the key agreement.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ECDiffieHellmanPublicKey> PublicKeys = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ECDiffieHellman> PrivateKeys = new(StringComparer.Ordinal);
+
+    private static ECDiffieHellmanPublicKey Recipient(byte[] publicKey) =>
+        PublicKeys.GetOrAdd(Convert.ToBase64String(publicKey), _ =>
+        {
+            using var key = ECDiffieHellman.Create();
+            key.ImportSubjectPublicKeyInfo(publicKey, out var _);
+            return key.PublicKey;
+        });
+
     public static string Seal(string keyId, byte[] publicKey, string secret)
     {
-        using var recipient = ECDiffieHellman.Create();
-        recipient.ImportSubjectPublicKeyInfo(publicKey, out _);
+        var recipient = Recipient(publicKey);
         using var ephemeral = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
         var ephemeralPublic = ephemeral.ExportSubjectPublicKeyInfo();
-        var aesKey = ephemeral.DeriveKeyFromHash(recipient.PublicKey, HashAlgorithmName.SHA256, ephemeralPublic, null);
+        var aesKey = ephemeral.DeriveKeyFromHash(recipient, HashAlgorithmName.SHA256, ephemeralPublic, null);
         var plaintext = Encoding.UTF8.GetBytes(secret);
         var output = new byte[NonceSize + plaintext.Length + TagSize];
         var nonce = output.AsSpan(0, NonceSize);
@@ -61,11 +72,20 @@ public static class SealedBox
             throw new CryptographicException("The sealed value is cut short.");
         }
 
-        using var recipient = ECDiffieHellman.Create();
-        recipient.ImportPkcs8PrivateKey(privateKey, out _);
+        var recipient = PrivateKeys.GetOrAdd(Convert.ToBase64String(privateKey), _ =>
+        {
+            var key = ECDiffieHellman.Create();
+            key.ImportPkcs8PrivateKey(privateKey, out var _);
+            return key;
+        });
         using var sender = ECDiffieHellman.Create();
         sender.ImportSubjectPublicKeyInfo(ephemeralPublic, out _);
-        var aesKey = recipient.DeriveKeyFromHash(sender.PublicKey, HashAlgorithmName.SHA256, ephemeralPublic, null);
+        using var senderPublic = sender.PublicKey;
+        byte[] aesKey;
+        lock (recipient)
+        {
+            aesKey = recipient.DeriveKeyFromHash(senderPublic, HashAlgorithmName.SHA256, ephemeralPublic, null);
+        }
         var plaintext = new byte[box.Length - NonceSize - TagSize];
         using (var aes = new AesGcm(aesKey, TagSize))
         {

@@ -59,6 +59,10 @@ public sealed class HostFixture : IAsyncLifetime
         ready.EnsureSuccessStatusCode();
         AdminKey = (await Services.GetRequiredService<ApiKeys>().CreateAsync(new ApiKeyRequest("tests-admin", Scopes.All, null, null), "test fixture")).Secret;
         Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+
+        // The service level every test order names: capture refuses one without a shipping rate.
+        using var rate = await Client.PutAsync("/api/v1/pricing/shipping-rates/standard/EUR", new StringContent("{\"amount\":4.90}", System.Text.Encoding.UTF8, "application/json"));
+        rate.EnsureSuccessStatusCode();
     }
 
     /// <summary>The key every test's <see cref="Client"/> sends: all scopes, no channel.</summary>
