@@ -14,14 +14,30 @@ namespace OmsModular.Host;
 internal sealed class InputGuard(RequestDelegate next, IProblemDetailsService problems)
 {
     public const int MaxDepth = 16;
-    private const int MaxBufferedBody = 16 * 1024 * 1024;
+    public const int MaxBufferedBody = 16 * 1024 * 1024;
 
     public async Task InvokeAsync(HttpContext context)
     {
+        if (!context.Request.Path.StartsWithSegments("/api"))
+        {
+            await next(context);
+            return;
+        }
+
         var error = Check(context.Request.Query) ?? CheckRoute(context);
+        var status = StatusCodes.Status400BadRequest;
         if (error is null && IsJson(context.Request) && context.Request.ContentLength is not 0)
         {
-            error = await CheckBodyAsync(context);
+            if (context.Request.ContentType is { } type
+                && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(type, out var media)
+                && media.Charset.HasValue && !media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+            {
+                (error, status) = (("Content-Type", "The body must be UTF-8 JSON (Content-Type: application/json; charset=utf-8)."), StatusCodes.Status415UnsupportedMediaType);
+            }
+            else
+            {
+                (error, status) = await CheckBodyAsync(context);
+            }
         }
 
         if (error is null)
@@ -30,15 +46,20 @@ internal sealed class InputGuard(RequestDelegate next, IProblemDetailsService pr
             return;
         }
 
-        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        context.Response.StatusCode = status;
         await problems.WriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
             ProblemDetails = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [error.Value.Field] = [error.Value.Reason] })
             {
-                Status = StatusCodes.Status400BadRequest,
-                Type = ProblemTypes.Validation,
-                Title = "The request is not valid",
+                Status = status,
+                Type = status == StatusCodes.Status400BadRequest ? ProblemTypes.Validation : $"urn:oms:problem:http-{status}",
+                Title = status switch
+                {
+                    StatusCodes.Status413PayloadTooLarge => "The body is too large",
+                    StatusCodes.Status415UnsupportedMediaType => "The body is not UTF-8 JSON",
+                    _ => "The request is not valid",
+                },
                 Detail = "See errors for the fields and the reasons.",
             },
         });
@@ -69,9 +90,14 @@ internal sealed class InputGuard(RequestDelegate next, IProblemDetailsService pr
 
     private const string ControlReason = "Control characters (such as NUL) are not allowed; only tab and line breaks may appear in text.";
 
-    private static async Task<(string Field, string Reason)?> CheckBodyAsync(HttpContext context)
+    private static async Task<((string Field, string Reason)? Error, int Status)> CheckBodyAsync(HttpContext context)
     {
         var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? MaxBufferedBody;
+        if (context.Request.ContentLength > Math.Min(limit, MaxBufferedBody))
+        {
+            return (("body", $"A body may hold at most {Math.Min(limit, MaxBufferedBody) / (1024 * 1024)} MiB."), StatusCodes.Status413PayloadTooLarge);
+        }
+
         context.Request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: Math.Min(limit, MaxBufferedBody));
         byte[] body;
         try
@@ -80,18 +106,20 @@ internal sealed class InputGuard(RequestDelegate next, IProblemDetailsService pr
             await context.Request.Body.CopyToAsync(copy, context.RequestAborted);
             body = copy.ToArray();
         }
-        catch (BadHttpRequestException)
+        catch (Exception exception) when (exception is BadHttpRequestException or IOException)
         {
-            context.Request.Body.Position = 0;
-            return null; // too large or cut off: the binder answers that (413 / 400)
-        }
-        catch (IOException)
-        {
-            return null;
+            // Larger than the limit while reading (a body without Content-Length), or cut off.
+            return (("body", $"The body could not be read in full (at most {Math.Min(limit, MaxBufferedBody) / (1024 * 1024)} MiB)."), StatusCodes.Status413PayloadTooLarge);
         }
 
         context.Request.Body.Position = 0;
-        return Walk(body);
+        var json = body.AsSpan();
+        if (json.StartsWith("\uFEFF"u8))
+        {
+            json = json[3..]; // the binder skips a byte-order mark too
+        }
+
+        return (Walk(json), StatusCodes.Status400BadRequest);
     }
 
     /// <summary>Walks the JSON tokens; malformed JSON is left to the binder, which names the position.</summary>
@@ -152,7 +180,11 @@ internal sealed class InputGuard(RequestDelegate next, IProblemDetailsService pr
         }
         catch (JsonException)
         {
-            return null;
+            return null; // malformed JSON: the binder answers with the position
+        }
+        catch (InvalidOperationException)
+        {
+            return (Here(), "The text is not valid UTF-8 (or holds a lone surrogate escape).");
         }
 
         return null;

@@ -77,6 +77,7 @@ internal static class OmsHostSetup
         });
 
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = InputGuard.MaxBufferedBody); // what the input guard reads at most
         // A rule stops at its first failure: a missing value is reported as missing, and later checks
         // of the same rule never see it (no null dereferences inside validators).
         FluentValidation.ValidatorOptions.Global.DefaultRuleLevelCascadeMode = FluentValidation.CascadeMode.Stop;

@@ -15,6 +15,7 @@ internal static class OpenApiSetup
     public const string ProblemSchema = "ProblemDetails";
     public const string ApiKeyScheme = "apiKey";
     public const string OpenIdScheme = "openIdConnect";
+    public const string ApiKeyHeaderScheme = "apiKeyHeader";
 
     public static void Configure(OpenApiOptions options, IConfiguration configuration)
     {
@@ -53,6 +54,13 @@ internal static class OpenApiSetup
                 Scheme = "bearer",
                 BearerFormat = "oms API key",
                 Description = "An API key (oms_…) created with POST /api/v1/admin/api-keys or the keys verb; its scopes decide what it may do.",
+            };
+            document.Components.SecuritySchemes[ApiKeyHeaderScheme] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = "X-Api-Key",
+                Description = "The same API key in a header of its own.",
             };
             if (!string.IsNullOrWhiteSpace(authority))
             {
@@ -101,6 +109,7 @@ internal static class OpenApiSetup
                 operation.Security =
                 [
                     new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyScheme, document)] = [] },
+                    new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyHeaderScheme, document)] = [] },
                 ];
                 if (!string.IsNullOrWhiteSpace(authority))
                 {
@@ -170,7 +179,7 @@ internal static class OpenApiSetup
         options.AddSchemaTransformer((schema, context, cancellationToken) =>
         {
             var info = context.JsonTypeInfo;
-            if (info.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object && schema.Properties is { Count: > 0 } && context.JsonPropertyInfo is null)
+            if (info.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object && schema.Properties is { Count: > 0 })
             {
                 var required = info.Properties.Where(p => p.IsRequired).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
                 schema.Required = IsRequestType(info.Type) ? required : schema.Properties.Keys.ToHashSet(StringComparer.Ordinal);

@@ -88,6 +88,22 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Title = "A service this request depends on did not answer",
                 Detail = $"{dependency.Message} Nothing of this request was written; repeating it (with the same Idempotency-Key where it takes one) is safe.",
             },
+            // Backstops for what the edge checks should have caught: a value PostgreSQL refuses (class 22)
+            // is the request's fault, a unique violation (23505) a conflict; neither is an internal error.
+            _ when PostgresStateOf(exception) is { } state && state.StartsWith("22", StringComparison.Ordinal) => new ProblemDetails
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Type = ProblemTypes.Validation,
+                Title = "A value of the request cannot be stored",
+                Detail = "A value is out of range or not valid text for the database; nothing of this request was written.",
+            },
+            _ when PostgresStateOf(exception) == "23505" => new ProblemDetails
+            {
+                Status = StatusCodes.Status409Conflict,
+                Type = ProblemTypes.ConcurrentChange,
+                Title = "The resource exists already",
+                Detail = "Another request created the same resource first; nothing of this request was written. Read it and retry if the request still applies.",
+            },
             _ when Failures.Classify(exception) == FailureKind.Outage => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
@@ -121,6 +137,19 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             ProblemDetails = problem,
             Exception = exception,
         });
+    }
+
+    private static string? PostgresStateOf(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is Npgsql.PostgresException postgres)
+            {
+                return postgres.SqlState;
+            }
+        }
+
+        return null;
     }
 
     private static ProblemDetails Business(ProblemException exception)

@@ -78,14 +78,16 @@ internal sealed class MessagingWorkersHealthCheck(IServiceProvider services, IOp
             .Concat(services.GetServices<InboxProcessor>())
             .Append(services.GetRequiredService<NotificationListener>())
             .ToArray();
-        var stale = DateTimeOffset.UtcNow - options.Value.WorkerStallAfter;
+        // The listener beats once per wait for notifications (up to 30 s), the others once per loop.
+        DateTimeOffset StaleBefore(IMessagingWorker worker) =>
+            DateTimeOffset.UtcNow - options.Value.WorkerStallAfter - (worker is NotificationListener ? TimeSpan.FromSeconds(35) : TimeSpan.Zero);
         var states = workers
             .GroupBy(w => w.WorkerName)
             .ToDictionary(
                 g => g.Key,
                 g => (object)(g.Any(w => w.IsFaulted) ? "failing"
                     : g.Any(w => w.LastHeartbeat is null) ? "not started"
-                    : g.Any(w => w.LastHeartbeat < stale) ? "stalled"
+                    : g.Any(w => w.LastHeartbeat < StaleBefore(w)) ? "stalled"
                     : "running"));
         var notRunning = states.Count(s => (string)s.Value != "running");
         return Task.FromResult(notRunning == 0

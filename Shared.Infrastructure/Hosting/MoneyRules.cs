@@ -12,9 +12,9 @@ public static class MoneyRules
 
     public static IRuleBuilderOptions<T, decimal> IsAmount<T>(this IRuleBuilder<T, decimal> rule) => rule
         .InclusiveBetween(0m, Max).WithMessage($"'{{PropertyName}}' must be an amount from 0 to {Max:#,0}.")
-        .PrecisionScale(13, 4, ignoreTrailingZeros: true).WithMessage("'{PropertyName}' may have at most four decimals.");
+        .PrecisionScale(14, 4, ignoreTrailingZeros: true).WithMessage("'{PropertyName}' may have at most four decimals.");
 
     public static IRuleBuilderOptions<T, decimal?> IsAmount<T>(this IRuleBuilder<T, decimal?> rule) => rule
         .InclusiveBetween(0m, Max).WithMessage($"'{{PropertyName}}' must be an amount from 0 to {Max:#,0}.")
-        .PrecisionScale(13, 4, ignoreTrailingZeros: true).WithMessage("'{PropertyName}' may have at most four decimals.");
+        .PrecisionScale(14, 4, ignoreTrailingZeros: true).WithMessage("'{PropertyName}' may have at most four decimals.");
 }

@@ -22,17 +22,19 @@ public sealed class ReferenceSet(Func<CancellationToken, Task<IEnumerable<string
             return snapshot.Names.Contains(name);
         }
 
+        var seen = snapshot;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Another caller may have fetched while this one waited: then its answer counts.
             snapshot = _snapshot;
-            if (snapshot is null || clock.GetUtcNow() - snapshot.At >= minRefresh)
+            if (snapshot is null || (ReferenceEquals(snapshot, seen) && clock.GetUtcNow() - snapshot.At >= minRefresh))
             {
                 try
                 {
                     snapshot = _snapshot = new Snapshot(new HashSet<string>(await fetch(cancellationToken).ConfigureAwait(false), StringComparer.Ordinal), clock.GetUtcNow());
                 }
-                catch (Exception exception) when (exception is ModuleNotAvailableException or DependencyUnavailableException or HttpRequestException or TimeoutException)
+                catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     logger.LogWarning(exception, "A reference check could not reach its owner; going on without it");
                     return snapshot?.Names.Contains(name) == true ? true : null;

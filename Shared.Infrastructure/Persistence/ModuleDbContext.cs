@@ -208,6 +208,17 @@ public abstract class ModuleDbContext : DbContext
         where T : class =>
         this.GetService<IDbContextOptions>().FindExtension<CoreOptionsExtension>()?.ApplicationServiceProvider?.GetService(typeof(T)) as T;
 
+    /// <summary>
+    /// Times are stored in UTC: a value with another offset (a client's local time) is converted, as
+    /// Npgsql refuses to write a non-zero offset to <c>timestamptz</c>; query parameters compared with
+    /// these columns are converted the same way.
+    /// </summary>
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<UtcDateTimeOffsetConverter>();
+        base.ConfigureConventions(configurationBuilder);
+    }
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.HasDefaultSchema(Schema);
@@ -219,3 +230,6 @@ public abstract class ModuleDbContext : DbContext
     /// <summary>The module's own mappings (its schema is already the default).</summary>
     protected abstract void ConfigureModule(ModelBuilder modelBuilder);
 }
+
+/// <summary>Any offset in, UTC out (the same instant).</summary>
+public sealed class UtcDateTimeOffsetConverter() : Microsoft.EntityFrameworkCore.Storage.ValueConversion.ValueConverter<DateTimeOffset, DateTimeOffset>(v => v.ToUniversalTime(), v => v);

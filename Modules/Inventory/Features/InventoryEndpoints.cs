@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using OmsModular.Shared.Contracts.Inventory;
 using OmsModular.Shared.Infrastructure.Access;
+using OmsModular.Shared.Infrastructure.ModuleApi;
 using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Inventory.Features;
@@ -29,8 +30,11 @@ internal static class InventoryEndpoints
     {
         var group = endpoints.MapGroup("/api/v1/inventory").WithTags("Inventory");
 
-        group.MapPut("/stock/{sku}/{location}", async (string sku, string location, SetStockLevelRequest body, Caller caller, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new SetStockLevel(sku, location, body.OnHand, body.SafetyStock, caller.Actor), ct)))
+        group.MapPut("/stock/{sku}/{location}", async (string sku, string location, SetStockLevelRequest body, Caller caller, ISender sender, IModuleClient modules, CancellationToken ct) =>
+            {
+                await StockLocations.EnsureNodesAsync(modules, [location], ct);
+                return TypedResults.Ok(await sender.Send(new SetStockLevel(sku, location, body.OnHand, body.SafetyStock, caller.Actor), ct));
+            })
             .WithName("SetStockLevel")
             .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Sets the absolute on-hand count (stock sync) and optionally the safety stock of a SKU at a location.");
@@ -41,8 +45,15 @@ internal static class InventoryEndpoints
             .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Changes on-hand by a delta with a reason: receipt, damage, count or correction.");
 
-        group.MapPost("/stock/batch", async (StockBatchRequest body, Caller caller, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(new StockBatchResult(await sender.Send(new LoadStockBatch(body.Items ?? [], caller.Actor), ct))))
+        group.MapPost("/stock/batch", async (StockBatchRequest body, Caller caller, ISender sender, IModuleClient modules, CancellationToken ct) =>
+            {
+                if (body.Items is { Count: > 0 and <= StockRules.MaxBatchRows } items)
+                {
+                    await StockLocations.EnsureNodesAsync(modules, items.Select(i => i.Location).ToArray(), ct);
+                }
+
+                return TypedResults.Ok(new StockBatchResult(await sender.Send(new LoadStockBatch(body.Items ?? [], caller.Actor), ct)));
+            })
             .WithName("LoadStockBatch")
             .RequireScope(Scopes.InventoryWrite)
             .WithSummary("Stock sync of up to 10,000 (sku, location) rows in one transaction.");

@@ -79,7 +79,7 @@ internal sealed class LoadStockBatchValidator : AbstractValidator<LoadStockBatch
     }
 }
 
-internal sealed class StockLevelHandlers(InventoryDbContext db, IModuleClient modules) :
+internal sealed class StockLevelHandlers(InventoryDbContext db) :
     ICommandHandler<SetStockLevel, LocationAvailability>,
     ICommandHandler<AdjustStock, LocationAvailability>,
     ICommandHandler<LoadStockBatch, int>
@@ -97,7 +97,7 @@ internal sealed class StockLevelHandlers(InventoryDbContext db, IModuleClient mo
     {
         await using var update = await db.CreateCommandAsync($"""
             UPDATE inventory.stock_levels SET on_hand = on_hand + $3, updated_at = now()
-            WHERE sku = $1 AND location = $2 AND on_hand + $3 >= 0
+            WHERE sku = $1 AND location = $2 AND on_hand::bigint + $3 BETWEEN 0 AND {StockRules.MaxOnHand}
             RETURNING {StockSql.Columns}
             """, cancellationToken);
         update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = command.Sku });
@@ -110,9 +110,9 @@ internal sealed class StockLevelHandlers(InventoryDbContext db, IModuleClient mo
             throw exists is null
                 ? ProblemException.NotFound("Stock", $"There is no stock of {command.Sku} at {command.Location}; set it first.")
                 : ProblemException.Conflict(
-                    "stock-would-go-negative",
-                    "On hand cannot go below zero",
-                    $"{command.Sku} at {command.Location} has {exists.OnHand} on hand; an adjustment of {command.Delta} would leave it negative.",
+                    command.Delta < 0 ? "stock-would-go-negative" : "stock-above-maximum",
+                    command.Delta < 0 ? "On hand cannot go below zero" : $"On hand cannot go above {StockRules.MaxOnHand}",
+                    $"{command.Sku} at {command.Location} has {exists.OnHand} on hand; an adjustment of {command.Delta} would take it below zero or above {StockRules.MaxOnHand}.",
                     "delta");
         }
 
@@ -131,16 +131,6 @@ internal sealed class StockLevelHandlers(InventoryDbContext db, IModuleClient mo
 
     private async Task<List<StockLevel>> UpsertAsync(IReadOnlyList<StockBatchRow> rows, string? actor, CancellationToken cancellationToken)
     {
-        // Stock is kept only at fulfilment nodes: a location Fulfillment does not know would be
-        // counted in network availability but never shipped from.
-        var known = (await modules.SendAsync(new FindNodes(rows.Select(r => r.Location).Distinct(StringComparer.Ordinal).ToArray()), cancellationToken)).Codes.ToHashSet(StringComparer.Ordinal);
-        var unknown = rows.Select((r, i) => (r.Location, Index: i)).Where(r => !known.Contains(r.Location)).ToArray();
-        if (unknown.Length > 0)
-        {
-            throw new ProblemException(422, "unknown-location", "Stock can only be kept at a fulfilment node",
-                $"There is no fulfilment node {unknown[0].Location}{(unknown.Length > 1 ? $" (nor {unknown.Length - 1} more)" : string.Empty)}; create it first (PUT /api/v1/fulfillment/nodes/{{code}}).",
-                rows.Count == 1 ? "location" : $"items[{unknown[0].Index}].location");
-        }
 
         // One statement for one row or ten thousand: insert or overwrite on-hand, keep reserved,
         // and return the previous on-hand for the ledger.
@@ -190,5 +180,25 @@ internal sealed class StockLevelHandlers(InventoryDbContext db, IModuleClient mo
         }
 
         return levels;
+    }
+}
+
+/// <summary>
+/// Stock is kept only at fulfilment nodes: a location Fulfillment does not know would be counted in
+/// network availability but never shipped from. Asked before the stock command's transaction opens
+/// (no connection is held while Fulfillment answers).
+/// </summary>
+internal static class StockLocations
+{
+    public static async Task EnsureNodesAsync(IModuleClient modules, IReadOnlyList<string> locations, CancellationToken cancellationToken)
+    {
+        var known = (await modules.SendAsync(new FindNodes(locations.Distinct(StringComparer.Ordinal).ToArray()), cancellationToken)).Codes.ToHashSet(StringComparer.Ordinal);
+        var unknown = locations.Select((location, index) => (Location: location, Index: index)).Where(l => !known.Contains(l.Location)).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw new ProblemException(422, "unknown-location", "Stock can only be kept at a fulfilment node",
+                $"There is no fulfilment node {unknown[0].Location}{(unknown.Length > 1 ? $" (nor {unknown.Length - 1} more)" : string.Empty)}; create it first (PUT /api/v1/fulfillment/nodes/{{code}}).",
+                locations.Count == 1 ? "location" : $"items[{unknown[0].Index}].location");
+        }
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using System.Text.Json.Serialization;
 using System.Security.Cryptography;
 using System.Text;
@@ -185,7 +186,8 @@ internal static class CardNumbers
 /// idempotency key and <see cref="OrderPlaced"/>) together with the other orders arriving at the
 /// same moment. The writer owns the unit of work, so no transaction is opened around this handler.
 /// </summary>
-internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock, PaymentTokenSealer sealer, CaptureReferences references) : ICommandHandler<PlaceOrder, PlaceOrderResult>
+internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock, PaymentTokenSealer sealer, CaptureReferences references, Persistence.OrdersDbContext db)
+    : ICommandHandler<PlaceOrder, PlaceOrderResult>
 {
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrder command, CancellationToken cancellationToken)
     {
@@ -200,7 +202,20 @@ internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock, 
                 caller.Marketplace is not null && command.Order.Channel == SalesChannel.Marketplace ? "marketplace" : "channel");
         }
 
-        await references.CheckAsync(command.Order, cancellationToken);
+        try
+        {
+            await references.CheckAsync(command.Order, cancellationToken);
+        }
+        catch (ProblemException)
+        {
+            // A repeat of a request that was taken (before the reference changed, or while its owner
+            // could not be asked) answers as the first time, below.
+            if (!await db.IdempotencyKeys.AsNoTracking().AnyAsync(k => k.Key == command.IdempotencyKey, cancellationToken))
+            {
+                throw;
+            }
+        }
+
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command.Order, MessageSerialization.Options))));
         return await writer.CaptureAsync(new Capture(command.IdempotencyKey, hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow(), command.Caller?.Actor,
             await sealer.SealAsync(command.Order.Payment!.Token!, cancellationToken)));

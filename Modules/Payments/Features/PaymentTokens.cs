@@ -28,7 +28,7 @@ internal sealed class TokenKey
 internal sealed class PaymentTokens(IServiceScopeFactory scopes, TimeProvider clock)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Dictionary<string, TokenKey> _keys = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TokenKey> _keys = new(StringComparer.Ordinal);
     private TokenKey? _current;
 
     public async Task<TokenKey> CurrentAsync(CancellationToken cancellationToken)

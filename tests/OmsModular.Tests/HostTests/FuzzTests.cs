@@ -41,13 +41,14 @@ public sealed class FuzzTests(HostFixture host)
         {
             foreach (var (method, path, schema, idempotent) in operations)
             {
-                var valid = Example(document, schema, depth: 0);
+                // Mutations start from a body the server would take (so they reach past the validators).
+                var valid = path == "/api/v1/orders" ? Orders.OrderCaptureTests.WebOrder("c-fuzz", ("SKU-FUZZ", 1)) : Example(document, schema, depth: 0);
                 for (var i = 0; i < MutationsPerOperation; i++)
                 {
                     var (content, contentType, description) = Mutate(document, schema, valid, random);
                     using var request = new HttpRequestMessage(new HttpMethod(method), FillPath(path, random));
                     request.Content = new StringContent(content, Encoding.UTF8);
-                    request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+                    request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
                     if (idempotent)
                     {
                         request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
@@ -147,7 +148,7 @@ public sealed class FuzzTests(HostFixture host)
         return type switch
         {
             "object" when depth < 6 => new JsonObject((schema["properties"]?.AsObject() ?? [])
-                .Select(p => KeyValuePair.Create(p.Key, Example(document, p.Value!, depth + 1)))),
+                .Select(p => KeyValuePair.Create(p.Key, Plausible(p.Key) ?? Example(document, p.Value!, depth + 1)))),
             "object" => new JsonObject(),
             "array" => new JsonArray(schema["items"] is { } items ? Example(document, items, depth + 1) : JsonValue.Create("X1")),
             "integer" => JsonValue.Create(1),
@@ -162,10 +163,31 @@ public sealed class FuzzTests(HostFixture host)
         };
     }
 
+    /// <summary>A value the server accepts for the members whose names say what they hold.</summary>
+    private static JsonNode? Plausible(string name) => name switch
+    {
+        "email" => JsonValue.Create("ada@example.com"),
+        "currency" => JsonValue.Create("EUR"),
+        "countryCode" => JsonValue.Create("DE"),
+        "channel" => JsonValue.Create("web"),
+        "deliveryMethod" => JsonValue.Create("ship"),
+        "serviceLevel" => JsonValue.Create("standard"),
+        "kind" => null, // an enum or the promotion kinds: the schema's first value or a plain string
+        "scopes" => new JsonArray("orders:read"),
+        "rate" => JsonValue.Create(0.19m),
+        "latitude" => JsonValue.Create(52.5),
+        "longitude" => JsonValue.Create(13.4),
+        "reason" => JsonValue.Create("receipt"),
+        "promotion" => JsonValue.Create("FUZZ-PROMO"),
+        "marketplace" or "channelCode" => null,
+        _ => null,
+    };
+
     private static readonly string[] Kinds =
     [
         "wrong-type", "null", "nul-char", "control-char", "huge-number", "negative-number", "deep-nesting", "missing-field",
         "extra-field", "invalid-enum", "null-element", "long-string", "number-as-string", "empty-object", "empty-body", "not-json", "wrong-content-type", "valid",
+        "bom-nul", "utf16-charset", "lone-surrogate",
     ];
 
     private static (string Content, string ContentType, string Description) Mutate(JsonNode document, JsonNode schema, JsonNode? valid, Random random)
@@ -183,6 +205,8 @@ public sealed class FuzzTests(HostFixture host)
                 return ("{}", "application/json", kind);
             case "valid":
                 return (valid?.ToJsonString() ?? "{}", "application/json", kind);
+            case "utf16-charset":
+                return (valid?.ToJsonString() ?? "{}", "application/json; charset=utf-16", kind);
         }
 
         var body = valid?.DeepClone() ?? new JsonObject();
@@ -247,6 +271,12 @@ public sealed class FuzzTests(HostFixture host)
             case "number-as-string":
                 Set(JsonValue.Create("42"));
                 break;
+            case "bom-nul":
+                Set(JsonValue.Create("A\u0000"));
+                return ("\uFEFF" + body.ToJsonString(), "application/json", $"{kind} at {path}");
+            case "lone-surrogate":
+                Set(JsonValue.Create("SURROGATE"));
+                return (body.ToJsonString().Replace("\"SURROGATE\"", "\"\\uD800\"", StringComparison.Ordinal), "application/json", $"{kind} at {path}");
         }
 
         return (body.ToJsonString(), "application/json", $"{kind} at {path}");

@@ -33,8 +33,17 @@ public sealed class OpenApiLintTests(HostFixture host)
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output + await error);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await output + (await error is { Length: > 0 } e ? "\n[stderr] " + e : string.Empty));
     }
 
     private static async Task EnsureLintersAsync()
@@ -55,14 +64,17 @@ public sealed class OpenApiLintTests(HostFixture host)
         await File.WriteAllTextAsync(document, await host.Client.GetStringAsync("/openapi/v1.json"));
         try
         {
-            var (_, spectral) = await RunAsync(Path.Combine(LintDirectory, "node_modules", ".bin", "spectral"), "lint", document, "--ruleset", ".spectral.yaml", "--format", "json", "--quiet");
-            var findings = JsonDocument.Parse(spectral[spectral.IndexOf('[', StringComparison.Ordinal)..]).RootElement.EnumerateArray().ToArray();
-            var errors = findings.Where(f => f.GetProperty("severity").GetInt32() == 0).Select(f => $"{f.GetProperty("code")}: {f.GetProperty("message")}").ToArray();
-            Assert.True(errors.Length == 0, "Spectral errors:\n" + string.Join('\n', errors));
+            // Warnings count too: the document has none, and a new one should be looked at.
+            var report = Path.Combine(Path.GetTempPath(), $"oms-spectral-{Guid.NewGuid():N}.json");
+            var (spectralExit, spectral) = await RunAsync(Path.Combine(LintDirectory, "node_modules", ".bin", "spectral"),
+                "lint", document, "--ruleset", ".spectral.yaml", "--format", "json", "--output", report, "--fail-severity", "warn");
+            var findings = JsonDocument.Parse(await File.ReadAllTextAsync(report)).RootElement.EnumerateArray()
+                .Select(f => $"{f.GetProperty("code")} ({f.GetProperty("severity")}): {f.GetProperty("message")} at {string.Join('.', f.GetProperty("path").EnumerateArray())}").ToArray();
+            File.Delete(report);
+            Assert.True(findings.Length == 0 && spectralExit == 0, $"Spectral (exit {spectralExit}):\n{string.Join('\n', findings)}\n{spectral}");
 
-            var (redoclyExit, redocly) = await RunAsync(Path.Combine(LintDirectory, "node_modules", ".bin", "redocly"), "lint", document, "--config", "redocly.yaml", "--format", "stylish");
-            Assert.True(redoclyExit == 0, "Redocly errors:\n" + redocly);
-            Assert.Contains("valid", redocly, StringComparison.Ordinal);
+            var (redoclyExit, redocly) = await RunAsync(Path.Combine(LintDirectory, "node_modules", ".bin", "redocly"), "lint", document, "--config", "redocly.yaml", "--format", "stylish", "--max-problems", "100");
+            Assert.True(redoclyExit == 0 && !System.Text.RegularExpressions.Regex.IsMatch(redocly, @"You have \d+ warnings?"), "Redocly:\n" + redocly);
         }
         finally
         {
