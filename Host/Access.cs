@@ -80,14 +80,12 @@ internal static class HostAccess
                         return RateLimitPartition.GetNoLimiter("health");
                     }
 
-                    // One bucket per key (per token subject; per address without a credential), with the
-                    // limits of its client name (Oms:RateLimit:Clients:<name>) where configured.
+                    // One bucket per client (all keys of one name, or one token subject; per address without
+                    // a credential), with the limits of its name (Oms:RateLimit:Clients:<name>) where configured.
                     var caller = Caller.Of(context);
                     var authenticated = context.User.Identity?.IsAuthenticated == true;
-                    var partition = caller.KeyId is { } keyId ? $"key:{keyId}"
-                        : authenticated ? caller.Actor
-                        : $"ip:{context.Connection.RemoteIpAddress}";
-                    var client = authenticated && context.User.Identity?.Name is { } name ? rate.GetSection($"Clients:{name}") : null;
+                    var partition = authenticated ? caller.Client : $"ip:{context.Connection.RemoteIpAddress}";
+                    var client = caller.KeyId is not null && context.User.Identity?.Name is { } name ? rate.GetSection($"Clients:{name}") : null;
                     return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
                     {
                         TokenLimit = client?.GetValue<int?>("Burst") ?? burst,

@@ -122,12 +122,13 @@ internal static class OmsHostSetup
             }
         }
 
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync }).AllowAnonymous();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync })
+            .AllowAnonymous().WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = c => c.Tags.Contains(OmsHealthChecks.ReadyTag),
             ResponseWriter = HealthResponse.WriteAsync,
-        }).AllowAnonymous();
+        }).AllowAnonymous().WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         app.UseOmsJobsDashboard();
 
         var registry = app.Services.GetRequiredService<ModuleRegistry>();

@@ -189,9 +189,9 @@ public sealed class ApiKeys
     {
         var errors = new List<ValidationFailure>();
         var name = request.Name?.Trim() ?? string.Empty;
-        if (name.Length is 0 or > 100 || name.Any(char.IsControl))
+        if (name.Length is 0 or > 100 || name.Any(c => char.IsControl(c) || c is ':' or '/'))
         {
-            errors.Add(new ValidationFailure("name", "'name' is required: up to 100 printable characters naming the client (several keys may share it while one is rotated)."));
+            errors.Add(new ValidationFailure("name", "'name' is required: up to 100 printable characters without ':' or '/' naming the client (several keys may share it while one is rotated)."));
         }
 
         var scopes = (request.Scopes ?? []).Select(s => s?.Trim() ?? string.Empty).Distinct(StringComparer.Ordinal).ToList();

@@ -9,6 +9,12 @@ namespace OmsModular.Shared.Infrastructure.Access;
 /// </summary>
 public sealed record Caller(string Actor, string? KeyId, IReadOnlySet<string> Scopes, string? Channel, string? Marketplace)
 {
+    /// <summary>
+    /// The client behind the credential, the same for all its keys (rotation) or tokens: the key's
+    /// name (<c>key:&lt;name&gt;</c>), or <c>token:&lt;sub&gt;</c>. Idempotency keys and rate limits are per client.
+    /// </summary>
+    public string Client => KeyId is not null && Actor.LastIndexOf('/') is > 0 and var slash ? Actor[..slash] : Actor;
+
     public const string ScopeClaim = "scope";
     public const string ChannelClaim = "oms_channel";
     public const string MarketplaceClaim = "oms_marketplace";

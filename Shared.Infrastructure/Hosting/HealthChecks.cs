@@ -14,7 +14,36 @@ namespace OmsModular.Shared.Infrastructure.Hosting;
 /// </summary>
 internal sealed class ModuleDatabasesHealthCheck(ModuleDatabases databases) : IHealthCheck
 {
+    // One probe per second at most, however often the (anonymous) endpoint is asked.
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static (HealthCheckResult Result, DateTimeOffset At)? _last;
+
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (_last is { } recent && DateTimeOffset.UtcNow - recent.At < TimeSpan.FromSeconds(1))
+        {
+            return recent.Result;
+        }
+
+        await Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_last is { } fresh && DateTimeOffset.UtcNow - fresh.At < TimeSpan.FromSeconds(1))
+            {
+                return fresh.Result;
+            }
+
+            var result = await ProbeAllAsync(cancellationToken).ConfigureAwait(false);
+            _last = (result, DateTimeOffset.UtcNow);
+            return result;
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    private async Task<HealthCheckResult> ProbeAllAsync(CancellationToken cancellationToken)
     {
         var modules = new Dictionary<string, object>();
         var down = 0;

@@ -209,6 +209,12 @@ public sealed record ModuleDatabase(string ModuleName, string Schema, string Con
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys
             .Cast<string>().Select(k => k.Replace(" ", string.Empty, StringComparison.Ordinal)).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (builder.MaxAutoPrepare > 0)
+        {
+            // Set by the operator: kept, but see the summary (PooledConnectionTests fails with it).
+            Console.Error.WriteLine($"Warning: Max Auto Prepare={builder.MaxAutoPrepare} is set; with it a failed statement can leave a pooled connection broken (npgsql/npgsql#6391).");
+        }
+
 
         if (!given.Contains("NoResetOnClose"))
         {

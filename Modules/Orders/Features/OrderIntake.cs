@@ -225,7 +225,7 @@ internal sealed class OrderIntake(IServiceScopeFactory scopes, OrderSettings set
                     422,
                     "idempotency-key-reused",
                     "Idempotency key already used for another request",
-                    $"The key '{capture.IdempotencyKey}' was first used with a different body; use a new key for a new order.",
+                    $"The key '{capture.IdempotencyKey[(capture.IdempotencyKey.IndexOf(':', StringComparison.Ordinal) + 1)..]}' was first used with a different body; use a new key for a new order.",
                     "Idempotency-Key");
             }
 

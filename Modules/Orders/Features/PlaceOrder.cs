@@ -210,14 +210,24 @@ internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock, 
         {
             // A repeat of a request that was taken (before the reference changed, or while its owner
             // could not be asked) answers as the first time, below.
-            if (!await db.IdempotencyKeys.AsNoTracking().AnyAsync(k => k.Key == command.IdempotencyKey, cancellationToken))
+            var scoped = ScopedKey(command);
+            if (!await db.IdempotencyKeys.AsNoTracking().AnyAsync(k => k.Key == scoped, cancellationToken))
             {
                 throw;
             }
         }
 
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command.Order, MessageSerialization.Options))));
-        return await writer.CaptureAsync(new Capture(command.IdempotencyKey, hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow(), command.Caller?.Actor,
+        return await writer.CaptureAsync(new Capture(ScopedKey(command), hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow(), command.Caller?.Actor,
             await sealer.SealAsync(command.Order.Payment!.Token!, cancellationToken)));
     }
+
+    /// <summary>
+    /// Idempotency keys are per client: another client's key of the same text is another key (so a
+    /// client can neither take nor learn of another's). Stored as <c>&lt;client hash&gt;:&lt;key&gt;</c>.
+    /// </summary>
+    internal static string ScopedKey(PlaceOrder command) =>
+        command.Caller is { } caller
+            ? $"{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(caller.Client)))[..16]}:{command.IdempotencyKey}"
+            : command.IdempotencyKey;
 }

@@ -70,7 +70,7 @@ public sealed class AccessTests(HostFixture host)
             {
                 // Every other scope: none of them may grant this one.
                 var others = Scopes.All.Where(s => !Scopes.Grants(new HashSet<string> { s }, scope!)).ToArray();
-                lacking[scope!] = client = await host.CreateClientAsync(others, name: $"lacks-{scope}");
+                lacking[scope!] = client = await host.CreateClientAsync(others, name: $"lacks-{scope!.Replace(':', '-')}");
             }
 
             using (var response = await client.SendAsync(Request()))
@@ -221,6 +221,43 @@ public sealed class AccessTests(HostFixture host)
         var seen = await host.Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{appId}");
         var placed = seen.GetProperty("timeline").EnumerateArray().First(t => t.GetProperty("event").GetString() == "placed");
         Assert.StartsWith("key:mobile-app/", placed.GetProperty("actor").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Idempotency_keys_are_per_client_and_shared_by_a_clients_keys()
+    {
+        var node = await Pipeline.NodeAsync(host.Client);
+        var sku = Unique("SKU");
+        await Catalog.StockAsync(host.Client, sku, node, 10);
+        var shopName = Unique("shop");
+        using var shop = await host.CreateClientAsync([Scopes.OrdersWrite], name: shopName);
+        using var other = await host.CreateClientAsync([Scopes.OrdersWrite], name: Unique("other"));
+        var key = Guid.NewGuid().ToString();
+        async Task<(HttpStatusCode Status, JsonElement Body)> PlaceAsync(HttpClient client, JsonObject order)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
+            {
+                Content = new StringContent(order.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+                Headers = { { "Idempotency-Key", key } },
+            };
+            using var response = await client.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+        }
+
+        var firstOrder = OrderCaptureTests.WebOrder(Unique("c"), (sku, 1));
+        var first = await PlaceAsync(shop, firstOrder);
+        Assert.Equal(HttpStatusCode.Accepted, first.Status);
+
+        // Another client with the same key text: its own order, not the first client's answer nor a 422.
+        var theirs = await PlaceAsync(other, OrderCaptureTests.WebOrder(Unique("c"), (sku, 2)));
+        Assert.Equal(HttpStatusCode.Accepted, theirs.Status);
+        Assert.NotEqual(first.Body.GetProperty("orderId").GetGuid(), theirs.Body.GetProperty("orderId").GetGuid());
+
+        // The same client's second key (a rotation) gets the first key's answer.
+        using var rotated = await host.CreateClientAsync([Scopes.OrdersWrite], name: shopName);
+        var repeated = await PlaceAsync(rotated, firstOrder);
+        Assert.Equal(HttpStatusCode.Accepted, repeated.Status);
+        Assert.Equal(first.Body.GetProperty("orderId").GetGuid(), repeated.Body.GetProperty("orderId").GetGuid());
     }
 
     [Fact]

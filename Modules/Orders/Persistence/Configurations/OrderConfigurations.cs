@@ -101,7 +101,7 @@ internal sealed class IdempotencyRecordConfiguration : IEntityTypeConfiguration<
     {
         builder.ToTable("idempotency_keys");
         builder.HasKey(r => r.Key);
-        builder.Property(r => r.Key).HasMaxLength(200);
+        builder.Property(r => r.Key).HasMaxLength(220); // <client hash>:<the client's key of up to 200>
         builder.Property(r => r.RequestHash).HasMaxLength(64);
     }
 }

@@ -30,8 +30,8 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
             modelBuilder.Entity("OmsModular.Modules.Orders.Domain.IdempotencyRecord", b =>
                 {
                     b.Property<string>("Key")
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
+                        .HasMaxLength(220)
+                        .HasColumnType("character varying(220)")
                         .HasColumnName("key");
 
                     b.Property<DateTimeOffset>("CreatedAt")
