@@ -218,12 +218,21 @@ internal static class OmsHostSetup
 
     private static void UseOmsJobsDashboard(this WebApplication app)
     {
+        // An endpoint like the others: the admin scope (401/403 problem details), or anyone when open.
         var open = string.Equals(app.Configuration["Oms:Jobs:DashboardAccess"], "open", StringComparison.OrdinalIgnoreCase);
-        app.UseHangfireDashboard("/hangfire", new DashboardOptions
+        var dashboard = app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
             Authorization = [new DashboardAccessFilter(open)],
             DashboardTitle = "OmsModular jobs",
-        });
+        }).ExcludeFromDescription();
+        if (open)
+        {
+            dashboard.AllowAnonymous();
+        }
+        else
+        {
+            dashboard.RequireScope(Scopes.Admin);
+        }
     }
 
     private static void AddOmsTelemetry(this WebApplicationBuilder builder)
