@@ -32,7 +32,8 @@ public static class SealedBox
             return key.PublicKey;
         });
 
-    public static string Seal(string keyId, byte[] publicKey, string secret)
+    /// <summary>Seals <paramref name="secret"/> for the holder of the key, bound to <paramref name="context"/> (e.g. the order it is for): it opens only with the same context.</summary>
+    public static string Seal(string keyId, byte[] publicKey, string secret, string context)
     {
         var recipient = Recipient(publicKey);
         using var ephemeral = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
@@ -44,7 +45,7 @@ public static class SealedBox
         RandomNumberGenerator.Fill(nonce);
         using (var aes = new AesGcm(aesKey, TagSize))
         {
-            aes.Encrypt(nonce, plaintext, output.AsSpan(NonceSize, plaintext.Length), output.AsSpan(NonceSize + plaintext.Length), Encoding.ASCII.GetBytes(keyId));
+            aes.Encrypt(nonce, plaintext, output.AsSpan(NonceSize, plaintext.Length), output.AsSpan(NonceSize + plaintext.Length), Encoding.UTF8.GetBytes($"{keyId}|{context}"));
         }
 
         return $"{Version}.{keyId}.{Base64Url(ephemeralPublic)}.{Base64Url(output)}";
@@ -57,7 +58,7 @@ public static class SealedBox
         return parts.Length == 4 && parts[0] == Version ? parts[1] : null;
     }
 
-    public static string Open(byte[] privateKey, string sealedValue)
+    public static string Open(byte[] privateKey, string sealedValue, string context)
     {
         var parts = sealedValue.Split('.');
         if (parts.Length != 4 || parts[0] != Version)
@@ -89,7 +90,7 @@ public static class SealedBox
         var plaintext = new byte[box.Length - NonceSize - TagSize];
         using (var aes = new AesGcm(aesKey, TagSize))
         {
-            aes.Decrypt(box.AsSpan(0, NonceSize), box.AsSpan(NonceSize, plaintext.Length), box.AsSpan(NonceSize + plaintext.Length), plaintext, Encoding.ASCII.GetBytes(parts[1]));
+            aes.Decrypt(box.AsSpan(0, NonceSize), box.AsSpan(NonceSize, plaintext.Length), box.AsSpan(NonceSize + plaintext.Length), plaintext, Encoding.UTF8.GetBytes($"{parts[1]}|{context}"));
         }
 
         return Encoding.UTF8.GetString(plaintext);

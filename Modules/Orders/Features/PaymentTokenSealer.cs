@@ -12,9 +12,10 @@ internal sealed class PaymentTokenSealer(IModuleClient payments)
 {
     private PaymentTokenKey? _key;
 
-    public async Task<string> SealAsync(string token, CancellationToken cancellationToken)
+    /// <summary>The token sealed for the order it pays: Payments opens it only for that order.</summary>
+    public async Task<string> SealAsync(string token, Guid orderId, CancellationToken cancellationToken)
     {
         var key = _key ??= await payments.SendAsync(new GetPaymentTokenKey(), cancellationToken);
-        return SealedBox.Seal(key.KeyId, key.PublicKey, token);
+        return SealedBox.Seal(key.KeyId, key.PublicKey, token, orderId.ToString());
     }
 }

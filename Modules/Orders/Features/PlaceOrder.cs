@@ -218,8 +218,9 @@ internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock, 
         }
 
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command.Order, MessageSerialization.Options))));
-        return await writer.CaptureAsync(new Capture(ScopedKey(command), hash, command.Order, Guid.CreateVersion7(), clock.GetUtcNow(), command.Caller?.Actor,
-            await sealer.SealAsync(command.Order.Payment!.Token!, cancellationToken)));
+        var orderId = Guid.CreateVersion7();
+        return await writer.CaptureAsync(new Capture(ScopedKey(command), hash, command.Order, orderId, clock.GetUtcNow(), command.Caller?.Actor,
+            await sealer.SealAsync(command.Order.Payment!.Token!, orderId, cancellationToken)));
     }
 
     /// <summary>

@@ -68,7 +68,7 @@ internal sealed class PaymentTokens(IServiceScopeFactory scopes, TimeProvider cl
     }
 
     /// <summary>The plain token of a sealed one (only ever in memory, for the provider call).</summary>
-    public async Task<string> OpenAsync(string sealedToken, CancellationToken cancellationToken)
+    public async Task<string> OpenAsync(string sealedToken, Guid orderId, CancellationToken cancellationToken)
     {
         if (SealedBox.KeyIdOf(sealedToken) is not { } keyId)
         {
@@ -92,7 +92,7 @@ internal sealed class PaymentTokens(IServiceScopeFactory scopes, TimeProvider cl
             }
         }
 
-        return SealedBox.Open(key.PrivateKey, sealedToken);
+        return SealedBox.Open(key.PrivateKey, sealedToken, orderId.ToString()); // sealed for this order only
     }
 }
 

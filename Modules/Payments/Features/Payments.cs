@@ -305,7 +305,7 @@ internal sealed class PaymentApi(ISender sender, PaymentTokens tokens) :
     IModuleRequestHandler<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>>
 {
     public async Task<PaymentAuthorization> HandleAsync(AuthorizePayment request, CancellationToken cancellationToken) =>
-        await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, await tokens.OpenAsync(request.SealedToken, cancellationToken)), cancellationToken);
+        await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, await tokens.OpenAsync(request.SealedToken, request.OrderId, cancellationToken)), cancellationToken);
 
     public async Task<IReadOnlyList<PaymentAuthorization>> HandleAsync(AuthorizePaymentBatch request, CancellationToken cancellationToken)
     {
@@ -313,7 +313,7 @@ internal sealed class PaymentApi(ISender sender, PaymentTokens tokens) :
         for (var i = 0; i < commands.Length; i++)
         {
             var r = request.Requests[i];
-            commands[i] = new AuthorizePaymentCommand(r.OrderId, r.Amount, r.Currency, r.Method, await tokens.OpenAsync(r.SealedToken, cancellationToken));
+            commands[i] = new AuthorizePaymentCommand(r.OrderId, r.Amount, r.Currency, r.Method, await tokens.OpenAsync(r.SealedToken, r.OrderId, cancellationToken));
         }
 
         return await sender.Send(new AuthorizePaymentBatchCommand(commands), cancellationToken);

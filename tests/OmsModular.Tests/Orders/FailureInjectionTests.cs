@@ -235,7 +235,7 @@ public sealed class FailureInjectionTests(HostFixture host)
         Assert.Single(reservations.SelectMany(r => r).Select(r => (r.State, r.ReservationId)).Distinct());
         var confirmations = await TwiceAtOnceAsync(m => m.SendAsync(new ConfirmReservationsBatch([new ConfirmReservations(orderId, [node])])));
         Assert.All(confirmations.SelectMany(c => c), c => Assert.Equal(ReservationState.Confirmed, c.State));
-        var sealedToken = await Payments.Sandbox.SealAsync(host.Services, "sandbox-approve");
+        var sealedToken = await Payments.Sandbox.SealAsync(host.Services, "sandbox-approve", orderId);
         var payments = await TwiceAtOnceAsync(m => m.SendAsync(new AuthorizePaymentBatch([new AuthorizePayment(orderId, 30m, "EUR", "card", sealedToken)])));
         Assert.Single(payments.SelectMany(p => p).Select(p => (p.State, p.PaymentId)).Distinct());
 

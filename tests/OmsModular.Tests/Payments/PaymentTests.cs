@@ -15,7 +15,7 @@ public sealed class PaymentTests(HostFixture host)
     {
         using var scope = host.Services.CreateScope();
         return await scope.ServiceProvider.GetRequiredService<IModuleClient>()
-            .SendAsync(new AuthorizePayment(orderId, amount, "EUR", "card", await Sandbox.SealAsync(host.Services, token)));
+            .SendAsync(new AuthorizePayment(orderId, amount, "EUR", "card", await Sandbox.SealAsync(host.Services, token, orderId)));
     }
 
     private async Task<JsonElement> LedgerAsync(Guid orderId) =>

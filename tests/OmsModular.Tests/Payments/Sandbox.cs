@@ -6,12 +6,12 @@ namespace OmsModular.Tests.Payments;
 internal static class Sandbox
 {
     /// <summary>A token sealed with Payments' key, as Orders sends it.</summary>
-    public static async Task<string> SealAsync(IServiceProvider services, string token)
+    public static async Task<string> SealAsync(IServiceProvider services, string token, Guid orderId)
     {
         using var scope = services.CreateScope();
         var key = await scope.ServiceProvider.GetRequiredService<OmsModular.Shared.Infrastructure.ModuleApi.IModuleClient>()
             .SendAsync(new OmsModular.Shared.Contracts.Payments.GetPaymentTokenKey());
-        return OmsModular.Shared.Infrastructure.Secrets.SealedBox.Seal(key.KeyId, key.PublicKey, token);
+        return OmsModular.Shared.Infrastructure.Secrets.SealedBox.Seal(key.KeyId, key.PublicKey, token, orderId.ToString());
     }
 
     public static long Authorizations(IServiceProvider services)

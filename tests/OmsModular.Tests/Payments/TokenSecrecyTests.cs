@@ -58,6 +58,19 @@ public sealed class TokenSecrecyTests(HostFixture host)
     }
 
     [Fact]
+    public void A_sealed_token_opens_only_for_its_order_and_only_with_the_private_key()
+    {
+        var (keyId, publicKey, privateKey) = OmsModular.Shared.Infrastructure.Secrets.SealedBox.CreateKey();
+        var (_, _, otherPrivate) = OmsModular.Shared.Infrastructure.Secrets.SealedBox.CreateKey();
+        var order = Guid.NewGuid().ToString();
+        var sealedToken = OmsModular.Shared.Infrastructure.Secrets.SealedBox.Seal(keyId, publicKey, "sandbox-approve", order);
+        Assert.DoesNotContain("sandbox-approve", sealedToken, StringComparison.Ordinal);
+        Assert.Equal("sandbox-approve", OmsModular.Shared.Infrastructure.Secrets.SealedBox.Open(privateKey, sealedToken, order));
+        Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => OmsModular.Shared.Infrastructure.Secrets.SealedBox.Open(privateKey, sealedToken, Guid.NewGuid().ToString()));
+        Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => OmsModular.Shared.Infrastructure.Secrets.SealedBox.Open(otherPrivate, sealedToken, order));
+    }
+
+    [Fact]
     public async Task A_refused_token_is_not_echoed()
     {
         var order = OrderCaptureTests.WebOrder(Unique("c"), ("SKU-1", 1));
