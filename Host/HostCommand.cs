@@ -10,11 +10,15 @@ internal sealed record HostCommand(string Verb, string[] HostArguments)
     /// <summary><c>keys create|list|revoke …</c>: manage API keys and exit.</summary>
     public bool Keys => Verb == "keys";
 
+    /// <summary><c>migrate --provision-roles</c>: also create a least-privilege login role per module.</summary>
+    public bool ProvisionRoles { get; init; }
+
     public static HostCommand Parse(string[] args)
     {
         if (args.Length > 0 && args[0] is "migrate" or "seed-demo" or "keys")
         {
-            return new HostCommand(args[0], args[1..]);
+            var rest = args[1..];
+            return new HostCommand(args[0], rest.Where(a => a != "--provision-roles").ToArray()) { ProvisionRoles = rest.Contains("--provision-roles") };
         }
 
         return new HostCommand("run", args);

@@ -68,6 +68,18 @@ internal static class OmsHostSetup
         }
 
         var connectionString = configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!;
+        if (builder.Services.FirstOrDefault(d => d.ServiceType == typeof(EmbeddedPostgres))?.ImplementationInstance is EmbeddedPostgres cluster
+            && ModuleRoles.Load(Path.Combine(cluster.RequestedDirectory, ModuleRolesFile)) is { Count: > 0 } roles)
+        {
+            // Provisioned before (migrate --provision-roles): each module connects as its own role;
+            // the cluster's owner only migrates (and runs the jobs and API key stores).
+            foreach (var module in ModuleCatalog.All.Where(m => roles.ContainsKey(m.Manifest.Name)))
+            {
+                configuration[$"ConnectionStrings:{module.Manifest.Name}"] ??= ModuleRoles.ConnectionStringFor(connectionString, module.Manifest, roles[module.Manifest.Name]);
+            }
+
+            Log.Information("Modules connect as their own roles: {Modules}", roles.Keys);
+        }
 
         builder.Services.AddOmsModules(configuration, ModuleCatalog.All);
         builder.Services.AddMediator((MediatorOptions options) =>
@@ -162,10 +174,15 @@ internal static class OmsHostSetup
             messaging.RetentionCron);
     }
 
-    public static async Task MigrateAndExitAsync(this WebApplication app, bool seedDemo)
+    public static async Task MigrateAndExitAsync(this WebApplication app, bool seedDemo, bool provisionRoles = false)
     {
         await ModuleMigrator.MigrateAsync(app.Services);
         Log.Information("Migrations applied for {Modules}", app.Services.GetRequiredService<ModuleRegistry>().Hosted.Select(m => m.Name));
+        if (provisionRoles)
+        {
+            await ProvisionRolesAsync(app);
+        }
+
         if (seedDemo)
         {
             await SeedDemoAsync(app.Services);
@@ -178,6 +195,36 @@ internal static class OmsHostSetup
 
         await Log.CloseAndFlushAsync();
     }
+
+    /// <summary>
+    /// One login role per hosted module that can use only its own schema. The embedded default keeps
+    /// their passwords in <c>module-roles.json</c> beside its password and connects each module as its
+    /// role from then on; with a configured database the settings to use are printed.
+    /// </summary>
+    private static async Task ProvisionRolesAsync(WebApplication app)
+    {
+        var shared = app.Configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!;
+        var hosted = app.Services.GetRequiredService<ModuleRegistry>().Hosted.ToArray();
+        var embedded = app.Services.GetService<EmbeddedPostgres>();
+        var file = embedded is null ? null : Path.Combine(embedded.RequestedDirectory, ModuleRolesFile);
+        var passwords = await ModuleRoles.ProvisionAsync(shared, hosted, file is null ? new Dictionary<string, string>() : ModuleRoles.Load(file));
+        if (file is not null)
+        {
+            var all = ModuleRoles.Load(file).Concat(passwords).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
+            await ModuleRoles.SaveAsync(file, all);
+            Log.Information("Provisioned a role per module ({Roles}); the embedded default connects each module as its role from its next start (passwords in {File})",
+                hosted.Select(ModuleRoles.RoleOf), file);
+            return;
+        }
+
+        Console.WriteLine("Provisioned a role per module. Give each module its connection (environment variables):");
+        foreach (var manifest in hosted)
+        {
+            Console.WriteLine($"ConnectionStrings__{manifest.Name}={ModuleRoles.ConnectionStringFor(shared, manifest, passwords[manifest.Name])}");
+        }
+    }
+
+    public const string ModuleRolesFile = "module-roles.json";
 
     /// <summary>Loads the demo data set through each hosted module's own features (idempotent: it overwrites).</summary>
     private static async Task SeedDemoAsync(IServiceProvider services)

@@ -9,7 +9,7 @@ using OmsModular.Host;
 //   dotnet OmsModular.Host.dll --modules Orders,Pricing
 var command = HostCommand.Parse(args);
 var builder = WebApplication.CreateBuilder(command.HostArguments);
-await builder.AddOmsHostAsync(args);
+await builder.AddOmsHostAsync(command.Verb == "run" ? args : [command.Verb, .. command.HostArguments]);
 try
 {
     var app = builder.Build();
@@ -23,7 +23,7 @@ try
 
     if (command.Migrate || command.SeedDemo)
     {
-        await app.MigrateAndExitAsync(seedDemo: command.SeedDemo);
+        await app.MigrateAndExitAsync(seedDemo: command.SeedDemo, provisionRoles: command.ProvisionRoles);
         return;
     }
 

@@ -36,7 +36,7 @@ public static class ModuleMigrator
                 foreach (var manifest in group)
                 {
                     await using var scope = services.CreateAsyncScope();
-                    var db = (DbContext)scope.ServiceProvider.GetRequiredService(manifest.DbContextType);
+                    await using var db = MigratingContext(services, scope.ServiceProvider, manifest, group.Key);
                     var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken).ConfigureAwait(false)).ToArray();
                     if (pending.Length > 0)
                     {
@@ -51,5 +51,31 @@ public static class ModuleMigrator
                 await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// The context migrations run with: a module that connects as its own (least-privilege) role to
+    /// the shared database is migrated with the shared connection, whose role owns the tables.
+    /// </summary>
+    private static DbContext MigratingContext(IServiceProvider root, IServiceProvider scope, ModuleManifest manifest, string moduleConnectionString)
+    {
+        var shared = root.GetService<Microsoft.Extensions.Configuration.IConfiguration>()?[$"ConnectionStrings:{ModuleServiceCollectionExtensions.ConnectionStringName}"];
+        if (shared is null || SameRole(shared, moduleConnectionString) || !SameDatabase(shared, moduleConnectionString))
+        {
+            return (DbContext)scope.GetRequiredService(manifest.DbContextType);
+        }
+
+        var builder = (DbContextOptionsBuilder)Activator.CreateInstance(typeof(DbContextOptionsBuilder<>).MakeGenericType(manifest.DbContextType))!;
+        Persistence.ModuleDbContextOptions.Configure(builder, shared, manifest.Schema, manifest.DbContextType.Assembly);
+        return (DbContext)Activator.CreateInstance(manifest.DbContextType, builder.Options)!;
+    }
+
+    private static bool SameRole(string a, string b) =>
+        string.Equals(new NpgsqlConnectionStringBuilder(a).Username, new NpgsqlConnectionStringBuilder(b).Username, StringComparison.Ordinal);
+
+    private static bool SameDatabase(string a, string b)
+    {
+        var (x, y) = (new NpgsqlConnectionStringBuilder(a), new NpgsqlConnectionStringBuilder(b));
+        return string.Equals(x.Host, y.Host, StringComparison.OrdinalIgnoreCase) && x.Port == y.Port && string.Equals(x.Database, y.Database, StringComparison.Ordinal);
     }
 }

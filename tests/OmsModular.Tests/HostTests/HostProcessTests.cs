@@ -199,6 +199,62 @@ public sealed class HostProcessTests
         }
     }
 
+    [Fact]
+    public async Task Provisioned_module_roles_each_reach_only_their_own_schema_and_the_host_runs_on_them()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"oms-test-roles-{Guid.NewGuid():N}");
+        try
+        {
+            var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "migrate", "--provision-roles", "--data-dir", directory);
+            Assert.True(exitCode == 0, output);
+            var file = Path.Combine(directory, "module-roles.json");
+            Assert.True(!OperatingSystem.IsLinux() || File.GetUnixFileMode(file) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), "module-roles.json must be 0600");
+            var passwords = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(await File.ReadAllTextAsync(file))!;
+            Assert.Equal(7, passwords.Count);
+
+            await using var host = HostProcess.Start("--data-dir", directory);
+            await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+            Assert.Contains("Modules connect as their own roles", host.Output, StringComparison.Ordinal);
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{host.Port}") };
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(directory, "admin-key"))).Trim());
+            using (var node = await client.PutAsync("/api/v1/fulfillment/nodes/WH-ROLES", new StringContent(
+                       """{"name":"Roles","kind":"warehouse","countryCode":"DE","latitude":52.5,"longitude":13.4,"canShip":true,"canPickup":false}""",
+                       System.Text.Encoding.UTF8, "application/json")))
+            {
+                Assert.Equal(HttpStatusCode.OK, node.StatusCode); // Fulfillment writes as its role
+            }
+
+            using (var stock = await client.PutAsync("/api/v1/inventory/stock/SKU-ROLES/WH-ROLES", new StringContent("""{"onHand":3}""", System.Text.Encoding.UTF8, "application/json")))
+            {
+                Assert.Equal(HttpStatusCode.OK, stock.StatusCode); // Inventory writes (and asks Fulfillment) as its role
+            }
+
+            // As the Orders role: its own schema yes, another module's no, and no DDL.
+            var orders = new NpgsqlConnectionStringBuilder(EmbeddedConnectionString(directory)) { Username = "oms_orders", Password = passwords["Orders"] }.ConnectionString;
+            await using var connection = new NpgsqlConnection(orders);
+            await connection.OpenAsync();
+            await using (var own = new NpgsqlCommand("SELECT count(*) FROM orders.orders", connection))
+            {
+                await own.ExecuteScalarAsync();
+            }
+
+            foreach (var sql in new[] { "SELECT count(*) FROM inventory.stock_levels", "SELECT count(*) FROM payments.token_keys", "SELECT count(*) FROM access.api_keys", "CREATE TABLE orders.sneaky (id int)" })
+            {
+                await using var other = new NpgsqlCommand(sql, connection);
+                var denied = await Assert.ThrowsAsync<PostgresException>(() => other.ExecuteScalarAsync());
+                Assert.Equal("42501", denied.SqlState); // permission denied
+            }
+
+            await connection.CloseAsync();
+            NpgsqlConnection.ClearAllPools();
+            Assert.Equal(0, await host.StopAsync(TimeSpan.FromSeconds(60)));
+        }
+        finally
+        {
+            StopLeftover(directory);
+        }
+    }
+
     private static string EmbeddedConnectionString(string directory)
     {
         var port = File.ReadAllLines(Path.Combine(directory, "data", "postmaster.pid"))[3];

@@ -1,0 +1,81 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Npgsql;
+using OmsModular.Shared.Infrastructure.Modules;
+
+namespace OmsModular.Shared.Infrastructure.Hosting;
+
+/// <summary>
+/// Least-privilege login roles, one per module (<c>oms_&lt;schema&gt;</c>): each may use only its own
+/// schema (its tables and sequences, read and write; no DDL). The role that migrates (the owner of
+/// the tables) grants, also for tables later migrations add. Passwords are generated once and kept
+/// by the caller (a file beside the embedded cluster's password, or printed for a deployment).
+/// </summary>
+public static class ModuleRoles
+{
+    public static string RoleOf(ModuleManifest manifest) => $"oms_{manifest.Schema}";
+
+    /// <summary>Creates or updates the roles of these modules and answers each role's password (known ones are kept).</summary>
+    public static async Task<IReadOnlyDictionary<string, string>> ProvisionAsync(
+        string adminConnectionString, IEnumerable<ModuleManifest> modules, IReadOnlyDictionary<string, string> knownPasswords, CancellationToken cancellationToken = default)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(adminConnectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var manifest in modules)
+        {
+            var role = RoleOf(manifest);
+            var password = knownPasswords.TryGetValue(manifest.Name, out var known) ? known : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+            var schema = Quote(manifest.Schema);
+            var quotedRole = Quote(role);
+            var sql = $"""
+                DO $$
+                BEGIN
+                  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                    CREATE ROLE {quotedRole} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+                  END IF;
+                END $$;
+                ALTER ROLE {quotedRole} WITH LOGIN PASSWORD '{password}';
+                CREATE SCHEMA IF NOT EXISTS {schema};
+                GRANT USAGE ON SCHEMA {schema} TO {quotedRole};
+                GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {schema} TO {quotedRole};
+                GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quotedRole};
+                ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLES TO {quotedRole};
+                ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {quotedRole};
+                """;
+            await using (var command = new NpgsqlCommand(sql, connection))
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            result[manifest.Name] = password;
+        }
+
+        return result;
+    }
+
+    /// <summary>A module's connection: the shared one, as the module's role.</summary>
+    public static string ConnectionStringFor(string sharedConnectionString, ModuleManifest manifest, string password) =>
+        new NpgsqlConnectionStringBuilder(sharedConnectionString) { Username = RoleOf(manifest), Password = password }.ConnectionString;
+
+    /// <summary>The roles' passwords by module, kept in a file written with mode 0600.</summary>
+    public static async Task SaveAsync(string file, IReadOnlyDictionary<string, string> passwords)
+    {
+        File.Delete(file);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using var stream = new FileStream(file, options);
+        await JsonSerializer.SerializeAsync(stream, passwords).ConfigureAwait(false);
+    }
+
+    public static IReadOnlyDictionary<string, string> Load(string file) =>
+        File.Exists(file)
+            ? JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(file)) ?? []
+            : new Dictionary<string, string>();
+
+    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}
