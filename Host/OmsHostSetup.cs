@@ -240,7 +240,13 @@ internal static class OmsHostSetup
     private static void AddOmsJobs(this WebApplicationBuilder builder, string connectionString)
     {
         var pollInterval = builder.Configuration.GetValue("Oms:Jobs:PollInterval", TimeSpan.FromSeconds(15));
+        var registry = new ModuleRegistry(ModuleCatalog.All, (builder.Configuration[ModuleServiceCollectionExtensions.ModulesKey] ?? "all")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        var queues = new OmsModular.Shared.Infrastructure.Jobs.ModuleJobQueues(
+            ModuleCatalog.All.ToDictionary(m => m.GetType().Assembly, m => m.Manifest.Schema));
+        builder.Services.AddSingleton(queues);
         builder.Services.AddHangfire(config => config
+            .UseFilter(queues)
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
@@ -259,6 +265,8 @@ internal static class OmsHostSetup
                 o.SchedulePollingInterval = pollInterval;
                 o.WorkerCount = Math.Max(2, Environment.ProcessorCount * 2);
                 o.ServerName = $"oms-{Environment.MachineName}-{Environment.ProcessId}";
+                // Only the jobs of the modules this process hosts, and the Host's own.
+                o.Queues = [.. ModuleCatalog.All.Where(m => registry.IsHosted(m.Manifest)).Select(m => m.Manifest.Schema), OmsModular.Shared.Infrastructure.Jobs.ModuleJobQueues.DefaultQueue];
             });
         }
     }

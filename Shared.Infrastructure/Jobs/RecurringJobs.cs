@@ -22,3 +22,23 @@ public static class RecurringJobs
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
+
+/// <summary>
+/// A Hangfire queue per module: a job of a module's type is enqueued on the queue named after the
+/// module's schema, and a process's server takes only the queues of the modules it hosts (plus
+/// <c>default</c> for the Host's own jobs). So no process runs a job of a module it does not host.
+/// </summary>
+public sealed class ModuleJobQueues(IReadOnlyDictionary<System.Reflection.Assembly, string> queueByAssembly) : Hangfire.States.IElectStateFilter
+{
+    public const string DefaultQueue = "default";
+
+    public string QueueOf(Type jobType) => queueByAssembly.TryGetValue(jobType.Assembly, out var queue) ? queue : DefaultQueue;
+
+    public void OnStateElection(Hangfire.States.ElectStateContext context)
+    {
+        if (context.CandidateState is Hangfire.States.EnqueuedState enqueued && context.BackgroundJob?.Job?.Type is { } type)
+        {
+            enqueued.Queue = QueueOf(type);
+        }
+    }
+}

@@ -190,6 +190,28 @@ public sealed class HostTests(HostFixture host)
     }
 
     [Fact]
+    public async Task A_modules_jobs_run_on_its_own_queue_which_only_processes_hosting_it_take()
+    {
+        var storage = host.Services.GetRequiredService<JobStorage>();
+        var jobId = new RecurringJobManager(storage).TriggerJob("orders-time-out-pending");
+        Assert.False(string.IsNullOrEmpty(jobId));
+        string? queue = null;
+        await Messaging.MessagingHarness.WaitUntilAsync(() =>
+        {
+            var details = storage.GetMonitoringApi().JobDetails(jobId);
+            queue = details?.History.FirstOrDefault(h => h.StateName == "Enqueued")?.Data is { } data && data.TryGetValue("Queue", out var q) ? q : queue;
+            return Task.FromResult(details?.History.Any(h => h.StateName == "Succeeded") == true);
+        }, TimeSpan.FromSeconds(20));
+        Assert.Equal("orders", queue);
+
+        // This process hosts every module: its server takes every module's queue, and the Host's own.
+        var server = storage.GetMonitoringApi().Servers().Single(s => s.Name.Contains($"-{Environment.ProcessId}", StringComparison.Ordinal));
+        Assert.Contains("orders", server.Queues);
+        Assert.Contains("inventory", server.Queues);
+        Assert.Contains("default", server.Queues);
+    }
+
+    [Fact]
     public async Task An_unhandled_error_is_a_problem_without_internals_outside_development()
     {
         using var response = await Client.GetAsync("/api/v1/probe/boom");
