@@ -207,7 +207,13 @@ internal static class OmsHostSetup
         var hosted = app.Services.GetRequiredService<ModuleRegistry>().Hosted.ToArray();
         var embedded = app.Services.GetService<EmbeddedPostgres>();
         var file = embedded is null ? null : Path.Combine(embedded.RequestedDirectory, ModuleRolesFile);
-        var passwords = await ModuleRoles.ProvisionAsync(shared, hosted, file is null ? new Dictionary<string, string>() : ModuleRoles.Load(file));
+        // Known passwords: the embedded default's file, else the modules' configured connections as their roles.
+        var known = file is not null
+            ? ModuleRoles.Load(file)
+            : hosted.Select(m => (m.Name, Connection: app.Configuration.GetConnectionString(m.Name)))
+                .Where(c => c.Connection is not null && new Npgsql.NpgsqlConnectionStringBuilder(c.Connection).Username is { } user && user == ModuleRoles.RoleOf(hosted.First(h => h.Name == c.Name)))
+                .ToDictionary(c => c.Name, c => new Npgsql.NpgsqlConnectionStringBuilder(c.Connection).Password ?? string.Empty, StringComparer.Ordinal);
+        var passwords = await ModuleRoles.ProvisionAsync(shared, hosted, known);
         if (file is not null)
         {
             var all = ModuleRoles.Load(file).Concat(passwords).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
@@ -217,8 +223,8 @@ internal static class OmsHostSetup
             return;
         }
 
-        Console.WriteLine("Provisioned a role per module. Give each module its connection (environment variables):");
-        foreach (var manifest in hosted)
+        Console.WriteLine("Provisioned a role per module. Give each module its connection (environment variables; the values hold the roles' passwords, keep them as secrets):");
+        foreach (var manifest in hosted.Where(m => !known.ContainsKey(m.Name)))
         {
             Console.WriteLine($"ConnectionStrings__{manifest.Name}={ModuleRoles.ConnectionStringFor(shared, manifest, passwords[manifest.Name])}");
         }
@@ -243,7 +249,10 @@ internal static class OmsHostSetup
         var registry = new ModuleRegistry(ModuleCatalog.All, (builder.Configuration[ModuleServiceCollectionExtensions.ModulesKey] ?? "all")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         var queues = new OmsModular.Shared.Infrastructure.Jobs.ModuleJobQueues(
-            ModuleCatalog.All.ToDictionary(m => m.GetType().Assembly, m => m.Manifest.Schema));
+            ModuleCatalog.All.GroupBy(m => m.GetType().Assembly).ToDictionary(g => g.Key, g => g.First().Manifest.Schema))
+        {
+            Order = int.MaxValue, // after every other election filter (retries included): the queue is decided last
+        };
         builder.Services.AddSingleton(queues);
         builder.Services.AddHangfire(config => config
             .UseFilter(queues)

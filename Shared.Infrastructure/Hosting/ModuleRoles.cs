@@ -25,22 +25,33 @@ public static class ModuleRoles
         foreach (var manifest in modules)
         {
             var role = RoleOf(manifest);
-            var password = knownPasswords.TryGetValue(manifest.Name, out var known) ? known : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+            // A role made before keeps its password unless the caller knows it (a running Host may use it).
+            var password = knownPasswords.TryGetValue(manifest.Name, out var known) && known.All(char.IsAsciiHexDigit)
+                ? known
+                : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+            if (!knownPasswords.ContainsKey(manifest.Name) && await ExistsAsync(connection, role, cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"Role {role} exists and its password is not known here: give it (ConnectionStrings:{manifest.Name}) or drop the role to provision it again.");
+            }
+
             var schema = Quote(manifest.Schema);
             var quotedRole = Quote(role);
             var sql = $"""
                 DO $$
                 BEGIN
                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
-                    CREATE ROLE {quotedRole} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+                    CREATE ROLE {quotedRole} LOGIN PASSWORD '{password}';
                   END IF;
                 END $$;
-                ALTER ROLE {quotedRole} WITH LOGIN PASSWORD '{password}';
+                ALTER ROLE {quotedRole} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
+                {(knownPasswords.ContainsKey(manifest.Name) ? $"ALTER ROLE {quotedRole} WITH PASSWORD '{password}';" : string.Empty)}
                 CREATE SCHEMA IF NOT EXISTS {schema};
+                REVOKE CREATE ON SCHEMA public FROM {quotedRole};
                 GRANT USAGE ON SCHEMA {schema} TO {quotedRole};
-                GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {schema} TO {quotedRole};
+                GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {quotedRole};
+                REVOKE ALL ON TABLE {schema}."__ef_migrations_history" FROM {quotedRole};
                 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quotedRole};
-                ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLES TO {quotedRole};
+                ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quotedRole};
                 ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {quotedRole};
                 """;
             await using (var command = new NpgsqlCommand(sql, connection))
@@ -61,21 +72,32 @@ public static class ModuleRoles
     /// <summary>The roles' passwords by module, kept in a file written with mode 0600.</summary>
     public static async Task SaveAsync(string file, IReadOnlyDictionary<string, string> passwords)
     {
-        File.Delete(file);
+        // Written beside and moved into place: a Host starting meanwhile reads the old file or the new one.
+        var temporary = $"{file}.{Guid.NewGuid():N}.tmp";
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        await using var stream = new FileStream(file, options);
-        await JsonSerializer.SerializeAsync(stream, passwords).ConfigureAwait(false);
+        await using (var stream = new FileStream(temporary, options))
+        {
+            await JsonSerializer.SerializeAsync(stream, passwords).ConfigureAwait(false);
+        }
+
+        File.Move(temporary, file, overwrite: true);
     }
 
     public static IReadOnlyDictionary<string, string> Load(string file) =>
         File.Exists(file)
             ? JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(file)) ?? []
             : new Dictionary<string, string>();
+
+    private static async Task<bool> ExistsAsync(NpgsqlConnection connection, string role, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", connection) { Parameters = { new() { Value = role } } };
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }

@@ -28,7 +28,7 @@ public static class RecurringJobs
 /// module's schema, and a process's server takes only the queues of the modules it hosts (plus
 /// <c>default</c> for the Host's own jobs). So no process runs a job of a module it does not host.
 /// </summary>
-public sealed class ModuleJobQueues(IReadOnlyDictionary<System.Reflection.Assembly, string> queueByAssembly) : Hangfire.States.IElectStateFilter
+public sealed class ModuleJobQueues(IReadOnlyDictionary<System.Reflection.Assembly, string> queueByAssembly) : Hangfire.Common.JobFilterAttribute, Hangfire.States.IElectStateFilter
 {
     public const string DefaultQueue = "default";
 

@@ -67,6 +67,23 @@ internal sealed class PaymentTokens(IServiceScopeFactory scopes, TimeProvider cl
         }
     }
 
+    /// <summary>The plain token, or empty when it cannot be opened (then the order alone is declined).</summary>
+    public async Task<string> TryOpenAsync(string sealedToken, Guid orderId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await OpenAsync(sealedToken, orderId, cancellationToken);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return string.Empty;
+        }
+        catch (FormatException)
+        {
+            return string.Empty;
+        }
+    }
+
     /// <summary>The plain token of a sealed one (only ever in memory, for the provider call).</summary>
     public async Task<string> OpenAsync(string sealedToken, Guid orderId, CancellationToken cancellationToken)
     {

@@ -132,7 +132,11 @@ internal sealed class PaymentHandlers(
         ProviderAuthorization outcome;
         try
         {
-            outcome = await AskProviderAsync(payment, command.Token, cancellationToken);
+            // A token that could not be opened (not sealed for this order, or damaged) is a decline
+            // of this order alone; the provider is not asked.
+            outcome = command.Token.Length == 0
+                ? new ProviderAuthorization(false, null, "token-unreadable")
+                : await AskProviderAsync(payment, command.Token, cancellationToken);
         }
         catch (Exception exception) when (IsUnavailable(exception))
         {
@@ -305,7 +309,7 @@ internal sealed class PaymentApi(ISender sender, PaymentTokens tokens) :
     IModuleRequestHandler<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>>
 {
     public async Task<PaymentAuthorization> HandleAsync(AuthorizePayment request, CancellationToken cancellationToken) =>
-        await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, await tokens.OpenAsync(request.SealedToken, request.OrderId, cancellationToken)), cancellationToken);
+        await sender.Send(new AuthorizePaymentCommand(request.OrderId, request.Amount, request.Currency, request.Method, await tokens.TryOpenAsync(request.SealedToken, request.OrderId, cancellationToken)), cancellationToken);
 
     public async Task<IReadOnlyList<PaymentAuthorization>> HandleAsync(AuthorizePaymentBatch request, CancellationToken cancellationToken)
     {
@@ -313,7 +317,7 @@ internal sealed class PaymentApi(ISender sender, PaymentTokens tokens) :
         for (var i = 0; i < commands.Length; i++)
         {
             var r = request.Requests[i];
-            commands[i] = new AuthorizePaymentCommand(r.OrderId, r.Amount, r.Currency, r.Method, await tokens.OpenAsync(r.SealedToken, r.OrderId, cancellationToken));
+            commands[i] = new AuthorizePaymentCommand(r.OrderId, r.Amount, r.Currency, r.Method, await tokens.TryOpenAsync(r.SealedToken, r.OrderId, cancellationToken));
         }
 
         return await sender.Send(new AuthorizePaymentBatchCommand(commands), cancellationToken);

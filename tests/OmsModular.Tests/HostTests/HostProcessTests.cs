@@ -212,6 +212,11 @@ public sealed class HostProcessTests
             var passwords = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(await File.ReadAllTextAsync(file))!;
             Assert.Equal(7, passwords.Count);
 
+            // Provisioning again (e.g. after an upgrade added tables) keeps the roles' passwords.
+            (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "migrate", "--provision-roles", "--data-dir", directory);
+            Assert.True(exitCode == 0, output);
+            Assert.Equal(passwords, System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(await File.ReadAllTextAsync(file))!);
+
             await using var host = HostProcess.Start("--data-dir", directory);
             await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
             Assert.Contains("Modules connect as their own roles", host.Output, StringComparison.Ordinal);
@@ -238,7 +243,11 @@ public sealed class HostProcessTests
                 await own.ExecuteScalarAsync();
             }
 
-            foreach (var sql in new[] { "SELECT count(*) FROM inventory.stock_levels", "SELECT count(*) FROM payments.token_keys", "SELECT count(*) FROM access.api_keys", "CREATE TABLE orders.sneaky (id int)" })
+            foreach (var sql in new[]
+                     {
+                         "SELECT count(*) FROM inventory.stock_levels", "SELECT count(*) FROM payments.token_keys", "SELECT count(*) FROM access.api_keys",
+                         "CREATE TABLE orders.sneaky (id int)", "DELETE FROM orders.\"__ef_migrations_history\"",
+                     })
             {
                 await using var other = new NpgsqlCommand(sql, connection);
                 var denied = await Assert.ThrowsAsync<PostgresException>(() => other.ExecuteScalarAsync());

@@ -18,6 +18,23 @@ public sealed class PaymentTests(HostFixture host)
             .SendAsync(new AuthorizePayment(orderId, amount, "EUR", "card", await Sandbox.SealAsync(host.Services, token, orderId)));
     }
 
+    [Fact]
+    public async Task A_token_sealed_for_another_order_is_a_decline_of_that_order_alone()
+    {
+        var (mine, other) = (Guid.CreateVersion7(), Guid.CreateVersion7());
+        var stolen = await Sandbox.SealAsync(host.Services, "sandbox-approve", other);
+        using var scope = host.Services.CreateScope();
+        var answers = await scope.ServiceProvider.GetRequiredService<IModuleClient>().SendAsync(new AuthorizePaymentBatch(
+        [
+            new AuthorizePayment(mine, 10m, "EUR", "card", stolen),
+            new AuthorizePayment(other, 10m, "EUR", "card", stolen),
+        ]));
+        var byOrder = answers.ToDictionary(a => a.OrderId);
+        Assert.Equal(PaymentState.Declined, byOrder[mine].State);
+        Assert.Equal("token-unreadable", byOrder[mine].DeclineReason);
+        Assert.Equal(PaymentState.Authorized, byOrder[other].State); // the batch goes on
+    }
+
     private async Task<JsonElement> LedgerAsync(Guid orderId) =>
         await host.Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={orderId}");
 
