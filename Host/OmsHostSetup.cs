@@ -168,10 +168,18 @@ internal static class OmsHostSetup
         }
 
         var messaging = app.Services.GetRequiredService<IOptions<MessagingOptions>>().Value;
-        app.Services.GetRequiredService<IRecurringJobManager>().AddOrUpdate<MessagingRetentionJob>(
-            MessagingRetentionJob.JobId,
-            job => job.RunAsync(CancellationToken.None),
-            messaging.RetentionCron);
+        // One retention job per hosted module, on the module's queue: whichever process runs it hosts that module.
+        var recurring = app.Services.GetRequiredService<IRecurringJobManager>();
+        recurring.RemoveIfExists(MessagingRetentionJob.JobId); // the one job of all modules, before there was a queue per module
+        foreach (var manifest in app.Services.GetRequiredService<ModuleRegistry>().Hosted)
+        {
+            var module = manifest.Name;
+            recurring.AddOrUpdate<MessagingRetentionJob>(
+                MessagingRetentionJob.JobIdOf(manifest),
+                manifest.Schema,
+                job => job.RunAsync(module, CancellationToken.None),
+                messaging.RetentionCron);
+        }
     }
 
     public static async Task MigrateAndExitAsync(this WebApplication app, bool seedDemo, bool provisionRoles = false)

@@ -36,7 +36,8 @@ public sealed class ModuleJobQueues(IReadOnlyDictionary<System.Reflection.Assemb
 
     public void OnStateElection(Hangfire.States.ElectStateContext context)
     {
-        if (context.CandidateState is Hangfire.States.EnqueuedState enqueued && context.BackgroundJob?.Job?.Type is { } type)
+        // A job that names its queue keeps it (the Host's per-module jobs); the others go to their module's.
+        if (context.CandidateState is Hangfire.States.EnqueuedState enqueued && context.BackgroundJob?.Job is { Queue: null, Type: { } type })
         {
             enqueued.Queue = QueueOf(type);
         }

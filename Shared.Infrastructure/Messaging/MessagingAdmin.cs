@@ -119,10 +119,10 @@ public sealed class MessagingAdmin(ModuleRegistry registry, ModuleDatabases data
     }
 
     /// <summary>Removes dispatched outbox rows and processed inbox rows older than the retention.</summary>
-    public async Task<long> PurgeProcessedAsync(TimeSpan olderThan, CancellationToken cancellationToken)
+    public async Task<long> PurgeProcessedAsync(TimeSpan olderThan, CancellationToken cancellationToken, string? module = null)
     {
         long removed = 0;
-        foreach (var manifest in registry.Hosted)
+        foreach (var manifest in registry.Hosted.Where(m => module is null || string.Equals(m.Name, module, StringComparison.OrdinalIgnoreCase)))
         {
             await using var connection = await OpenAsync(manifest, cancellationToken).ConfigureAwait(false);
             foreach (var sql in new[]
@@ -176,9 +176,14 @@ public sealed class MessagingRetentionJob(MessagingAdmin admin, Microsoft.Extens
 {
     public const string JobId = "messaging-retention";
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>The recurring job of one module (on the module's queue: run by a process that hosts it).</summary>
+    public static string JobIdOf(ModuleManifest manifest) => $"{JobId}-{manifest.Schema}";
+
+    public async Task RunAsync(CancellationToken cancellationToken) => await RunAsync(null, cancellationToken).ConfigureAwait(false);
+
+    public async Task RunAsync(string? module, CancellationToken cancellationToken)
     {
-        var removed = await admin.PurgeProcessedAsync(options.Value.Retention, cancellationToken).ConfigureAwait(false);
+        var removed = await admin.PurgeProcessedAsync(options.Value.Retention, cancellationToken, module).ConfigureAwait(false);
         Microsoft.Extensions.Logging.LoggerExtensions.LogInformation(logger, "Messaging retention removed {Count} processed rows older than {Retention}", removed, options.Value.Retention);
     }
 }

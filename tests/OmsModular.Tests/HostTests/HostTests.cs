@@ -186,7 +186,10 @@ public sealed class HostTests(HostFixture host)
     public async Task Retention_is_scheduled()
     {
         using var connection = host.Services.GetRequiredService<JobStorage>().GetConnection();
-        Assert.Contains(connection.GetRecurringJobs(), j => j.Id == MessagingRetentionJob.JobId);
+        var jobs = connection.GetRecurringJobs();
+        Assert.Contains(jobs, j => j.Id == "messaging-retention-orders" && j.Job?.Queue == "orders");
+        Assert.Contains(jobs, j => j.Id == "messaging-retention-pricing" && j.Job?.Queue == "pricing");
+        Assert.DoesNotContain(jobs, j => j.Id == MessagingRetentionJob.JobId);
     }
 
     [Fact]
