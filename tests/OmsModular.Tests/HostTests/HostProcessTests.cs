@@ -264,6 +264,35 @@ public sealed class HostProcessTests
         }
     }
 
+    [Fact]
+    public async Task A_process_hosting_some_modules_takes_only_their_job_queues()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"oms-test-queues-{Guid.NewGuid():N}");
+        try
+        {
+            await using var host = HostProcess.Start("--data-dir", directory, "--modules", "Pricing,Inventory");
+            await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+            await using var connection = new NpgsqlConnection(EmbeddedConnectionString(directory));
+            await connection.OpenAsync();
+            await using var servers = new NpgsqlCommand("SELECT data FROM hangfire.server", connection);
+            var data = (string)(await servers.ExecuteScalarAsync())!;
+            var queues = System.Text.Json.JsonDocument.Parse(data).RootElement.GetProperty("Queues").EnumerateArray().Select(q => q.GetString()!).ToArray();
+            Assert.Equal(["default", "inventory", "pricing"], queues.Order(StringComparer.Ordinal).ToArray());
+            Assert.DoesNotContain("orders", queues);
+            await using var recurring = new NpgsqlCommand("SELECT string_agg(value, ' ') FROM hangfire.set WHERE key = 'recurring-jobs'", connection);
+            var registered = (string?)await recurring.ExecuteScalarAsync() ?? string.Empty;
+            Assert.Contains("messaging-retention-pricing", registered, StringComparison.Ordinal);
+            Assert.DoesNotContain("orders-time-out-pending", registered, StringComparison.Ordinal); // Orders is not hosted: its jobs are not registered here
+            await connection.CloseAsync();
+            NpgsqlConnection.ClearAllPools();
+            Assert.Equal(0, await host.StopAsync(TimeSpan.FromSeconds(60)));
+        }
+        finally
+        {
+            StopLeftover(directory);
+        }
+    }
+
     private static string EmbeddedConnectionString(string directory)
     {
         var port = File.ReadAllLines(Path.Combine(directory, "data", "postmaster.pid"))[3];
