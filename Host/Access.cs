@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using OmsModular.Shared.Infrastructure.Access;
 using OmsModular.Shared.Infrastructure.Database;
+using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Modules;
 using Serilog;
 
@@ -152,18 +153,7 @@ internal static class HostAccess
 
         var created = await keys.CreateAsync(new ApiKeyRequest("embedded-admin", Scopes.All, null, null), "first start of the embedded default");
         var file = Path.Combine(embedded.RequestedDirectory, "admin-key");
-        File.Delete(file); // never write through an existing file or link
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        await using (var stream = new FileStream(file, options))
-        await using (var writer = new StreamWriter(stream))
-        {
-            await writer.WriteLineAsync(created.Secret);
-        }
+        await PrivateFile.WriteAsync(file, created.Secret + Environment.NewLine);
 
         Log.Warning(
             "Created the first admin API key (all scopes), shown only now and kept in {File}: {ApiKey}. Send it as 'Authorization: Bearer <key>'; create narrower keys with POST /api/v1/admin/api-keys or the 'keys create' verb",

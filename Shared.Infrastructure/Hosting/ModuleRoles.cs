@@ -70,23 +70,8 @@ public static class ModuleRoles
         new NpgsqlConnectionStringBuilder(sharedConnectionString) { Username = RoleOf(manifest), Password = password }.ConnectionString;
 
     /// <summary>The roles' passwords by module, kept in a file written with mode 0600.</summary>
-    public static async Task SaveAsync(string file, IReadOnlyDictionary<string, string> passwords)
-    {
-        // Written beside and moved into place: a Host starting meanwhile reads the old file or the new one.
-        var temporary = $"{file}.{Guid.NewGuid():N}.tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        await using (var stream = new FileStream(temporary, options))
-        {
-            await JsonSerializer.SerializeAsync(stream, passwords).ConfigureAwait(false);
-        }
-
-        File.Move(temporary, file, overwrite: true);
-    }
+    public static Task SaveAsync(string file, IReadOnlyDictionary<string, string> passwords) =>
+        PrivateFile.WriteAsync(file, JsonSerializer.Serialize(passwords));
 
     public static IReadOnlyDictionary<string, string> Load(string file) =>
         File.Exists(file)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Npgsql;
+using OmsModular.Tests.Messaging;
 using OmsModular.Tests.Orders;
 using static OmsModular.Tests.Infrastructure.TestData;
 
@@ -38,14 +39,7 @@ public sealed class ReadinessTests(HostFixture host)
             }
 
             // Readiness probes at most once a second: the next probe sees the refusal.
-            var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-            do
-            {
-                await Task.Delay(200);
-                (status, body) = await ReadyAsync();
-            }
-            while (status == HttpStatusCode.OK && DateTime.UtcNow < until);
-
+            await MessagingHarness.WaitUntilAsync(async () => ((status, body) = await ReadyAsync()).status != HttpStatusCode.OK, TimeSpan.FromSeconds(5));
             Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
             var orders = Check(body, "databases").GetProperty("data").GetProperty("Orders").GetString();
             Assert.StartsWith("refused", orders, StringComparison.Ordinal);
@@ -61,14 +55,7 @@ public sealed class ReadinessTests(HostFixture host)
         }
 
         var back = DateTime.UtcNow;
-        do
-        {
-            await Task.Delay(200);
-            (status, _) = await ReadyAsync();
-        }
-        while (status != HttpStatusCode.OK && DateTime.UtcNow - back < TimeSpan.FromSeconds(5));
-
-        Assert.Equal(HttpStatusCode.OK, status);
+        await MessagingHarness.WaitUntilAsync(async () => (await ReadyAsync()).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(5));
         Assert.True(DateTime.UtcNow - back < TimeSpan.FromSeconds(3), "ready again within a probe or two, not after the workers' back-off");
     }
 
@@ -88,33 +75,22 @@ public sealed class ReadinessTests(HostFixture host)
             }
 
             await Pipeline.PlaceAsync(host.Client, OrderCaptureTests.WebOrder(Unique("c"), (sku, 1)));
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-            JsonElement messaging;
-            while (true)
+            JsonElement messaging = default;
+            await MessagingHarness.WaitUntilAsync(async () =>
             {
                 var (status, body) = await ReadyAsync();
-                Assert.Equal(HttpStatusCode.OK, status);
+                Assert.Equal(HttpStatusCode.OK, status); // degraded, never out of the load balancer
                 messaging = Check(body, "messaging");
-                if (messaging.GetProperty("status").GetString() == "Degraded" || DateTime.UtcNow > deadline)
-                {
-                    break;
-                }
-
-                await Task.Delay(250);
-            }
-
-            Assert.Equal("Degraded", messaging.GetProperty("status").GetString());
+                return messaging.GetProperty("status").GetString() == "Degraded";
+            }, TimeSpan.FromSeconds(20));
             // The worker that delivers into the locked inbox waits on the lock: shown as stalled, by name.
             var stalled = messaging.GetProperty("data").EnumerateObject().Where(w => w.Value.GetString() == "stalled").Select(w => w.Name).ToArray();
             Assert.Contains("outbox-dispatcher:Orders", stalled); // it delivers OrderPlaced into the locked inbox
             await transaction.RollbackAsync();
         }
 
-        var recovered = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (Check((await ReadyAsync()).Body, "messaging").GetProperty("status").GetString() != "Healthy")
-        {
-            Assert.True(DateTime.UtcNow < recovered, "the workers did not recover after the lock was released");
-            await Task.Delay(250);
-        }
+        await MessagingHarness.WaitUntilAsync(
+            async () => Check((await ReadyAsync()).Body, "messaging").GetProperty("status").GetString() == "Healthy",
+            TimeSpan.FromSeconds(20)); // the workers recover once the lock is released
     }
 }
