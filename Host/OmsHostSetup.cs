@@ -89,7 +89,12 @@ internal static class OmsHostSetup
         });
 
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = InputGuard.MaxBufferedBody); // what the input guard reads at most
+        builder.Services.AddSingleton<ServerProblems>();
+        builder.WebHost.ConfigureKestrel(o =>
+        {
+            o.Limits.MaxRequestBodySize = InputGuard.MaxBufferedBody; // what the input guard reads at most
+            ServerProblems.Attach(o); // Kestrel's own error responses as problem details
+        });
         // A rule stops at its first failure: a missing value is reported as missing, and later checks
         // of the same rule never see it (no null dereferences inside validators).
         FluentValidation.ValidatorOptions.Global.DefaultRuleLevelCascadeMode = FluentValidation.CascadeMode.Stop;

@@ -23,6 +23,15 @@ internal static class ProblemTypes
     public const string Unavailable = "urn:oms:problem:unavailable";
     public const string ConcurrentChange = "urn:oms:problem:concurrent-change";
     public const string Internal = "urn:oms:problem:internal-error";
+
+    /// <summary>The type of a problem known only by its status code.</summary>
+    public static string ForStatus(int? status) => status switch
+    {
+        StatusCodes.Status404NotFound => NotFound,
+        StatusCodes.Status400BadRequest => MalformedRequest,
+        StatusCodes.Status500InternalServerError => Internal,
+        _ => $"urn:oms:problem:http-{status}",
+    };
 }
 
 internal static class ProblemDetailsSetup
@@ -38,13 +47,7 @@ internal static class ProblemDetailsSetup
 
         if (context.ProblemDetails.Type is null or "" || context.ProblemDetails.Type.StartsWith("https://tools.ietf.org", StringComparison.Ordinal))
         {
-            context.ProblemDetails.Type = context.ProblemDetails.Status switch
-            {
-                StatusCodes.Status404NotFound => ProblemTypes.NotFound,
-                StatusCodes.Status400BadRequest => ProblemTypes.MalformedRequest,
-                StatusCodes.Status500InternalServerError => ProblemTypes.Internal,
-                _ => $"urn:oms:problem:http-{context.ProblemDetails.Status}",
-            };
+            context.ProblemDetails.Type = ProblemTypes.ForStatus(context.ProblemDetails.Status);
         }
     }
 }
