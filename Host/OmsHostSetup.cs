@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using OmsModular.Host.Messaging;
 using OmsModular.Shared.Infrastructure.Access;
 using OmsModular.Shared.Infrastructure.Database;
 using OmsModular.Shared.Infrastructure.Hosting;
@@ -79,6 +80,11 @@ internal static class OmsHostSetup
             }
 
             Log.Information("Modules connect as their own roles: {Modules}", roles.Keys);
+        }
+
+        if (RabbitMqSetup.IsConfigured(configuration))
+        {
+            builder.Services.AddRabbitMqTransport(configuration); // before the modules: it takes the place of the in-process transport
         }
 
         builder.Services.AddOmsModules(configuration, ModuleCatalog.All);
@@ -191,6 +197,11 @@ internal static class OmsHostSetup
     {
         await ModuleMigrator.MigrateAsync(app.Services);
         Log.Information("Migrations applied for {Modules}", app.Services.GetRequiredService<ModuleRegistry>().Hosted.Select(m => m.Name));
+        if (RabbitMqSetup.IsConfigured(app.Configuration))
+        {
+            await RabbitMqSetup.DeclareTopologyAsync(app.Services, CancellationToken.None);
+        }
+
         if (provisionRoles)
         {
             await ProvisionRolesAsync(app);

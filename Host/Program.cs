@@ -1,7 +1,8 @@
 using OmsModular.Host;
 
-// One binary. It hosts every module by default; --modules names a subset, but only the in-process
-// transport and module client exist today, so a process reaches only the modules it hosts.
+// One binary. It hosts every module by default; --modules names a subset. Events reach modules of
+// other processes over RabbitMQ (Oms:Messaging:Transport=RabbitMq); module API requests reach only
+// the modules this process hosts.
 //   dotnet OmsModular.Host.dll                      run (embedded PostgreSQL when no connection string)
 //   dotnet OmsModular.Host.dll migrate              apply every hosted module's migrations and exit
 //   dotnet OmsModular.Host.dll seed-demo            migrate, load the demo data set, and exit (or run with --seed-demo true)

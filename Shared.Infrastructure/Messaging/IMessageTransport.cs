@@ -21,6 +21,13 @@ public sealed record TransportMessage(
 public interface IMessageTransport
 {
     Task SendAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Why the message cannot be delivered to every module that consumes it right now (a consuming
+    /// module neither hosted nor reachable, the broker's topology not declared yet), or null when it
+    /// can. Such a message stays in the outbox, with the reason, until it can.
+    /// </summary>
+    string? CannotDeliver(TransportMessage message);
 }
 
 /// <summary>
@@ -29,6 +36,11 @@ public interface IMessageTransport
 /// </summary>
 internal sealed class InProcessTransport(Modules.ModuleRegistry registry, InboxWriter inboxWriter) : IMessageTransport
 {
+    public string? CannotDeliver(TransportMessage message) =>
+        registry.ConsumersOf(message.MessageType).FirstOrDefault(c => registry.FindHosted(c.ModuleName) is null) is { } absent
+            ? $"Module {absent.ModuleName} consumes {message.MessageType} but is not hosted in this process, and the in-process transport cannot reach another process (Oms:Messaging:Transport=RabbitMq can); the message waits."
+            : null;
+
     public async Task SendAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken)
     {
         var deliveries = messages

@@ -24,6 +24,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
     private readonly string _claimSql;
     private readonly string _claimHeadsSql;
     private bool _claimHeads;
+    private string? _lastWaitReason;
     private readonly string _markSql;
     private readonly string _failSql;
 
@@ -218,6 +219,54 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
             return (claimed, 0);
         }
 
+        // A message the transport cannot deliver to every consuming module now waits, and so does
+        // every later message of its partition in this claim (partition order).
+        var waiting = new List<(Guid Id, string Reason, int Attempts)>();
+        var blockedPartitions = new HashSet<string>(StringComparer.Ordinal);
+        var deliverable = new List<(TransportMessage Message, long Sequence, int Attempts)>(rows.Count);
+        foreach (var row in rows)
+        {
+            var reason = _transport.CannotDeliver(row.Message)
+                         ?? (row.Message.PartitionKey is { } key && blockedPartitions.Contains(key) ? "Waits for an earlier message of its partition." : null);
+            if (reason is null)
+            {
+                deliverable.Add(row);
+                continue;
+            }
+
+            waiting.Add((row.Message.MessageId, reason, row.Attempts));
+            if (row.Message.PartitionKey is { } partition)
+            {
+                blockedPartitions.Add(partition);
+            }
+        }
+
+        if (waiting.Count > 0)
+        {
+            if (_lastWaitReason != waiting[0].Reason)
+            {
+                _logger.LogWarning("{Count} messages of {Module} wait in the outbox: {Reason}", waiting.Count, _module.Name, waiting[0].Reason); // once per reason, not per batch
+            }
+
+            _lastWaitReason = waiting[0].Reason;
+            foreach (var group in waiting.GroupBy(w => w.Reason, StringComparer.Ordinal))
+            {
+                await FailAsync(connection, transaction, group.Select(w => w.Id).ToArray(), WaitDelay(group.Max(w => w.Attempts) + 1), group.Key, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        else
+        {
+            _lastWaitReason = null;
+        }
+
+        if (deliverable.Count == 0)
+        {
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return (claimed, 0);
+        }
+
+        rows = deliverable;
         var ids = rows.Select(r => r.Message.MessageId).ToArray();
         try
         {
@@ -225,13 +274,9 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var delay = _options.RetryDelay(rows.Max(r => r.Attempts) + 1);
+            var delay = WaitDelay(rows.Max(r => r.Attempts) + 1);
             _logger.LogWarning(exception, "Transport refused {Count} messages of {Module}; next attempt in {Delay}", ids.Length, _module.Name, delay);
-            await using var fail = new NpgsqlCommand(_failSql, connection, transaction);
-            fail.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-            fail.Parameters.Add(new NpgsqlParameter { Value = delay, NpgsqlDbType = NpgsqlDbType.Interval });
-            fail.Parameters.Add(new NpgsqlParameter { Value = Truncate(exception.ToString()), NpgsqlDbType = NpgsqlDbType.Text });
-            await fail.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await FailAsync(connection, transaction, ids, delay, Truncate(exception.ToString()), cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             MessagingTelemetry.DispatchFailures.Add(ids.Length, new KeyValuePair<string, object?>("module", _module.Name));
             return (claimed, 0);
@@ -254,6 +299,21 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         }
 
         return (claimed, rows.Count);
+    }
+
+    /// <summary>
+    /// A message that cannot leave yet is not a poison message: it is retried with backoff, but never
+    /// later than the longest outage pause, so it leaves soon after the transport can take it.
+    /// </summary>
+    private TimeSpan WaitDelay(int attempt) => TimeSpan.FromTicks(Math.Min(_options.RetryDelay(attempt).Ticks, _options.MaxOutagePause.Ticks));
+
+    private async Task FailAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] ids, TimeSpan delay, string reason, CancellationToken cancellationToken)
+    {
+        await using var fail = new NpgsqlCommand(_failSql, connection, transaction);
+        fail.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        fail.Parameters.Add(new NpgsqlParameter { Value = delay, NpgsqlDbType = NpgsqlDbType.Interval });
+        fail.Parameters.Add(new NpgsqlParameter { Value = reason, NpgsqlDbType = NpgsqlDbType.Text });
+        await fail.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     internal static string Truncate(string text) => text.Length <= 4000 ? text : text[..4000];

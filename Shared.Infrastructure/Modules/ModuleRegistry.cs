@@ -107,6 +107,10 @@ public sealed class ModuleRegistry
     public IReadOnlyList<ConsumerDescriptor> HostedConsumersOf(string wireName) =>
         _hostedConsumersByWireName.TryGetValue(wireName, out var consumers) ? consumers : [];
 
+    /// <summary>The consumers of a wire name in every module of the build, hosted here or not.</summary>
+    public IReadOnlyList<ConsumerDescriptor> ConsumersOf(string wireName) =>
+        _consumersByName.Values.Where(c => c.WireName == wireName).ToArray();
+
     public ConsumerDescriptor? FindConsumer(string consumerName) =>
         _consumersByName.GetValueOrDefault(consumerName);
 

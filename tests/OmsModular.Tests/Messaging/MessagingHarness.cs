@@ -243,6 +243,8 @@ public sealed class CountingTransport(IMessageTransport inner) : IMessageTranspo
     /// <summary>A slow transport keeps each dispatcher's batch claimed for a while (forces overlap).</summary>
     public TimeSpan Latency { get; set; }
 
+    public string? CannotDeliver(TransportMessage message) => inner.CannotDeliver(message);
+
     public async Task SendAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken)
     {
         if (Latency > TimeSpan.Zero)

@@ -1,0 +1,409 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.Modules;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace OmsModular.Host.Messaging;
+
+/// <summary>Settings of the RabbitMQ transport (section <c>Oms:Messaging:RabbitMq</c>).</summary>
+internal sealed class RabbitMqOptions
+{
+    public const string Section = "Oms:Messaging:RabbitMq";
+
+    /// <summary>The broker, as an AMQP URI (user, password and virtual host included).</summary>
+    public string Uri { get; set; } = "amqp://guest:guest@localhost:5672/";
+
+    /// <summary>The direct exchange every event is published to, with its wire name as routing key.</summary>
+    public string Exchange { get; set; } = "oms.events";
+
+    /// <summary>A consuming module's durable queue is this prefix plus the module's schema.</summary>
+    public string QueuePrefix { get; set; } = "oms.";
+
+    /// <summary>Unacknowledged deliveries per consuming module (also the most written to its inbox in one commit).</summary>
+    public ushort Prefetch { get; set; } = 500;
+
+    /// <summary>How long to wait before connecting again when the broker cannot be reached at start-up.</summary>
+    public TimeSpan ConnectRetry { get; set; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>
+/// The broker topology, derived from the manifests of every module of the build (not only the hosted
+/// ones): one durable direct exchange; per consuming module one durable queue with a single active
+/// consumer, bound to every wire name the module consumes. Every process declares all of it before it
+/// publishes, so a message for a module that has never run waits in that module's queue.
+/// </summary>
+internal sealed class RabbitMqTopology(ModuleRegistry registry, RabbitMqOptions options)
+{
+    public string Exchange => options.Exchange;
+
+    /// <summary>Consuming module → (queue, wire names it is bound to).</summary>
+    public IReadOnlyDictionary<string, (string Queue, IReadOnlyList<string> WireNames)> Queues { get; } = registry.All
+        .Where(m => m.Consumes.Count > 0)
+        .ToDictionary(
+            m => m.Name,
+            m => (options.QueuePrefix + m.Schema, (IReadOnlyList<string>)m.Consumes.Select(c => c.WireName).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray()),
+            StringComparer.Ordinal);
+
+    public bool IsConsumed(string wireName) => Queues.Values.Any(q => q.WireNames.Contains(wireName, StringComparer.Ordinal));
+
+    public async Task DeclareAsync(IChannel channel, CancellationToken cancellationToken)
+    {
+        await channel.ExchangeDeclareAsync(options.Exchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var (queue, wireNames) in Queues.Values)
+        {
+            // One active consumer per queue: the inbox receives a module's messages in queue order,
+            // which is publish order, which the outbox keeps per partition.
+            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                arguments: new Dictionary<string, object?> { ["x-single-active-consumer"] = true }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            foreach (var wireName in wireNames)
+            {
+                await channel.QueueBindAsync(queue, options.Exchange, wireName, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public string Describe() => string.Join("; ", Queues.Select(q => $"{q.Value.Queue} ← {string.Join(", ", q.Value.WireNames)}"));
+}
+
+/// <summary>Message properties and headers: what a <see cref="TransportMessage"/> is on the wire.</summary>
+internal static class RabbitMqMessages
+{
+    private const string TraceParent = "oms-trace-parent";
+    private const string TraceState = "oms-trace-state";
+    private const string Causation = "oms-causation-id";
+    private const string Source = "oms-source-module";
+    private const string Partition = "oms-partition-key";
+    private const string OccurredAt = "oms-occurred-at";
+
+    public static BasicProperties Properties(TransportMessage message)
+    {
+        var headers = new Dictionary<string, object?>
+        {
+            [Source] = message.SourceModule,
+            [OccurredAt] = message.OccurredAt.ToString("O"),
+        };
+        Add(headers, TraceParent, message.TraceParent);
+        Add(headers, TraceState, message.TraceState);
+        Add(headers, Causation, message.CausationId);
+        Add(headers, Partition, message.PartitionKey);
+        return new BasicProperties
+        {
+            MessageId = message.MessageId.ToString(),
+            Type = message.MessageType,
+            ContentType = "application/json",
+            ContentEncoding = "utf-8",
+            DeliveryMode = DeliveryModes.Persistent,
+            CorrelationId = message.CorrelationId,
+            Timestamp = new AmqpTimestamp(message.OccurredAt.ToUnixTimeSeconds()),
+            Headers = headers,
+        };
+    }
+
+    public static TransportMessage Read(IReadOnlyBasicProperties properties, string routingKey, ReadOnlyMemory<byte> body)
+    {
+        var headers = properties.Headers ?? new Dictionary<string, object?>();
+        return new TransportMessage(
+            Guid.Parse(properties.MessageId ?? throw new InvalidDataException("A message without a message id.")),
+            properties.Type ?? routingKey,
+            Encoding.UTF8.GetString(body.Span),
+            Text(headers, Partition),
+            Text(headers, OccurredAt) is { } occurred ? DateTimeOffset.Parse(occurred, System.Globalization.CultureInfo.InvariantCulture) : DateTimeOffset.UtcNow,
+            Text(headers, TraceParent),
+            Text(headers, TraceState),
+            properties.CorrelationId,
+            Text(headers, Causation),
+            Text(headers, Source) ?? "unknown");
+    }
+
+    private static void Add(Dictionary<string, object?> headers, string name, string? value)
+    {
+        if (value is not null)
+        {
+            headers[name] = value;
+        }
+    }
+
+    private static string? Text(IDictionary<string, object?> headers, string name) => headers.TryGetValue(name, out var value)
+        ? value switch
+        {
+            byte[] bytes => Encoding.UTF8.GetString(bytes),
+            string text => text,
+            _ => value?.ToString(),
+        }
+        : null;
+}
+
+/// <summary>
+/// The RabbitMQ transport. Publishing: every message some module consumes goes to the exchange as
+/// persistent and mandatory on a channel with publisher confirms; <see cref="SendAsync"/> returns when
+/// the broker confirmed every one (a nack, or a return because no queue took it, throws, and the
+/// outbox keeps the message). Receiving: for each hosted module that consumes, deliveries are written
+/// to the module's inbox (which de-duplicates) and acknowledged only after that commit. Until the
+/// topology is declared nothing is dispatched (<see cref="CannotDeliver"/> says why).
+/// </summary>
+internal sealed class RabbitMqTransport(
+    ModuleRegistry registry,
+    RabbitMqTopology topology,
+    InboxWriter inbox,
+    IOptions<RabbitMqOptions> options,
+    ILogger<RabbitMqTransport> logger) : BackgroundService, IMessageTransport
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<IChannel>>> _publishers = new(StringComparer.Ordinal);
+    private readonly List<IChannel> _consumers = [];
+    private IConnection? _connection;
+    private volatile string? _notReady = "the RabbitMQ topology is not declared yet";
+
+    public bool IsReady => _notReady is null;
+
+    public string? NotReadyReason => _notReady;
+
+    public string? CannotDeliver(TransportMessage message) =>
+        _notReady is { } reason && topology.IsConsumed(message.MessageType) ? $"Not dispatched: {reason}; the message waits." : null;
+
+    public async Task SendAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken)
+    {
+        var consumed = messages.Where(m => topology.IsConsumed(m.MessageType)).ToArray();
+        if (consumed.Length == 0)
+        {
+            return; // no module consumes these: nothing to carry
+        }
+
+        var channel = await PublisherAsync(consumed[0].SourceModule).ConfigureAwait(false);
+
+        // Within a partition one after the other (each confirmed before the next is published: the
+        // queue gets them in order); partitions side by side.
+        var partitions = consumed.GroupBy(m => m.PartitionKey ?? m.MessageId.ToString(), StringComparer.Ordinal);
+        await Task.WhenAll(partitions.Select(async partition =>
+        {
+            foreach (var message in partition)
+            {
+                await channel.BasicPublishAsync(topology.Exchange, message.MessageType, mandatory: true, RabbitMqMessages.Properties(message),
+                    Encoding.UTF8.GetBytes(message.Payload), cancellationToken).ConfigureAwait(false);
+            }
+        })).ConfigureAwait(false);
+    }
+
+    /// <summary>A confirming channel per publishing module (each module's dispatcher publishes one batch at a time).</summary>
+    private async Task<IChannel> PublisherAsync(string module)
+    {
+        var connection = _connection ?? throw new InvalidOperationException("RabbitMQ is not connected.");
+        var lazy = _publishers.GetOrAdd(module, _ => new Lazy<Task<IChannel>>(() => connection.CreateChannelAsync(
+            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true))));
+        try
+        {
+            return await lazy.Value.ConfigureAwait(false);
+        }
+        catch
+        {
+            _publishers.TryRemove(new KeyValuePair<string, Lazy<Task<IChannel>>>(module, lazy)); // the next batch tries a new channel
+            throw;
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var factory = new ConnectionFactory
+        {
+            Uri = new Uri(settings.Uri),
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = true,
+            NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
+            ClientProvidedName = $"oms:{string.Join(',', registry.Hosted.Select(m => m.Name))}",
+        };
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                _connection = await factory.CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
+                await using (var declaring = await _connection.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false))
+                {
+                    await topology.DeclareAsync(declaring, stoppingToken).ConfigureAwait(false);
+                }
+
+                foreach (var manifest in registry.Hosted.Where(m => topology.Queues.ContainsKey(m.Name)))
+                {
+                    _consumers.Add(await ConsumeAsync(_connection, manifest, stoppingToken).ConfigureAwait(false));
+                }
+
+                _connection.ConnectionShutdownAsync += (_, e) =>
+                {
+                    _notReady = $"the connection to RabbitMQ is down ({e.ReplyText})";
+                    return Task.CompletedTask;
+                };
+                _connection.RecoverySucceededAsync += (_, _) =>
+                {
+                    _notReady = null;
+                    logger.LogInformation("RabbitMQ connection recovered");
+                    return Task.CompletedTask;
+                };
+                _notReady = null;
+                logger.LogInformation("RabbitMQ topology declared on {Broker}: {Topology}", factory.Endpoint, topology.Describe());
+                return;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                _notReady = $"RabbitMQ at {factory.Endpoint} could not be reached or refused the topology ({exception.Message})";
+                logger.LogWarning("Not dispatching until RabbitMQ at {Broker} takes the topology: {Error}; retrying in {Delay}", factory.Endpoint, exception.Message, settings.ConnectRetry);
+                await DisposeConnectionAsync().ConfigureAwait(false);
+                await Task.Delay(settings.ConnectRetry, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Receives a module's queue into its inbox: a batch of what has arrived is written in one commit, then acknowledged up to its last delivery.</summary>
+    private async Task<IChannel> ConsumeAsync(IConnection connection, ModuleManifest manifest, CancellationToken stoppingToken)
+    {
+        var queue = topology.Queues[manifest.Name].Queue;
+        var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
+        await channel.BasicQosAsync(0, options.Value.Prefetch, global: false, stoppingToken).ConfigureAwait(false);
+        var arrived = System.Threading.Channels.Channel.CreateUnbounded<(ulong Tag, TransportMessage? Message)>(new UnboundedChannelOptions { SingleReader = true });
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            TransportMessage? message = null;
+            try
+            {
+                message = RabbitMqMessages.Read(delivery.BasicProperties, delivery.RoutingKey, delivery.Body);
+            }
+            catch (Exception exception)
+            {
+                logger.LogError(exception, "Unreadable message on {Queue} (routing key {RoutingKey}) acknowledged and dropped", queue, delivery.RoutingKey);
+            }
+
+            arrived.Writer.TryWrite((delivery.DeliveryTag, message));
+            return Task.CompletedTask;
+        };
+        _ = Task.Run(() => WriteInboxAsync(channel, manifest, arrived.Reader, stoppingToken), stoppingToken);
+        await channel.BasicConsumeAsync(queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
+        return channel;
+    }
+
+    private async Task WriteInboxAsync(IChannel channel, ModuleManifest manifest, ChannelReader<(ulong Tag, TransportMessage? Message)> arrived, CancellationToken stoppingToken)
+    {
+        var batch = new List<(ulong Tag, TransportMessage? Message)>(options.Value.Prefetch);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                batch.Clear();
+                batch.Add(await arrived.ReadAsync(stoppingToken).ConfigureAwait(false));
+                while (batch.Count < options.Value.Prefetch && arrived.TryRead(out var next))
+                {
+                    batch.Add(next);
+                }
+
+                var deliveries = batch
+                    .Where(d => d.Message is not null)
+                    .SelectMany(d => registry.HostedConsumersOf(d.Message!.MessageType)
+                        .Where(c => c.ModuleName == manifest.Name)
+                        .Select(c => (d.Message!, c.ConsumerName)))
+                    .ToArray();
+                // The same batch again until the inbox holds it (its database may be down): nothing is
+                // acknowledged that the inbox does not hold, and nothing later is written before it.
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        await inbox.WriteAsync(manifest.Name, deliveries, stoppingToken).ConfigureAwait(false);
+                        break;
+                    }
+                    catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                    {
+                        var pause = TimeSpan.FromMilliseconds(Math.Min(200 * Math.Pow(2, Math.Min(attempt, 10)), 10_000));
+                        logger.LogWarning("Could not write {Count} deliveries into the inbox of {Module} (attempt {Attempt}): {Error}; again in {Pause}",
+                            batch.Count, manifest.Name, attempt, exception.Message, pause);
+                        await Task.Delay(pause, stoppingToken).ConfigureAwait(false);
+                    }
+                }
+
+                await channel.BasicAckAsync(batch[^1].Tag, multiple: true, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                // The channel is closed (broker restart): unacknowledged deliveries come again after recovery, and the inbox drops repeats.
+                logger.LogWarning("Acknowledging deliveries of {Module} failed: {Error}", manifest.Name, exception.Message);
+            }
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await DisposeConnectionAsync().ConfigureAwait(false);
+    }
+
+    private async Task DisposeConnectionAsync()
+    {
+        foreach (var channel in _consumers)
+        {
+            await channel.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _consumers.Clear();
+        foreach (var publisher in _publishers.Values.Where(p => p.IsValueCreated && p.Value.IsCompletedSuccessfully))
+        {
+            await publisher.Value.Result.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _publishers.Clear();
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+            _connection = null;
+        }
+    }
+}
+
+/// <summary>Readiness of the broker: degraded (requests are served, messages wait) while the topology is not declared or the connection is down.</summary>
+internal sealed class RabbitMqHealthCheck(RabbitMqTransport transport) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(transport.IsReady
+            ? HealthCheckResult.Healthy("RabbitMQ connected; topology declared.")
+            : HealthCheckResult.Degraded($"Messages wait in the outboxes: {transport.NotReadyReason}."));
+}
+
+internal static class RabbitMqSetup
+{
+    public const string TransportKey = "Oms:Messaging:Transport";
+
+    public static bool IsConfigured(IConfiguration configuration) =>
+        string.Equals(configuration[TransportKey], "RabbitMq", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Registers the RabbitMQ transport in place of the in-process one.</summary>
+    public static void AddRabbitMqTransport(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section));
+        services.AddSingleton(sp => new RabbitMqTopology(sp.GetRequiredService<ModuleRegistry>(), sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value));
+        services.AddSingleton<RabbitMqTransport>();
+        services.AddSingleton<IMessageTransport>(sp => sp.GetRequiredService<RabbitMqTransport>());
+        services.AddHostedService(sp => sp.GetRequiredService<RabbitMqTransport>());
+        services.AddHealthChecks().AddCheck<RabbitMqHealthCheck>("rabbitmq", tags: [Shared.Infrastructure.Hosting.OmsHealthChecks.ReadyTag]);
+    }
+
+    /// <summary>Declares the topology once and disconnects (the <c>migrate</c> verb).</summary>
+    public static async Task DeclareTopologyAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var settings = services.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
+        var topology = services.GetRequiredService<RabbitMqTopology>();
+        var factory = new ConnectionFactory { Uri = new Uri(settings.Uri), ClientProvidedName = "oms:migrate" };
+        await using var connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await topology.DeclareAsync(channel, cancellationToken).ConfigureAwait(false);
+        Serilog.Log.Information("RabbitMQ topology declared on {Broker}: {Topology}", factory.Endpoint, topology.Describe());
+    }
+}

@@ -1,0 +1,213 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+using OmsModular.Testing;
+using OmsModular.Tests.Infrastructure;
+using RabbitMQ.Client;
+
+namespace OmsModular.Tests.HostTests;
+
+/// <summary>
+/// Pricing lifted into its own process, the other six modules in one or two more, one database, events
+/// over a real RabbitMQ (started by the tests): every process is the same binary, only its
+/// <c>--modules</c> differ.
+/// </summary>
+public sealed class BrokerExtractionTests
+{
+    private static readonly string[] Rest = ["--modules", "Orders,Inventory,Payments,Fulfillment,Notifications,Returns"];
+    private static readonly string[] PricingOnly = ["--modules", "Pricing"];
+
+    [Fact]
+    public async Task Orders_placed_before_pricing_ever_ran_wait_in_its_queue_and_every_order_settles_across_a_kill_of_the_pricing_process()
+    {
+        var setup = await SetUpAsync("oms_broker_apart");
+        await using var rest = Start(setup, Rest);
+        await rest.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+        using var client = Client(rest, setup.Key);
+
+        // Pricing has never run: its queue was declared by the other process, and takes what is published for it.
+        var early = await PlaceAsync(client, 15);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.All(await StatusesAsync(client, early), s => Assert.Equal("pending", s));
+        Assert.Equal(0, await UndispatchedAsync(setup.Database, "orders.order-placed.v1"));
+        Assert.True(await QueueDepthAsync(setup, "pricing") >= early.Count, "OrderPlaced waits in Pricing's queue");
+
+        var pricing = Start(setup, PricingOnly);
+        try
+        {
+            await pricing.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+            await WaitForAsync(client, early, "confirmed", TimeSpan.FromSeconds(60));
+
+            // kill -9 of the pricing process while orders come in: capture keeps answering 202, and the orders settle after the restart.
+            var during = new List<Guid>();
+            var placing = Task.Run(async () => during.AddRange(await PlaceAsync(client, 40, pause: TimeSpan.FromMilliseconds(50))));
+            await Task.Delay(TimeSpan.FromMilliseconds(600));
+            await pricing.KillAsync();
+            await placing;
+            await pricing.DisposeAsync();
+            pricing = Start(setup, PricingOnly);
+            await pricing.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+            await WaitForAsync(client, during, "confirmed", TimeSpan.FromSeconds(90));
+
+            var all = early.Concat(during).ToArray();
+            await Invariants.AssertHoldAsync(setup.Database, all);
+            // No second effect: each order was priced once, and each pricing reached Orders once.
+            Assert.Equal(all.Length, await CountAsync(setup.Database, "SELECT count(DISTINCT partition_key) FROM pricing.outbox_messages WHERE message_type = 'pricing.order-priced.v1'"));
+            Assert.Equal(all.Length, await CountAsync(setup.Database, "SELECT count(*) FROM pricing.outbox_messages WHERE message_type = 'pricing.order-priced.v1'"));
+            Assert.Equal(all.Length, await CountAsync(setup.Database, "SELECT count(*) FROM orders.inbox_messages WHERE message_type = 'pricing.order-priced.v1'"));
+        }
+        finally
+        {
+            await pricing.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Events_of_one_order_published_by_two_processes_reach_the_consumer_in_commit_order()
+    {
+        var setup = await SetUpAsync("oms_broker_order");
+        await using var first = Start(setup, Rest);
+        await first.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+        await using var second = Start(setup, Rest);
+        await using var pricing = Start(setup, PricingOnly);
+        await Task.WhenAll(second.WaitUntilReadyAsync(TimeSpan.FromSeconds(120)), pricing.WaitUntilReadyAsync(TimeSpan.FromSeconds(120)));
+        using var placing = Client(first, setup.Key);
+        using var cancelling = Client(second, setup.Key);
+
+        // Placed through one process, cancelled through the other at once: both processes dispatch Orders' outbox.
+        var orders = await PlaceAsync(placing, 30);
+        await Task.WhenAll(orders.Select(async id =>
+        {
+            using var cancel = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{id}/cancel")
+            {
+                Content = JsonContent.Create(new { reason = "customer-request" }),
+            };
+            cancel.Headers.Add("Idempotency-Key", $"cancel-{id}");
+            using var response = await cancelling.SendAsync(cancel);
+            Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted or HttpStatusCode.Conflict, await response.Content.ReadAsStringAsync());
+        }));
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        const string received = "SELECT count(*) FROM pricing.inbox_messages WHERE message_type IN ('orders.order-placed.v1', 'orders.order-cancelled.v1')";
+        var expected = orders.Count + await CountAsync(setup.Database, "SELECT count(*) FROM orders.outbox_messages WHERE message_type = 'orders.order-cancelled.v1'");
+        while (await CountAsync(setup.Database, received) < expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(250);
+        }
+
+        Assert.Equal(expected, await CountAsync(setup.Database, received));
+        Assert.True(await CountAsync(setup.Database, "SELECT count(*) FROM orders.outbox_messages WHERE message_type = 'orders.order-cancelled.v1'") > 0);
+        // For every order the consumer received OrderPlaced before OrderCancelled, as Orders committed them.
+        Assert.Equal(0, await CountAsync(setup.Database, """
+            SELECT count(*) FROM pricing.inbox_messages c
+            JOIN pricing.inbox_messages p ON p.partition_key = c.partition_key AND p.message_type = 'orders.order-placed.v1'
+            WHERE c.message_type = 'orders.order-cancelled.v1' AND c.sequence < p.sequence
+            """));
+        Assert.True(await CountAsync(setup.Database, "SELECT count(DISTINCT trace_parent) FROM pricing.inbox_messages WHERE trace_parent IS NOT NULL") > 0, "trace context travels in the headers");
+    }
+
+    private sealed record Setup(string Database, string Key, string BrokerUri, string Prefix);
+
+    /// <summary>A fresh database with the demo data, an API key, and a topology of its own on the test broker.</summary>
+    private static async Task<Setup> SetUpAsync(string name)
+    {
+        var database = await TestDatabase.CreateDatabaseAsync($"{name}_{Environment.ProcessId}");
+        var broker = await TestBroker.GetUriAsync();
+        var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "seed-demo", "--connection-string", database);
+        Assert.True(exitCode == 0, output);
+        (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "keys", "create", "--name", "broker-tests", "--scopes", "orders:write,orders:read", "--connection-string", database);
+        Assert.True(exitCode == 0, output);
+        var key = output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("oms_", StringComparison.Ordinal));
+        return new Setup(database, key, broker, $"t{Guid.NewGuid():N}"[..9]);
+    }
+
+    private static HostProcess Start(Setup setup, string[] modules) => HostProcess.Start([
+        "--connection-string", setup.Database, .. modules,
+        "--Oms:Messaging:Transport", "RabbitMq",
+        "--Oms:Messaging:RabbitMq:Uri", setup.BrokerUri,
+        "--Oms:Messaging:RabbitMq:Exchange", $"{setup.Prefix}.events",
+        "--Oms:Messaging:RabbitMq:QueuePrefix", $"{setup.Prefix}.",
+        "--Oms:Messaging:PollInterval", "00:00:00.500",
+        "--Oms:Messaging:BaseRetryDelay", "00:00:00.100",
+        "--Oms:Messaging:MaxOutagePause", "00:00:01",
+        "--Oms:Payments:CircuitBreaker:MinimumThroughput", "100000",
+    ]);
+
+    private static HttpClient Client(HostProcess host, string key)
+    {
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{host.Port}"), Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    private static async Task<List<Guid>> PlaceAsync(HttpClient client, int count, TimeSpan? pause = null)
+    {
+        var ids = new List<Guid>();
+        for (var i = 0; i < count; i++)
+        {
+            var customer = TestData.Unique("broker");
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
+            {
+                Content = JsonContent.Create(new
+                {
+                    channel = "web",
+                    customer = new { id = customer, email = $"{customer}@example.com", name = "Ada Lovelace" },
+                    currency = "EUR",
+                    lines = new[] { new { sku = $"DEMO-{101 + (i % 48):0000}", quantity = 1 } },
+                    shippingAddress = new { name = "Ada Lovelace", lines = new[] { "Unter den Linden 1" }, city = "Berlin", postalCode = "10117", countryCode = "DE", latitude = 52.517, longitude = 13.389 },
+                    delivery = new { method = "ship", serviceLevel = "standard" },
+                    payment = new { method = "card", token = "sandbox-approve" },
+                }),
+            };
+            request.Headers.Add("Idempotency-Key", customer);
+            using var response = await client.SendAsync(request);
+            Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+            ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid());
+            if (pause is { } wait)
+            {
+                await Task.Delay(wait);
+            }
+        }
+
+        return ids;
+    }
+
+    private static async Task<string[]> StatusesAsync(HttpClient client, IEnumerable<Guid> ids) =>
+        await Task.WhenAll(ids.Select(async id => (await client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("status").GetString()!));
+
+    private static async Task WaitForAsync(HttpClient client, IReadOnlyCollection<Guid> ids, string status, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string[] statuses;
+        while ((statuses = await StatusesAsync(client, ids)).Any(s => s != status))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Not all {ids.Count} orders reached {status}: {string.Join(", ", statuses.GroupBy(s => s).Select(g => $"{g.Count()} {g.Key}"))}");
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    private static async Task<long> QueueDepthAsync(Setup setup, string schema)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(setup.BrokerUri) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync($"{setup.Prefix}.{schema}")).MessageCount;
+    }
+
+    private static Task<long> UndispatchedAsync(string database, string wireName) =>
+        CountAsync(database, $"SELECT count(*) FROM orders.outbox_messages WHERE dispatched_at IS NULL AND message_type = '{wireName}'");
+
+    private static async Task<long> CountAsync(string database, string sql)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}

@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using RabbitMQ.Client;
+
+namespace OmsModular.Tests.Infrastructure;
+
+/// <summary>
+/// One throwaway RabbitMQ node per test run, from the <c>rabbitmq-server</c> package that
+/// <c>scripts/prerequisites.sh</c> installs: its own node name, loopback ports, and database and log
+/// folders, run as the <c>rabbitmq</c> user when the tests run as root, removed afterwards. Or the broker
+/// named by <c>OMS_TEST_RABBITMQ_URI</c>.
+/// </summary>
+public static class TestBroker
+{
+    public const string UriVariable = "OMS_TEST_RABBITMQ_URI";
+    private const string ServiceUser = "rabbitmq";
+
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static Node? _node;
+    private static string? _external = Environment.GetEnvironmentVariable(UriVariable) is { Length: > 0 } uri ? uri : null;
+
+    /// <summary>The AMQP URI of the test broker, started on first use.</summary>
+    public static async Task<string> GetUriAsync()
+    {
+        if (_external is not null)
+        {
+            return _external;
+        }
+
+        await Gate.WaitAsync();
+        try
+        {
+            _node ??= await Node.StartAsync();
+            return _node.Uri;
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    /// <summary>Stops the node (as a broker outage would) and starts it again on the same ports and data after <paramref name="down"/>.</summary>
+    public static async Task RestartAsync(TimeSpan down)
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            var node = _node ?? throw new InvalidOperationException("No test broker was started.");
+            await node.StopAsync();
+            await Task.Delay(down);
+            await node.RunAsync();
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    private sealed class Node
+    {
+        private readonly string _directory;
+        private readonly int _port;
+        private readonly int _distributionPort;
+        private Process? _process;
+
+        private Node(string directory, int port, int distributionPort)
+        {
+            _directory = directory;
+            _port = port;
+            _distributionPort = distributionPort;
+        }
+
+        public string Uri => $"amqp://guest:guest@127.0.0.1:{_port}/";
+
+        private string NodeName => $"oms-test-{Environment.ProcessId}@localhost";
+
+        public static async Task<Node> StartAsync()
+        {
+            if (!File.Exists("/usr/lib/rabbitmq/bin/rabbitmq-server"))
+            {
+                throw new InvalidOperationException("rabbitmq-server is not installed: run scripts/prerequisites.sh (or set " + UriVariable + ").");
+            }
+
+            RemoveLeftovers();
+            var directory = Path.Combine(Path.GetTempPath(), $"oms-test-rmq-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(Path.Combine(directory, "log"));
+            var node = new Node(directory, FreePort(), FreePort());
+            await File.WriteAllTextAsync(Path.Combine(directory, "rabbitmq.conf"), $"""
+                listeners.tcp.default = 127.0.0.1:{node._port}
+                disk_free_limit.absolute = 50MB
+                loopback_users = none
+                """);
+            await File.WriteAllTextAsync(Path.Combine(directory, "enabled_plugins"), "[].");
+            if (IsRoot)
+            {
+                await ExecAsync("chown", "-R", $"{ServiceUser}:", directory);
+            }
+
+            await node.RunAsync();
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => node.StopAsync().GetAwaiter().GetResult();
+            // The runner may kill this process without exit handlers: a detached watchdog stops the node and removes its folder.
+            using var watchdog = Process.Start("setsid", [
+                "/bin/sh", "-c",
+                $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; pkill -TERM -f 'rabbitmq.*{directory}' ; sleep 5; pkill -KILL -f '{directory}'; rm -rf '{directory}'",
+            ]);
+            return node;
+        }
+
+        public async Task RunAsync()
+        {
+            var start = new ProcessStartInfo(IsRoot ? "runuser" : "/usr/lib/rabbitmq/bin/rabbitmq-server")
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                WorkingDirectory = _directory,
+            };
+            if (IsRoot)
+            {
+                foreach (var argument in new[] { "-u", ServiceUser, "--", "/usr/lib/rabbitmq/bin/rabbitmq-server" })
+                {
+                    start.ArgumentList.Add(argument);
+                }
+            }
+
+            var environment = new Dictionary<string, string>
+            {
+                ["HOME"] = _directory, // the Erlang cookie lives here
+                ["RABBITMQ_NODENAME"] = NodeName,
+                ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1",
+                ["RABBITMQ_NODE_PORT"] = _port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["RABBITMQ_DIST_PORT"] = _distributionPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["RABBITMQ_CONFIG_FILE"] = Path.Combine(_directory, "rabbitmq.conf"),
+                ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(_directory, "enabled_plugins"),
+                ["RABBITMQ_MNESIA_BASE"] = Path.Combine(_directory, "mnesia"),
+                ["RABBITMQ_LOG_BASE"] = Path.Combine(_directory, "log"),
+                ["RABBITMQ_PID_FILE"] = Path.Combine(_directory, "rabbitmq.pid"),
+                ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+                ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}",
+            };
+            foreach (var (key, value) in environment)
+            {
+                start.Environment[key] = value;
+            }
+
+            _process = Process.Start(start)!;
+            _process.OutputDataReceived += (_, _) => { };
+            _process.ErrorDataReceived += (_, _) => { };
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+
+            var factory = new ConnectionFactory { Uri = new System.Uri(Uri) };
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while (true)
+            {
+                try
+                {
+                    await using var connection = await factory.CreateConnectionAsync();
+                    return;
+                }
+                catch (Exception) when (DateTime.UtcNow < deadline && !_process.HasExited)
+                {
+                    await Task.Delay(250);
+                }
+                catch (Exception exception)
+                {
+                    var log = Directory.EnumerateFiles(Path.Combine(_directory, "log")).Select(File.ReadAllText).LastOrDefault() ?? string.Empty;
+                    throw new InvalidOperationException($"The test RabbitMQ node did not start: {exception.Message}\n{log[^Math.Min(log.Length, 4000)..]}", exception);
+                }
+            }
+        }
+
+        public async Task StopAsync()
+        {
+            if (_process is null || _process.HasExited)
+            {
+                return;
+            }
+
+            // rabbitmq-server runs as a shell script that execs the Erlang VM: stop the VM of this node.
+            await ExecAsync("pkill", "-TERM", "-f", $"beam.*{NodeName}");
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
+            {
+                await ExecAsync("pkill", "-KILL", "-f", $"beam.*{NodeName}");
+                _process.WaitForExit(TimeSpan.FromSeconds(10));
+            }
+        }
+
+        private static void RemoveLeftovers()
+        {
+            foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), "oms-test-rmq-*"))
+            {
+                var parts = Path.GetFileName(directory).Split('-');
+                if (parts.Length > 3 && int.TryParse(parts[3], out var pid) && !Exists(pid))
+                {
+                    try
+                    {
+                        Directory.Delete(directory, recursive: true);
+                    }
+                    catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+                    {
+                        // left for the OS to clean /tmp
+                    }
+                }
+            }
+        }
+
+        private static bool Exists(int pid)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                return !process.HasExited;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }
+    }
+
+    private static bool IsRoot => Environment.UserName == "root";
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task ExecAsync(string file, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await process.WaitForExitAsync();
+    }
+}
