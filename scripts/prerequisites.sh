@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the Host and the tests need beyond the .NET SDK: the PostgreSQL server
-# binaries (initdb, pg_ctl, postgres), and the OpenAPI linters (npm). Nothing is started here: the Host and the test run start
-# their own private clusters from these binaries.
+# binaries (initdb, pg_ctl, postgres), the RabbitMQ server (the broker transport's tests), and the
+# OpenAPI linters (npm). Nothing is started here: the Host and the test run start their own private
+# PostgreSQL clusters and RabbitMQ node from these binaries.
 set -euo pipefail
 
 have_postgres() {
@@ -22,6 +23,15 @@ if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 
 echo "PostgreSQL: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1 || command -v initdb)"
+
+# RabbitMQ for the tests of the broker transport (they start a node of their own, on loopback ports).
+if [ -z "${OMS_TEST_RABBITMQ_URI:-}" ] && [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+  echo "RabbitMQ server not found; installing it (Debian/Ubuntu)..."
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  # The package's own service is not started: there is no init system here, and the tests run their own node.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq rabbitmq-server >/dev/null
+fi
 
 # The OpenAPI linters the tests run (Spectral, Redocly), pinned in tests/openapi-lint/package-lock.json.
 if command -v npm >/dev/null 2>&1; then

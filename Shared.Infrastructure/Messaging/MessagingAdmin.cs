@@ -19,7 +19,10 @@ public sealed record DeadLetter(
     string? CorrelationId);
 
 /// <summary>What is still in flight in one module.</summary>
-public sealed record ModuleBacklog(string Module, long OutboxPending, long InboxPending, long DeadLetters, IReadOnlyList<PausedConsumer> PausedConsumers);
+public sealed record ModuleBacklog(string Module, long OutboxPending, long InboxPending, long DeadLetters, IReadOnlyList<PausedConsumer> PausedConsumers, IReadOnlyList<OutboxWait> OutboxWaiting);
+
+/// <summary>Outbox messages that have not left yet, grouped by why (the transport cannot reach a consumer, the broker refused them).</summary>
+public sealed record OutboxWait(string Reason, long Messages, DateTimeOffset Oldest);
 
 /// <summary>A consumer of this process paused by an outage of what it depends on: until when, after how many pauses in a row, and why.</summary>
 public sealed record PausedConsumer(string Consumer, DateTimeOffset Until, int Pauses, string Reason);
@@ -108,11 +111,30 @@ public sealed class MessagingAdmin(ModuleRegistry registry, ModuleDatabases data
                 connection);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var (outboxPending, inboxPending, deadLetters) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            await reader.CloseAsync().ConfigureAwait(false);
+            var waiting = new List<OutboxWait>();
+            await using (var reasons = new NpgsqlCommand(
+                $"""
+                SELECT left(last_error, 500), count(*), min(occurred_at)
+                FROM "{manifest.Schema}".outbox_messages
+                WHERE dispatched_at IS NULL AND last_error IS NOT NULL
+                GROUP BY 1 ORDER BY 2 DESC LIMIT 10
+                """,
+                connection))
+            {
+                await using var rows = await reasons.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await rows.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    waiting.Add(new OutboxWait(rows.GetString(0), rows.GetInt64(1), rows.GetFieldValue<DateTimeOffset>(2)));
+                }
+            }
+
             var paused = signals.Pauses.Snapshot()
                 .Where(p => manifest.Consumes.Any(c => c.ConsumerName == p.Key))
                 .Select(p => new PausedConsumer(p.Key, p.Value.Until, p.Value.Pauses, p.Value.Reason))
                 .ToArray();
-            result.Add(new ModuleBacklog(manifest.Name, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), paused));
+            result.Add(new ModuleBacklog(manifest.Name, outboxPending, inboxPending, deadLetters, paused, waiting));
         }
 
         return result;

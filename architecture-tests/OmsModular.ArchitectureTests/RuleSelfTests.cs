@@ -89,6 +89,9 @@ public sealed class RuleSelfTests
         Assert.Contains(
             "Modules.FixturePayments -> ModuleRegistry (type OrderPeek): modules must not know where peers run",
             Rules.UnawareOfPeerLocation(Payments));
+        Assert.Contains(
+            "Modules.FixturePayments -> System.Net.Http (type RemoteOrders): modules must not know where peers run",
+            Rules.UnawareOfPeerLocation(Payments));
         Assert.Empty(Rules.UnawareOfPeerLocation(Orders));
     }
 }

@@ -34,6 +34,10 @@ public static partial class Rules
         "OmsModular.Shared.Infrastructure.Messaging.InboxProcessor",
         "OmsModular.Shared.Infrastructure.Messaging.ModuleDatabases",
         "OmsModular.Host",
+        // The transports and the topology's plumbing: a broker client, HTTP clients, the gateway.
+        "RabbitMQ.Client",
+        "System.Net.Http",
+        "Yarp.ReverseProxy",
     ];
 
     /// <summary>Rule 1 (and 6): a module's types never depend on another module's types.</summary>
@@ -286,7 +290,8 @@ public static partial class Rules
                 .GetResult();
             foreach (var failing in result.FailingTypeNames ?? [])
             {
-                yield return $"Modules.{module.Name} -> {ShortName(forbidden)} (type {ShortName(failing)}): modules must not know where peers run";
+                var what = forbidden.StartsWith("OmsModular.", StringComparison.Ordinal) ? ShortName(forbidden) : forbidden; // a library: its namespace
+                yield return $"Modules.{module.Name} -> {what} (type {ShortName(failing)}): modules must not know where peers run";
             }
         }
     }

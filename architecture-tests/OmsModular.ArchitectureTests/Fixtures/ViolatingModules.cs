@@ -86,6 +86,12 @@ namespace OmsModular.ArchitectureTests.Fixtures.Modules.Payments
 
         public bool OrdersIsLocal => registry.FindHosted("FixtureOrders") is not null;
     }
+
+    /// <summary>Violates rule 7 too: calls a peer over HTTP itself instead of through the module client.</summary>
+    internal sealed class RemoteOrders(System.Net.Http.HttpClient http)
+    {
+        public Task<string> PeekAsync() => http.GetStringAsync(new Uri("http://orders.internal/api/v1/orders"));
+    }
 }
 
 namespace OmsModular.ArchitectureTests.Fixtures.Modules.Returns

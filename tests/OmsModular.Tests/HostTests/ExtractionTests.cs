@@ -12,9 +12,9 @@ namespace OmsModular.Tests.HostTests;
 /// <summary>
 /// Pricing lifted into its own process, the other six modules in one or two more, one database, events
 /// over a real RabbitMQ (started by the tests): every process is the same binary, only its
-/// <c>--modules</c> differ.
+/// <c>--modules</c> and transport settings differ.
 /// </summary>
-public sealed class BrokerExtractionTests
+public sealed class ExtractionTests
 {
     private static readonly string[] Rest = ["--modules", "Orders,Inventory,Payments,Fulfillment,Notifications,Returns"];
     private static readonly string[] PricingOnly = ["--modules", "Pricing"];
@@ -108,6 +108,42 @@ public sealed class BrokerExtractionTests
         Assert.True(await CountAsync(setup.Database, "SELECT count(DISTINCT trace_parent) FROM pricing.inbox_messages WHERE trace_parent IS NOT NULL") > 0, "trace context travels in the headers");
     }
 
+    [Fact]
+    public async Task Without_a_broker_a_process_keeps_the_events_of_a_module_it_does_not_host_and_the_backlog_says_why()
+    {
+        var setup = await SetUpAsync("oms_inprocess_subset");
+        List<Guid> orders;
+        await using (var rest = HostProcess.Start(["--connection-string", setup.Database, .. Rest, "--Oms:Messaging:MaxOutagePause", "00:00:01"]))
+        {
+            await rest.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+            using var client = Client(rest, setup.Key);
+            orders = await PlaceAsync(client, 3);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            JsonElement backlog;
+            while (true)
+            {
+                backlog = (await client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog")).EnumerateArray().Single(m => m.GetProperty("module").GetString() == "Orders");
+                if (backlog.GetProperty("outboxWaiting").GetArrayLength() > 0 || DateTime.UtcNow > deadline)
+                {
+                    break;
+                }
+
+                await Task.Delay(200);
+            }
+
+            Assert.True(backlog.GetProperty("outboxPending").GetInt64() >= orders.Count, backlog.ToString());
+            var reason = backlog.GetProperty("outboxWaiting")[0].GetProperty("reason").GetString();
+            Assert.Contains("Module Pricing consumes orders.order-placed.v1 but is not hosted in this process", reason, StringComparison.Ordinal);
+            Assert.All(await StatusesAsync(client, orders), s => Assert.Equal("pending", s));
+        }
+
+        // Nothing was lost: the same database as one monolith delivers the waiting events.
+        await using var monolith = HostProcess.Start("--connection-string", setup.Database, "--Oms:Messaging:MaxOutagePause", "00:00:01");
+        await monolith.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+        using var all = Client(monolith, setup.Key);
+        await WaitForAsync(all, orders, "confirmed", TimeSpan.FromSeconds(60));
+    }
+
     private sealed record Setup(string Database, string Key, string BrokerUri, string Prefix);
 
     /// <summary>A fresh database with the demo data, an API key, and a topology of its own on the test broker.</summary>
@@ -117,7 +153,7 @@ public sealed class BrokerExtractionTests
         var broker = await TestBroker.GetUriAsync();
         var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "seed-demo", "--connection-string", database);
         Assert.True(exitCode == 0, output);
-        (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "keys", "create", "--name", "broker-tests", "--scopes", "orders:write,orders:read", "--connection-string", database);
+        (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "keys", "create", "--name", "broker-tests", "--scopes", "orders:write,orders:read,admin", "--connection-string", database);
         Assert.True(exitCode == 0, output);
         var key = output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("oms_", StringComparison.Ordinal));
         return new Setup(database, key, broker, $"t{Guid.NewGuid():N}"[..9]);
