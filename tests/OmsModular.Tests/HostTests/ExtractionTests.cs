@@ -109,6 +109,32 @@ public sealed class ExtractionTests
     }
 
     [Fact]
+    public async Task Orders_placed_while_rabbitmq_restarts_all_settle_once()
+    {
+        var setup = await SetUpAsync("oms_broker_restart");
+        await using var rest = Start(setup, Rest);
+        await rest.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+        await using var pricing = Start(setup, PricingOnly);
+        await pricing.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+        using var client = Client(rest, setup.Key);
+
+        var before = await PlaceAsync(client, 5);
+        var during = new List<Guid>();
+        var placing = Task.Run(async () => during.AddRange(await PlaceAsync(client, 30, pause: TimeSpan.FromMilliseconds(100))));
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        await TestBroker.RestartAsync(down: TimeSpan.FromSeconds(3)); // capture keeps answering 202 meanwhile (asserted by PlaceAsync)
+        await placing;
+
+        var all = before.Concat(during).ToArray();
+        await WaitForAsync(client, all, "confirmed", TimeSpan.FromSeconds(90));
+        Assert.True(rest.Output.Contains("RabbitMQ connection recovered", StringComparison.Ordinal), string.Join("\n", rest.Output.Split("\n").Where(l => l.Contains("abbit", StringComparison.Ordinal) || l.Contains("ransport", StringComparison.Ordinal)).Take(30))); // the outage happened, and both processes came back
+        Assert.Contains("RabbitMQ connection recovered", pricing.Output, StringComparison.Ordinal);
+        await Invariants.AssertHoldAsync(setup.Database, all);
+        Assert.Equal(all.Length, await CountAsync(setup.Database, "SELECT count(*) FROM pricing.outbox_messages WHERE message_type = 'pricing.order-priced.v1'"));
+        Assert.Equal(all.Length, await CountAsync(setup.Database, "SELECT count(*) FROM orders.inbox_messages WHERE message_type = 'pricing.order-priced.v1'"));
+    }
+
+    [Fact]
     public async Task Without_a_broker_a_process_keeps_the_events_of_a_module_it_does_not_host_and_the_backlog_says_why()
     {
         var setup = await SetUpAsync("oms_inprocess_subset");

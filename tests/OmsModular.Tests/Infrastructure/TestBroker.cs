@@ -102,7 +102,7 @@ public static class TestBroker
             // The runner may kill this process without exit handlers: a detached watchdog stops the node and removes its folder.
             using var watchdog = Process.Start("setsid", [
                 "/bin/sh", "-c",
-                $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; pkill -TERM -f 'rabbitmq.*{directory}' ; sleep 5; pkill -KILL -f '{directory}'; rm -rf '{directory}'",
+                $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; {node.ShellKill("TERM")}; sleep 5; {node.ShellKill("KILL")}; rm -rf '{directory}'",
             ]);
             return node;
         }
@@ -178,14 +178,18 @@ public static class TestBroker
                 return;
             }
 
-            // rabbitmq-server runs as a shell script that execs the Erlang VM: stop the VM of this node.
-            await ExecAsync("pkill", "-TERM", "-f", $"beam.*{NodeName}");
+            // rabbitmq-server is a shell script that starts the Erlang VM; SIGTERM to the VM stops the node cleanly.
+            await ExecAsync("/bin/sh", "-c", ShellKill("TERM"));
             if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
             {
-                await ExecAsync("pkill", "-KILL", "-f", $"beam.*{NodeName}");
+                await ExecAsync("/bin/sh", "-c", ShellKill("KILL"));
                 _process.WaitForExit(TimeSpan.FromSeconds(10));
             }
         }
+
+        /// <summary>A shell command that signals this node's Erlang VM, found by the node name in its environment (it is not on its command line).</summary>
+        public string ShellKill(string signal) =>
+            $"for p in $(pgrep -x beam.smp); do grep -qz '^RABBITMQ_NODENAME={NodeName}$' /proc/$p/environ 2>/dev/null && kill -{signal} $p; done";
 
         private static void RemoveLeftovers()
         {
