@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OmsModular.Host.Messaging;
+using OmsModular.Host.Remote;
 using OmsModular.Shared.Infrastructure.Access;
 using OmsModular.Shared.Infrastructure.Database;
 using OmsModular.Shared.Infrastructure.Hosting;
@@ -87,6 +88,11 @@ internal static class OmsHostSetup
             builder.Services.AddRabbitMqTransport(configuration); // before the modules: it takes the place of the in-process transport
         }
 
+        if (configuration.GetSection(Remote.RemoteModules.Section).GetChildren().Any())
+        {
+            builder.Services.AddRemoteModules(configuration); // before the modules: it takes the place of the in-process module client
+        }
+
         builder.Services.AddOmsModules(configuration, ModuleCatalog.All);
         builder.Services.AddMediator((MediatorOptions options) =>
         {
@@ -162,6 +168,7 @@ internal static class OmsHostSetup
 
         app.MapMessagingAdmin();
         app.MapAccessAdmin();
+        app.MapModuleApi();
     }
 
     /// <summary>Migrations on start-up (unless switched off) and the recurring jobs.</summary>

@@ -24,10 +24,13 @@ public static class Scopes
     /// <summary>Messaging administration, jobs and API keys.</summary>
     public const string Admin = "admin";
 
+    /// <summary>Module API requests from another process of the system (the service credential of a topology).</summary>
+    public const string ModulesCall = "modules:call";
+
     public static IReadOnlyList<string> All { get; } =
     [
         OrdersRead, OrdersWrite, OrdersReview, InventoryRead, InventoryWrite, CatalogRead, CatalogWrite,
-        FulfillmentRead, FulfillmentWrite, PaymentsRead, Admin,
+        FulfillmentRead, FulfillmentWrite, PaymentsRead, Admin, ModulesCall,
     ];
 
     /// <summary>

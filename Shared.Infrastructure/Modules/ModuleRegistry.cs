@@ -119,6 +119,13 @@ public sealed class ModuleRegistry
             ? type
             : throw new InvalidOperationException($"No module declares the event '{wireName}'.");
 
+    /// <summary>The declared handler of a request type, whether or not its module is hosted here.</summary>
+    public ModuleRequestDescriptor? FindRequestDescriptor(Type requestType) => _requestHandlers.GetValueOrDefault(requestType);
+
+    /// <summary>The declared handler of a request named <paramref name="requestName"/> (the type's name) in module <paramref name="moduleName"/>.</summary>
+    public ModuleRequestDescriptor? FindRequestDescriptor(string moduleName, string requestName) =>
+        _requestHandlers.Values.FirstOrDefault(d => string.Equals(d.ModuleName, moduleName, StringComparison.OrdinalIgnoreCase) && d.RequestType.Name == requestName);
+
     public ModuleRequestDescriptor FindRequestHandler(Type requestType)
     {
         if (!_requestHandlers.TryGetValue(requestType, out var descriptor))

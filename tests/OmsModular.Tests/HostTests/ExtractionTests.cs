@@ -139,7 +139,7 @@ public sealed class ExtractionTests
     {
         var setup = await SetUpAsync("oms_inprocess_subset");
         List<Guid> orders;
-        await using (var rest = HostProcess.Start(["--connection-string", setup.Database, .. Rest, "--Oms:Messaging:MaxOutagePause", "00:00:01"]))
+        await using (var rest = HostProcess.Start([.. setup.Common(), .. Rest]))
         {
             await rest.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
             using var client = Client(rest, setup.Key);
@@ -164,69 +164,29 @@ public sealed class ExtractionTests
         }
 
         // Nothing was lost: the same database as one monolith delivers the waiting events.
-        await using var monolith = HostProcess.Start("--connection-string", setup.Database, "--Oms:Messaging:MaxOutagePause", "00:00:01");
+        await using var monolith = HostProcess.Start(setup.Common());
         await monolith.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
         using var all = Client(monolith, setup.Key);
         await WaitForAsync(all, orders, "confirmed", TimeSpan.FromSeconds(60));
     }
 
-    private sealed record Setup(string Database, string Key, string BrokerUri, string Prefix);
+    private static HostProcess Start(Topology setup, string[] modules) => HostProcess.Start([.. setup.Common(), .. setup.Broker(), .. modules]);
 
-    /// <summary>A fresh database with the demo data, an API key, and a topology of its own on the test broker.</summary>
-    private static async Task<Setup> SetUpAsync(string name)
-    {
-        var database = await TestDatabase.CreateDatabaseAsync($"{name}_{Environment.ProcessId}");
-        var broker = await TestBroker.GetUriAsync();
-        var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "seed-demo", "--connection-string", database);
-        Assert.True(exitCode == 0, output);
-        (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "keys", "create", "--name", "broker-tests", "--scopes", "orders:write,orders:read,admin", "--connection-string", database);
-        Assert.True(exitCode == 0, output);
-        var key = output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("oms_", StringComparison.Ordinal));
-        return new Setup(database, key, broker, $"t{Guid.NewGuid():N}"[..9]);
-    }
+    private static HttpClient Client(HostProcess host, string key) => Topology.Client(host, key);
 
-    private static HostProcess Start(Setup setup, string[] modules) => HostProcess.Start([
-        "--connection-string", setup.Database, .. modules,
-        "--Oms:Messaging:Transport", "RabbitMq",
-        "--Oms:Messaging:RabbitMq:Uri", setup.BrokerUri,
-        "--Oms:Messaging:RabbitMq:Exchange", $"{setup.Prefix}.events",
-        "--Oms:Messaging:RabbitMq:QueuePrefix", $"{setup.Prefix}.",
-        "--Oms:Messaging:PollInterval", "00:00:00.500",
-        "--Oms:Messaging:BaseRetryDelay", "00:00:00.100",
-        "--Oms:Messaging:MaxOutagePause", "00:00:01",
-        "--Oms:Payments:CircuitBreaker:MinimumThroughput", "100000",
-    ]);
+    private static Task<Topology> SetUpAsync(string name) => Topology.SetUpAsync(name);
 
-    private static HttpClient Client(HostProcess host, string key)
-    {
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{host.Port}"), Timeout = TimeSpan.FromSeconds(30) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
+    private static Task<string[]> StatusesAsync(HttpClient client, IEnumerable<Guid> ids) => OrderSuite.StatusesAsync(client, ids);
 
+    private static Task WaitForAsync(HttpClient client, IReadOnlyCollection<Guid> ids, string status, TimeSpan timeout) => OrderSuite.WaitForAsync(client, ids, status, timeout);
+
+    /// <summary>Orders of one unit each, spread over SKUs every warehouse stocks, optionally paced.</summary>
     private static async Task<List<Guid>> PlaceAsync(HttpClient client, int count, TimeSpan? pause = null)
     {
         var ids = new List<Guid>();
         for (var i = 0; i < count; i++)
         {
-            var customer = TestData.Unique("broker");
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders")
-            {
-                Content = JsonContent.Create(new
-                {
-                    channel = "web",
-                    customer = new { id = customer, email = $"{customer}@example.com", name = "Ada Lovelace" },
-                    currency = "EUR",
-                    lines = new[] { new { sku = $"DEMO-{101 + (i % 48):0000}", quantity = 1 } },
-                    shippingAddress = new { name = "Ada Lovelace", lines = new[] { "Unter den Linden 1" }, city = "Berlin", postalCode = "10117", countryCode = "DE", latitude = 52.517, longitude = 13.389 },
-                    delivery = new { method = "ship", serviceLevel = "standard" },
-                    payment = new { method = "card", token = "sandbox-approve" },
-                }),
-            };
-            request.Headers.Add("Idempotency-Key", customer);
-            using var response = await client.SendAsync(request);
-            Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
-            ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid());
+            ids.AddRange(await OrderSuite.PlaceAsync(client, [OrderSuite.Order($"DEMO-{101 + (i % 48):0000}")]));
             if (pause is { } wait)
             {
                 await Task.Delay(wait);
@@ -236,25 +196,7 @@ public sealed class ExtractionTests
         return ids;
     }
 
-    private static async Task<string[]> StatusesAsync(HttpClient client, IEnumerable<Guid> ids) =>
-        await Task.WhenAll(ids.Select(async id => (await client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("status").GetString()!));
-
-    private static async Task WaitForAsync(HttpClient client, IReadOnlyCollection<Guid> ids, string status, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        string[] statuses;
-        while ((statuses = await StatusesAsync(client, ids)).Any(s => s != status))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Not all {ids.Count} orders reached {status}: {string.Join(", ", statuses.GroupBy(s => s).Select(g => $"{g.Count()} {g.Key}"))}");
-            }
-
-            await Task.Delay(500);
-        }
-    }
-
-    private static async Task<long> QueueDepthAsync(Setup setup, string schema)
+    private static async Task<long> QueueDepthAsync(Topology setup, string schema)
     {
         var factory = new ConnectionFactory { Uri = new Uri(setup.BrokerUri) };
         await using var connection = await factory.CreateConnectionAsync();

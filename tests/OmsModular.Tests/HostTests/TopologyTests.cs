@@ -1,0 +1,216 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OmsModular.Testing;
+using OmsModular.Tests.Infrastructure;
+
+namespace OmsModular.Tests.HostTests;
+
+/// <summary>
+/// The same end-to-end order suite against the same binary in different topologies: the monolith, and
+/// Orders alone beside the other six modules (events over RabbitMQ, module API requests over HTTP).
+/// Each topology gets a fresh database with the demo data.
+/// </summary>
+public sealed class TopologyTests
+{
+    private const string Others = "Inventory,Payments,Pricing,Fulfillment,Notifications,Returns";
+
+    [Fact]
+    public async Task The_order_suite_passes_in_the_monolith()
+    {
+        var setup = await Topology.SetUpAsync("oms_topology_monolith");
+        await using var monolith = HostProcess.Start([.. setup.Common()]);
+        await monolith.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+        await OrderSuite.RunAsync(setup, Topology.Client(monolith, setup.Key), Topology.Client(monolith, setup.Key));
+    }
+
+    [Fact]
+    public async Task The_order_suite_passes_with_orders_in_its_own_process_and_orders_wait_while_the_modules_it_calls_are_down()
+    {
+        var setup = await Topology.SetUpAsync("oms_topology_orders_apart");
+        var othersPort = HostProcess.FreePort();
+        var others = HostProcess.StartOnPort(othersPort, [.. setup.Common(), .. setup.Broker(), "--modules", Others]);
+        try
+        {
+            await others.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+            await using var orders = HostProcess.Start([
+                .. setup.Common(), .. setup.Broker(), "--modules", "Orders",
+                .. new[] { "Inventory", "Payments", "Pricing" }.SelectMany(m => new[] { $"--Oms:Remote:{m}", $"http://127.0.0.1:{othersPort}" }),
+                "--Oms:Remote:ApiKey", setup.Key, "--Oms:Remote:AttemptTimeout", "00:00:03", "--Oms:Remote:TotalTimeout", "00:00:06",
+            ]);
+            await orders.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+            using var ordersClient = Topology.Client(orders, setup.Key);
+            await OrderSuite.RunAsync(setup, ordersClient, Topology.Client(others, setup.Key));
+
+            // The process Orders calls (stock, payment, pricing) stops: captures still answer 202, the orders wait,
+            // and they settle once it is back on its address.
+            await others.StopAsync(TimeSpan.FromSeconds(60));
+            await others.DisposeAsync();
+            var waiting = await OrderSuite.PlaceAsync(ordersClient, Enumerable.Range(0, 5).Select(i => OrderSuite.Order($"DEMO-{160 + i:0000}")).ToArray());
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.All(await OrderSuite.StatusesAsync(ordersClient, waiting), s => Assert.Equal("pending", s));
+            others = HostProcess.StartOnPort(othersPort, [.. setup.Common(), .. setup.Broker(), "--modules", Others]);
+            await others.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
+            await OrderSuite.WaitForAsync(ordersClient, waiting, "confirmed", TimeSpan.FromSeconds(90));
+            await Invariants.AssertHoldAsync(setup.Database, waiting);
+        }
+        finally
+        {
+            await others.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>What a topology test starts from: a seeded database, a key, a broker topology of its own.</summary>
+internal sealed record Topology(string Database, string Key, string BrokerUri, string Prefix)
+{
+    public static async Task<Topology> SetUpAsync(string name)
+    {
+        var database = await TestDatabase.CreateDatabaseAsync($"{name}_{Environment.ProcessId}");
+        var broker = await TestBroker.GetUriAsync();
+        var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "seed-demo", "--connection-string", database);
+        Assert.True(exitCode == 0, output);
+        (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "keys", "create", "--name", "topology-tests",
+            "--scopes", "orders:write,orders:review,inventory:write,admin,modules:call", "--connection-string", database);
+        Assert.True(exitCode == 0, output);
+        var key = output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("oms_", StringComparison.Ordinal));
+        return new Topology(database, key, broker, $"t{Guid.NewGuid():N}"[..9]);
+    }
+
+    /// <summary>Settings every process of the topology shares: the database, short retry pauses, the hold rule the suite uses.</summary>
+    public string[] Common() =>
+    [
+        "--connection-string", Database,
+        "--Oms:Messaging:PollInterval", "00:00:00.500",
+        "--Oms:Messaging:BaseRetryDelay", "00:00:00.100",
+        "--Oms:Messaging:MaxOutagePause", "00:00:01",
+        "--Oms:Payments:CircuitBreaker:MinimumThroughput", "100000",
+        "--Oms:Orders:Holds:TotalAbove", "500",
+        "--Oms:RateLimit:Enabled", "false",
+    ];
+
+    public string[] Broker() =>
+    [
+        "--Oms:Messaging:Transport", "RabbitMq",
+        "--Oms:Messaging:RabbitMq:Uri", BrokerUri,
+        "--Oms:Messaging:RabbitMq:Exchange", $"{Prefix}.events",
+        "--Oms:Messaging:RabbitMq:QueuePrefix", $"{Prefix}.",
+    ];
+
+    public static HttpClient Client(HostProcess host, string key)
+    {
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{host.Port}"), Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+}
+
+/// <summary>The end-to-end order scenarios, through the public API only.</summary>
+internal static class OrderSuite
+{
+    public static async Task RunAsync(Topology setup, HttpClient orders, HttpClient inventory)
+    {
+        // Happy path, a split across nodes is the routing's choice; a pickup; a declined payment; a SKU nobody stocks.
+        var happy = await PlaceAsync(orders, [Order("DEMO-0101"), Order("DEMO-0102", quantity: 2)]);
+        var pickup = await PlaceAsync(orders, [Order("DEMO-0103", pickup: "STORE-BER-MITTE", quantity: 1)]);
+        var declined = await PlaceAsync(orders, [Order("DEMO-0104", token: "sandbox-decline")]);
+        var outOfStock = await PlaceAsync(orders, [Order("DEMO-0050")]);
+        // Hold (total above 500), then release; hold, then cancel (its reservation is given back).
+        var released = await PlaceAsync(orders, [Order("DEMO-0119", quantity: 12)]);
+        var cancelled = await PlaceAsync(orders, [Order("DEMO-0079", quantity: 12)]);
+
+        await WaitForAsync(orders, happy, "confirmed", TimeSpan.FromSeconds(90));
+        await WaitForAsync(orders, declined, "cancelled", TimeSpan.FromSeconds(60));
+        await WaitForAsync(orders, outOfStock, "rejected", TimeSpan.FromSeconds(60));
+        await WaitForAsync(orders, [.. released, .. cancelled], "on-hold", TimeSpan.FromSeconds(60));
+        Assert.True((await PostAsync(orders, $"/api/v1/orders/{released[0]}/release", null)).IsSuccessStatusCode);
+        Assert.True((await PostAsync(orders, $"/api/v1/orders/{cancelled[0]}/cancel", new { reason = "customer-request" })).IsSuccessStatusCode);
+        await WaitForAsync(orders, released, "confirmed", TimeSpan.FromSeconds(60));
+        await WaitForAsync(orders, cancelled, "cancelled", TimeSpan.FromSeconds(60));
+        var pickupStatus = (await StatusesAsync(orders, pickup)).Single();
+        Assert.True(pickupStatus is "confirmed" or "rejected", pickupStatus); // the store may not stock it; either way it settles
+
+        // Idempotent capture: the same key answers the same order, and places nothing more.
+        var body = Order("DEMO-0105");
+        var first = await PlaceAsync(orders, [body], key: "suite-idempotent");
+        var again = await PlaceAsync(orders, [body], key: "suite-idempotent");
+        Assert.Equal(first, again);
+        await WaitForAsync(orders, first, "confirmed", TimeSpan.FromSeconds(60));
+
+        // The oversell storm: 100 concurrent orders for 10 units, exactly 10 confirmed.
+        using (var stock = await inventory.PutAsJsonAsync("/api/v1/inventory/stock/DEMO-0150/WH-BER", new { onHand = 10 }))
+        {
+            Assert.True(stock.IsSuccessStatusCode, await stock.Content.ReadAsStringAsync());
+        }
+
+        var storm = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => PlaceAsync(orders, [Order("DEMO-0150")])));
+        var stormIds = storm.SelectMany(s => s).ToArray();
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        string[] statuses;
+        while ((statuses = await StatusesAsync(orders, stormIds)).Any(s => s is "pending") && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500);
+        }
+
+        Assert.Equal(10, statuses.Count(s => s == "confirmed"));
+        Assert.Equal(90, statuses.Count(s => s == "rejected"));
+
+        await Invariants.AssertHoldAsync(setup.Database, [.. happy, .. pickup, .. declined, .. outOfStock, .. released, .. cancelled, .. first, .. stormIds]);
+    }
+
+    public static object Order(string sku, int quantity = 1, string token = "sandbox-approve", string? pickup = null)
+    {
+        var customer = TestData.Unique("suite");
+        return new
+        {
+            channel = "web",
+            customer = new { id = customer, email = $"{customer}@example.com", name = "Ada Lovelace" },
+            currency = "EUR",
+            lines = new[] { new { sku, quantity } },
+            shippingAddress = new { name = "Ada Lovelace", lines = new[] { "Unter den Linden 1" }, city = "Berlin", postalCode = "10117", countryCode = "DE", latitude = 52.517, longitude = 13.389 },
+            delivery = pickup is null ? (object)new { method = "ship", serviceLevel = "standard" } : new { method = "pickup", pickupLocation = pickup },
+            payment = new { method = "card", token },
+        };
+    }
+
+    public static async Task<List<Guid>> PlaceAsync(HttpClient client, IReadOnlyList<object> bodies, string? key = null)
+    {
+        var ids = new List<Guid>();
+        foreach (var body in bodies)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/orders") { Content = JsonContent.Create(body) };
+            request.Headers.Add("Idempotency-Key", key ?? Guid.NewGuid().ToString("N"));
+            using var response = await client.SendAsync(request);
+            Assert.True(response.StatusCode is HttpStatusCode.Accepted or HttpStatusCode.OK, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid());
+        }
+
+        return ids;
+    }
+
+    public static async Task<HttpResponseMessage> PostAsync(HttpClient client, string path, object? body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = body is null ? null : JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
+        return await client.SendAsync(request);
+    }
+
+    public static async Task<string[]> StatusesAsync(HttpClient client, IEnumerable<Guid> ids) =>
+        await Task.WhenAll(ids.Select(async id => (await client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("status").GetString()!));
+
+    public static async Task WaitForAsync(HttpClient client, IReadOnlyCollection<Guid> ids, string status, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string[] statuses;
+        while ((statuses = await StatusesAsync(client, ids)).Any(s => s != status))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Not all {ids.Count} orders reached {status}: {string.Join(", ", statuses.GroupBy(s => s).Select(g => $"{g.Count()} {g.Key}"))}");
+            }
+
+            await Task.Delay(300);
+        }
+    }
+}
