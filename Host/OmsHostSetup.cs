@@ -93,7 +93,11 @@ internal static class OmsHostSetup
             builder.Services.AddRemoteModules(configuration); // before the modules: it takes the place of the in-process module client
         }
 
-        builder.Services.AddOmsModules(configuration, ModuleCatalog.All);
+        var registry = builder.Services.AddOmsModules(configuration, ModuleCatalog.All);
+        if (Gateway.IsEnabled(configuration))
+        {
+            builder.Services.AddGateway(configuration, registry);
+        }
         builder.Services.AddMediator((MediatorOptions options) =>
         {
             options.ServiceLifetime = ServiceLifetime.Scoped;
@@ -169,6 +173,10 @@ internal static class OmsHostSetup
         app.MapMessagingAdmin();
         app.MapAccessAdmin();
         app.MapModuleApi();
+        if (Gateway.IsEnabled(app.Configuration))
+        {
+            app.MapReverseProxy();
+        }
     }
 
     /// <summary>Migrations on start-up (unless switched off) and the recurring jobs.</summary>

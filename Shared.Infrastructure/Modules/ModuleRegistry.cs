@@ -150,6 +150,11 @@ public sealed class ModuleRegistry
             return all.ToArray();
         }
 
+        if (requested is ["none" or "None"])
+        {
+            return []; // a gateway only
+        }
+
         var unknown = requested.Where(n => !all.Any(m => m.Name.Equals(n, StringComparison.OrdinalIgnoreCase))).ToArray();
         if (unknown.Length > 0)
         {

@@ -62,6 +62,57 @@ public sealed class TopologyTests
     }
 }
 
+/// <summary>The third topology: every module in its own process, and a gateway as the one public URL.</summary>
+public sealed class ApartTopologyTests
+{
+    private static readonly string[] Modules = ["Orders", "Inventory", "Payments", "Pricing", "Fulfillment", "Notifications", "Returns"];
+
+    [Fact]
+    public async Task The_order_suite_passes_with_all_seven_modules_apart_behind_the_gateway()
+    {
+        var setup = await Topology.SetUpAsync("oms_topology_apart");
+        var ports = Modules.ToDictionary(m => m, _ => HostProcess.FreePort());
+        var gatewayPort = HostProcess.FreePort();
+        var gatewayUrl = $"http://127.0.0.1:{gatewayPort}";
+        var services = new List<HostProcess>();
+        try
+        {
+            // Each service reaches the others' module API through the gateway (one address to configure).
+            services.AddRange(Modules.Select(m => HostProcess.StartOnPort(ports[m], [
+                .. setup.Common(), .. setup.Broker(), "--modules", m,
+                "--Oms:Remote:Gateway", gatewayUrl, "--Oms:Remote:ApiKey", setup.Key,
+            ])));
+            services.Add(HostProcess.StartOnPort(gatewayPort, [
+                .. setup.Common(), "--modules", "none", "--Oms:Gateway:Enabled", "true",
+                .. Modules.SelectMany(m => new[] { $"--Oms:Remote:{m}", $"http://127.0.0.1:{ports[m]}" }),
+            ]));
+            await Task.WhenAll(services.Select(s => s.WaitUntilReadyAsync(TimeSpan.FromSeconds(180))));
+            var gateway = services[^1];
+            using var client = Topology.Client(gateway, setup.Key);
+
+            // Readiness of the gateway is the services' readiness.
+            var ready = await client.GetFromJsonAsync<JsonElement>("/health/ready");
+            Assert.Equal("Healthy", ready.GetProperty("status").GetString());
+
+            await OrderSuite.RunAsync(setup, client, client);
+
+            // One service down: the gateway still answers, and reports it.
+            var pricing = services[Array.IndexOf(Modules, "Pricing")];
+            await pricing.StopAsync(TimeSpan.FromSeconds(60));
+            using var degraded = await client.GetAsync("/health/ready");
+            var body = await degraded.Content.ReadAsStringAsync();
+            Assert.Contains("Degraded", body, StringComparison.Ordinal);
+            Assert.Contains("unreachable", body, StringComparison.Ordinal);
+            using var anonymous = new HttpClient { BaseAddress = client.BaseAddress };
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/orders")).StatusCode); // the gateway checks the credential itself
+        }
+        finally
+        {
+            await Task.WhenAll(services.Select(s => s.DisposeAsync().AsTask()));
+        }
+    }
+}
+
 /// <summary>What a topology test starts from: a seeded database, a key, a broker topology of its own.</summary>
 internal sealed record Topology(string Database, string Key, string BrokerUri, string Prefix)
 {
