@@ -29,6 +29,9 @@ internal sealed class RabbitMqOptions
 
     /// <summary>How long to wait before connecting again when the broker cannot be reached at start-up.</summary>
     public TimeSpan ConnectRetry { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a batch waits for the broker's confirms before it is retried.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -139,24 +142,30 @@ internal static class RabbitMqMessages
 }
 
 /// <summary>
-/// The RabbitMQ transport. Publishing: every message some module consumes goes to the exchange as
-/// persistent and mandatory on a channel with publisher confirms; <see cref="SendAsync"/> returns when
-/// the broker confirmed every one (a nack, or a return because no queue took it, throws, and the
-/// outbox keeps the message). Receiving: for each hosted module that consumes, deliveries are written
-/// to the module's inbox (which de-duplicates) and acknowledged only after that commit. Until the
-/// topology is declared nothing is dispatched (<see cref="CannotDeliver"/> says why).
+/// The RabbitMQ transport. Publishing (its own connection): every message some module consumes goes to
+/// the exchange as persistent and mandatory on a channel with publisher confirms; <see cref="SendAsync"/>
+/// returns when the broker confirmed every one (a nack, or a return because no queue took it, throws,
+/// and the outbox keeps the message; what was confirmed before is reported as delivered). Receiving
+/// (another connection, so a broker that blocks publishers still takes acknowledgements): for each hosted
+/// module that consumes, deliveries are written to the module's inbox (which de-duplicates) and
+/// acknowledged only after that commit. Until the topology is declared, while a connection is down or
+/// blocked, nothing is dispatched (<see cref="CannotDeliver"/> says why); when it is back, the waiting
+/// outbox messages are made due at once.
 /// </summary>
 internal sealed class RabbitMqTransport(
     ModuleRegistry registry,
     RabbitMqTopology topology,
     InboxWriter inbox,
+    IServiceProvider services,
     IOptions<RabbitMqOptions> options,
     ILogger<RabbitMqTransport> logger) : BackgroundService, IMessageTransport
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<IChannel>>> _publishers = new(StringComparer.Ordinal);
-    private readonly List<IChannel> _consumers = [];
-    private IConnection? _connection;
+    private readonly ConcurrentDictionary<string, IChannel> _consumers = new(StringComparer.Ordinal);
+    private IConnection? _publishing;
+    private IConnection? _consuming;
     private volatile string? _notReady = "the RabbitMQ topology is not declared yet";
+    private CancellationToken _stopping;
 
     public bool IsReady => _notReady is null;
 
@@ -174,29 +183,63 @@ internal sealed class RabbitMqTransport(
         }
 
         var channel = await PublisherAsync(consumed[0].SourceModule).ConfigureAwait(false);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.PublishTimeout); // a broker that blocks publishers (memory or disk alarm) must not hold the outbox rows' locks for ever
 
         // Within a partition one after the other (each confirmed before the next is published: the
-        // queue gets them in order); partitions side by side.
-        var partitions = consumed.GroupBy(m => m.PartitionKey ?? m.MessageId.ToString(), StringComparer.Ordinal);
-        await Task.WhenAll(partitions.Select(async partition =>
+        // queue gets them in order), and a partition stops at its first failure; partitions side by side.
+        var delivered = new ConcurrentBag<Guid>();
+        var failures = new ConcurrentBag<Exception>();
+        await Task.WhenAll(consumed.GroupBy(m => m.PartitionKey ?? m.MessageId.ToString(), StringComparer.Ordinal).Select(async partition =>
         {
-            foreach (var message in partition)
+            try
             {
-                await channel.BasicPublishAsync(topology.Exchange, message.MessageType, mandatory: true, RabbitMqMessages.Properties(message),
-                    Encoding.UTF8.GetBytes(message.Payload), cancellationToken).ConfigureAwait(false);
+                foreach (var message in partition)
+                {
+                    await channel.BasicPublishAsync(topology.Exchange, message.MessageType, mandatory: true, RabbitMqMessages.Properties(message),
+                        Encoding.UTF8.GetBytes(message.Payload), timeout.Token).ConfigureAwait(false);
+                    delivered.Add(message.MessageId);
+                }
+            }
+            catch (Exception exception)
+            {
+                failures.Add(exception);
             }
         })).ConfigureAwait(false);
+
+        if (failures.IsEmpty)
+        {
+            return;
+        }
+
+        if (!channel.IsOpen)
+        {
+            Evict(consumed[0].SourceModule, channel); // closed by the broker (or the connection is down): the next batch opens a new one
+        }
+
+        var first = failures.First();
+        var error = first is OperationCanceledException && !cancellationToken.IsCancellationRequested
+            ? new TimeoutException($"RabbitMQ did not confirm within {options.Value.PublishTimeout}.", first)
+            : first;
+        throw delivered.IsEmpty ? error : new PartialDeliveryException(delivered.ToArray(), error);
     }
 
     /// <summary>A confirming channel per publishing module (each module's dispatcher publishes one batch at a time).</summary>
     private async Task<IChannel> PublisherAsync(string module)
     {
-        var connection = _connection ?? throw new InvalidOperationException("RabbitMQ is not connected.");
+        var connection = _publishing ?? throw new InvalidOperationException("RabbitMQ is not connected.");
         var lazy = _publishers.GetOrAdd(module, _ => new Lazy<Task<IChannel>>(() => connection.CreateChannelAsync(
             new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true))));
         try
         {
-            return await lazy.Value.ConfigureAwait(false);
+            var channel = await lazy.Value.ConfigureAwait(false);
+            if (channel.IsOpen || !connection.IsOpen)
+            {
+                return channel; // a connection that is down recovers its channels
+            }
+
+            Evict(module, channel);
+            return await PublisherAsync(module).ConfigureAwait(false);
         }
         catch
         {
@@ -205,45 +248,53 @@ internal sealed class RabbitMqTransport(
         }
     }
 
+    private void Evict(string module, IChannel channel)
+    {
+        if (_publishers.TryGetValue(module, out var lazy) && lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully && ReferenceEquals(lazy.Value.Result, channel)
+            && _publishers.TryRemove(new KeyValuePair<string, Lazy<Task<IChannel>>>(module, lazy)))
+        {
+            _ = channel.DisposeAsync().AsTask();
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _stopping = stoppingToken;
         var settings = options.Value;
-        var factory = new ConnectionFactory
+        var hosted = string.Join(',', registry.Hosted.Select(m => m.Name));
+        ConnectionFactory Factory(string role) => new()
         {
             Uri = new Uri(settings.Uri),
             AutomaticRecoveryEnabled = true,
             TopologyRecoveryEnabled = true,
             NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
-            ClientProvidedName = $"oms:{string.Join(',', registry.Hosted.Select(m => m.Name))}",
+            ClientProvidedName = $"oms:{hosted}:{role}",
         };
+        var endpoint = Factory("publish").Endpoint;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                _connection = await factory.CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
-                await using (var declaring = await _connection.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false))
+                _publishing = await Factory("publish").CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
+                _consuming = await Factory("consume").CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
+                foreach (var connection in new[] { _publishing, _consuming })
+                {
+                    Watch(connection);
+                }
+
+                await using (var declaring = await _publishing.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false))
                 {
                     await topology.DeclareAsync(declaring, stoppingToken).ConfigureAwait(false);
                 }
 
                 foreach (var manifest in registry.Hosted.Where(m => topology.Queues.ContainsKey(m.Name)))
                 {
-                    _consumers.Add(await ConsumeAsync(_connection, manifest, stoppingToken).ConfigureAwait(false));
+                    await ConsumeAsync(manifest).ConfigureAwait(false);
                 }
 
-                _connection.ConnectionShutdownAsync += (_, e) =>
-                {
-                    _notReady = $"the connection to RabbitMQ is down ({e.ReplyText})";
-                    return Task.CompletedTask;
-                };
-                _connection.RecoverySucceededAsync += (_, _) =>
-                {
-                    _notReady = null;
-                    logger.LogInformation("RabbitMQ connection recovered");
-                    return Task.CompletedTask;
-                };
                 _notReady = null;
-                logger.LogInformation("RabbitMQ topology declared on {Broker}: {Topology}", factory.Endpoint, topology.Describe());
+                logger.LogInformation("RabbitMQ topology declared on {Broker}: {Topology}", endpoint, topology.Describe());
+                await WakeOutboxesAsync().ConfigureAwait(false);
                 return;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -252,20 +303,73 @@ internal sealed class RabbitMqTransport(
             }
             catch (Exception exception)
             {
-                _notReady = $"RabbitMQ at {factory.Endpoint} could not be reached or refused the topology ({exception.Message})";
-                logger.LogWarning("Not dispatching until RabbitMQ at {Broker} takes the topology: {Error}; retrying in {Delay}", factory.Endpoint, exception.Message, settings.ConnectRetry);
-                await DisposeConnectionAsync().ConfigureAwait(false);
+                _notReady = $"RabbitMQ at {endpoint} could not be reached or refused the topology ({exception.Message})";
+                logger.LogWarning("Not dispatching until RabbitMQ at {Broker} takes the topology: {Error}; retrying in {Delay}", endpoint, exception.Message, settings.ConnectRetry);
+                await DisposeConnectionsAsync().ConfigureAwait(false);
                 await Task.Delay(settings.ConnectRetry, stoppingToken).ConfigureAwait(false);
             }
         }
     }
 
-    /// <summary>Receives a module's queue into its inbox: a batch of what has arrived is written in one commit, then acknowledged up to its last delivery.</summary>
-    private async Task<IChannel> ConsumeAsync(IConnection connection, ModuleManifest manifest, CancellationToken stoppingToken)
+    /// <summary>A connection that goes down or is blocked by the broker stops dispatching until it is back.</summary>
+    private void Watch(IConnection connection)
+    {
+        connection.ConnectionShutdownAsync += (_, e) =>
+        {
+            if (!_stopping.IsCancellationRequested)
+            {
+                _notReady = $"the connection to RabbitMQ is down ({e.ReplyText})";
+            }
+
+            return Task.CompletedTask;
+        };
+        connection.ConnectionBlockedAsync += (_, e) =>
+        {
+            _notReady = $"RabbitMQ blocks publishing ({e.Reason})";
+            logger.LogWarning("RabbitMQ blocks publishing: {Reason}", e.Reason);
+            return Task.CompletedTask;
+        };
+        connection.ConnectionUnblockedAsync += async (_, _) => await BackAsync("RabbitMQ unblocked publishing").ConfigureAwait(false);
+        connection.RecoverySucceededAsync += async (_, _) => await BackAsync("RabbitMQ connection recovered").ConfigureAwait(false);
+    }
+
+    private async Task BackAsync(string what)
+    {
+        if (_publishing is { IsOpen: true } && _consuming is { IsOpen: true })
+        {
+            _notReady = null;
+            logger.LogInformation("{What}", what);
+            await WakeOutboxesAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The messages that waited for the broker leave now, not at their next retry.</summary>
+    private async Task WakeOutboxesAsync()
+    {
+        foreach (var dispatcher in services.GetServices<OutboxDispatcher>())
+        {
+            try
+            {
+                await dispatcher.RetryWaitingNowAsync(_stopping).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                logger.LogDebug(exception, "Could not make the waiting messages of {Worker} due; they leave at their next retry", dispatcher.WorkerName);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Receives a module's queue into its inbox: a batch of what has arrived is written in one commit, then
+    /// acknowledged up to its last delivery. A channel the broker closes while the connection stays up (a
+    /// consumer time-out, a deleted queue) is replaced; one closed with its connection is recovered by the client.
+    /// </summary>
+    private async Task ConsumeAsync(ModuleManifest manifest)
     {
         var queue = topology.Queues[manifest.Name].Queue;
-        var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
-        await channel.BasicQosAsync(0, options.Value.Prefetch, global: false, stoppingToken).ConfigureAwait(false);
+        var connection = _consuming!;
+        var channel = await connection.CreateChannelAsync(cancellationToken: _stopping).ConfigureAwait(false);
+        await channel.BasicQosAsync(0, options.Value.Prefetch, global: false, _stopping).ConfigureAwait(false);
         var arrived = System.Threading.Channels.Channel.CreateUnbounded<(ulong Tag, TransportMessage? Message)>(new UnboundedChannelOptions { SingleReader = true });
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += (_, delivery) =>
@@ -283,20 +387,40 @@ internal sealed class RabbitMqTransport(
             arrived.Writer.TryWrite((delivery.DeliveryTag, message));
             return Task.CompletedTask;
         };
-        _ = Task.Run(() => WriteInboxAsync(channel, manifest, arrived.Reader, stoppingToken), stoppingToken);
-        await channel.BasicConsumeAsync(queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
-        return channel;
+        channel.ChannelShutdownAsync += (_, e) =>
+        {
+            if (_stopping.IsCancellationRequested || !connection.IsOpen)
+            {
+                return Task.CompletedTask; // stopping, or the connection's recovery brings the channel back
+            }
+
+            arrived.Writer.TryComplete(); // its deliveries come again on the new channel
+            logger.LogWarning("RabbitMQ closed the consumer channel of {Module} ({Reason}); consuming again", manifest.Name, e.ReplyText);
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), _stopping).ConfigureAwait(false);
+                await ConsumeAsync(manifest).ConfigureAwait(false);
+            }, _stopping);
+            return Task.CompletedTask;
+        };
+        if (_consumers.TryGetValue(manifest.Name, out var replaced))
+        {
+            _ = replaced.DisposeAsync().AsTask(); // closed by the broker
+        }
+
+        _consumers[manifest.Name] = channel;
+        _ = Task.Run(() => WriteInboxAsync(channel, manifest, arrived.Reader), _stopping);
+        await channel.BasicConsumeAsync(queue, autoAck: false, consumer, _stopping).ConfigureAwait(false);
     }
 
-    private async Task WriteInboxAsync(IChannel channel, ModuleManifest manifest, ChannelReader<(ulong Tag, TransportMessage? Message)> arrived, CancellationToken stoppingToken)
+    private async Task WriteInboxAsync(IChannel channel, ModuleManifest manifest, ChannelReader<(ulong Tag, TransportMessage? Message)> arrived)
     {
         var batch = new List<(ulong Tag, TransportMessage? Message)>(options.Value.Prefetch);
-        while (!stoppingToken.IsCancellationRequested)
+        while (await WaitToReadAsync(arrived).ConfigureAwait(false))
         {
             try
             {
                 batch.Clear();
-                batch.Add(await arrived.ReadAsync(stoppingToken).ConfigureAwait(false));
                 while (batch.Count < options.Value.Prefetch && arrived.TryRead(out var next))
                 {
                     batch.Add(next);
@@ -309,46 +433,58 @@ internal sealed class RabbitMqTransport(
                         .Select(c => (d.Message!, c.ConsumerName)))
                     .ToArray();
                 // The same batch again until the inbox holds it (its database may be down): nothing is
-                // acknowledged that the inbox does not hold, and nothing later is written before it.
-                for (var attempt = 1; ; attempt++)
+                // acknowledged that the inbox does not hold, and nothing later is written before it. A
+                // channel closed meanwhile gives the batch back to the queue: it comes again on the new one.
+                for (var attempt = 1; channel.IsOpen; attempt++)
                 {
                     try
                     {
-                        await inbox.WriteAsync(manifest.Name, deliveries, stoppingToken).ConfigureAwait(false);
+                        await inbox.WriteAsync(manifest.Name, deliveries, _stopping).ConfigureAwait(false);
+                        await channel.BasicAckAsync(batch[^1].Tag, multiple: true, _stopping).ConfigureAwait(false);
                         break;
                     }
-                    catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                    catch (Exception exception) when (!_stopping.IsCancellationRequested && channel.IsOpen)
                     {
                         var pause = TimeSpan.FromMilliseconds(Math.Min(200 * Math.Pow(2, Math.Min(attempt, 10)), 10_000));
                         logger.LogWarning("Could not write {Count} deliveries into the inbox of {Module} (attempt {Attempt}): {Error}; again in {Pause}",
                             batch.Count, manifest.Name, attempt, exception.Message, pause);
-                        await Task.Delay(pause, stoppingToken).ConfigureAwait(false);
+                        await Task.Delay(pause, _stopping).ConfigureAwait(false);
                     }
                 }
-
-                await channel.BasicAckAsync(batch[^1].Tag, multiple: true, stoppingToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
                 return;
             }
             catch (Exception exception)
             {
-                // The channel is closed (broker restart): unacknowledged deliveries come again after recovery, and the inbox drops repeats.
+                // The channel closed under the acknowledgement (a broker restart): the deliveries come again after recovery, and the inbox drops repeats.
                 logger.LogWarning("Acknowledging deliveries of {Module} failed: {Error}", manifest.Name, exception.Message);
             }
+        }
+    }
+
+    private async Task<bool> WaitToReadAsync(ChannelReader<(ulong Tag, TransportMessage? Message)> arrived)
+    {
+        try
+        {
+            return await arrived.WaitToReadAsync(_stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        await DisposeConnectionAsync().ConfigureAwait(false);
+        await DisposeConnectionsAsync().ConfigureAwait(false);
     }
 
-    private async Task DisposeConnectionAsync()
+    private async Task DisposeConnectionsAsync()
     {
-        foreach (var channel in _consumers)
+        foreach (var channel in _consumers.Values)
         {
             await channel.DisposeAsync().ConfigureAwait(false);
         }
@@ -360,11 +496,16 @@ internal sealed class RabbitMqTransport(
         }
 
         _publishers.Clear();
-        if (_connection is not null)
+        foreach (var connection in new[] { _publishing, _consuming })
         {
-            await _connection.DisposeAsync().ConfigureAwait(false);
-            _connection = null;
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
         }
+
+        _publishing = null;
+        _consuming = null;
     }
 }
 

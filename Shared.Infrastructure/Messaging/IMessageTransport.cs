@@ -31,6 +31,16 @@ public interface IMessageTransport
 }
 
 /// <summary>
+/// Thrown by a transport that durably delivered some of the messages before it failed: those are
+/// marked dispatched (not sent again), the others are retried. A transport that throws it never
+/// delivered a later message of a partition whose earlier message failed.
+/// </summary>
+public sealed class PartialDeliveryException(IReadOnlyCollection<Guid> delivered, Exception inner) : Exception(inner.Message, inner)
+{
+    public IReadOnlyCollection<Guid> Delivered { get; } = delivered;
+}
+
+/// <summary>
 /// The in-process transport: hands each message to the inbox of every hosted module that has a
 /// consumer for it, in dispatch order.
 /// </summary>

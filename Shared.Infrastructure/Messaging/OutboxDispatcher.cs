@@ -24,7 +24,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
     private readonly string _claimSql;
     private readonly string _claimHeadsSql;
     private bool _claimHeads;
-    private string? _lastWaitReason;
+    private readonly Dictionary<string, DateTimeOffset> _waitLogged = new(StringComparer.Ordinal);
     private readonly string _markSql;
     private readonly string _failSql;
 
@@ -46,7 +46,9 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         // Claim due rows in commit order, skipping rows another dispatcher holds. A claimed row is
         // held back when an earlier, not yet dispatched row of its partition is not in this claim
         // (another dispatcher holds it, or it waits for a retry): per-partition order survives
-        // several dispatchers. One round trip.
+        // several dispatchers. It is locked out when that earlier row is due, so only another
+        // dispatcher's lock keeps it from this claim: then looking again soon helps; a row that waits
+        // for a retry is not looked at again before it is due. One round trip.
         _claimSql = $"""
             WITH claimed AS (
                 SELECT id, sequence, message_type, payload, partition_key, occurred_at,
@@ -61,7 +63,11 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
                    c.partition_key IS NOT NULL AND EXISTS (
                        SELECT 1 FROM {table} o
                        WHERE o.dispatched_at IS NULL AND o.partition_key = c.partition_key AND o.sequence < c.sequence
-                         AND o.id NOT IN (SELECT id FROM claimed)) AS held_back
+                         AND o.id NOT IN (SELECT id FROM claimed)) AS held_back,
+                   c.partition_key IS NOT NULL AND EXISTS (
+                       SELECT 1 FROM {table} o
+                       WHERE o.dispatched_at IS NULL AND o.partition_key = c.partition_key AND o.sequence < c.sequence
+                         AND o.next_attempt_at <= now() AND o.id NOT IN (SELECT id FROM claimed)) AS locked_out
             FROM claimed c
             ORDER BY c.sequence
             """;
@@ -85,7 +91,11 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
                    c.partition_key IS NOT NULL AND EXISTS (
                        SELECT 1 FROM {table} o
                        WHERE o.dispatched_at IS NULL AND o.partition_key = c.partition_key AND o.sequence < c.sequence
-                         AND o.id NOT IN (SELECT id FROM claimed)) AS held_back
+                         AND o.id NOT IN (SELECT id FROM claimed)) AS held_back,
+                   c.partition_key IS NOT NULL AND EXISTS (
+                       SELECT 1 FROM {table} o
+                       WHERE o.dispatched_at IS NULL AND o.partition_key = c.partition_key AND o.sequence < c.sequence
+                         AND o.next_attempt_at <= now() AND o.id NOT IN (SELECT id FROM claimed)) AS locked_out
             FROM claimed c
             ORDER BY c.sequence
             """;
@@ -102,6 +112,19 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
     /// <summary>How long to wait before looking again when rows were held back by another dispatcher.</summary>
     internal static readonly TimeSpan BlockedRetry = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// Makes every message that waits for a retry due now and wakes the dispatcher: for a transport that
+    /// has just become able to deliver (a broker that is back), so the backlog leaves at once.
+    /// </summary>
+    public async Task RetryWaitingNowAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand($"UPDATE \"{_module.Schema}\".outbox_messages SET next_attempt_at = now() WHERE dispatched_at IS NULL AND next_attempt_at > now()", connection);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        _signals.Outbox(_module.Schema).Set();
+    }
+
     /// <summary>Dispatches until the outbox has nothing due; returns the number of messages dispatched.</summary>
     public async Task<int> DispatchPendingAsync(CancellationToken cancellationToken) =>
         (await DispatchDueAsync(cancellationToken).ConfigureAwait(false)).Dispatched;
@@ -112,11 +135,13 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         while (true)
         {
             var heads = _claimHeads; // a heads-only claim takes one row per partition: fewer rows claimed does not mean drained
-            var (claimed, dispatched) = await DispatchBatchAsync(cancellationToken).ConfigureAwait(false);
+            var (claimed, dispatched, lockedOut) = await DispatchBatchAsync(cancellationToken).ConfigureAwait(false);
             total += dispatched;
             if (dispatched == 0)
             {
-                return (total, claimed > 0 || heads); // held back, or the heads are in flight elsewhere: look again soon
+                // Another dispatcher holds earlier rows of these partitions, or the heads are in flight elsewhere:
+                // look again soon. Rows held back behind one that waits for its retry are not.
+                return (total, lockedOut || (heads && claimed == 0));
             }
 
             if (claimed < _options.BatchSize && !heads)
@@ -175,7 +200,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         }
     }
 
-    private async Task<(int Claimed, int Dispatched)> DispatchBatchAsync(CancellationToken cancellationToken)
+    private async Task<(int Claimed, int Dispatched, bool LockedOut)> DispatchBatchAsync(CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -183,6 +208,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
 
         var rows = new List<(TransportMessage Message, long Sequence, int Attempts)>(_options.BatchSize);
         var claimed = 0;
+        var lockedOut = false;
         await using (var claim = new NpgsqlCommand(_claimHeads ? _claimHeadsSql : _claimSql, connection, transaction))
         {
             claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = _options.BatchSize });
@@ -192,6 +218,7 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
                 claimed++;
                 if (reader.GetBoolean(11))
                 {
+                    lockedOut |= reader.GetBoolean(12);
                     continue; // held back for partition order
                 }
 
@@ -212,11 +239,11 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
             }
         }
 
-        _claimHeads = rows.Count < claimed; // some were held back: take partition heads next time
+        _claimHeads = lockedOut; // another dispatcher has earlier rows of some partitions: take partition heads next time
         if (rows.Count == 0)
         {
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return (claimed, 0);
+            return (claimed, 0, lockedOut);
         }
 
         // A message the transport cannot deliver to every consuming module now waits, and so does
@@ -243,27 +270,26 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
 
         if (waiting.Count > 0)
         {
-            if (_lastWaitReason != waiting[0].Reason)
+            foreach (var reason in waiting.Select(w => w.Reason).Distinct(StringComparer.Ordinal))
             {
-                _logger.LogWarning("{Count} messages of {Module} wait in the outbox: {Reason}", waiting.Count, _module.Name, waiting[0].Reason); // once per reason, not per batch
+                if (!_waitLogged.TryGetValue(reason, out var logged) || DateTimeOffset.UtcNow - logged > TimeSpan.FromMinutes(1))
+                {
+                    _waitLogged[reason] = DateTimeOffset.UtcNow; // once a minute per reason, not per batch
+                    _logger.LogWarning("{Count} messages of {Module} wait in the outbox: {Reason}", waiting.Count(w => w.Reason == reason), _module.Name, reason);
+                }
             }
 
-            _lastWaitReason = waiting[0].Reason;
             foreach (var group in waiting.GroupBy(w => w.Reason, StringComparer.Ordinal))
             {
                 await FailAsync(connection, transaction, group.Select(w => w.Id).ToArray(), WaitDelay(group.Max(w => w.Attempts) + 1), group.Key, cancellationToken).ConfigureAwait(false);
             }
         }
 
-        else
-        {
-            _lastWaitReason = null;
-        }
 
         if (deliverable.Count == 0)
         {
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return (claimed, 0);
+            return (claimed, 0, lockedOut);
         }
 
         rows = deliverable;
@@ -274,19 +300,23 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var delay = WaitDelay(rows.Max(r => r.Attempts) + 1);
-            _logger.LogWarning(exception, "Transport refused {Count} messages of {Module}; next attempt in {Delay}", ids.Length, _module.Name, delay);
-            await FailAsync(connection, transaction, ids, delay, Truncate(exception.ToString()), cancellationToken).ConfigureAwait(false);
+            // What the transport did deliver is marked as such (not sent again); the rest is retried.
+            var delivered = (exception as PartialDeliveryException)?.Delivered.ToHashSet() ?? [];
+            var failed = ids.Where(id => !delivered.Contains(id)).ToArray();
+            var delay = WaitDelay(rows.Where(r => !delivered.Contains(r.Message.MessageId)).Select(r => r.Attempts).DefaultIfEmpty(0).Max() + 1);
+            _logger.LogWarning(exception.InnerException ?? exception, "Transport refused {Count} messages of {Module}; next attempt in {Delay}", failed.Length, _module.Name, delay);
+            await FailAsync(connection, transaction, failed, delay, Truncate((exception.InnerException ?? exception).ToString()), cancellationToken).ConfigureAwait(false);
+            if (delivered.Count > 0)
+            {
+                await MarkAsync(connection, transaction, [.. delivered], cancellationToken).ConfigureAwait(false);
+            }
+
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            MessagingTelemetry.DispatchFailures.Add(ids.Length, new KeyValuePair<string, object?>("module", _module.Name));
-            return (claimed, 0);
+            MessagingTelemetry.DispatchFailures.Add(failed.Length, new KeyValuePair<string, object?>("module", _module.Name));
+            return (claimed, delivered.Count, lockedOut);
         }
 
-        await using (var mark = new NpgsqlCommand(_markSql, connection, transaction))
-        {
-            mark.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-            await mark.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await MarkAsync(connection, transaction, ids, cancellationToken).ConfigureAwait(false);
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
 
@@ -298,14 +328,22 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
             MessagingTelemetry.OutboxLag.Record((now - row.Message.OccurredAt).TotalMilliseconds, tag);
         }
 
-        return (claimed, rows.Count);
+        return (claimed, rows.Count, lockedOut);
     }
 
     /// <summary>
     /// A message that cannot leave yet is not a poison message: it is retried with backoff, but never
     /// later than the longest outage pause, so it leaves soon after the transport can take it.
     /// </summary>
-    private TimeSpan WaitDelay(int attempt) => TimeSpan.FromTicks(Math.Min(_options.RetryDelay(attempt).Ticks, _options.MaxOutagePause.Ticks));
+    private TimeSpan WaitDelay(int attempt) =>
+        TimeSpan.FromTicks(Math.Min(_options.RetryDelay(attempt).Ticks, (long)(_options.MaxOutagePause.Ticks * (0.5 + (Random.Shared.NextDouble() * 0.5))))); // jittered at the cap too
+
+    private async Task MarkAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] ids, CancellationToken cancellationToken)
+    {
+        await using var mark = new NpgsqlCommand(_markSql, connection, transaction);
+        mark.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        await mark.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     private async Task FailAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] ids, TimeSpan delay, string reason, CancellationToken cancellationToken)
     {

@@ -14,6 +14,7 @@ namespace OmsModular.Tests.HostTests;
 /// over a real RabbitMQ (started by the tests): every process is the same binary, only its
 /// <c>--modules</c> and transport settings differ.
 /// </summary>
+[Collection(BrokerCollection.Name)]
 public sealed class ExtractionTests
 {
     private static readonly string[] Rest = ["--modules", "Orders,Inventory,Payments,Fulfillment,Notifications,Returns"];
@@ -29,10 +30,15 @@ public sealed class ExtractionTests
 
         // Pricing has never run: its queue was declared by the other process, and takes what is published for it.
         var early = await PlaceAsync(client, 15);
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.All(await StatusesAsync(client, early), s => Assert.Equal("pending", s));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await UndispatchedAsync(setup.Database, "orders.order-placed.v1") > 0 || await QueueDepthAsync(setup, "pricing") < early.Count) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
         Assert.Equal(0, await UndispatchedAsync(setup.Database, "orders.order-placed.v1"));
         Assert.True(await QueueDepthAsync(setup, "pricing") >= early.Count, "OrderPlaced waits in Pricing's queue");
+        Assert.All(await StatusesAsync(client, early), s => Assert.Equal("pending", s));
 
         var pricing = Start(setup, PricingOnly);
         try
@@ -68,26 +74,31 @@ public sealed class ExtractionTests
     public async Task Events_of_one_order_published_by_two_processes_reach_the_consumer_in_commit_order()
     {
         var setup = await SetUpAsync("oms_broker_order");
-        await using var first = Start(setup, Rest);
+        // Small claims, so that the two processes' dispatchers split one outbox between them.
+        string[] racing = [.. Rest, "--Oms:Messaging:BatchSize", "5"];
+        await using var first = Start(setup, racing);
         await first.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
-        await using var second = Start(setup, Rest);
+        await using var second = Start(setup, racing);
         await using var pricing = Start(setup, PricingOnly);
         await Task.WhenAll(second.WaitUntilReadyAsync(TimeSpan.FromSeconds(120)), pricing.WaitUntilReadyAsync(TimeSpan.FromSeconds(120)));
         using var placing = Client(first, setup.Key);
         using var cancelling = Client(second, setup.Key);
 
-        // Placed through one process, cancelled through the other at once: both processes dispatch Orders' outbox.
-        var orders = await PlaceAsync(placing, 30);
-        await Task.WhenAll(orders.Select(async id =>
+        // With the broker down, orders are placed through one process and cancelled through the other, so each
+        // order's OrderPlaced and OrderCancelled wait in Orders' outbox together; when the broker is back both
+        // processes' dispatchers race for that outbox.
+        await TestBroker.StopAsync();
+        List<Guid> orders;
+        try
         {
-            using var cancel = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{id}/cancel")
-            {
-                Content = JsonContent.Create(new { reason = "customer-request" }),
-            };
-            cancel.Headers.Add("Idempotency-Key", $"cancel-{id}");
-            using var response = await cancelling.SendAsync(cancel);
-            Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted or HttpStatusCode.Conflict, await response.Content.ReadAsStringAsync());
-        }));
+            orders = await PlaceAsync(placing, 30);
+            await CancelAllAsync(cancelling, orders);
+            Assert.True(await UndispatchedAsync(setup.Database, "orders.order-cancelled.v1") > 0, "cancellations wait in the outbox beside their OrderPlaced");
+        }
+        finally
+        {
+            await TestBroker.StartAgainAsync();
+        }
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
         const string received = "SELECT count(*) FROM pricing.inbox_messages WHERE message_type IN ('orders.order-placed.v1', 'orders.order-cancelled.v1')";
@@ -169,6 +180,17 @@ public sealed class ExtractionTests
         using var all = Client(monolith, setup.Key);
         await WaitForAsync(all, orders, "confirmed", TimeSpan.FromSeconds(60));
     }
+
+    private static Task CancelAllAsync(HttpClient client, IEnumerable<Guid> orders) => Task.WhenAll(orders.Select(async id =>
+    {
+        using var cancel = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{id}/cancel")
+        {
+            Content = JsonContent.Create(new { reason = "customer-request" }),
+        };
+        cancel.Headers.Add("Idempotency-Key", $"cancel-{id}");
+        using var response = await client.SendAsync(cancel);
+        Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted or HttpStatusCode.Conflict, await response.Content.ReadAsStringAsync());
+    }));
 
     private static HostProcess Start(Topology setup, string[] modules) => HostProcess.Start([.. setup.Common(), .. setup.Broker(), .. modules]);
 

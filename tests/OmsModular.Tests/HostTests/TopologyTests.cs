@@ -12,6 +12,7 @@ namespace OmsModular.Tests.HostTests;
 /// Orders alone beside the other six modules (events over RabbitMQ, module API requests over HTTP).
 /// Each topology gets a fresh database with the demo data.
 /// </summary>
+[Collection(BrokerCollection.Name)]
 public sealed class TopologyTests
 {
     private const string Others = "Inventory,Payments,Pricing,Fulfillment,Notifications,Returns";
@@ -63,6 +64,7 @@ public sealed class TopologyTests
 }
 
 /// <summary>The third topology: every module in its own process, and a gateway as the one public URL.</summary>
+[Collection(BrokerCollection.Name)]
 public sealed class ApartTopologyTests
 {
     private static readonly string[] Modules = ["Orders", "Inventory", "Payments", "Pricing", "Fulfillment", "Notifications", "Returns"];
@@ -111,6 +113,13 @@ public sealed class ApartTopologyTests
             await Task.WhenAll(services.Select(s => s.DisposeAsync().AsTask()));
         }
     }
+}
+
+/// <summary>The tests that use the test broker run one after the other: some stop it.</summary>
+[CollectionDefinition(Name)]
+public sealed class BrokerCollection
+{
+    public const string Name = "broker";
 }
 
 /// <summary>What a topology test starts from: a seeded database, a key, a broker topology of its own.</summary>

@@ -43,13 +43,31 @@ public static class TestBroker
     /// <summary>Stops the node (as a broker outage would) and starts it again on the same ports and data after <paramref name="down"/>.</summary>
     public static async Task RestartAsync(TimeSpan down)
     {
+        await StopAsync();
+        await Task.Delay(down);
+        await StartAgainAsync();
+    }
+
+    /// <summary>Stops the node; its queues and persistent messages stay on disk for <see cref="StartAgainAsync"/>.</summary>
+    public static async Task StopAsync()
+    {
         await Gate.WaitAsync();
         try
         {
-            var node = _node ?? throw new InvalidOperationException("No test broker was started.");
-            await node.StopAsync();
-            await Task.Delay(down);
-            await node.RunAsync();
+            await (_node ?? throw new InvalidOperationException("No test broker was started.")).StopAsync();
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    public static async Task StartAgainAsync()
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            await (_node ?? throw new InvalidOperationException("No test broker was started.")).RunAsync();
         }
         finally
         {
@@ -88,7 +106,7 @@ public static class TestBroker
             var node = new Node(directory, FreePort(), FreePort());
             await File.WriteAllTextAsync(Path.Combine(directory, "rabbitmq.conf"), $"""
                 listeners.tcp.default = 127.0.0.1:{node._port}
-                disk_free_limit.absolute = 50MB
+                disk_free_limit.absolute = 1MB
                 loopback_users = none
                 """);
             await File.WriteAllTextAsync(Path.Combine(directory, "enabled_plugins"), "[].");
@@ -97,13 +115,23 @@ public static class TestBroker
                 await ExecAsync("chown", "-R", $"{ServiceUser}:", directory);
             }
 
-            await node.RunAsync();
             AppDomain.CurrentDomain.ProcessExit += (_, _) => node.StopAsync().GetAwaiter().GetResult();
-            // The runner may kill this process without exit handlers: a detached watchdog stops the node and removes its folder.
+            // The runner may kill this process without exit handlers: a detached watchdog stops the node and
+            // removes its folder (started first, so a node that fails to start is not left behind either).
             using var watchdog = Process.Start("setsid", [
                 "/bin/sh", "-c",
                 $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; {node.ShellKill("TERM")}; sleep 5; {node.ShellKill("KILL")}; rm -rf '{directory}'",
             ]);
+            try
+            {
+                await node.RunAsync();
+            }
+            catch
+            {
+                await node.StopAsync();
+                throw;
+            }
+
             return node;
         }
 
@@ -173,7 +201,7 @@ public static class TestBroker
 
         public async Task StopAsync()
         {
-            if (_process is null || _process.HasExited)
+            if (_process is null)
             {
                 return;
             }
