@@ -81,6 +81,11 @@ internal static class HostAccess
                         return RateLimitPartition.GetNoLimiter("health");
                     }
 
+                    if (context.Request.Path.StartsWithSegments("/internal"))
+                    {
+                        return RateLimitPartition.GetNoLimiter("internal"); // module API traffic between the processes of a topology (through a gateway too)
+                    }
+
                     // One bucket per client (all keys of one name, or one token subject; per address without
                     // a credential), with the limits of its name (Oms:RateLimit:Clients:<name>) where configured.
                     var caller = Caller.Of(context);

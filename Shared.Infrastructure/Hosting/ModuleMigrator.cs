@@ -17,11 +17,35 @@ public static class ModuleMigrator
         var registry = services.GetRequiredService<ModuleRegistry>();
         var databases = services.GetRequiredService<ModuleDatabases>();
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("OmsModular.Migrations");
+        if (registry.Hosted.Count == 0 && services.GetService<Access.ApiKeys>() is { } gatewayKeys
+            && Microsoft.Extensions.Configuration.ConfigurationExtensions.GetConnectionString(services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(), ModuleServiceCollectionExtensions.ConnectionStringName) is { } shared)
+        {
+            // A gateway hosts no module but authenticates: it needs the API-key store.
+            await using var lockConnection = new NpgsqlConnection(shared);
+            await lockConnection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using (var acquire = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", lockConnection) { CommandTimeout = 0 }) // waits for other processes' migrations, however long
+            {
+                await acquire.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                await gatewayKeys.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", lockConnection); // a pooled connection keeps a session lock
+                await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         foreach (var group in registry.Hosted.GroupBy(m => databases.For(m.Name).ConnectionString))
         {
             await using var lockConnection = new NpgsqlConnection(group.Key);
             await lockConnection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using (var acquire = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", lockConnection))
+            await using (var acquire = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", lockConnection) { CommandTimeout = 0 }) // waits for other processes' migrations, however long
             {
                 await acquire.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
