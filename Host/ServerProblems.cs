@@ -81,10 +81,10 @@ internal sealed partial class ServerProblems : IObserver<KeyValuePair<string, ob
 
     public void Dispose() => _subscription.Dispose();
 
-    /// <summary>Kestrel's reason without the echoed request bytes it may quote.</summary>
+    /// <summary>Kestrel's reason without the request bytes it may echo after a colon (a target, a length, a coding).</summary>
     internal static string Describe(Exception? error)
     {
-        var message = error?.Message is { Length: > 0 } text ? QuotedDetail().Replace(text, string.Empty).Trim() : string.Empty;
+        var message = error?.Message is { Length: > 0 } text ? Echoed().Replace(text, string.Empty).Trim() : string.Empty;
         if (message.Length == 0)
         {
             return "The request could not be read as HTTP.";
@@ -130,8 +130,8 @@ internal sealed partial class ServerProblems : IObserver<KeyValuePair<string, ob
         return [.. Encoding.Latin1.GetBytes(response.ToString()), .. body];
     }
 
-    [GeneratedRegex(":\\s*'.*$", RegexOptions.Singleline)]
-    private static partial Regex QuotedDetail();
+    [GeneratedRegex(":.*$", RegexOptions.Singleline)]
+    private static partial Regex Echoed();
 
     [GeneratedRegex("^(?<line>HTTP/1\\.[01] (?<status>[45][0-9]{2})(?: (?<reason>[^\\r\\n]*))?)\\r\\n(?:[^\\r\\n]+\\r\\n)*\\r\\n$")]
     private static partial Regex BareErrorHead();
@@ -155,17 +155,24 @@ internal sealed partial class ServerProblems : IObserver<KeyValuePair<string, ob
         private (string Detail, string? TraceId)? _expected;
         private bool _holding;
         private bool _lentHeld;
+        private volatile bool _armed;
 
         public void Expect(string detail, string? traceId)
         {
             lock (_held)
             {
                 _expected = (detail, traceId);
+                _armed = true;
             }
         }
 
         private bool Holding()
         {
+            if (!_armed)
+            {
+                return false; // the path of every response but the one after a bad request: no lock
+            }
+
             lock (_held)
             {
                 if (_expected is not null && !_holding && inner.CanGetUnflushedBytes && inner.UnflushedBytes > 0)
@@ -225,6 +232,11 @@ internal sealed partial class ServerProblems : IObserver<KeyValuePair<string, ob
 
         private void Release()
         {
+            if (!_armed)
+            {
+                return;
+            }
+
             lock (_held)
             {
                 if (!_holding)
@@ -238,6 +250,7 @@ internal sealed partial class ServerProblems : IObserver<KeyValuePair<string, ob
                 _held.ResetWrittenCount();
                 _holding = false;
                 _expected = null;
+                _armed = false;
             }
         }
     }

@@ -55,6 +55,10 @@ public sealed partial class ModularityTests
         AssertNone(Modules.SelectMany(Rules.UnawareOfPeerLocation));
 
     [Fact]
+    public void Rule7_no_file_under_modules_reads_a_topology_setting() =>
+        AssertNone(Rules.NoTopologySettingsInModules(Rules.ModuleSources(ModuleDocs.RepositoryRoot())));
+
+    [Fact]
     public void The_module_docs_and_diagram_are_current()
     {
         var path = Path.Combine(ModuleDocs.RepositoryRoot(), ModuleDocs.RelativePath);

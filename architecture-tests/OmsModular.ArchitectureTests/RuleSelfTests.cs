@@ -94,4 +94,17 @@ public sealed class RuleSelfTests
             Rules.UnawareOfPeerLocation(Payments));
         Assert.Empty(Rules.UnawareOfPeerLocation(Orders));
     }
+
+    [Fact]
+    public void Rule7_reports_a_module_file_that_reads_a_topology_setting()
+    {
+        var sources = new[]
+        {
+            ("Modules/Payments/Features/Refunds.cs", "var remote = configuration[\"Oms:Remote:Orders\"];"),
+            ("Modules/Orders/Features/PlaceOrder.cs", "var limit = configuration.GetValue<int>(\"Oms:Orders:MaxLines\");"),
+        };
+        Assert.Equal(
+            ["Modules/Payments/Features/Refunds.cs reads the topology setting Oms:Remote: modules must behave the same in every topology"],
+            Rules.NoTopologySettingsInModules(sources).ToArray());
+    }
 }

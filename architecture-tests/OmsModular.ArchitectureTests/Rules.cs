@@ -296,6 +296,34 @@ public static partial class Rules
         }
     }
 
+    /// <summary>The settings that say how the system is laid out across processes: the host reads them, modules never.</summary>
+    private static readonly string[] TopologySettings =
+    [
+        "Oms:Modules", "Oms__Modules", "Oms:Remote", "Oms__Remote", "Oms:Gateway", "Oms__Gateway",
+        "Oms:Messaging:Transport", "Oms__Messaging__Transport", "Oms:Messaging:RabbitMq", "Oms__Messaging__RabbitMq",
+    ];
+
+    /// <summary>Rule 7 (sources): no file under <c>Modules/</c> reads a topology setting, so none behaves differently by topology.</summary>
+    public static IEnumerable<string> NoTopologySettingsInModules(IEnumerable<(string Path, string Text)> moduleSources)
+    {
+        foreach (var (path, text) in moduleSources)
+        {
+            foreach (var setting in TopologySettings.Where(t => text.Contains(t, StringComparison.OrdinalIgnoreCase)))
+            {
+                yield return $"{path} reads the topology setting {setting}: modules must behave the same in every topology";
+            }
+        }
+    }
+
+    public static IEnumerable<(string Path, string Text)> ModuleSources(string repositoryRoot)
+    {
+        var modules = Path.Combine(repositoryRoot, "Modules");
+        return Directory.EnumerateFiles(modules, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                        && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Select(f => (Path.GetRelativePath(repositoryRoot, f), File.ReadAllText(f)));
+    }
+
     private static DbContext CreateDesignTimeContext(ModuleUnderTest module)
     {
         var factoryInterface = typeof(IDesignTimeDbContextFactory<>).MakeGenericType(module.DbContextType);
