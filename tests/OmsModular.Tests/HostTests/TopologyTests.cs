@@ -23,7 +23,8 @@ public sealed class TopologyTests
         var setup = await Topology.SetUpAsync("oms_topology_monolith");
         await using var monolith = HostProcess.Start([.. setup.Common()]);
         await monolith.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
-        await OrderSuite.RunAsync(setup, Topology.Client(monolith, setup.Key), Topology.Client(monolith, setup.Key));
+        var client = Topology.Client(monolith, setup.Key);
+        await OrderSuite.RunAsync(setup, client, client, client);
     }
 
     [Fact]
@@ -42,7 +43,8 @@ public sealed class TopologyTests
             ]);
             await orders.WaitUntilReadyAsync(TimeSpan.FromSeconds(120));
             using var ordersClient = Topology.Client(orders, setup.Key);
-            await OrderSuite.RunAsync(setup, ordersClient, Topology.Client(others, setup.Key));
+            var othersClient = Topology.Client(others, setup.Key);
+            await OrderSuite.RunAsync(setup, ordersClient, othersClient, othersClient);
 
             // The process Orders calls (stock, payment, pricing) stops: captures still answer 202, the orders wait,
             // and they settle once it is back on its address.
@@ -96,7 +98,7 @@ public sealed class ApartTopologyTests
             var ready = await client.GetFromJsonAsync<JsonElement>("/health/ready");
             Assert.Equal("Healthy", ready.GetProperty("status").GetString());
 
-            await OrderSuite.RunAsync(setup, client, client);
+            await OrderSuite.RunAsync(setup, client, client, Topology.Client(services[Array.IndexOf(Modules, "Pricing")], setup.Key));
 
             // One service down: the gateway still answers, and reports it.
             var pricing = services[Array.IndexOf(Modules, "Pricing")];
@@ -145,6 +147,7 @@ internal sealed record Topology(string Database, string Key, string BrokerUri, s
         "--Oms:Messaging:PollInterval", "00:00:00.500",
         "--Oms:Messaging:BaseRetryDelay", "00:00:00.100",
         "--Oms:Messaging:MaxOutagePause", "00:00:01",
+        "--Oms:Messaging:MaxAttempts", "3",
         "--Oms:Payments:CircuitBreaker:MinimumThroughput", "100000",
         "--Oms:Orders:Holds:TotalAbove", "500",
         "--Oms:RateLimit:Enabled", "false",
@@ -169,7 +172,10 @@ internal sealed record Topology(string Database, string Key, string BrokerUri, s
 /// <summary>The end-to-end order scenarios, through the public API only.</summary>
 internal static class OrderSuite
 {
-    public static async Task RunAsync(Topology setup, HttpClient orders, HttpClient inventory)
+    /// <param name="orders">the public URL orders are placed at</param>
+    /// <param name="inventory">the public URL stock is set at</param>
+    /// <param name="pricingProcess">the process hosting Pricing (messaging administration is per process)</param>
+    public static async Task RunAsync(Topology setup, HttpClient orders, HttpClient inventory, HttpClient pricingProcess)
     {
         // Happy path, a split across nodes is the routing's choice; a pickup; a declined payment; a SKU nobody stocks.
         var happy = await PlaceAsync(orders, [Order("DEMO-0101"), Order("DEMO-0102", quantity: 2)]);
@@ -217,6 +223,74 @@ internal static class OrderSuite
         Assert.Equal(90, statuses.Count(s => s == "rejected"));
 
         await Invariants.AssertHoldAsync(setup.Database, [.. happy, .. pickup, .. declined, .. outOfStock, .. released, .. cancelled, .. first, .. stormIds]);
+        await DeadLetterAndReplayAsync(setup, pricingProcess, cancelled[0]);
+    }
+
+    /// <summary>
+    /// A delivery Pricing cannot read (put into its inbox as a broken publisher would) becomes a dead letter
+    /// after its attempts and is listed with its error; once it can be read (as after a fix), a replay
+    /// over HTTP processes it.
+    /// </summary>
+    private static async Task DeadLetterAndReplayAsync(Topology setup, HttpClient pricingProcess, Guid cancelledOrder)
+    {
+        var messageId = Guid.NewGuid();
+        await ExecuteAsync(setup.Database, """
+            INSERT INTO pricing.inbox_messages (id, message_id, consumer, message_type, payload, partition_key, occurred_at, received_at, status, attempts, next_attempt_at)
+            VALUES (gen_random_uuid(), $1, 'pricing.ReleaseCouponUsesOnCancel', 'orders.order-cancelled.v1', '{"orderId":"not-an-id"}'::jsonb, $2, now(), now(), 0, 0, now());
+            SELECT pg_notify('oms_messaging', 'inbox:pricing');
+            """, messageId, cancelledOrder.ToString());
+
+        JsonElement? deadLetter = null;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (deadLetter is null && DateTime.UtcNow < deadline)
+        {
+            var list = await pricingProcess.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/dead-letters?module=Pricing&consumer=pricing.ReleaseCouponUsesOnCancel");
+            deadLetter = list.EnumerateArray().Cast<JsonElement?>().FirstOrDefault(d => d!.Value.GetProperty("messageId").GetGuid() == messageId);
+            await Task.Delay(deadLetter is null ? 300 : 0);
+        }
+
+        Assert.True(deadLetter is not null, "the unreadable delivery became a dead letter");
+        Assert.False(string.IsNullOrEmpty(deadLetter!.Value.GetProperty("lastError").GetString()));
+
+        await ExecuteAsync(setup.Database, "UPDATE pricing.inbox_messages SET payload = jsonb_build_object('orderId', $2::text, 'reason', 'customer-request', 'cancelledAt', now()) WHERE message_id = $1",
+            messageId, cancelledOrder.ToString());
+        using var replay = await pricingProcess.PostAsync($"/api/v1/admin/messaging/dead-letters/Pricing/{deadLetter.Value.GetProperty("id").GetGuid()}/replay", null);
+        Assert.True(replay.IsSuccessStatusCode, await replay.Content.ReadAsStringAsync());
+        deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await StatusOfAsync(setup.Database, messageId) != 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.Equal(1, await StatusOfAsync(setup.Database, messageId)); // processed
+    }
+
+    private static async Task ExecuteAsync(string database, string sql, params object[] values)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var batch = new Npgsql.NpgsqlBatch(connection);
+        foreach (var statement in sql.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var command = new Npgsql.NpgsqlBatchCommand(statement);
+            var used = System.Text.RegularExpressions.Regex.Matches(statement, @"\$(\d+)").Select(m => int.Parse(m.Groups[1].Value)).DefaultIfEmpty(0).Max();
+            foreach (var value in values.Take(used))
+            {
+                command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = value });
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        await batch.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<int> StatusOfAsync(string database, Guid messageId)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT status FROM pricing.inbox_messages WHERE message_id = $1", connection) { Parameters = { new() { Value = messageId } } };
+        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public static object Order(string sku, int quantity = 1, string token = "sandbox-approve", string? pickup = null)
