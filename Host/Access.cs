@@ -81,9 +81,9 @@ internal static class HostAccess
                         return RateLimitPartition.GetNoLimiter("health");
                     }
 
-                    if (context.Request.Path.StartsWithSegments("/internal"))
+                    if (context.Request.Path.StartsWithSegments("/internal") && Caller.Of(context).Scopes.Contains(Scopes.ModulesCall))
                     {
-                        return RateLimitPartition.GetNoLimiter("internal"); // module API traffic between the processes of a topology (through a gateway too)
+                        return RateLimitPartition.GetNoLimiter("internal"); // module API traffic between the processes of a topology (through a gateway too); anyone else is limited
                     }
 
                     // One bucket per client (all keys of one name, or one token subject; per address without
@@ -156,7 +156,8 @@ internal static class HostAccess
             return; // only the very first start: a revoked first key is not made again
         }
 
-        var created = await keys.CreateAsync(new ApiKeyRequest("embedded-admin", Scopes.All, null, null), "first start of the embedded default");
+        // Every scope but the service credential's: the raw module API stays with the processes of a topology.
+        var created = await keys.CreateAsync(new ApiKeyRequest("embedded-admin", Scopes.All.Where(s => s != Scopes.ModulesCall).ToArray(), null, null), "first start of the embedded default");
         var file = Path.Combine(embedded.RequestedDirectory, "admin-key");
         await PrivateFile.WriteAsync(file, created.Secret + Environment.NewLine);
 

@@ -107,6 +107,13 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Title = "The resource exists already",
                 Detail = "Another request created the same resource first; nothing of this request was written. Read it and retry if the request still applies.",
             },
+            _ when Failures.Classify(exception) == FailureKind.Contention => new ProblemDetails
+            {
+                Status = StatusCodes.Status409Conflict,
+                Type = ProblemTypes.ConcurrentChange,
+                Title = "The resource changed while the request was handled",
+                Detail = "A concurrent change won (a serialization failure or deadlock); nothing of this request was written. Retry it.",
+            },
             _ when Failures.Classify(exception) == FailureKind.Outage => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,

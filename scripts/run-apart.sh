@@ -21,20 +21,25 @@ echo "Building the Host (Release)..."
 dotnet build -c Release "$ROOT/Host" -v q -nologo >/dev/null
 DLL="$ROOT/Host/bin/Release/net10.0/OmsModular.Host.dll"
 
-PIDS=()
+SERVICE_PIDS=() # the modules' processes: stopped first
+GATEWAY_PID=""  # it owns the embedded PostgreSQL cluster: stopped after them
+RABBIT_PID=""
 RABBIT_NODE=""
+stop_group() { for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done; for pid in "$@"; do wait "$pid" 2>/dev/null || true; done; }
 stop_all() {
   trap - EXIT INT TERM
   echo "Stopping..."
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_group "${SERVICE_PIDS[@]}"
+  [ -n "$GATEWAY_PID" ] && stop_group "$GATEWAY_PID"
   if [ -n "$RABBIT_NODE" ]; then
     for p in $(pgrep -x beam.smp); do
       grep -qz "^RABBITMQ_NODENAME=$RABBIT_NODE\$" "/proc/$p/environ" 2>/dev/null && kill -TERM "$p"
     done
+    [ -n "$RABBIT_PID" ] && wait "$RABBIT_PID" 2>/dev/null || true
   fi
 }
-trap stop_all EXIT INT TERM
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT TERM
 
 wait_for() { # url, what
   for _ in $(seq 1 300); do
@@ -51,7 +56,8 @@ if [ -n "${OMS_RABBITMQ_URI:-}" ]; then
 else
   RABBIT_PORT=5673
   RABBIT_NODE="oms-apart-$(id -u)@localhost"
-  RABBIT_DIR=/tmp/oms-apart-rabbitmq-$(id -u) # reachable by the rabbitmq user wherever the clone is
+  RABBIT_DIR=$(mktemp -d /tmp/oms-apart-rabbitmq.XXXXXX) # fresh and private; reachable by the rabbitmq user wherever the clone is
+  chmod 755 "$RABBIT_DIR"
   mkdir -p "$RABBIT_DIR/log"
   cat >"$RABBIT_DIR/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$RABBIT_PORT
@@ -67,7 +73,7 @@ EOF
     RABBITMQ_MNESIA_BASE="$RABBIT_DIR/mnesia" RABBITMQ_LOG_BASE="$RABBIT_DIR/log" RABBITMQ_PID_FILE="$RABBIT_DIR/rabbitmq.pid" \
     ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
     "${RUN[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server >"$STATE/logs/rabbitmq.log" 2>&1 &
-  PIDS+=($!)
+  RABBIT_PID=$!
   for _ in $(seq 1 120); do (exec 3<>/dev/tcp/127.0.0.1/$RABBIT_PORT) 2>/dev/null && break; sleep 0.5; done
   RABBIT_URI="amqp://guest:guest@127.0.0.1:$RABBIT_PORT/"
 fi
@@ -81,7 +87,7 @@ if [ -n "${ConnectionStrings__Oms:-}" ]; then DATABASE=(--connection-string "$Co
 echo "Starting the gateway on http://localhost:$GATEWAY_PORT..."
 dotnet "$DLL" "${DATABASE[@]}" --modules none --Oms:Gateway:Enabled true "${REMOTES[@]}" \
   --urls "http://localhost:$GATEWAY_PORT" >"$STATE/logs/gateway.log" 2>&1 &
-PIDS+=($!)
+GATEWAY_PID=$!
 wait_for "http://localhost:$GATEWAY_PORT/health/live" "The gateway"
 
 if [ -z "${ConnectionStrings__Oms:-}" ]; then
@@ -100,21 +106,21 @@ if [ "${1:-}" = "--seed-demo" ]; then
   ConnectionStrings__Oms="$CONNECTION" dotnet "$DLL" seed-demo >"$STATE/logs/seed-demo.log" 2>&1
 fi
 
-# The services' credential towards each other: a key with modules:call only, created once.
-if [ ! -s "$STATE/service-key" ]; then
-  ConnectionStrings__Oms="$CONNECTION" dotnet "$DLL" keys create --name services --scopes modules:call | grep '^oms_' >"$STATE/service-key"
-  chmod 600 "$STATE/service-key"
+# The services' credential towards each other: a key with modules:call only, created once per database.
+SERVICE_KEY_FILE="$STATE/service-key-$(printf '%s' "$CONNECTION" | sha256sum | cut -c1-12)"
+if [ ! -s "$SERVICE_KEY_FILE" ]; then
+  (umask 077; ConnectionStrings__Oms="$CONNECTION" dotnet "$DLL" keys create --name services --scopes modules:call | grep '^oms_' >"$SERVICE_KEY_FILE")
 fi
 
 # --- one process per module -----------------------------------------------------------------
 for i in "${!MODULES[@]}"; do
   module=${MODULES[$i]}
-  # The connection string goes by environment, not on the command line (where any local user could read it).
-  ConnectionStrings__Oms="$CONNECTION" dotnet "$DLL" --modules "$module" \
+  # Secrets go by environment, not on the command line (where any local user could read them).
+  ConnectionStrings__Oms="$CONNECTION" Oms__Remote__ApiKey="$(cat "$SERVICE_KEY_FILE")" dotnet "$DLL" --modules "$module" \
     --Oms:Messaging:Transport RabbitMq --Oms:Messaging:RabbitMq:Uri "$RABBIT_URI" \
-    --Oms:Remote:Gateway "http://127.0.0.1:$GATEWAY_PORT" --Oms:Remote:ApiKey "$(cat "$STATE/service-key")" \
+    --Oms:Remote:Gateway "http://127.0.0.1:$GATEWAY_PORT" \
     --urls "http://127.0.0.1:$(port_of "$i")" >"$STATE/logs/$module.log" 2>&1 &
-  PIDS+=($!)
+  SERVICE_PIDS+=($!)
 done
 for i in "${!MODULES[@]}"; do wait_for "http://127.0.0.1:$(port_of "$i")/health/ready" "${MODULES[$i]}"; done
 wait_for "http://localhost:$GATEWAY_PORT/health/ready" "The gateway"
@@ -123,4 +129,4 @@ echo
 echo "Running apart: gateway http://localhost:$GATEWAY_PORT, services on ports $(port_of 0)-$(port_of $((${#MODULES[@]} - 1))), logs in $STATE/logs."
 [ -f "$STATE/postgres/admin-key" ] && echo "Admin key: $STATE/postgres/admin-key (export OMS_KEY=\$(cat $STATE/postgres/admin-key))"
 echo "Ctrl+C stops everything."
-wait "${PIDS[@]}"
+wait "${SERVICE_PIDS[@]}" "$GATEWAY_PID"

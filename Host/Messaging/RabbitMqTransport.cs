@@ -164,15 +164,28 @@ internal sealed class RabbitMqTransport(
     private readonly ConcurrentDictionary<string, IChannel> _consumers = new(StringComparer.Ordinal);
     private IConnection? _publishing;
     private IConnection? _consuming;
-    private volatile string? _notReady = "the RabbitMQ topology is not declared yet";
+    private readonly ConcurrentDictionary<string, string> _problems = new(StringComparer.Ordinal) { ["topology"] = "the RabbitMQ topology is not declared yet" };
     private CancellationToken _stopping;
 
-    public bool IsReady => _notReady is null;
+    public bool IsReady => _problems.IsEmpty;
 
-    public string? NotReadyReason => _notReady;
+    /// <summary>What keeps the transport from delivering (each connection, the topology and each consumer report their own), or null.</summary>
+    public string? NotReadyReason => _problems.IsEmpty ? null : string.Join("; ", _problems.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Value));
 
     public string? CannotDeliver(TransportMessage message) =>
-        _notReady is { } reason && topology.IsConsumed(message.MessageType) ? $"Not dispatched: {reason}; the message waits." : null;
+        !_problems.IsEmpty && NotReadyReason is { } reason && topology.IsConsumed(message.MessageType) ? $"Not dispatched: {reason}; the message waits." : null;
+
+    private void Problem(string what, string? reason)
+    {
+        if (reason is null)
+        {
+            _problems.TryRemove(what, out _);
+        }
+        else
+        {
+            _problems[what] = reason;
+        }
+    }
 
     public async Task SendAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken)
     {
@@ -276,11 +289,9 @@ internal sealed class RabbitMqTransport(
             try
             {
                 _publishing = await Factory("publish").CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
+                Watch(_publishing, "publishing");
                 _consuming = await Factory("consume").CreateConnectionAsync(stoppingToken).ConfigureAwait(false);
-                foreach (var connection in new[] { _publishing, _consuming })
-                {
-                    Watch(connection);
-                }
+                Watch(_consuming, "consuming");
 
                 await using (var declaring = await _publishing.CreateChannelAsync(cancellationToken: stoppingToken).ConfigureAwait(false))
                 {
@@ -292,9 +303,9 @@ internal sealed class RabbitMqTransport(
                     await ConsumeAsync(manifest).ConfigureAwait(false);
                 }
 
-                _notReady = null;
+                Problem("topology", null);
                 logger.LogInformation("RabbitMQ topology declared on {Broker}: {Topology}", endpoint, topology.Describe());
-                await WakeOutboxesAsync().ConfigureAwait(false);
+                WakeOutboxes();
                 return;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -303,7 +314,7 @@ internal sealed class RabbitMqTransport(
             }
             catch (Exception exception)
             {
-                _notReady = $"RabbitMQ at {endpoint} could not be reached or refused the topology ({exception.Message})";
+                Problem("topology", $"RabbitMQ at {endpoint} could not be reached or refused the topology ({exception.Message})");
                 logger.LogWarning("Not dispatching until RabbitMQ at {Broker} takes the topology: {Error}; retrying in {Delay}", endpoint, exception.Message, settings.ConnectRetry);
                 await DisposeConnectionsAsync().ConfigureAwait(false);
                 await Task.Delay(settings.ConnectRetry, stoppingToken).ConfigureAwait(false);
@@ -312,51 +323,64 @@ internal sealed class RabbitMqTransport(
     }
 
     /// <summary>A connection that goes down or is blocked by the broker stops dispatching until it is back.</summary>
-    private void Watch(IConnection connection)
+    private void Watch(IConnection connection, string role)
     {
         connection.ConnectionShutdownAsync += (_, e) =>
         {
             if (!_stopping.IsCancellationRequested)
             {
-                _notReady = $"the connection to RabbitMQ is down ({e.ReplyText})";
+                Problem(role, $"the {role} connection to RabbitMQ is down ({e.ReplyText})");
             }
 
             return Task.CompletedTask;
         };
         connection.ConnectionBlockedAsync += (_, e) =>
         {
-            _notReady = $"RabbitMQ blocks publishing ({e.Reason})";
-            logger.LogWarning("RabbitMQ blocks publishing: {Reason}", e.Reason);
+            Problem($"{role}-blocked", $"RabbitMQ blocks the {role} connection ({e.Reason})");
+            logger.LogWarning("RabbitMQ blocks the {Role} connection: {Reason}", role, e.Reason);
             return Task.CompletedTask;
         };
-        connection.ConnectionUnblockedAsync += async (_, _) => await BackAsync("RabbitMQ unblocked publishing").ConfigureAwait(false);
-        connection.RecoverySucceededAsync += async (_, _) => await BackAsync("RabbitMQ connection recovered").ConfigureAwait(false);
+        connection.ConnectionUnblockedAsync += (_, _) =>
+        {
+            Problem($"{role}-blocked", null);
+            logger.LogInformation("RabbitMQ unblocked the {Role} connection", role);
+            WakeOutboxes();
+            return Task.CompletedTask;
+        };
+        connection.RecoverySucceededAsync += (_, _) =>
+        {
+            Problem(role, null);
+            logger.LogInformation("RabbitMQ connection recovered ({Role})", role);
+            WakeOutboxes();
+            return Task.CompletedTask;
+        };
     }
 
-    private async Task BackAsync(string what)
+    /// <summary>
+    /// The messages that waited for the broker leave now, not at their next retry. In the background: it
+    /// runs from the client's event handlers, which must not wait for the database.
+    /// </summary>
+    private void WakeOutboxes()
     {
-        if (_publishing is { IsOpen: true } && _consuming is { IsOpen: true })
+        if (!IsReady)
         {
-            _notReady = null;
-            logger.LogInformation("{What}", what);
-            await WakeOutboxesAsync().ConfigureAwait(false);
+            return;
         }
-    }
 
-    /// <summary>The messages that waited for the broker leave now, not at their next retry.</summary>
-    private async Task WakeOutboxesAsync()
-    {
-        foreach (var dispatcher in services.GetServices<OutboxDispatcher>())
+        _ = Task.Run(async () =>
         {
-            try
+            foreach (var dispatcher in services.GetServices<OutboxDispatcher>())
             {
-                await dispatcher.RetryWaitingNowAsync(_stopping).ConfigureAwait(false);
+                try
+                {
+                    await dispatcher.RetryWaitingNowAsync(_stopping).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    logger.LogDebug(exception, "Could not make the waiting messages of {Worker} due; they leave at their next retry", dispatcher.WorkerName);
+                }
             }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                logger.LogDebug(exception, "Could not make the waiting messages of {Worker} due; they leave at their next retry", dispatcher.WorkerName);
-            }
-        }
+        }, _stopping);
     }
 
     /// <summary>
@@ -367,7 +391,7 @@ internal sealed class RabbitMqTransport(
     private async Task ConsumeAsync(ModuleManifest manifest)
     {
         var queue = topology.Queues[manifest.Name].Queue;
-        var connection = _consuming!;
+        var connection = _consuming ?? throw new InvalidOperationException("RabbitMQ is not connected.");
         var channel = await connection.CreateChannelAsync(cancellationToken: _stopping).ConfigureAwait(false);
         await channel.BasicQosAsync(0, options.Value.Prefetch, global: false, _stopping).ConfigureAwait(false);
         var arrived = System.Threading.Channels.Channel.CreateUnbounded<(ulong Tag, TransportMessage? Message)>(new UnboundedChannelOptions { SingleReader = true });
@@ -389,18 +413,19 @@ internal sealed class RabbitMqTransport(
         };
         channel.ChannelShutdownAsync += (_, e) =>
         {
-            if (_stopping.IsCancellationRequested || !connection.IsOpen)
+            if (_stopping.IsCancellationRequested || e.Initiator == ShutdownInitiator.Application || !connection.IsOpen
+                || !_consumers.TryGetValue(manifest.Name, out var current) || !ReferenceEquals(current, channel))
             {
-                return Task.CompletedTask; // stopping, or the connection's recovery brings the channel back
+                // Stopping, closed by us, or the connection's recovery brings this channel (and its consumer) back:
+                // the buffer stays open for what the recovered channel delivers.
+                return Task.CompletedTask;
             }
 
-            arrived.Writer.TryComplete(); // its deliveries come again on the new channel
+            arrived.Writer.TryComplete(); // this channel is done: what it delivered and nobody acknowledged comes again on the new one
+
+            Problem($"consumer:{manifest.Name}", $"the consumer of {manifest.Name} was closed by RabbitMQ ({e.ReplyText})");
             logger.LogWarning("RabbitMQ closed the consumer channel of {Module} ({Reason}); consuming again", manifest.Name, e.ReplyText);
-            _ = Task.Run(async () =>
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), _stopping).ConfigureAwait(false);
-                await ConsumeAsync(manifest).ConfigureAwait(false);
-            }, _stopping);
+            _ = Task.Run(() => ReconsumeAsync(manifest), _stopping);
             return Task.CompletedTask;
         };
         if (_consumers.TryGetValue(manifest.Name, out var replaced))
@@ -411,6 +436,29 @@ internal sealed class RabbitMqTransport(
         _consumers[manifest.Name] = channel;
         _ = Task.Run(() => WriteInboxAsync(channel, manifest, arrived.Reader), _stopping);
         await channel.BasicConsumeAsync(queue, autoAck: false, consumer, _stopping).ConfigureAwait(false);
+    }
+
+    /// <summary>A new consumer channel for the module, tried with a growing pause until it works or the process stops.</summary>
+    private async Task ReconsumeAsync(ModuleManifest manifest)
+    {
+        for (var attempt = 1; !_stopping.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(500 * Math.Pow(2, Math.Min(attempt, 6)), 30_000)), _stopping).ConfigureAwait(false);
+                await ConsumeAsync(manifest).ConfigureAwait(false);
+                Problem($"consumer:{manifest.Name}", null);
+                return;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                logger.LogWarning("Could not consume {Module} again (attempt {Attempt}): {Error}", manifest.Name, attempt, exception.Message);
+            }
+        }
     }
 
     private async Task WriteInboxAsync(IChannel channel, ModuleManifest manifest, ChannelReader<(ulong Tag, TransportMessage? Message)> arrived)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Modules;
@@ -16,13 +17,14 @@ namespace OmsModular.Host.Remote;
 internal static class Gateway
 {
     public const string EnabledKey = "Oms:Gateway:Enabled";
+    private const string ModulesCallPolicy = "modules-call";
 
     public static bool IsEnabled(IConfiguration configuration) => configuration.GetValue(EnabledKey, false);
 
     /// <summary>Module → the base URL its requests go to, for the modules this process does not host.</summary>
     public static IReadOnlyDictionary<string, Uri> Routed(ModuleRegistry registry, RemoteModules remotes) => registry.All
-        .Where(m => !registry.IsHosted(m) && remotes.BaseAddressOf(m.Name) is not null)
-        .ToDictionary(m => m.Name, m => remotes.BaseAddressOf(m.Name)!, StringComparer.Ordinal);
+        .Where(m => !registry.IsHosted(m) && remotes.ExplicitAddressOf(m.Name) is not null) // never Oms:Remote:Gateway: that would be itself
+        .ToDictionary(m => m.Name, m => remotes.ExplicitAddressOf(m.Name)!, StringComparer.Ordinal);
 
     public static void AddGateway(this IServiceCollection services, IConfiguration configuration, ModuleRegistry registry)
     {
@@ -34,7 +36,13 @@ internal static class Gateway
         {
             var cluster = $"module-{manifest.Schema}";
             routes.Add(new RouteConfig { RouteId = $"{manifest.Schema}-api", ClusterId = cluster, Match = new RouteMatch { Path = $"/api/v1/{manifest.Schema}/{{**rest}}" } });
-            routes.Add(new RouteConfig { RouteId = $"{manifest.Schema}-module-api", ClusterId = cluster, Match = new RouteMatch { Path = $"/internal/modules/{manifest.Name.ToLowerInvariant()}/{{**rest}}" } });
+            routes.Add(new RouteConfig
+            {
+                RouteId = $"{manifest.Schema}-module-api",
+                ClusterId = cluster,
+                AuthorizationPolicy = ModulesCallPolicy, // checked here already, not only behind
+                Match = new RouteMatch { Path = $"/internal/modules/{manifest.Name.ToLowerInvariant()}/{{**rest}}" },
+            });
             clusters.Add(new ClusterConfig
             {
                 ClusterId = cluster,
@@ -42,15 +50,26 @@ internal static class Gateway
             });
         }
 
+        foreach (var own in (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (routed.Values.Any(u => u.Authority.Equals(new Uri(own.Replace("*", "localhost", StringComparison.Ordinal).Replace("+", "localhost", StringComparison.Ordinal)).Authority, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new InvalidOperationException($"The gateway would route to itself ({own}): Oms:Remote:<Module> must name the processes behind it.");
+            }
+        }
+
+        services.AddAuthorization(o => o.AddPolicy(ModulesCallPolicy, p => p.RequireAuthenticatedUser().AddRequirements(new Shared.Infrastructure.Access.ScopeRequirement(Shared.Infrastructure.Access.Scopes.ModulesCall))));
+        services.TryAddSingleton<RemoteModules>();
         services.AddReverseProxy().LoadFromMemory(routes, clusters);
-        services.AddHttpClient(ServicesHealthCheck.ClientName, c => c.Timeout = TimeSpan.FromSeconds(3));
+        services.AddHttpClient(ServicesHealthCheck.ClientName, c => c.Timeout = TimeSpan.FromMilliseconds(800)); // inside a probe's usual 1 s
         services.AddHealthChecks().AddCheck<ServicesHealthCheck>("services", tags: [OmsHealthChecks.ReadyTag]);
     }
 }
 
 /// <summary>
-/// The gateway's view of the processes behind it: each one's own readiness. Degraded while some do not
-/// answer ready (the routes of the others still work), unhealthy when none does.
+/// The gateway's view of the processes behind it: each one's own readiness. Degraded while some (or all)
+/// do not answer ready: the gateway itself still serves (its own endpoints, the routes that work), so it
+/// stays in its load balancer.
 /// </summary>
 internal sealed class ServicesHealthCheck(ModuleRegistry registry, RemoteModules remotes, IHttpClientFactory http) : IHealthCheck
 {
@@ -79,7 +98,6 @@ internal sealed class ServicesHealthCheck(ModuleRegistry registry, RemoteModules
         var data = states.ToDictionary(s => string.Join(",", s.Modules), s => (object)$"{s.State} at {s.Service}");
         var down = states.Count(s => s.State != "ready");
         return down == 0 ? HealthCheckResult.Healthy($"{states.Length} services behind the gateway are ready.", data)
-            : down < states.Length ? HealthCheckResult.Degraded($"{down} of {states.Length} services behind the gateway are not ready; the others' routes work.", data: data)
-            : HealthCheckResult.Unhealthy("No service behind the gateway is ready.", data: data);
+            : HealthCheckResult.Degraded($"{down} of {states.Length} services behind the gateway are not ready; the others' routes work.", data: data);
     }
 }

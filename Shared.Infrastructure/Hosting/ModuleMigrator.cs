@@ -12,6 +12,20 @@ public static class ModuleMigrator
 {
     private const long LockKey = 0x4F4D535F4D494752; // "OMS_MIGR"
 
+    /// <summary>Releases the migration lock; a pooled connection would keep a session lock. A broken connection ends it anyway.</summary>
+    private static async Task ReleaseAsync(NpgsqlConnection lockConnection)
+    {
+        try
+        {
+            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", lockConnection);
+            await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (NpgsqlException)
+        {
+            NpgsqlConnection.ClearPool(lockConnection); // the lock went with the broken session; do not hide the error that brought us here
+        }
+    }
+
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken = default)
     {
         var registry = services.GetRequiredService<ModuleRegistry>();
@@ -34,8 +48,7 @@ public static class ModuleMigrator
             }
             finally
             {
-                await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", lockConnection); // a pooled connection keeps a session lock
-                await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                await ReleaseAsync(lockConnection).ConfigureAwait(false);
             }
 
             return;
@@ -71,8 +84,7 @@ public static class ModuleMigrator
             }
             finally
             {
-                await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", lockConnection);
-                await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                await ReleaseAsync(lockConnection).ConfigureAwait(false);
             }
         }
     }

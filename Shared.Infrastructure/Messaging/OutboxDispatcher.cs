@@ -43,7 +43,9 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
         _options = options.Value;
         _logger = logger;
         var table = $"\"{module.Schema}\".outbox_messages";
-        // Claim due rows in commit order, skipping rows another dispatcher holds. A claimed row is
+        // Claim due rows in commit order, skipping rows another dispatcher holds and rows behind an
+        // earlier row of their partition that waits for its retry (they cannot go before it, and must not
+        // fill the claim so that other partitions starve). A claimed row is
         // held back when an earlier, not yet dispatched row of its partition is not in this claim
         // (another dispatcher holds it, or it waits for a retry): per-partition order survives
         // several dispatchers. It is locked out when that earlier row is due, so only another
@@ -55,6 +57,10 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
                        trace_parent, trace_state, correlation_id, causation_id, attempts
                 FROM {table} m
                 WHERE dispatched_at IS NULL AND next_attempt_at <= now()
+                  AND (partition_key IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM {table} w
+                        WHERE w.dispatched_at IS NULL AND w.partition_key = m.partition_key AND w.sequence < m.sequence
+                          AND w.next_attempt_at > now()))
                 ORDER BY sequence
                 LIMIT $1
                 FOR UPDATE SKIP LOCKED)
@@ -120,7 +126,10 @@ public sealed class OutboxDispatcher : BackgroundService, IMessagingWorker
     {
         await using var connection = new NpgsqlConnection(_database.WorkerConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand($"UPDATE \"{_module.Schema}\".outbox_messages SET next_attempt_at = now() WHERE dispatched_at IS NULL AND next_attempt_at > now()", connection);
+        // Rows a dispatcher holds right now are skipped: they are being sent.
+        await using var command = new NpgsqlCommand(
+            $"UPDATE \"{_module.Schema}\".outbox_messages SET next_attempt_at = now() WHERE id IN (SELECT id FROM \"{_module.Schema}\".outbox_messages WHERE dispatched_at IS NULL AND next_attempt_at > now() FOR UPDATE SKIP LOCKED)",
+            connection) { CommandTimeout = 10 };
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         _signals.Outbox(_module.Schema).Set();
     }

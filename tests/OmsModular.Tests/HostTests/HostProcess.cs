@@ -76,7 +76,13 @@ public sealed class HostProcess : IAsyncDisposable
 
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Oms__Jobs__PollInterval"] = "00:00:01";
-        return new HostProcess(Process.Start(start)!, port);
+        var process = Process.Start(start)!;
+        // The runner may be killed without running anyone's clean-up: a detached watchdog stops the Host once the test process is gone.
+        using var watchdog = Process.Start("setsid", [
+            "/bin/sh", "-c",
+            $"while kill -0 {Environment.ProcessId} 2>/dev/null && kill -0 {process.Id} 2>/dev/null; do sleep 1; done; kill -TERM {process.Id} 2>/dev/null",
+        ]);
+        return new HostProcess(process, port);
     }
 
     /// <summary>Runs the Host with a verb (e.g. <c>migrate</c>) and waits for it to exit.</summary>

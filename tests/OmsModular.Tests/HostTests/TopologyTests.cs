@@ -96,9 +96,33 @@ public sealed class ApartTopologyTests
 
             // Readiness of the gateway is the services' readiness.
             var ready = await client.GetFromJsonAsync<JsonElement>("/health/ready");
-            Assert.Equal("Healthy", ready.GetProperty("status").GetString());
+            Assert.Equal("Healthy", ready.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "services").GetProperty("status").GetString());
 
             await OrderSuite.RunAsync(setup, client, client, Topology.Client(services[Array.IndexOf(Modules, "Pricing")], setup.Key));
+
+            // The internal module API needs the service credential, at the gateway and at the process behind it.
+            using (var created = await client.PostAsJsonAsync("/api/v1/admin/api-keys", new { name = "shop", scopes = new[] { "orders:write" } }))
+            {
+                Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+                var shopKey = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
+                var pricingProcess = services[Array.IndexOf(Modules, "Pricing")];
+                foreach (var (target, credential, expected) in new[]
+                         {
+                             (gateway, shopKey, HttpStatusCode.Forbidden), (pricingProcess, shopKey, HttpStatusCode.Forbidden),
+                             (gateway, (string?)null, HttpStatusCode.Unauthorized), (pricingProcess, null, HttpStatusCode.Unauthorized),
+                         })
+                {
+                    using var caller = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{target.Port}") };
+                    if (credential is not null)
+                    {
+                        caller.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+                    }
+
+                    using var call = await caller.PostAsJsonAsync("/internal/modules/pricing/GetServiceLevels", new { currency = "EUR" });
+                    Assert.Equal(expected, call.StatusCode);
+                    Assert.False(call.Headers.Contains("X-Oms-Module"), "refused before the module API");
+                }
+            }
 
             // One service down: the gateway still answers, and reports it.
             var pricing = services[Array.IndexOf(Modules, "Pricing")];

@@ -20,6 +20,9 @@ public static class TestBroker
     private static Node? _node;
     private static string? _external = Environment.GetEnvironmentVariable(UriVariable) is { Length: > 0 } uri ? uri : null;
 
+    /// <summary>Whether the tests run their own node (which they may stop and start), not an external broker.</summary>
+    public static bool IsOwn => _external is null;
+
     /// <summary>The AMQP URI of the test broker, started on first use.</summary>
     public static async Task<string> GetUriAsync()
     {
