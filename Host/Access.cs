@@ -22,13 +22,16 @@ internal static class HostAccess
 {
     public const string PolicyScheme = "oms";
 
+    /// <param name="connectionString">the shared connection (the schema's owner: it migrates)</param>
     public static void AddOmsAccess(this WebApplicationBuilder builder, string connectionString)
     {
         var configuration = builder.Configuration;
+        var own = configuration.GetConnectionString(ModuleRoles.Access.Name); // the store's own role, where provisioned
         builder.Services.AddSingleton(sp => new ApiKeys(
-            ModuleDatabase.SeparatePool(connectionString, "oms-access", 10),
+            ModuleDatabase.SeparatePool(own ?? connectionString, "oms-access", 10),
             sp.GetRequiredService<TimeProvider>(),
-            configuration.GetValue("Oms:Auth:ApiKeyCacheTime", TimeSpan.FromSeconds(10))));
+            configuration.GetValue("Oms:Auth:ApiKeyCacheTime", TimeSpan.FromSeconds(10)),
+            own is null ? null : connectionString));
 
         var authority = configuration["Oms:Auth:Jwt:Authority"];
         var jwt = !string.IsNullOrWhiteSpace(authority);

@@ -80,6 +80,11 @@ internal static class OmsHostSetup
                 configuration[$"ConnectionStrings:{module.Manifest.Name}"] ??= ModuleRoles.ConnectionStringFor(connectionString, module.Manifest, roles[module.Manifest.Name]);
             }
 
+            foreach (var scope in new[] { ModuleRoles.Access, ModuleRoles.Jobs }.Where(s => roles.ContainsKey(s.Name)))
+            {
+                configuration[$"ConnectionStrings:{scope.Name}"] ??= ModuleRoles.ConnectionStringFor(connectionString, scope, roles[scope.Name]);
+            }
+
             Log.Information("Modules connect as their own roles: {Modules}", roles.Keys);
         }
 
@@ -185,6 +190,13 @@ internal static class OmsHostSetup
         if (app.Configuration.GetValue("Oms:Database:MigrateOnStartup", true))
         {
             await ModuleMigrator.MigrateAsync(app.Services);
+            if (app.Configuration.GetConnectionString(ModuleRoles.Jobs.Name) is not null)
+            {
+                // Hangfire runs as its own role, which may not change the schema: the owner prepares it.
+                InstallJobsSchema(app.Configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!);
+            }
+
+            Npgsql.NpgsqlConnection.ClearAllPools(); // the owner's idle connections from migrating are not kept
         }
 
         await app.EnsureEmbeddedAdminKeyAsync();
@@ -211,6 +223,7 @@ internal static class OmsHostSetup
     public static async Task MigrateAndExitAsync(this WebApplication app, bool seedDemo, bool provisionRoles = false)
     {
         await ModuleMigrator.MigrateAsync(app.Services);
+        InstallJobsSchema(app.Configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!);
         Log.Information("Migrations applied for {Modules}", app.Services.GetRequiredService<ModuleRegistry>().Hosted.Select(m => m.Name));
         if (RabbitMqSetup.IsConfigured(app.Configuration))
         {
@@ -248,11 +261,23 @@ internal static class OmsHostSetup
         var file = embedded is null ? null : Path.Combine(embedded.RequestedDirectory, ModuleRolesFile);
         // Known passwords: the embedded default's file, else the modules' configured connections as their roles.
         var known = file is not null
-            ? ModuleRoles.Load(file)
+            ? new Dictionary<string, string>(ModuleRoles.Load(file), StringComparer.Ordinal)
             : hosted.Select(m => (m.Name, Connection: app.Configuration.GetConnectionString(m.Name)))
                 .Where(c => c.Connection is not null && new Npgsql.NpgsqlConnectionStringBuilder(c.Connection).Username is { } user && user == ModuleRoles.RoleOf(hosted.First(h => h.Name == c.Name)))
                 .ToDictionary(c => c.Name, c => new Npgsql.NpgsqlConnectionStringBuilder(c.Connection).Password ?? string.Empty, StringComparer.Ordinal);
-        var passwords = await ModuleRoles.ProvisionAsync(shared, hosted, known);
+        // The Host's own schemas get roles too: the API-key store and Hangfire's jobs (its tables exist first).
+        InstallJobsSchema(shared);
+        foreach (var scope in new[] { ModuleRoles.Access, ModuleRoles.Jobs })
+        {
+            if (file is null && app.Configuration.GetConnectionString(scope.Name) is { } configured
+                && new Npgsql.NpgsqlConnectionStringBuilder(configured).Username == ModuleRoles.RoleOf(scope))
+            {
+                known[scope.Name] = new Npgsql.NpgsqlConnectionStringBuilder(configured).Password ?? string.Empty;
+            }
+        }
+
+        var scopes = hosted.Select(ModuleRoles.Scope.Of).Concat([ModuleRoles.Access, ModuleRoles.Jobs]).ToArray();
+        var passwords = await ModuleRoles.ProvisionAsync(shared, scopes, known);
         if (file is not null)
         {
             var all = ModuleRoles.Load(file).Concat(passwords).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
@@ -263,13 +288,23 @@ internal static class OmsHostSetup
         }
 
         Console.WriteLine("Provisioned a role per module. Give each module its connection (environment variables; the values hold the roles' passwords, keep them as secrets):");
-        foreach (var manifest in hosted.Where(m => !known.ContainsKey(m.Name)))
+        foreach (var scope in scopes.Where(s => !known.ContainsKey(s.Name)))
         {
-            Console.WriteLine($"ConnectionStrings__{manifest.Name}={ModuleRoles.ConnectionStringFor(shared, manifest, passwords[manifest.Name])}");
+            Console.WriteLine($"ConnectionStrings__{scope.Name}={ModuleRoles.ConnectionStringFor(shared, scope, passwords[scope.Name])}");
         }
     }
 
     public const string ModuleRolesFile = "module-roles.json";
+
+    /// <summary>Creates or upgrades Hangfire's schema, as the shared connection's role (its owner).</summary>
+    private static void InstallJobsSchema(string ownerConnectionString)
+    {
+        using var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(ownerConnectionString) { Pooling = false }.ConnectionString);
+        connection.Open();
+        PostgreSqlObjectsInstaller.Install(connection, JobsSchema);
+    }
+
+    private const string JobsSchema = "hangfire";
 
     /// <summary>Loads the demo data set through each hosted module's own features (idempotent: it overwrites).</summary>
     private static async Task SeedDemoAsync(IServiceProvider services)
@@ -284,6 +319,7 @@ internal static class OmsHostSetup
 
     private static void AddOmsJobs(this WebApplicationBuilder builder, string connectionString)
     {
+        var jobsRole = builder.Configuration.GetConnectionString(ModuleRoles.Jobs.Name); // Hangfire's own role, where provisioned
         var pollInterval = builder.Configuration.GetValue("Oms:Jobs:PollInterval", TimeSpan.FromSeconds(15));
         var registry = new ModuleRegistry(ModuleCatalog.All, (builder.Configuration[ModuleServiceCollectionExtensions.ModulesKey] ?? "all")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
@@ -299,11 +335,11 @@ internal static class OmsHostSetup
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
             .UsePostgreSqlStorage(
-                o => o.UseNpgsqlConnection(ModuleDatabase.SeparatePool(connectionString, "oms-jobs", 20)),
+                o => o.UseNpgsqlConnection(ModuleDatabase.SeparatePool(jobsRole ?? connectionString, "oms-jobs", 20)),
                 new PostgreSqlStorageOptions
                 {
-                    SchemaName = "hangfire",
-                    PrepareSchemaIfNecessary = true,
+                    SchemaName = JobsSchema,
+                    PrepareSchemaIfNecessary = jobsRole is null, // its own role may not change the schema: migrating prepares it
                     QueuePollInterval = pollInterval,
                 }));
         if (builder.Configuration.GetValue("Oms:Jobs:RunServer", true))

@@ -44,20 +44,30 @@ public sealed class ApiKeys
     private readonly ConcurrentDictionary<string, DateTimeOffset> _refused = new(StringComparer.Ordinal);
     private long _revocations;
 
-    public ApiKeys(string connectionString, TimeProvider clock, TimeSpan cacheFor)
+    /// <param name="connectionString">what the store reads and writes with (its own role where provisioned)</param>
+    /// <param name="migrationConnectionString">what its migrations run as (the schema's owner), when not the same</param>
+    public ApiKeys(string connectionString, TimeProvider clock, TimeSpan cacheFor, string? migrationConnectionString = null)
+    {
+        _options = OptionsFor(connectionString);
+        _migrationOptions = migrationConnectionString is null ? _options : OptionsFor(migrationConnectionString);
+        _clock = clock;
+        _cacheFor = cacheFor;
+    }
+
+    private readonly DbContextOptions<AccessDbContext> _migrationOptions;
+
+    private static DbContextOptions<AccessDbContext> OptionsFor(string connectionString)
     {
         var builder = new DbContextOptionsBuilder<AccessDbContext>();
         AccessDbContext.Configure(builder, connectionString);
-        _options = builder.Options;
-        _clock = clock;
-        _cacheFor = cacheFor;
+        return builder.Options;
     }
 
     internal AccessDbContext Open() => new(_options);
 
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
-        await using var db = Open();
+        await using var db = new AccessDbContext(_migrationOptions);
         await db.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
     }
 

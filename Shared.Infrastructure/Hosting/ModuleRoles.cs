@@ -13,11 +13,30 @@ namespace OmsModular.Shared.Infrastructure.Hosting;
 /// </summary>
 public static class ModuleRoles
 {
-    public static string RoleOf(ModuleManifest manifest) => $"oms_{manifest.Schema}";
+    /// <summary>What a role is for: a module, or a part of the Host with a schema of its own (the API-key store, Hangfire's jobs).</summary>
+    public sealed record Scope(string Name, string Schema)
+    {
+        public static Scope Of(ModuleManifest manifest) => new(manifest.Name, manifest.Schema);
+    }
+
+    /// <summary>The API-key store's role (schema <c>access</c>).</summary>
+    public static Scope Access { get; } = new("Access", "access");
+
+    /// <summary>Hangfire's role (schema <c>hangfire</c>): job storage, nothing of the modules.</summary>
+    public static Scope Jobs { get; } = new("Jobs", "hangfire");
+
+    public static string RoleOf(ModuleManifest manifest) => RoleOf(Scope.Of(manifest));
+
+    public static string RoleOf(Scope scope) => $"oms_{scope.Schema}";
 
     /// <summary>Creates or updates the roles of these modules and answers each role's password (known ones are kept).</summary>
+    public static Task<IReadOnlyDictionary<string, string>> ProvisionAsync(
+        string adminConnectionString, IEnumerable<ModuleManifest> modules, IReadOnlyDictionary<string, string> knownPasswords, CancellationToken cancellationToken = default) =>
+        ProvisionAsync(adminConnectionString, modules.Select(Scope.Of), knownPasswords, cancellationToken);
+
+    /// <summary>Creates or updates the roles of these scopes and answers each role's password (known ones are kept).</summary>
     public static async Task<IReadOnlyDictionary<string, string>> ProvisionAsync(
-        string adminConnectionString, IEnumerable<ModuleManifest> modules, IReadOnlyDictionary<string, string> knownPasswords, CancellationToken cancellationToken = default)
+        string adminConnectionString, IEnumerable<Scope> modules, IReadOnlyDictionary<string, string> knownPasswords, CancellationToken cancellationToken = default)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(adminConnectionString) { Pooling = false }.ConnectionString);
@@ -49,7 +68,12 @@ public static class ModuleRoles
                 REVOKE CREATE ON SCHEMA public FROM {quotedRole};
                 GRANT USAGE ON SCHEMA {schema} TO {quotedRole};
                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {quotedRole};
-                REVOKE ALL ON TABLE {schema}."__ef_migrations_history" FROM {quotedRole};
+                DO $$
+                BEGIN
+                  IF to_regclass('{schema}."__ef_migrations_history"') IS NOT NULL THEN
+                    EXECUTE 'REVOKE ALL ON TABLE {schema}."__ef_migrations_history" FROM {quotedRole}';
+                  END IF;
+                END $$;
                 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quotedRole};
                 ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quotedRole};
                 ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {quotedRole};
@@ -67,7 +91,10 @@ public static class ModuleRoles
 
     /// <summary>A module's connection: the shared one, as the module's role.</summary>
     public static string ConnectionStringFor(string sharedConnectionString, ModuleManifest manifest, string password) =>
-        new NpgsqlConnectionStringBuilder(sharedConnectionString) { Username = RoleOf(manifest), Password = password }.ConnectionString;
+        ConnectionStringFor(sharedConnectionString, Scope.Of(manifest), password);
+
+    public static string ConnectionStringFor(string sharedConnectionString, Scope scope, string password) =>
+        new NpgsqlConnectionStringBuilder(sharedConnectionString) { Username = RoleOf(scope), Password = password }.ConnectionString;
 
     /// <summary>The roles' passwords by module, kept in a file written with mode 0600.</summary>
     public static Task SaveAsync(string file, IReadOnlyDictionary<string, string> passwords) =>

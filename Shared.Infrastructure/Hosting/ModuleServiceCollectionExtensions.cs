@@ -81,7 +81,9 @@ public static class ModuleServiceCollectionExtensions
         }
 
         services.AddSingleton(new ModuleDatabases(databases));
-        services.AddSingleton(sp => new NotificationListener(sharedConnection, sp.GetRequiredService<MessagingSignals>(), sp.GetRequiredService<ILogger<NotificationListener>>()));
+        // LISTEN needs no rights on any table: on a hosted module's connection (its own role, where provisioned).
+        var listening = databases.FirstOrDefault()?.ConnectionString ?? sharedConnection;
+        services.AddSingleton(sp => new NotificationListener(listening, sp.GetRequiredService<MessagingSignals>(), sp.GetRequiredService<ILogger<NotificationListener>>()));
         services.AddSingleton<IHostedService>(sp => new MessagingWorkers(sp));
         return registry;
     }

@@ -210,7 +210,7 @@ public sealed class HostProcessTests
             var file = Path.Combine(directory, "module-roles.json");
             Assert.True(!OperatingSystem.IsLinux() || File.GetUnixFileMode(file) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), "module-roles.json must be 0600");
             var passwords = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(await File.ReadAllTextAsync(file))!;
-            Assert.Equal(7, passwords.Count);
+            Assert.Equal(9, passwords.Count); // the seven modules, the API-key store and Hangfire's jobs
 
             // Provisioning again (e.g. after an upgrade added tables) keeps the roles' passwords.
             (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "migrate", "--provision-roles", "--data-dir", directory);
@@ -245,13 +245,39 @@ public sealed class HostProcessTests
 
             foreach (var sql in new[]
                      {
-                         "SELECT count(*) FROM inventory.stock_levels", "SELECT count(*) FROM payments.token_keys", "SELECT count(*) FROM access.api_keys",
+                         "SELECT count(*) FROM inventory.stock_levels", "SELECT count(*) FROM payments.token_keys", "SELECT count(*) FROM access.api_keys", "SELECT count(*) FROM hangfire.job",
                          "CREATE TABLE orders.sneaky (id int)", "DELETE FROM orders.\"__ef_migrations_history\"",
                      })
             {
                 await using var other = new NpgsqlCommand(sql, connection);
                 var denied = await Assert.ThrowsAsync<PostgresException>(() => other.ExecuteScalarAsync());
                 Assert.Equal("42501", denied.SqlState); // permission denied
+            }
+
+            // The running Host holds no connection as the cluster's owner: the key store, Hangfire and the
+            // listener connect as roles too (the owner only migrated and provisioned). A role sees the other
+            // sessions' user, application and database (not their backend type): the server's own background
+            // processes have no database.
+            async Task<long> SessionsAsync(string user, string? application)
+            {
+                await using var command = new NpgsqlCommand(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename = $1 AND ($2::text IS NULL OR application_name = $2)",
+                    connection) { Parameters = { new() { Value = user }, new() { Value = (object?)application ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text } } };
+                return (long)(await command.ExecuteScalarAsync())!;
+            }
+
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while ((await SessionsAsync("oms_hangfire", "oms-jobs") == 0 || await SessionsAsync("oms_access", "oms-access") == 0) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.True(await SessionsAsync("oms_hangfire", "oms-jobs") > 0, "Hangfire connects as oms_hangfire");
+            Assert.True(await SessionsAsync("oms_access", "oms-access") > 0, "the API-key store connects as oms_access");
+            for (var sample = 0; sample < 5; sample++)
+            {
+                Assert.Equal(0, await SessionsAsync("oms", null));
+                await Task.Delay(500);
             }
 
             await connection.CloseAsync();
@@ -283,6 +309,27 @@ public sealed class HostProcessTests
             var registered = (string?)await recurring.ExecuteScalarAsync() ?? string.Empty;
             Assert.Contains("messaging-retention-pricing", registered, StringComparison.Ordinal);
             Assert.DoesNotContain("orders-time-out-pending", registered, StringComparison.Ordinal); // Orders is not hosted: its jobs are not registered here
+            // The running Host holds no connection as the cluster's owner: the key store, Hangfire and the
+            // listener connect as roles too (the owner only migrated and provisioned). A role sees the other
+            // sessions' user, application and database (not their backend type): the server's own background
+            // processes have no database.
+            await using (var sessions = new NpgsqlCommand(
+                             "SELECT coalesce(string_agg(DISTINCT usename || '/' || coalesce(application_name, ''), ', '), '') FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND usename = 'oms'",
+                             connection))
+            {
+                Assert.Equal(string.Empty, (string)(await sessions.ExecuteScalarAsync())!);
+            }
+
+            await using (var jobs = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE usename = 'oms_hangfire' AND application_name = 'oms-jobs'", connection))
+            {
+                Assert.True((long)(await jobs.ExecuteScalarAsync())! > 0, "Hangfire connects as oms_hangfire");
+            }
+
+            await using (var keys = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE usename = 'oms_access' AND application_name = 'oms-access'", connection))
+            {
+                Assert.True((long)(await keys.ExecuteScalarAsync())! > 0, "the API-key store connects as oms_access");
+            }
+
             await connection.CloseAsync();
             NpgsqlConnection.ClearAllPools();
             Assert.Equal(0, await host.StopAsync(TimeSpan.FromSeconds(60)));
