@@ -31,7 +31,8 @@ internal static class HostAccess
             ModuleDatabase.SeparatePool(own ?? connectionString, "oms-access", 10),
             sp.GetRequiredService<TimeProvider>(),
             configuration.GetValue("Oms:Auth:ApiKeyCacheTime", TimeSpan.FromSeconds(10)),
-            own is null ? null : connectionString));
+            // Its migrations run as the shared connection's role (the owner) when the store's own role is in the same database.
+            own is not null && ModuleMigrator.SameDatabase(own, connectionString) ? connectionString : null));
 
         var authority = configuration["Oms:Auth:Jwt:Authority"];
         var jwt = !string.IsNullOrWhiteSpace(authority);

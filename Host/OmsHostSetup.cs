@@ -73,8 +73,8 @@ internal static class OmsHostSetup
         if (builder.Services.FirstOrDefault(d => d.ServiceType == typeof(EmbeddedPostgres))?.ImplementationInstance is EmbeddedPostgres cluster
             && ModuleRoles.Load(Path.Combine(cluster.RequestedDirectory, ModuleRolesFile)) is { Count: > 0 } roles)
         {
-            // Provisioned before (migrate --provision-roles): each module connects as its own role;
-            // the cluster's owner only migrates (and runs the jobs and API key stores).
+            // Provisioned before (migrate --provision-roles): each module, the API-key store and Hangfire
+            // connect as their own roles; the cluster's owner only migrates and provisions.
             foreach (var module in ModuleCatalog.All.Where(m => roles.ContainsKey(m.Manifest.Name)))
             {
                 configuration[$"ConnectionStrings:{module.Manifest.Name}"] ??= ModuleRoles.ConnectionStringFor(connectionString, module.Manifest, roles[module.Manifest.Name]);
@@ -85,7 +85,7 @@ internal static class OmsHostSetup
                 configuration[$"ConnectionStrings:{scope.Name}"] ??= ModuleRoles.ConnectionStringFor(connectionString, scope, roles[scope.Name]);
             }
 
-            Log.Information("Modules connect as their own roles: {Modules}", roles.Keys);
+            Log.Information("Modules connect as their own roles: {Modules}", roles.Keys); // (with Access and Jobs: the key store, Hangfire)
         }
 
         if (RabbitMqSetup.IsConfigured(configuration))
@@ -190,13 +190,20 @@ internal static class OmsHostSetup
         if (app.Configuration.GetValue("Oms:Database:MigrateOnStartup", true))
         {
             await ModuleMigrator.MigrateAsync(app.Services);
-            if (app.Configuration.GetConnectionString(ModuleRoles.Jobs.Name) is not null)
+            if (JobsPreparedByOwner(app.Configuration))
             {
                 // Hangfire runs as its own role, which may not change the schema: the owner prepares it.
-                InstallJobsSchema(app.Configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!);
+                await InstallJobsSchemaAsync(app.Configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!);
             }
 
-            Npgsql.NpgsqlConnection.ClearAllPools(); // the owner's idle connections from migrating are not kept
+            if (app.Configuration.GetConnectionString(ModuleRoles.Jobs.Name) is not null || app.Configuration.GetConnectionString(ModuleRoles.Access.Name) is not null)
+            {
+                Npgsql.NpgsqlConnection.ClearAllPools(); // the owner's idle connections from migrating are not kept
+            }
+        }
+        else if (JobsPreparedByOwner(app.Configuration))
+        {
+            await EnsureJobsSchemaAsync(app.Configuration.GetConnectionString(ModuleRoles.Jobs.Name)!);
         }
 
         await app.EnsureEmbeddedAdminKeyAsync();
@@ -223,7 +230,7 @@ internal static class OmsHostSetup
     public static async Task MigrateAndExitAsync(this WebApplication app, bool seedDemo, bool provisionRoles = false)
     {
         await ModuleMigrator.MigrateAsync(app.Services);
-        InstallJobsSchema(app.Configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!);
+        await InstallJobsSchemaAsync(app.Configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!);
         Log.Information("Migrations applied for {Modules}", app.Services.GetRequiredService<ModuleRegistry>().Hosted.Select(m => m.Name));
         if (RabbitMqSetup.IsConfigured(app.Configuration))
         {
@@ -265,8 +272,7 @@ internal static class OmsHostSetup
             : hosted.Select(m => (m.Name, Connection: app.Configuration.GetConnectionString(m.Name)))
                 .Where(c => c.Connection is not null && new Npgsql.NpgsqlConnectionStringBuilder(c.Connection).Username is { } user && user == ModuleRoles.RoleOf(hosted.First(h => h.Name == c.Name)))
                 .ToDictionary(c => c.Name, c => new Npgsql.NpgsqlConnectionStringBuilder(c.Connection).Password ?? string.Empty, StringComparer.Ordinal);
-        // The Host's own schemas get roles too: the API-key store and Hangfire's jobs (its tables exist first).
-        InstallJobsSchema(shared);
+        // The Host's own schemas get roles too: the API-key store and Hangfire's jobs (its tables exist: migrate installed them).
         foreach (var scope in new[] { ModuleRoles.Access, ModuleRoles.Jobs })
         {
             if (file is null && app.Configuration.GetConnectionString(scope.Name) is { } configured
@@ -296,12 +302,34 @@ internal static class OmsHostSetup
 
     public const string ModuleRolesFile = "module-roles.json";
 
-    /// <summary>Creates or upgrades Hangfire's schema, as the shared connection's role (its owner).</summary>
-    private static void InstallJobsSchema(string ownerConnectionString)
+    /// <summary>Creates or upgrades Hangfire's schema, as the shared connection's role (its owner), under the migration lock.</summary>
+    private static Task InstallJobsSchemaAsync(string ownerConnectionString) =>
+        ModuleMigrator.WithMigrationLockAsync(ownerConnectionString, async () =>
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(ownerConnectionString) { Pooling = false }.ConnectionString);
+            await connection.OpenAsync();
+            PostgreSqlObjectsInstaller.Install(connection, JobsSchema);
+        });
+
+    /// <summary>Hangfire runs as its own role in the shared database: the owner prepares its schema (else Hangfire does, on its own connection).</summary>
+    private static bool JobsPreparedByOwner(IConfiguration configuration) =>
+        configuration.GetConnectionString(ModuleRoles.Jobs.Name) is { } jobs
+        && ModuleMigrator.SameDatabase(jobs, configuration.GetConnectionString(ModuleServiceCollectionExtensions.ConnectionStringName)!);
+
+    /// <summary>Without migrations at start-up, a Hangfire role that finds no schema stops the start with what to do.</summary>
+    private static async Task EnsureJobsSchemaAsync(string jobsConnectionString)
     {
-        using var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(ownerConnectionString) { Pooling = false }.ConnectionString);
-        connection.Open();
-        PostgreSqlObjectsInstaller.Install(connection, JobsSchema);
+        try
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(jobsConnectionString);
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand($"SELECT max(version) FROM \"{JobsSchema}\".schema", connection);
+            await command.ExecuteScalarAsync();
+        }
+        catch (Npgsql.PostgresException exception) when (exception.SqlState is "42P01" or "3F000")
+        {
+            throw new InvalidOperationException($"Hangfire's schema \"{JobsSchema}\" is missing and Hangfire runs as its own role, which may not create it: run the migrate verb first.", exception);
+        }
     }
 
     private const string JobsSchema = "hangfire";
@@ -339,7 +367,7 @@ internal static class OmsHostSetup
                 new PostgreSqlStorageOptions
                 {
                     SchemaName = JobsSchema,
-                    PrepareSchemaIfNecessary = jobsRole is null, // its own role may not change the schema: migrating prepares it
+                    PrepareSchemaIfNecessary = !JobsPreparedByOwner(builder.Configuration), // its own role in the shared database may not change the schema: migrating prepares it
                     QueuePollInterval = pollInterval,
                 }));
         if (builder.Configuration.GetValue("Oms:Jobs:RunServer", true))

@@ -109,7 +109,31 @@ public static class ModuleMigrator
     private static bool SameRole(string a, string b) =>
         string.Equals(new NpgsqlConnectionStringBuilder(a).Username, new NpgsqlConnectionStringBuilder(b).Username, StringComparison.Ordinal);
 
-    private static bool SameDatabase(string a, string b)
+    /// <summary>
+    /// Runs <paramref name="work"/> under the migration lock (the one every process's migrations take), so two
+    /// processes starting at once do not prepare the same schema together.
+    /// </summary>
+    public static async Task WithMigrationLockAsync(string connectionString, Func<Task> work, CancellationToken cancellationToken = default)
+    {
+        await using var lockConnection = new NpgsqlConnection(connectionString);
+        await lockConnection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (var acquire = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", lockConnection) { CommandTimeout = 0 })
+        {
+            await acquire.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await work().ConfigureAwait(false);
+        }
+        finally
+        {
+            await ReleaseAsync(lockConnection).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether two connection strings name the same database (host, port, name), whatever the role.</summary>
+    public static bool SameDatabase(string a, string b)
     {
         var (x, y) = (new NpgsqlConnectionStringBuilder(a), new NpgsqlConnectionStringBuilder(b));
         return string.Equals(x.Host, y.Host, StringComparison.OrdinalIgnoreCase) && x.Port == y.Port && string.Equals(x.Database, y.Database, StringComparison.Ordinal);

@@ -45,9 +45,13 @@ public static class ModuleRoles
         {
             var role = RoleOf(manifest);
             // A role made before keeps its password unless the caller knows it (a running Host may use it).
-            var password = knownPasswords.TryGetValue(manifest.Name, out var known) && known.All(char.IsAsciiHexDigit)
-                ? known
-                : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+            if (knownPasswords.TryGetValue(manifest.Name, out var known) && !known.All(char.IsAsciiHexDigit))
+            {
+                // Kept as it is or not at all: a password nobody learns would lock the role's users out.
+                throw new InvalidOperationException($"The password given for role {RoleOf(manifest)} is not one provisioning made (hexadecimal); drop the role or give it a hexadecimal password to provision it again.");
+            }
+
+            var password = known ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
             if (!knownPasswords.ContainsKey(manifest.Name) && await ExistsAsync(connection, role, cancellationToken).ConfigureAwait(false))
             {
                 throw new InvalidOperationException($"Role {role} exists and its password is not known here: give it (ConnectionStrings:{manifest.Name}) or drop the role to provision it again.");
@@ -72,6 +76,10 @@ public static class ModuleRoles
                 BEGIN
                   IF to_regclass('{schema}."__ef_migrations_history"') IS NOT NULL THEN
                     EXECUTE 'REVOKE ALL ON TABLE {schema}."__ef_migrations_history" FROM {quotedRole}';
+                  END IF;
+                  -- Hangfire's version table: read, never written (the owner's upgrades depend on it)
+                  IF to_regclass('{schema}."schema"') IS NOT NULL THEN
+                    EXECUTE 'REVOKE INSERT, UPDATE, DELETE ON TABLE {schema}."schema" FROM {quotedRole}';
                   END IF;
                 END $$;
                 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quotedRole};

@@ -82,7 +82,7 @@ public static class ModuleServiceCollectionExtensions
 
         services.AddSingleton(new ModuleDatabases(databases));
         // LISTEN needs no rights on any table: on a hosted module's connection (its own role, where provisioned).
-        var listening = databases.FirstOrDefault()?.ConnectionString ?? sharedConnection;
+        var listening = databases.FirstOrDefault()?.ConnectionString ?? configuration.GetConnectionString(ModuleRoles.Access.Name) ?? sharedConnection;
         services.AddSingleton(sp => new NotificationListener(listening, sp.GetRequiredService<MessagingSignals>(), sp.GetRequiredService<ILogger<NotificationListener>>()));
         services.AddSingleton<IHostedService>(sp => new MessagingWorkers(sp));
         return registry;

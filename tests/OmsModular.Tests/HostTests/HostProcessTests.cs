@@ -309,27 +309,6 @@ public sealed class HostProcessTests
             var registered = (string?)await recurring.ExecuteScalarAsync() ?? string.Empty;
             Assert.Contains("messaging-retention-pricing", registered, StringComparison.Ordinal);
             Assert.DoesNotContain("orders-time-out-pending", registered, StringComparison.Ordinal); // Orders is not hosted: its jobs are not registered here
-            // The running Host holds no connection as the cluster's owner: the key store, Hangfire and the
-            // listener connect as roles too (the owner only migrated and provisioned). A role sees the other
-            // sessions' user, application and database (not their backend type): the server's own background
-            // processes have no database.
-            await using (var sessions = new NpgsqlCommand(
-                             "SELECT coalesce(string_agg(DISTINCT usename || '/' || coalesce(application_name, ''), ', '), '') FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND usename = 'oms'",
-                             connection))
-            {
-                Assert.Equal(string.Empty, (string)(await sessions.ExecuteScalarAsync())!);
-            }
-
-            await using (var jobs = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE usename = 'oms_hangfire' AND application_name = 'oms-jobs'", connection))
-            {
-                Assert.True((long)(await jobs.ExecuteScalarAsync())! > 0, "Hangfire connects as oms_hangfire");
-            }
-
-            await using (var keys = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE usename = 'oms_access' AND application_name = 'oms-access'", connection))
-            {
-                Assert.True((long)(await keys.ExecuteScalarAsync())! > 0, "the API-key store connects as oms_access");
-            }
-
             await connection.CloseAsync();
             NpgsqlConnection.ClearAllPools();
             Assert.Equal(0, await host.StopAsync(TimeSpan.FromSeconds(60)));
