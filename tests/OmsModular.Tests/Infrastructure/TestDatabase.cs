@@ -51,7 +51,8 @@ public static class TestDatabase
             Directory = _directory,
             Database = "oms_test",
             FastUnsafe = true,
-            Settings = new Dictionary<string, string> { ["max_connections"] = "300", ["shared_buffers"] = "256MB" },
+            // Room for the in-process Host and, beside it, the topology tests' processes (eight Hosts apart take about 200).
+            Settings = new Dictionary<string, string> { ["max_connections"] = "1000", ["shared_buffers"] = "256MB" },
         });
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
 
