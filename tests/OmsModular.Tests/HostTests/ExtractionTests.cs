@@ -259,11 +259,5 @@ public sealed class ExtractionTests
     private static Task<long> UndispatchedAsync(string database, string wireName) =>
         CountAsync(database, $"SELECT count(*) FROM orders.outbox_messages WHERE dispatched_at IS NULL AND message_type = '{wireName}'");
 
-    private static async Task<long> CountAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private static Task<long> CountAsync(string database, string sql) => OrderSuite.CountAsync(database, sql);
 }

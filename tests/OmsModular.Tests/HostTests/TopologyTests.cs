@@ -201,7 +201,7 @@ internal static class OrderSuite
     /// <param name="pricingProcess">the process hosting Pricing (messaging administration is per process)</param>
     public static async Task RunAsync(Topology setup, HttpClient orders, HttpClient inventory, HttpClient pricingProcess)
     {
-        // Happy path, a split across nodes is the routing's choice; a pickup; a declined payment; a SKU nobody stocks.
+        // Happy path; a pickup; a declined payment; a SKU nobody stocks.
         var happy = await PlaceAsync(orders, [Order("DEMO-0101"), Order("DEMO-0102", quantity: 2)]);
         var pickup = await PlaceAsync(orders, [Order("DEMO-0103", pickup: "STORE-BER-MITTE", quantity: 1)]);
         var declined = await PlaceAsync(orders, [Order("DEMO-0104", token: "sandbox-decline")]);
@@ -220,6 +220,20 @@ internal static class OrderSuite
         await WaitForAsync(orders, cancelled, "cancelled", TimeSpan.FromSeconds(60));
         var pickupStatus = (await StatusesAsync(orders, pickup)).Single();
         Assert.True(pickupStatus is "confirmed" or "rejected", pickupStatus); // the store may not stock it; either way it settles
+
+        // A split: two SKUs each stocked at one warehouse only, so the order ships from two nodes.
+        foreach (var node in new[] { "WH-BER", "WH-HAM", "WH-MUC", "STORE-BER-MITTE", "STORE-KOELN" })
+        {
+            foreach (var (sku, at) in new[] { ("DEMO-0171", "WH-BER"), ("DEMO-0172", "WH-MUC") })
+            {
+                using var level = await inventory.PutAsJsonAsync($"/api/v1/inventory/stock/{sku}/{node}", new { onHand = node == at ? 5 : 0 });
+                Assert.True(level.IsSuccessStatusCode, await level.Content.ReadAsStringAsync());
+            }
+        }
+
+        var split = await PlaceAsync(orders, [Order([("DEMO-0171", 1), ("DEMO-0172", 1)])]);
+        await WaitForAsync(orders, split, "confirmed", TimeSpan.FromSeconds(60));
+        Assert.Equal(2, await CountAsync(setup.Database, $"SELECT count(DISTINCT node_code) FROM fulfillment.fulfilment_orders WHERE order_id = '{split[0]}'"));
 
         // Idempotent capture: the same key answers the same order, and places nothing more.
         var body = Order("DEMO-0105");
@@ -246,7 +260,7 @@ internal static class OrderSuite
         Assert.Equal(10, statuses.Count(s => s == "confirmed"));
         Assert.Equal(90, statuses.Count(s => s == "rejected"));
 
-        await Invariants.AssertHoldAsync(setup.Database, [.. happy, .. pickup, .. declined, .. outOfStock, .. released, .. cancelled, .. first, .. stormIds]);
+        await Invariants.AssertHoldAsync(setup.Database, [.. happy, .. pickup, .. declined, .. outOfStock, .. released, .. cancelled, .. split, .. first, .. stormIds]);
         await DeadLetterAndReplayAsync(setup, pricingProcess, cancelled[0]);
     }
 
@@ -309,6 +323,15 @@ internal static class OrderSuite
         await batch.ExecuteNonQueryAsync();
     }
 
+    /// <summary>One count from the topology's database (a test tool may read every schema).</summary>
+    public static async Task<long> CountAsync(string database, string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     private static async Task<int> StatusOfAsync(string database, Guid messageId)
     {
         await using var connection = new Npgsql.NpgsqlConnection(database);
@@ -317,7 +340,10 @@ internal static class OrderSuite
         return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public static object Order(string sku, int quantity = 1, string token = "sandbox-approve", string? pickup = null)
+    public static object Order(string sku, int quantity = 1, string token = "sandbox-approve", string? pickup = null) =>
+        Order([(sku, quantity)], token, pickup);
+
+    public static object Order((string Sku, int Quantity)[] items, string token = "sandbox-approve", string? pickup = null)
     {
         var customer = TestData.Unique("suite");
         return new
@@ -325,7 +351,7 @@ internal static class OrderSuite
             channel = "web",
             customer = new { id = customer, email = $"{customer}@example.com", name = "Ada Lovelace" },
             currency = "EUR",
-            lines = new[] { new { sku, quantity } },
+            lines = items.Select(i => new { sku = i.Sku, quantity = i.Quantity }).ToArray(),
             shippingAddress = new { name = "Ada Lovelace", lines = new[] { "Unter den Linden 1" }, city = "Berlin", postalCode = "10117", countryCode = "DE", latitude = 52.517, longitude = 13.389 },
             delivery = pickup is null ? (object)new { method = "ship", serviceLevel = "standard" } : new { method = "pickup", pickupLocation = pickup },
             payment = new { method = "card", token },
