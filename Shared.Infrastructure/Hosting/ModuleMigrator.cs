@@ -35,35 +35,13 @@ public static class ModuleMigrator
             && Microsoft.Extensions.Configuration.ConfigurationExtensions.GetConnectionString(services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(), ModuleServiceCollectionExtensions.ConnectionStringName) is { } shared)
         {
             // A gateway hosts no module but authenticates: it needs the API-key store.
-            await using var lockConnection = new NpgsqlConnection(shared);
-            await lockConnection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using (var acquire = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", lockConnection) { CommandTimeout = 0 }) // waits for other processes' migrations, however long
-            {
-                await acquire.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            try
-            {
-                await gatewayKeys.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                await ReleaseAsync(lockConnection).ConfigureAwait(false);
-            }
-
+            await WithMigrationLockAsync(shared, () => gatewayKeys.MigrateAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
             return;
         }
 
         foreach (var group in registry.Hosted.GroupBy(m => databases.For(m.Name).ConnectionString))
         {
-            await using var lockConnection = new NpgsqlConnection(group.Key);
-            await lockConnection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using (var acquire = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", lockConnection) { CommandTimeout = 0 }) // waits for other processes' migrations, however long
-            {
-                await acquire.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            try
+            await WithMigrationLockAsync(group.Key, async () =>
             {
                 if (services.GetService<Access.ApiKeys>() is { } keys && group.Key == databases.For(registry.Hosted.First().Name).ConnectionString)
                 {
@@ -81,11 +59,7 @@ public static class ModuleMigrator
                         await db.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
                     }
                 }
-            }
-            finally
-            {
-                await ReleaseAsync(lockConnection).ConfigureAwait(false);
-            }
+            }, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using RabbitMQ.Client;
 
 namespace OmsModular.Tests.Infrastructure;
@@ -103,10 +101,10 @@ public static class TestBroker
                 throw new InvalidOperationException("rabbitmq-server is not installed: run scripts/prerequisites.sh (or set " + UriVariable + ").");
             }
 
-            RemoveLeftovers();
+            TestFolders.RemoveLeftovers("oms-test-rmq-");
             var directory = Path.Combine(Path.GetTempPath(), $"oms-test-rmq-{Environment.ProcessId}-{Guid.NewGuid():N}");
             Directory.CreateDirectory(Path.Combine(directory, "log"));
-            var node = new Node(directory, FreePort(), FreePort());
+            var node = new Node(directory, HostTests.HostProcess.FreePort(), HostTests.HostProcess.FreePort());
             await File.WriteAllTextAsync(Path.Combine(directory, "rabbitmq.conf"), $"""
                 listeners.tcp.default = 127.0.0.1:{node._port}
                 disk_free_limit.absolute = 1MB
@@ -221,48 +219,9 @@ public static class TestBroker
         /// <summary>A shell command that signals this node's Erlang VM, found by the node name in its environment (it is not on its command line).</summary>
         public string ShellKill(string signal) =>
             $"for p in $(pgrep -x beam.smp); do grep -qz '^RABBITMQ_NODENAME={NodeName}$' /proc/$p/environ 2>/dev/null && kill -{signal} $p; done";
-
-        private static void RemoveLeftovers()
-        {
-            foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), "oms-test-rmq-*"))
-            {
-                var parts = Path.GetFileName(directory).Split('-');
-                if (parts.Length > 3 && int.TryParse(parts[3], out var pid) && !Exists(pid))
-                {
-                    try
-                    {
-                        Directory.Delete(directory, recursive: true);
-                    }
-                    catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-                    {
-                        // left for the OS to clean /tmp
-                    }
-                }
-            }
-        }
-
-        private static bool Exists(int pid)
-        {
-            try
-            {
-                using var process = Process.GetProcessById(pid);
-                return !process.HasExited;
-            }
-            catch (ArgumentException)
-            {
-                return false;
-            }
-        }
     }
 
     private static bool IsRoot => Environment.UserName == "root";
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static async Task ExecAsync(string file, params string[] arguments)
     {

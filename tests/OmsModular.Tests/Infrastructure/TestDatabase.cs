@@ -44,7 +44,7 @@ public static class TestDatabase
             return external;
         }
 
-        RemoveLeftovers();
+        TestFolders.RemoveLeftovers("oms-test-pg-");
         _directory = Path.Combine(Path.GetTempPath(), $"oms-test-pg-{Environment.ProcessId}-{Guid.NewGuid():N}");
         _embedded = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
         {
@@ -65,51 +65,13 @@ public static class TestDatabase
         return _embedded.ConnectionString;
     }
 
-    /// <summary>Clusters of earlier runs whose process is gone (a killed run cannot clean up).</summary>
-    private static void RemoveLeftovers()
-    {
-        foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), "oms-test-pg-*"))
-        {
-            var parts = Path.GetFileName(directory).Split('-');
-            if (parts.Length > 3 && int.TryParse(parts[3], out var pid) && !ProcessExists(pid))
-            {
-                TryDelete(directory);
-            }
-        }
-    }
-
-    private static bool ProcessExists(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-        {
-            // left for the OS to clean /tmp
-        }
-    }
-
     private static void Stop()
     {
         NpgsqlConnection.ClearAllPools();
         _embedded?.StopAsync().GetAwaiter().GetResult();
         if (_directory is not null && Directory.Exists(_directory))
         {
-            TryDelete(_directory);
+            TestFolders.TryDelete(_directory);
         }
     }
 }
