@@ -18,6 +18,8 @@ public sealed class FulfillmentModule : IModule
         .UseDbContext<FulfillmentDbContext>()
         .Publishes<OrderRouted>()
         .Publishes<OrderRoutingFailed>()
+        .Publishes<ShipmentShipped>()
+        .Publishes<ShipmentDelivered>()
         .ConsumesInBatches<OrderPlaced, RouteOrder>("fulfillment.RouteOrder")
         .ConsumesInBatches<OrderReroutingRequested, RouteOrder>("fulfillment.RerouteOrder")
         .ConsumesInBatches<OrderConfirmed, CreateFulfilmentOrders>()

@@ -31,6 +31,7 @@ public sealed class InventoryModule : IModule
         .Handles<ConfirmReservationsBatch, IReadOnlyList<OrderReservations>, ReservationApi>()
         .ConsumesInBatches<OrderCancelled, ReleaseEndedOrders>("inventory.ReleaseEndedOrdersOnCancel")
         .ConsumesInBatches<OrderRejected, ReleaseEndedOrders>("inventory.ReleaseEndedOrdersOnReject")
+        .ConsumesInBatches<ShipmentShipped, TakeShippedStockOnShipment>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

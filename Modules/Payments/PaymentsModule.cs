@@ -23,12 +23,14 @@ public sealed class PaymentsModule : IModule
         .Publishes<PaymentAuthorized>()
         .Publishes<PaymentDeclined>()
         .Publishes<PaymentVoided>()
+        .Publishes<PaymentCaptured>()
         .Handles<AuthorizePayment, PaymentAuthorization, PaymentApi>()
         .Handles<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>, PaymentApi>()
         .Handles<GetPaymentTokenKey, PaymentTokenKey, PaymentTokenKeyApi>()
         .Handles<GetPaymentMethods, PaymentMethods, PaymentMethodsApi>()
         .ConsumesInBatches<OrderCancelled, VoidEndedOrders>("payments.VoidEndedOrdersOnCancel")
         .ConsumesInBatches<OrderRejected, VoidEndedOrders>("payments.VoidEndedOrdersOnReject")
+        .ConsumesInBatches<CaptureRequested, CaptureOnRequest>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

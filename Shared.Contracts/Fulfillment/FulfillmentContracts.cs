@@ -17,3 +17,25 @@ public sealed record OrderRoutingFailed(Guid OrderId, Guid DecisionId, string Re
 public sealed record FindNodes(IReadOnlyList<string> Codes) : IModuleRequest<FoundNodes>;
 
 public sealed record FoundNodes(IReadOnlyList<string> Codes);
+
+/// <summary>
+/// A shipment left a node: these lines (SKU, quantity) of the order, with the carrier, service and
+/// tracking. Each shipment is published once; its id names it everywhere (the capture of its share,
+/// the stock it takes out of the node).
+/// </summary>
+[IntegrationEvent("fulfillment.shipment-shipped", 1)]
+public sealed record ShipmentShipped(
+    Guid ShipmentId,
+    Guid OrderId,
+    Guid FulfilmentOrderId,
+    string Node,
+    IReadOnlyList<AllocatedLine> Lines,
+    string Carrier,
+    string Service,
+    string TrackingNumber,
+    string? TrackingUrl,
+    DateTimeOffset ShippedAt) : IIntegrationEvent;
+
+/// <summary>A shipment reached the customer (reported by the node, an operator or the carrier's tracking callback).</summary>
+[IntegrationEvent("fulfillment.shipment-delivered", 1)]
+public sealed record ShipmentDelivered(Guid ShipmentId, Guid OrderId, string Node, IReadOnlyList<AllocatedLine> Lines, DateTimeOffset DeliveredAt) : IIntegrationEvent;

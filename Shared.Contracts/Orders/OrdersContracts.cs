@@ -55,3 +55,35 @@ public sealed record OrderReroutingRequested(
     OrderDelivery Delivery,
     IReadOnlyList<string> ExcludedNodes,
     DateTimeOffset RequestedAt) : IIntegrationEvent;
+
+/// <summary>
+/// Orders decided that a shipment's share of the order total is due: Payments captures
+/// <see cref="Amount"/> under the order's authorisation, once per <see cref="CaptureId"/> (the
+/// shipment's id). The shares of an order add up to its total exactly; <see cref="Final"/> marks
+/// the last one (nothing is left to capture after it).
+/// </summary>
+[IntegrationEvent("orders.capture-requested", 1)]
+public sealed record CaptureRequested(Guid OrderId, Guid CaptureId, decimal Amount, string Currency, bool Final, DateTimeOffset RequestedAt) : IIntegrationEvent;
+
+/// <summary>A line of a customer-visible order event: the SKU and the quantity it concerns.</summary>
+public sealed record OrderEventLine(string Sku, int Quantity);
+
+/// <summary>
+/// A shipment of the order left (customer-visible): its lines, carrier and tracking, and the order's
+/// state after it (<c>partially-shipped</c> or <c>shipped</c>).
+/// </summary>
+[IntegrationEvent("orders.order-shipped", 1)]
+public sealed record OrderShipped(
+    Guid OrderId,
+    string OrderNumber,
+    Guid ShipmentId,
+    IReadOnlyList<OrderEventLine> Lines,
+    string Carrier,
+    string TrackingNumber,
+    string? TrackingUrl,
+    string OrderStatus,
+    DateTimeOffset ShippedAt) : IIntegrationEvent;
+
+/// <summary>A shipment of the order reached the customer (customer-visible); the order's state after it (<c>partially-delivered</c> or <c>delivered</c>).</summary>
+[IntegrationEvent("orders.order-delivered", 1)]
+public sealed record OrderDelivered(Guid OrderId, string OrderNumber, Guid ShipmentId, IReadOnlyList<OrderEventLine> Lines, string OrderStatus, DateTimeOffset DeliveredAt) : IIntegrationEvent;

@@ -55,3 +55,7 @@ public sealed record PaymentVoided(Guid PaymentId, Guid OrderId, string Reason) 
 public sealed record GetPaymentMethods : IModuleRequest<PaymentMethods>;
 
 public sealed record PaymentMethods(IReadOnlyList<string> Methods);
+
+/// <summary>A share of the order's total was captured under its authorisation (once per capture id); the order's captured total after it.</summary>
+[IntegrationEvent("payments.payment-captured", 1)]
+public sealed record PaymentCaptured(Guid PaymentId, Guid OrderId, Guid CaptureId, decimal Amount, decimal CapturedTotal, string Currency, string ProviderReference) : IIntegrationEvent;

@@ -35,15 +35,7 @@ internal sealed class CreateFulfilmentOrders(FulfillmentDbContext db, TimeProvid
                 .Deserialize<NodeAllocation[]>(MessageSerialization.Options)!;
             foreach (var allocation in allocations)
             {
-                db.FulfilmentOrders.Add(new FulfilmentOrder
-                {
-                    Id = Guid.CreateVersion7(),
-                    OrderId = orderId,
-                    NodeCode = allocation.Node,
-                    Status = FulfilmentOrderStatus.ReadyToPick,
-                    Lines = JsonSerializer.Serialize(allocation.Lines, MessageSerialization.Options),
-                    CreatedAt = clock.GetUtcNow(),
-                });
+                db.FulfilmentOrders.Add(FulfilmentOrder.Create(orderId, allocation.Node, allocation.Lines.Select(l => (l.Sku, l.Quantity)), clock.GetUtcNow()));
             }
         }
     }

@@ -67,24 +67,3 @@ internal sealed class RoutingDecision
     public DateTimeOffset DecidedAt { get; init; }
 }
 
-internal enum FulfilmentOrderStatus
-{
-    ReadyToPick,
-}
-
-/// <summary>What one node must pick and ship for a confirmed order.</summary>
-internal sealed class FulfilmentOrder
-{
-    public Guid Id { get; init; }
-
-    public Guid OrderId { get; init; }
-
-    public required string NodeCode { get; init; }
-
-    public FulfilmentOrderStatus Status { get; set; }
-
-    /// <summary>JSON: the allocated lines (SKU, quantity).</summary>
-    public required string Lines { get; init; }
-
-    public DateTimeOffset CreatedAt { get; init; }
-}

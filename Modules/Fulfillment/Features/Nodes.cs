@@ -11,6 +11,7 @@ using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.ReferenceData;
 using OmsModular.Shared.Infrastructure.Messaging;
 using OmsModular.Shared.Infrastructure.Access;
+using OmsModular.Modules.Fulfillment.Features.Shipping;
 
 namespace OmsModular.Modules.Fulfillment.Features;
 
@@ -23,10 +24,6 @@ internal sealed record PutNode(string Code, NodeRequest Node) : ICommand<NodeVie
 internal sealed record ListNodes : IQuery<IReadOnlyList<NodeView>>;
 
 internal sealed record GetRoutingDecisions(Guid OrderId) : IQuery<IReadOnlyList<RoutingDecisionView>>;
-
-internal sealed record GetFulfilmentOrders(Guid OrderId) : IQuery<IReadOnlyList<FulfilmentOrderView>>;
-
-internal sealed record FulfilmentOrderView(Guid Id, Guid OrderId, string Node, string Status, System.Text.Json.JsonElement Lines, DateTimeOffset CreatedAt);
 
 internal sealed record RoutingDecisionView(Guid Id, Guid OrderId, bool Success, string? FailureReason, string Strategy, int Attempts, System.Text.Json.JsonElement Explanation, DateTimeOffset DecidedAt);
 
@@ -49,14 +46,8 @@ internal sealed class PutNodeValidator : AbstractValidator<PutNode>
 internal sealed class NodeHandlers(FulfillmentDbContext db, TimeProvider clock) :
     ICommandHandler<PutNode, NodeView>,
     IQueryHandler<ListNodes, IReadOnlyList<NodeView>>,
-    IQueryHandler<GetRoutingDecisions, IReadOnlyList<RoutingDecisionView>>,
-    IQueryHandler<GetFulfilmentOrders, IReadOnlyList<FulfilmentOrderView>>
+    IQueryHandler<GetRoutingDecisions, IReadOnlyList<RoutingDecisionView>>
 {
-    public async ValueTask<IReadOnlyList<FulfilmentOrderView>> Handle(GetFulfilmentOrders query, CancellationToken cancellationToken) =>
-        (await db.FulfilmentOrders.AsNoTracking().Where(f => f.OrderId == query.OrderId).OrderBy(f => f.NodeCode).ToListAsync(cancellationToken))
-        .Select(f => new FulfilmentOrderView(f.Id, f.OrderId, f.NodeCode, f.Status.Kebab(),
-            System.Text.Json.JsonDocument.Parse(f.Lines).RootElement, f.CreatedAt))
-        .ToArray();
 
     public async ValueTask<NodeView> Handle(PutNode command, CancellationToken cancellationToken)
     {
@@ -95,7 +86,7 @@ internal sealed class NodeHandlers(FulfillmentDbContext db, TimeProvider clock) 
         new(n.Code, n.Name, n.Kind.ToString().ToLowerInvariant(), n.CountryCode, n.Latitude, n.Longitude, n.CanShip, n.CanPickup, n.DailyCapacity, n.Priority, n.Active);
 }
 
-/// <summary><c>/api/v1/fulfillment</c>: nodes and routing decisions.</summary>
+/// <summary><c>/api/v1/fulfillment</c>: nodes, routing decisions, fulfilment orders and shipments.</summary>
 internal static class FulfillmentEndpoints
 {
     public static void Map(IEndpointRouteBuilder endpoints)
@@ -110,11 +101,7 @@ internal static class FulfillmentEndpoints
             .WithName("ListNodes")
             .RequireScope(Scopes.FulfillmentRead)
             .WithSummary("Every fulfilment node.");
-        group.MapGet("/orders", async (Guid orderId, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new GetFulfilmentOrders(orderId), ct)))
-            .WithName("GetFulfilmentOrders")
-            .RequireScope(Scopes.FulfillmentRead)
-            .WithSummary("The fulfilment orders (one per node) of a confirmed order.");
+        ShippingEndpoints.Map(group);
         group.MapGet("/routing-decisions", async (Guid orderId, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetRoutingDecisions(orderId), ct)))
             .WithName("GetRoutingDecisions")

@@ -15,6 +15,8 @@ internal sealed class FulfillmentDbContext(DbContextOptions<FulfillmentDbContext
 
     public DbSet<FulfilmentOrder> FulfilmentOrders => Set<FulfilmentOrder>();
 
+    public DbSet<Shipment> Shipments => Set<Shipment>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(FulfillmentDbContext).Assembly);
 }

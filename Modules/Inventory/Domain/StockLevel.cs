@@ -28,6 +28,9 @@ internal enum MovementKind
     Correction,
     Reserve,
     Release,
+
+    /// <summary>A shipment left the location: on hand and reserved go down together.</summary>
+    Ship,
 }
 
 /// <summary>The stock ledger: every change of on-hand or reserved, with its cause.</summary>
@@ -59,6 +62,9 @@ internal enum ReservationStatus
     Confirmed,
     Released,
     Expired,
+
+    /// <summary>Every line left the location in shipments: nothing is held any more.</summary>
+    Shipped,
 }
 
 /// <summary>A reservation of an order's lines at one location; unique per (order, location).</summary>
@@ -90,6 +96,11 @@ internal sealed class ReservedLine
     public required string Sku { get; init; }
 
     public int Quantity { get; init; }
+
+    /// <summary>How much of the line has shipped; the reservation holds <see cref="Quantity"/> − <see cref="Shipped"/>.</summary>
+    public int Shipped { get; set; }
+
+    public int Held => Quantity - Shipped;
 }
 
 /// <summary>

@@ -355,7 +355,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
 
     private async Task EndAsync(Reservation reservation, ReservationStatus status, string reason, CancellationToken cancellationToken)
     {
-        var lines = reservation.Lines.OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray();
+        var lines = reservation.Lines.Where(l => l.Held > 0).OrderBy(l => l.Sku, StringComparer.Ordinal).ToArray(); // what has shipped is no longer held
         await using (var release = await db.CreateCommandAsync("""
             UPDATE inventory.stock_levels s SET reserved = greatest(0, s.reserved - r.quantity), updated_at = now()
             FROM unnest($2::text[], $3::int[]) AS r(sku, quantity)
@@ -364,7 +364,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         {
             release.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reservation.Location });
             release.Parameters.Add(new NpgsqlParameter { Value = lines.Select(l => l.Sku).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            release.Parameters.Add(new NpgsqlParameter { Value = lines.Select(l => l.Quantity).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            release.Parameters.Add(new NpgsqlParameter { Value = lines.Select(l => l.Held).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
             await release.ExecuteNonQueryAsync(cancellationToken);
         }
 
@@ -376,11 +376,11 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
             Sku = l.Sku,
             Location = reservation.Location,
             Kind = MovementKind.Release,
-            ReservedDelta = -l.Quantity,
+            ReservedDelta = -l.Held,
             Reference = reservation.OrderId.ToString(),
         }));
         db.Publish(
-            new StockReleased(reservation.Id, reservation.OrderId, reservation.Location, lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray(), reason),
+            new StockReleased(reservation.Id, reservation.OrderId, reservation.Location, lines.Select(l => new ReservationLine(l.Sku, l.Held)).ToArray(), reason),
             partitionKey: reservation.OrderId.ToString());
     }
 
@@ -390,25 +390,8 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
     private Task LockOrdersAsync(IEnumerable<Guid> orderIds, CancellationToken cancellationToken) =>
         db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
 
-    /// <summary>Locks (and reads) the stock rows of the given (location, SKU) pairs in one fixed order: location, then SKU.</summary>
-    private async Task<List<StockLevel>> LockStockAsync(IEnumerable<(string Location, string Sku)> rows, CancellationToken cancellationToken)
-    {
-        var keys = rows.Distinct().ToArray();
-        if (keys.Length == 0)
-        {
-            return [];
-        }
-
-        await using var select = await db.CreateCommandAsync($"""
-            SELECT {StockSql.Columns} FROM inventory.stock_levels
-            JOIN unnest($1::text[], $2::text[]) AS k(key_location, key_sku) ON location = k.key_location AND sku = k.key_sku
-            ORDER BY location, sku
-            FOR UPDATE OF stock_levels
-            """, cancellationToken);
-        select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Location).ToArray() });
-        select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Sku).ToArray() });
-        return await StockSql.ReadLevelsAsync(select, cancellationToken);
-    }
+    private Task<List<StockLevel>> LockStockAsync(IEnumerable<(string Location, string Sku)> rows, CancellationToken cancellationToken) =>
+        StockSql.LockAsync(db, rows, cancellationToken);
 }
 
 /// <summary>The Hangfire jobs that expire unconfirmed reservations: one delayed job per second of expiry times, and a minutely sweep.</summary>

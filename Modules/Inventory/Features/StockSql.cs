@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Npgsql;
 using OmsModular.Modules.Inventory.Domain;
+using OmsModular.Modules.Inventory.Persistence;
 using OmsModular.Shared.Contracts.Inventory;
 using static OmsModular.Shared.Infrastructure.Persistence.SqlParameters;
 
@@ -21,6 +22,26 @@ internal static class StockSql
         }
 
         return levels;
+    }
+
+    /// <summary>Locks (and reads) the stock rows of the given (location, SKU) pairs in one fixed order: location, then SKU.</summary>
+    public static async Task<List<StockLevel>> LockAsync(InventoryDbContext db, IEnumerable<(string Location, string Sku)> rows, CancellationToken cancellationToken)
+    {
+        var keys = rows.Distinct().ToArray();
+        if (keys.Length == 0)
+        {
+            return [];
+        }
+
+        await using var select = await db.CreateCommandAsync($"""
+            SELECT {Columns} FROM inventory.stock_levels
+            JOIN unnest($1::text[], $2::text[]) AS k(key_location, key_sku) ON location = k.key_location AND sku = k.key_sku
+            ORDER BY location, sku
+            FOR UPDATE OF stock_levels
+            """, cancellationToken);
+        select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Location).ToArray() });
+        select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Sku).ToArray() });
+        return await ReadLevelsAsync(select, cancellationToken);
     }
 
     public static StockLevel Read(DbDataReader reader) => new()

@@ -9,6 +9,20 @@ internal enum OrderStatus
     Confirmed,
     Rejected,
     Cancelled,
+
+    /// <summary>Some of the order has shipped, the rest has not yet.</summary>
+    PartiallyShipped,
+
+    /// <summary>Everything has shipped; nothing has arrived yet.</summary>
+    Shipped,
+
+    /// <summary>Everything has shipped and part of it has arrived.</summary>
+    PartiallyDelivered,
+
+    Delivered,
+
+    /// <summary>Delivered, and the return window has closed.</summary>
+    Completed,
 }
 
 internal enum StepState
@@ -42,7 +56,12 @@ internal sealed class Order
     {
         [OrderStatus.Pending] = [OrderStatus.OnHold, OrderStatus.Confirmed, OrderStatus.Rejected, OrderStatus.Cancelled],
         [OrderStatus.OnHold] = [OrderStatus.Pending, OrderStatus.Rejected, OrderStatus.Cancelled],
-        [OrderStatus.Confirmed] = [],
+        [OrderStatus.Confirmed] = [OrderStatus.PartiallyShipped, OrderStatus.Shipped, OrderStatus.PartiallyDelivered, OrderStatus.Delivered],
+        [OrderStatus.PartiallyShipped] = [OrderStatus.Shipped, OrderStatus.PartiallyDelivered, OrderStatus.Delivered],
+        [OrderStatus.Shipped] = [OrderStatus.PartiallyDelivered, OrderStatus.Delivered],
+        [OrderStatus.PartiallyDelivered] = [OrderStatus.Delivered],
+        [OrderStatus.Delivered] = [OrderStatus.Completed],
+        [OrderStatus.Completed] = [],
         [OrderStatus.Rejected] = [],
         [OrderStatus.Cancelled] = [],
     };
@@ -126,6 +145,13 @@ internal sealed class Order
     /// <summary>Cancelled or rejected: no step changes it; Inventory and Payments release what it held on the end event.</summary>
     public bool HasEnded => Status is OrderStatus.Cancelled or OrderStatus.Rejected;
 
+    /// <summary>Confirmed, or further along (shipping, delivered): the pipeline's steps are behind it.</summary>
+    public bool IsConfirmed => Status is OrderStatus.Confirmed or OrderStatus.PartiallyShipped or OrderStatus.Shipped
+        or OrderStatus.PartiallyDelivered or OrderStatus.Delivered or OrderStatus.Completed;
+
+    /// <summary>The shipments of the order, as Fulfillment reported them, with the share of the total each one captures.</summary>
+    public List<OrderShipment> Shipments { get; init; } = [];
+
     /// <summary>Routed again after its stock was lost, its payment already authorised: only the confirmation is left.</summary>
     public bool IsReadyToConfirm =>
         Status == OrderStatus.Pending && Reservation == StepState.Done && Pricing == StepState.Done && PaymentStep == StepState.Done;
@@ -166,7 +192,7 @@ internal sealed class Order
     public bool ReservationMade(Guid decisionId, IReadOnlyList<FulfilmentAllocation> allocations, DateTimeOffset at)
     {
         var nodes = string.Join(", ", allocations.Select(a => a.Node));
-        if (HasEnded || Status == OrderStatus.Confirmed || Reservation != StepState.Pending)
+        if (HasEnded || IsConfirmed || Reservation != StepState.Pending)
         {
             Ignore("reserved", $"fulfilment at {nodes}; reservation step {Reservation.Kebab()}", at);
             return false;
@@ -185,7 +211,7 @@ internal sealed class Order
     /// <remarks>On an order that ended meanwhile the step is marked failed (true of it) but nothing else changes.</remarks>
     public bool ReservationFailed(Guid decisionId, string reason, string detail, DateTimeOffset at)
     {
-        if (Status == OrderStatus.Confirmed || Reservation != StepState.Pending)
+        if (IsConfirmed || Reservation != StepState.Pending)
         {
             Ignore($"routing failed: {reason}", detail, at);
             return false;
@@ -205,7 +231,7 @@ internal sealed class Order
     /// <summary>The order was priced. False (recorded as ignored) when the step no longer applies.</summary>
     public bool PricedAt(decimal total, decimal taxTotal, decimal shippingGross, decimal discountTotal, IEnumerable<AppliedDiscount> discounts, IEnumerable<CouponResult> coupons, string detail, DateTimeOffset at)
     {
-        if (HasEnded || Status == OrderStatus.Confirmed || Pricing != StepState.Pending)
+        if (HasEnded || IsConfirmed || Pricing != StepState.Pending)
         {
             Ignore("priced", detail, at);
             return false;
@@ -225,7 +251,7 @@ internal sealed class Order
     /// <remarks>On an order that ended meanwhile the step is marked failed (true of it) but nothing else changes.</remarks>
     public bool PricingFailed(string detail, DateTimeOffset at)
     {
-        if (Status == OrderStatus.Confirmed || Pricing != StepState.Pending)
+        if (IsConfirmed || Pricing != StepState.Pending)
         {
             Ignore("pricing failed", detail, at);
             return false;
@@ -300,6 +326,107 @@ internal sealed class Order
         return (lines, excluded);
     }
 
+    /// <summary>
+    /// A shipment left: its lines' shipped quantities go up, the order moves to partially-shipped or
+    /// shipped, and the share of the total it captures is returned (null, recorded as ignored, when
+    /// the shipment was recorded before or the order is not confirmed). The share is each line's
+    /// gross (its discounts allocated already) in proportion to the units shipped, rounded so that a
+    /// line's shares add up to its gross, plus the shipping charge on the first shipment; the
+    /// shipment that ships the last unit captures exactly what is left of the total.
+    /// </summary>
+    public (decimal Amount, bool Final)? Ship(Guid shipmentId, string node, IReadOnlyList<(string Sku, int Quantity)> lines, string carrier, string trackingNumber, string? trackingUrl, DateTimeOffset shippedAt, DateTimeOffset at)
+    {
+        if (Shipments.Any(s => s.ShipmentId == shipmentId))
+        {
+            Ignore("shipped", $"shipment {shipmentId} recorded before", at);
+            return null;
+        }
+
+        if (!IsConfirmed || Status == OrderStatus.Completed)
+        {
+            Ignore("shipped", $"shipment {shipmentId} from {node}", at);
+            return null;
+        }
+
+        var digits = OmsModular.Shared.Infrastructure.ReferenceData.Currencies.MinorUnits(Currency);
+        var amount = Shipments.Count == 0 ? _shippingGross ?? 0m : 0m;
+        foreach (var (sku, quantity) in lines)
+        {
+            var line = Lines.FirstOrDefault(l => l.Sku == sku)
+                ?? throw new InvalidOperationException($"Shipment {shipmentId} carries {sku}, which order {Id} does not hold.");
+            var before = line.ShippedQuantity;
+            var after = Math.Min(line.Quantity, before + quantity);
+            var gross = line.Gross ?? 0m;
+            amount += Math.Round(gross * after / line.Quantity, digits, MidpointRounding.AwayFromZero)
+                      - Math.Round(gross * before / line.Quantity, digits, MidpointRounding.AwayFromZero);
+            line.ShippedQuantity = after;
+        }
+
+        var final = Lines.All(l => l.ShippedQuantity + l.CancelledQuantity >= l.Quantity);
+        if (final)
+        {
+            amount = (_total ?? 0m) - Shipments.Sum(s => s.CaptureAmount); // the last share: exactly what is left
+        }
+
+        Shipments.Add(new OrderShipment
+        {
+            ShipmentId = shipmentId,
+            Node = node,
+            Skus = lines.Select(l => l.Sku).ToList(),
+            Quantities = lines.Select(l => l.Quantity).ToList(),
+            Carrier = carrier,
+            TrackingNumber = trackingNumber,
+            TrackingUrl = trackingUrl,
+            CaptureAmount = amount,
+            ShippedAt = shippedAt,
+        });
+        Record("shipped", $"shipment {shipmentId} from {node} ({string.Join(", ", lines.Select(l => $"{l.Quantity} × {l.Sku}"))}) with {carrier} {trackingNumber}; capture {amount} {Currency}{(final ? " (final)" : string.Empty)}", at);
+        MoveToFulfilmentState(at);
+        return (amount, final);
+    }
+
+    /// <summary>A shipment arrived; false (recorded as ignored) when it is unknown or was delivered before.</summary>
+    public bool Deliver(Guid shipmentId, DateTimeOffset deliveredAt, DateTimeOffset at)
+    {
+        var shipment = Shipments.FirstOrDefault(s => s.ShipmentId == shipmentId);
+        if (shipment is null || shipment.DeliveredAt is not null)
+        {
+            Ignore("delivered", $"shipment {shipmentId} {(shipment is null ? "unknown" : "delivered before")}", at);
+            return false;
+        }
+
+        shipment.DeliveredAt = deliveredAt;
+        foreach (var line in shipment.Lines)
+        {
+            var orderLine = Lines.First(l => l.Sku == line.Sku);
+            orderLine.DeliveredQuantity = Math.Min(orderLine.ShippedQuantity, orderLine.DeliveredQuantity + line.Quantity);
+        }
+
+        Record("delivered", $"shipment {shipmentId} ({string.Join(", ", shipment.Lines.Select(l => $"{l.Quantity} × {l.Sku}"))})", at);
+        MoveToFulfilmentState(at);
+        return true;
+    }
+
+    /// <summary>The state the lines' quantities say: partially-shipped, shipped, partially-delivered or delivered.</summary>
+    private void MoveToFulfilmentState(DateTimeOffset at)
+    {
+        var open = Lines.Where(l => l.Quantity > l.CancelledQuantity).ToArray();
+        var next = open.Any(l => l.ShippedQuantity + l.CancelledQuantity < l.Quantity) ? (open.Any(l => l.ShippedQuantity > 0) ? OrderStatus.PartiallyShipped : OrderStatus.Confirmed)
+            : open.All(l => l.DeliveredQuantity + l.CancelledQuantity >= l.Quantity) ? OrderStatus.Delivered
+            : open.Any(l => l.DeliveredQuantity > 0) ? OrderStatus.PartiallyDelivered
+            : OrderStatus.Shipped;
+        if (next != Status)
+        {
+            MoveTo(next, null, next switch
+            {
+                OrderStatus.PartiallyShipped => "part of the order shipped",
+                OrderStatus.Shipped => "everything shipped",
+                OrderStatus.PartiallyDelivered => "part of the order delivered",
+                _ => "everything delivered",
+            }, at);
+        }
+    }
+
     /// <summary>Rejects the order; false (recorded as ignored) when it had ended already.</summary>
     public bool Reject(string reason, string detail, DateTimeOffset at)
     {
@@ -365,6 +492,40 @@ internal sealed class OrderLine
     public decimal? Tax { get; set; }
 
     public decimal? Gross { get; set; }
+
+    public int ShippedQuantity { get; set; }
+
+    public int DeliveredQuantity { get; set; }
+
+    /// <summary>Units of the line cancelled after capture (order changes); none are shipped.</summary>
+    public int CancelledQuantity { get; set; }
+}
+
+/// <summary>A shipment of the order as Fulfillment reported it, with the share of the total it captures.</summary>
+internal sealed class OrderShipment
+{
+    public Guid ShipmentId { get; init; }
+
+    public required string Node { get; init; }
+
+    /// <summary>The SKUs shipped, one per line (with <see cref="Quantities"/> at the same positions).</summary>
+    public List<string> Skus { get; init; } = [];
+
+    public List<int> Quantities { get; init; } = [];
+
+    public IEnumerable<(string Sku, int Quantity)> Lines => Skus.Zip(Quantities);
+
+    public required string Carrier { get; init; }
+
+    public required string TrackingNumber { get; init; }
+
+    public string? TrackingUrl { get; init; }
+
+    public decimal CaptureAmount { get; init; }
+
+    public DateTimeOffset ShippedAt { get; init; }
+
+    public DateTimeOffset? DeliveredAt { get; set; }
 }
 
 /// <summary>A promotion that changed the order's price.</summary>

@@ -50,6 +50,7 @@ internal sealed record OrderView(
     Guid? RoutingDecisionId,
     string? RoutingDecisionUrl,
     IReadOnlyList<FulfilmentView> Fulfilment,
+    IReadOnlyList<OrderShipmentView> Shipments,
     IReadOnlyList<TimelineView> Timeline);
 
 /// <summary>A node the order ships from (or is picked up at), with its lines and distance to the destination.</summary>
@@ -59,7 +60,13 @@ internal sealed record FulfilmentView(string Node, double? DistanceKm, IReadOnly
 internal sealed record OrderSteps(string Reservation, string Pricing, string Payment);
 
 /// <summary>A line; the prices are set once the order is priced (discount in the price list's terms, net or gross).</summary>
-internal sealed record OrderLineView(int LineNumber, string Sku, int Quantity, decimal? MarketplaceUnitPrice, decimal? UnitPrice, decimal? Discount, decimal? Net, decimal? Tax, decimal? Gross);
+internal sealed record OrderLineView(int LineNumber, string Sku, int Quantity, decimal? MarketplaceUnitPrice, decimal? UnitPrice, decimal? Discount, decimal? Net, decimal? Tax, decimal? Gross, LineQuantities Quantities);
+
+/// <summary>Where a line's units are: ordered, cancelled, shipped and delivered.</summary>
+internal sealed record LineQuantities(int Ordered, int Cancelled, int Shipped, int Delivered);
+
+/// <summary>A shipment of the order: node, lines, carrier and tracking, the share of the total it captures, and when it left and arrived.</summary>
+internal sealed record OrderShipmentView(Guid ShipmentId, string Node, IReadOnlyList<AllocatedLine> Lines, string Carrier, string TrackingNumber, string? TrackingUrl, decimal CaptureAmount, DateTimeOffset ShippedAt, DateTimeOffset? DeliveredAt);
 
 internal sealed record DiscountView(string Code, string Name, string Kind, decimal Amount, string? CouponCode);
 
@@ -171,7 +178,8 @@ internal static class OrderViews
         o.ExternalOrderId,
         new OrderCustomer(o.Customer.Id, o.Customer.Email, o.Customer.Name),
         o.Currency,
-        o.Lines.OrderBy(l => l.LineNumber).Select(l => new OrderLineView(l.LineNumber, l.Sku, l.Quantity, l.MarketplaceUnitPrice, l.UnitPrice, l.Discount, l.Net, l.Tax, l.Gross)).ToArray(),
+        o.Lines.OrderBy(l => l.LineNumber).Select(l => new OrderLineView(l.LineNumber, l.Sku, l.Quantity, l.MarketplaceUnitPrice, l.UnitPrice, l.Discount, l.Net, l.Tax, l.Gross,
+            new LineQuantities(l.Quantity, l.CancelledQuantity, l.ShippedQuantity, l.DeliveredQuantity))).ToArray(),
         new OrderAddress(o.ShippingAddress.Name, o.ShippingAddress.Lines, o.ShippingAddress.City, o.ShippingAddress.PostalCode, o.ShippingAddress.CountryCode,
             o.ShippingAddress.Latitude, o.ShippingAddress.Longitude),
         new OrderDelivery(o.Delivery.Method, o.Delivery.ServiceLevel, o.Delivery.PickupLocation),
@@ -188,5 +196,7 @@ internal static class OrderViews
         o.RoutingDecisionId,
         o.RoutingDecisionId is null ? null : $"/api/v1/fulfillment/routing-decisions?orderId={o.Id}",
         o.Fulfilment.Select(f => new FulfilmentView(f.Node, f.DistanceKm, f.Lines.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray())).ToArray(),
+        o.Shipments.OrderBy(s => s.ShippedAt).Select(s => new OrderShipmentView(s.ShipmentId, s.Node, s.Lines.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray(),
+            s.Carrier, s.TrackingNumber, s.TrackingUrl, s.CaptureAmount, s.ShippedAt, s.DeliveredAt)).ToArray(),
         o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.Kebab(), t.Reason, t.Cause, t.Actor)).ToArray());
 }

@@ -8,6 +8,12 @@ internal enum PaymentStatus
 
     /// <summary>The provider was asked and did not answer: whether it authorised is not known yet (asked again with the same key).</summary>
     Unknown,
+
+    /// <summary>Part of the authorisation is captured (shipments so far); the rest is still held.</summary>
+    PartiallyCaptured,
+
+    /// <summary>The whole order total is captured.</summary>
+    Captured,
 }
 
 /// <summary>The payment of one order (one authorisation per order).</summary>
@@ -31,7 +37,33 @@ internal sealed class Payment
 
     public string? DeclineReason { get; set; }
 
+    /// <summary>What has been captured so far (the sum of the captures).</summary>
+    public decimal CapturedAmount { get; set; }
+
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Authorised, and part or none of it captured: captures can still be made.</summary>
+    public bool CanCapture => Status is PaymentStatus.Authorized or PaymentStatus.PartiallyCaptured;
+}
+
+/// <summary>One capture of a share of the order's total, named by the id Orders gave it (a shipment's id).</summary>
+internal sealed class Capture
+{
+    public Guid Id { get; init; }
+
+    public Guid PaymentId { get; init; }
+
+    public Guid OrderId { get; init; }
+
+    public decimal Amount { get; init; }
+
+    public required string Currency { get; init; }
+
+    public bool Final { get; init; }
+
+    public required string ProviderReference { get; init; }
+
+    public DateTimeOffset CapturedAt { get; init; }
 }
 
 /// <summary>The payment ledger: every money movement or attempt, in order.</summary>

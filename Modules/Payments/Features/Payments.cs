@@ -11,6 +11,7 @@ using OmsModular.Modules.Payments.Persistence;
 using OmsModular.Modules.Payments.Providers;
 using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Infrastructure.ModuleApi;
+using OmsModular.Shared.Infrastructure.Messaging;
 using Polly;
 using Polly.Registry;
 using OmsModular.Shared.Infrastructure.Access;
@@ -30,7 +31,8 @@ internal sealed record AuthorizePaymentBatchCommand(IReadOnlyList<AuthorizePayme
 
 internal sealed record GetPaymentLedger(Guid OrderId) : IQuery<PaymentLedgerView>;
 
-internal sealed record PaymentLedgerView(Guid OrderId, string? Status, decimal? Amount, string? Currency, IReadOnlyList<LedgerEntryView> Entries);
+/// <summary>An order's payment: the authorised amount, what is captured of it, and every ledger entry.</summary>
+internal sealed record PaymentLedgerView(Guid OrderId, string? Status, decimal? Amount, string? Currency, decimal Captured, IReadOnlyList<LedgerEntryView> Entries);
 
 internal sealed record LedgerEntryView(string Kind, decimal Amount, string Currency, string? ProviderReference, string? Note, DateTimeOffset At);
 
@@ -91,14 +93,14 @@ internal sealed class PaymentHandlers(
 
     private static PaymentState State(PaymentStatus status) => status switch
     {
-        PaymentStatus.Authorized => PaymentState.Authorized,
+        PaymentStatus.Authorized or PaymentStatus.PartiallyCaptured or PaymentStatus.Captured => PaymentState.Authorized,
         PaymentStatus.Declined => PaymentState.Declined,
         PaymentStatus.Unknown => PaymentState.Unavailable,
         _ => PaymentState.Voided,
     };
 
     /// <summary>The provider failures that mean "not reached, or no answer": worth asking again with the same key.</summary>
-    private static bool IsUnavailable(Exception exception) =>
+    internal static bool IsUnavailable(Exception exception) =>
         exception is ProviderUnavailableException or TimeoutException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException;
 
     /// <summary>The orders among these whose end Payments has recorded.</summary>
@@ -283,9 +285,10 @@ internal sealed class PaymentHandlers(
         var entries = await db.Ledger.AsNoTracking().Where(e => e.OrderId == query.OrderId).OrderBy(e => e.Id).ToListAsync(cancellationToken);
         return new PaymentLedgerView(
             query.OrderId,
-            payment?.Status.ToString().ToLowerInvariant(),
+            payment?.Status.Kebab(),
             payment?.Amount,
             payment?.Currency,
+            payment?.CapturedAmount ?? 0m,
             entries.Select(e => new LedgerEntryView(e.Kind, e.Amount, e.Currency, e.ProviderReference, e.Note, e.At)).ToArray());
     }
 }
@@ -331,5 +334,5 @@ internal static class PaymentEndpoints
             .MapGet("/", async (Guid orderId, ISender sender, CancellationToken ct) => TypedResults.Ok(await sender.Send(new GetPaymentLedger(orderId), ct)))
             .WithName("GetPaymentLedger")
             .RequireScope(Scopes.PaymentsRead)
-            .WithSummary("The payment of an order and its ledger (authorisations, declines, voids).");
+            .WithSummary("The payment of an order, what is captured of it, and its ledger (authorisations, declines, captures, voids).");
 }

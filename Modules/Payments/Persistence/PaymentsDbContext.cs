@@ -14,6 +14,8 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
 
     public DbSet<EndedOrder> EndedOrders => Set<EndedOrder>();
 
+    public DbSet<Capture> Captures => Set<Capture>();
+
     public DbSet<TokenKey> TokenKeys => Set<TokenKey>();
 
     protected override void ConfigureModule(ModelBuilder modelBuilder)
@@ -29,6 +31,16 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
         payment.Property(p => p.Status).HasConversion<string>().HasMaxLength(20);
         payment.Property(p => p.ProviderReference).HasMaxLength(100);
         payment.Property(p => p.DeclineReason).HasMaxLength(100);
+        payment.Property(p => p.CapturedAmount).HasPrecision(19, 4);
+
+        var capture = modelBuilder.Entity<Capture>();
+        capture.ToTable("captures");
+        capture.HasKey(c => c.Id);
+        capture.Property(c => c.Id).ValueGeneratedNever();
+        capture.HasIndex(c => c.OrderId);
+        capture.Property(c => c.Amount).HasPrecision(19, 4);
+        capture.Property(c => c.Currency).HasMaxLength(3).IsFixedLength();
+        capture.Property(c => c.ProviderReference).HasMaxLength(100);
 
         var ledger = modelBuilder.Entity<LedgerEntry>();
         ledger.ToTable("ledger_entries");

@@ -5,10 +5,13 @@ namespace OmsModular.Testing;
 /// <summary>
 /// The money and stock invariants across modules, read from one snapshot of the database (a test
 /// tool: it reads every module's schema, which no module may). For each settled order:
-/// confirmed ⇒ exactly one live authorisation for the order's total and confirmed reservations
-/// for every line (nothing merely active); cancelled or rejected ⇒ nothing held, no live
+/// confirmed (or shipping, delivered) ⇒ exactly one live authorisation for the order's total and
+/// confirmed reservations for every unit not shipped yet (nothing merely active), and once every
+/// unit shipped the captures add up to the total; cancelled or rejected ⇒ nothing held, no live
 /// authorisation. Everywhere: at most one authorisation per order in the ledger and one void per
-/// voided payment; reserved = the sum of the holding reservations' lines; on hand − reserved ≥ 0.
+/// voided payment; the captures, the ledger's capture entries and the payment's captured amount
+/// agree and never exceed what was authorised; reserved = what the holding reservations' lines
+/// still hold (quantity − shipped); on hand − reserved ≥ 0.
 /// Orders still pending or on hold are counted, not judged. Shared by the tests and the load generator.
 /// </summary>
 public static class Invariants
@@ -38,16 +41,36 @@ public static class Invariants
             orders[row.Item1] = (row.Item2, row.Item3);
         }
 
-        var lines = new Dictionary<Guid, Dictionary<string, int>>();
-        await foreach (var (order, sku, quantity) in QueryAsync(connection, $"SELECT l.order_id, l.sku, l.quantity FROM orders.order_lines l JOIN orders.orders o ON o.id = l.order_id WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.GetInt32(2)), cancellationToken))
+        var lines = new Dictionary<Guid, Dictionary<string, int>>(); // what the order still has to ship: ordered − cancelled − shipped
+        var allShipped = new HashSet<Guid>();
+        await foreach (var (order, sku, quantity) in QueryAsync(connection, $"SELECT l.order_id, l.sku, l.quantity - l.cancelled_quantity - l.shipped_quantity FROM orders.order_lines l JOIN orders.orders o ON o.id = l.order_id WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.GetInt32(2)), cancellationToken))
         {
             Add(lines, order, sku, quantity);
         }
 
-        var payments = new Dictionary<Guid, (string Status, decimal Amount)>();
-        await foreach (var (order, status, amount) in QueryAsync(connection, $"SELECT p.order_id, p.status, p.amount FROM payments.payments p JOIN orders.orders o ON o.id = p.order_id WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.GetDecimal(2)), cancellationToken))
+        foreach (var (order, open) in lines)
         {
-            payments[order] = (status, amount);
+            if (open.Values.All(q => q == 0))
+            {
+                allShipped.Add(order);
+            }
+
+            foreach (var sku in open.Where(l => l.Value == 0).Select(l => l.Key).ToArray())
+            {
+                open.Remove(sku);
+            }
+        }
+
+        var payments = new Dictionary<Guid, (string Status, decimal Amount, decimal Captured)>();
+        await foreach (var (order, status, amount, captured) in QueryAsync(connection, $"SELECT p.order_id, p.status, p.amount, p.captured_amount FROM payments.payments p JOIN orders.orders o ON o.id = p.order_id WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.GetDecimal(2), r.GetDecimal(3)), cancellationToken))
+        {
+            payments[order] = (status, amount, captured);
+        }
+
+        var captures = new Dictionary<Guid, (int Count, decimal Amount)>();
+        await foreach (var (order, count, amount) in QueryAsync(connection, $"SELECT c.order_id, count(*)::int, sum(c.amount) FROM payments.captures c JOIN orders.orders o ON o.id = c.order_id WHERE {filter} GROUP BY 1", ids, r => (r.GetGuid(0), r.GetInt32(1), r.GetDecimal(2)), cancellationToken))
+        {
+            captures[order] = (count, amount);
         }
 
         var ledger = new Dictionary<Guid, Dictionary<string, int>>();
@@ -60,10 +83,10 @@ public static class Invariants
         await foreach (var (order, location, status, sku, quantity) in QueryAsync(
                            connection,
                            $"""
-                           SELECT r.order_id, r.location, r.status, l.sku, l.quantity
+                           SELECT r.order_id, r.location, r.status, l.sku, l.quantity - l.shipped
                            FROM inventory.reservations r JOIN inventory.reservation_lines l ON l.reservation_id = r.id
                            JOIN orders.orders o ON o.id = r.order_id
-                           WHERE r.status IN ('Active', 'Confirmed') AND {filter}
+                           WHERE r.status IN ('Active', 'Confirmed') AND l.quantity > l.shipped AND {filter}
                            """,
                            ids,
                            r => (r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4)),
@@ -76,9 +99,19 @@ public static class Invariants
         int confirmed = 0, ended = 0, inFlight = 0;
         foreach (var (id, (status, total)) in orders)
         {
-            var payment = payments.TryGetValue(id, out var p) ? p : default((string Status, decimal Amount)?);
-            var holding = held.GetValueOrDefault(id) ?? [];
+            var payment = payments.TryGetValue(id, out var p) ? p : default((string Status, decimal Amount, decimal Captured)?);
             var entries = ledger.GetValueOrDefault(id) ?? [];
+            var captured = captures.GetValueOrDefault(id);
+            if (captured.Count != entries.GetValueOrDefault("capture") || captured.Amount != (payment?.Captured ?? 0m))
+            {
+                violations.Add($"order {id}: {captured.Count} captures of {captured.Amount} but {entries.GetValueOrDefault("capture")} in the ledger and {payment?.Captured ?? 0m} on the payment");
+            }
+
+            if (payment is { } paid && paid.Captured > paid.Amount)
+            {
+                violations.Add($"order {id}: captured {paid.Captured}, more than the {paid.Amount} authorised");
+            }
+            var holding = held.GetValueOrDefault(id) ?? [];
             if (entries.GetValueOrDefault("authorize") > 1)
             {
                 violations.Add($"order {id}: {entries["authorize"]} authorisations in the ledger");
@@ -91,9 +124,14 @@ public static class Invariants
 
             switch (status)
             {
-                case "Confirmed":
+                case "Confirmed" or "PartiallyShipped" or "Shipped" or "PartiallyDelivered" or "Delivered" or "Completed":
                     confirmed++;
-                    if (payment is not { Status: "Authorized" } authorized || authorized.Amount != total)
+                    if (allShipped.Contains(id) && payment?.Captured != total)
+                    {
+                        violations.Add($"order {id}: everything shipped for {total} but {payment?.Captured} captured");
+                    }
+
+                    if (payment is not { Status: "Authorized" or "PartiallyCaptured" or "Captured" } authorized || authorized.Amount != total)
                     {
                         violations.Add($"order {id}: confirmed for {total} but its payment is {payment?.Status ?? "missing"} for {payment?.Amount}");
                     }
@@ -138,7 +176,7 @@ public static class Invariants
                            connection,
                            $"""
                            WITH holding AS (
-                               SELECT r.location, l.sku, sum(l.quantity)::int AS quantity
+                               SELECT r.location, l.sku, sum(l.quantity - l.shipped)::int AS quantity
                                FROM inventory.reservations r JOIN inventory.reservation_lines l ON l.reservation_id = r.id
                                WHERE r.status IN ('Active', 'Confirmed') GROUP BY 1, 2)
                            SELECT k.location, k.sku, coalesce(s.on_hand, 0), coalesce(s.reserved, 0), coalesce(h.quantity, 0)

@@ -26,4 +26,18 @@ internal static class Sandbox
         var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
         return (bool)type.GetMethod("Holds")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
     }
+
+    /// <summary>What the sandbox captured under the order's authorisation (all captures, whatever their keys).</summary>
+    public static decimal CapturedFor(IServiceProvider services, Guid orderId)
+    {
+        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
+        return (decimal)type.GetMethod("CapturedFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+    }
+
+    /// <summary>How often the sandbox was called with this idempotency key.</summary>
+    public static int CallsFor(IServiceProvider services, string key)
+    {
+        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
+        return (int)type.GetMethod("CallsFor")!.Invoke(services.GetRequiredService(type), [key])!;
+    }
 }

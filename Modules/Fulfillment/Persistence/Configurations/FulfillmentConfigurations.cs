@@ -51,5 +51,29 @@ internal sealed class FulfilmentOrderConfiguration : IEntityTypeConfiguration<Fu
         builder.Property(f => f.NodeCode).HasMaxLength(64);
         builder.Property(f => f.Status).HasConversion<string>().HasMaxLength(20);
         builder.Property(f => f.Lines).HasColumnType("jsonb");
+        builder.Property(f => f.WeightKg).HasPrecision(10, 3);
+        builder.Property(f => f.Version).IsRowVersion(); // PostgreSQL xmin: two steps of one fulfilment order never both win
+    }
+}
+
+internal sealed class ShipmentConfiguration : IEntityTypeConfiguration<Shipment>
+{
+    public void Configure(EntityTypeBuilder<Shipment> builder)
+    {
+        builder.ToTable("shipments");
+        builder.HasKey(s => s.Id);
+        builder.HasIndex(s => s.OrderId);
+        builder.HasIndex(s => new { s.FulfilmentOrderId, s.IdempotencyKey }).IsUnique();
+        builder.HasIndex(s => new { s.Carrier, s.TrackingNumber });
+        builder.Property(s => s.NodeCode).HasMaxLength(64);
+        builder.Property(s => s.Status).HasConversion<string>().HasMaxLength(20);
+        builder.Property(s => s.Carrier).HasMaxLength(50);
+        builder.Property(s => s.Service).HasMaxLength(50);
+        builder.Property(s => s.TrackingNumber).HasMaxLength(100);
+        builder.Property(s => s.TrackingUrl).HasMaxLength(500);
+        builder.Property(s => s.WeightKg).HasPrecision(10, 3);
+        builder.Property(s => s.Lines).HasColumnType("jsonb");
+        builder.Property(s => s.IdempotencyKey).HasMaxLength(200);
+        builder.Property(s => s.RequestHash).HasMaxLength(64);
     }
 }

@@ -418,6 +418,10 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
                                 .HasColumnType("integer")
                                 .HasColumnName("quantity");
 
+                            b1.Property<int>("Shipped")
+                                .HasColumnType("integer")
+                                .HasColumnName("shipped");
+
                             b1.Property<string>("Sku")
                                 .IsRequired()
                                 .HasMaxLength(64)

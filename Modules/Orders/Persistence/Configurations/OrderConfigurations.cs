@@ -90,7 +90,21 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             entry.Property(e => e.Actor).HasMaxLength(200);
             entry.Property(e => e.Cause).HasMaxLength(1000);
         });
+        builder.OwnsMany(o => o.Shipments, shipment =>
+        {
+            shipment.ToTable("order_shipments");
+            shipment.WithOwner().HasForeignKey("order_id");
+            shipment.HasKey(nameof(OrderShipment.ShipmentId));
+            shipment.Property(s => s.ShipmentId).ValueGeneratedNever();
+            shipment.Property(s => s.Node).HasMaxLength(64);
+            shipment.Property(s => s.Carrier).HasMaxLength(50);
+            shipment.Property(s => s.TrackingNumber).HasMaxLength(100);
+            shipment.Property(s => s.TrackingUrl).HasMaxLength(500);
+            shipment.Property(s => s.CaptureAmount).HasPrecision(19, 4);
+            shipment.Ignore(s => s.Lines);
+        });
         builder.Navigation(o => o.Lines).AutoInclude();
+        builder.Navigation(o => o.Shipments).AutoInclude();
         builder.Navigation(o => o.Timeline).AutoInclude();
     }
 }

@@ -678,6 +678,14 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
 
                             NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b1.Property<int>("LineNumber"));
 
+                            b1.Property<int>("CancelledQuantity")
+                                .HasColumnType("integer")
+                                .HasColumnName("cancelled_quantity");
+
+                            b1.Property<int>("DeliveredQuantity")
+                                .HasColumnType("integer")
+                                .HasColumnName("delivered_quantity");
+
                             b1.Property<decimal?>("Discount")
                                 .HasPrecision(19, 4)
                                 .HasColumnType("numeric(19,4)")
@@ -701,6 +709,10 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                             b1.Property<int>("Quantity")
                                 .HasColumnType("integer")
                                 .HasColumnName("quantity");
+
+                            b1.Property<int>("ShippedQuantity")
+                                .HasColumnType("integer")
+                                .HasColumnName("shipped_quantity");
 
                             b1.Property<string>("Sku")
                                 .IsRequired()
@@ -726,6 +738,75 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                             b1.WithOwner()
                                 .HasForeignKey("order_id")
                                 .HasConstraintName("fk_order_lines_orders_order_id");
+                        });
+
+                    b.OwnsMany("OmsModular.Modules.Orders.Domain.OrderShipment", "Shipments", b1 =>
+                        {
+                            b1.Property<Guid>("ShipmentId")
+                                .HasColumnType("uuid")
+                                .HasColumnName("shipment_id");
+
+                            b1.Property<decimal>("CaptureAmount")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("capture_amount");
+
+                            b1.Property<string>("Carrier")
+                                .IsRequired()
+                                .HasMaxLength(50)
+                                .HasColumnType("character varying(50)")
+                                .HasColumnName("carrier");
+
+                            b1.Property<DateTimeOffset?>("DeliveredAt")
+                                .HasColumnType("timestamp with time zone")
+                                .HasColumnName("delivered_at");
+
+                            b1.Property<string>("Node")
+                                .IsRequired()
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("node");
+
+                            b1.PrimitiveCollection<List<int>>("Quantities")
+                                .IsRequired()
+                                .HasColumnType("integer[]")
+                                .HasColumnName("quantities");
+
+                            b1.Property<DateTimeOffset>("ShippedAt")
+                                .HasColumnType("timestamp with time zone")
+                                .HasColumnName("shipped_at");
+
+                            b1.PrimitiveCollection<List<string>>("Skus")
+                                .IsRequired()
+                                .HasColumnType("text[]")
+                                .HasColumnName("skus");
+
+                            b1.Property<string>("TrackingNumber")
+                                .IsRequired()
+                                .HasMaxLength(100)
+                                .HasColumnType("character varying(100)")
+                                .HasColumnName("tracking_number");
+
+                            b1.Property<string>("TrackingUrl")
+                                .HasMaxLength(500)
+                                .HasColumnType("character varying(500)")
+                                .HasColumnName("tracking_url");
+
+                            b1.Property<Guid>("order_id")
+                                .HasColumnType("uuid")
+                                .HasColumnName("order_id");
+
+                            b1.HasKey("ShipmentId")
+                                .HasName("pk_order_shipments");
+
+                            b1.HasIndex("order_id")
+                                .HasDatabaseName("ix_order_shipments_order_id");
+
+                            b1.ToTable("order_shipments", "orders");
+
+                            b1.WithOwner()
+                                .HasForeignKey("order_id")
+                                .HasConstraintName("fk_order_shipments_orders_order_id");
                         });
 
                     b.OwnsMany("OmsModular.Modules.Orders.Domain.TimelineEntry", "Timeline", b1 =>
@@ -802,6 +883,8 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
 
                     b.Navigation("Payment")
                         .IsRequired();
+
+                    b.Navigation("Shipments");
 
                     b.Navigation("ShippingAddress")
                         .IsRequired();

@@ -1,0 +1,272 @@
+using System.Text.Json;
+using OmsModular.Shared.Infrastructure.Messaging;
+
+namespace OmsModular.Modules.Fulfillment.Domain;
+
+internal enum FulfilmentOrderStatus
+{
+    ReadyToPick,
+    Picking,
+    Packed,
+    PartiallyShipped,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+/// <summary>A refused step of a fulfilment order (maps to 409 with the state it is in).</summary>
+internal sealed class FulfilmentStepException(string code, string message) : InvalidOperationException(message)
+{
+    public string Code { get; } = code;
+}
+
+/// <summary>One line of a fulfilment order: what the node must pick and ship, and how far it got.</summary>
+internal sealed class FulfilmentLine
+{
+    public required string Sku { get; init; }
+
+    public int Quantity { get; init; }
+
+    /// <summary>Reported by the picker; null until reported (packing without a report takes the full quantity).</summary>
+    public int? Picked { get; set; }
+
+    public int Shipped { get; set; }
+
+    public int Delivered { get; set; }
+}
+
+/// <summary>
+/// What one node must pick and ship for a confirmed order, and its lifecycle:
+/// <c>ready-to-pick → picking → packed → (partially-)shipped → delivered</c>. A node's order can
+/// leave in several shipments, each of part of the packed quantities.
+/// </summary>
+internal sealed class FulfilmentOrder
+{
+    public Guid Id { get; init; }
+
+    public Guid OrderId { get; init; }
+
+    public required string NodeCode { get; init; }
+
+    public FulfilmentOrderStatus Status { get; private set; }
+
+    /// <summary>JSON: the lines (SKU, quantity, picked, shipped, delivered).</summary>
+    public required string Lines { get; set; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? PickingStartedAt { get; private set; }
+
+    public DateTimeOffset? PackedAt { get; private set; }
+
+    public DateTimeOffset? ShippedAt { get; private set; }
+
+    public DateTimeOffset? DeliveredAt { get; private set; }
+
+    public int? Parcels { get; private set; }
+
+    public decimal? WeightKg { get; private set; }
+
+    public uint Version { get; private set; }
+
+    public static FulfilmentOrder Create(Guid orderId, string node, IEnumerable<(string Sku, int Quantity)> lines, DateTimeOffset at) => new()
+    {
+        Id = Guid.CreateVersion7(),
+        OrderId = orderId,
+        NodeCode = node,
+        Status = FulfilmentOrderStatus.ReadyToPick,
+        Lines = Write(lines.Select(l => new FulfilmentLine { Sku = l.Sku, Quantity = l.Quantity })),
+        CreatedAt = at,
+    };
+
+    public IReadOnlyList<FulfilmentLine> ReadLines() =>
+        JsonSerializer.Deserialize<FulfilmentLine[]>(Lines, MessageSerialization.Options) ?? [];
+
+    private static string Write(IEnumerable<FulfilmentLine> lines) => JsonSerializer.Serialize(lines, MessageSerialization.Options);
+
+    /// <summary>Picking starts; a repeat while picking changes nothing.</summary>
+    public void StartPicking(DateTimeOffset at)
+    {
+        if (Status == FulfilmentOrderStatus.Picking)
+        {
+            return;
+        }
+
+        Require(FulfilmentOrderStatus.ReadyToPick, "start picking");
+        Status = FulfilmentOrderStatus.Picking;
+        PickingStartedAt = at;
+    }
+
+    /// <summary>
+    /// The picker reports what was picked of each SKU (the quantity picked so far, not an increment,
+    /// so a repeat changes nothing). A picked quantity below the ordered one is a short pick.
+    /// </summary>
+    public IReadOnlyList<(string Sku, int Ordered, int Picked)> ReportPicks(IReadOnlyList<(string Sku, int Picked)> picks)
+    {
+        if (Status == FulfilmentOrderStatus.ReadyToPick)
+        {
+            StartPicking(DateTimeOffset.UtcNow);
+        }
+
+        Require(FulfilmentOrderStatus.Picking, "report picks");
+        var lines = ReadLines();
+        foreach (var (sku, picked) in picks)
+        {
+            var line = lines.FirstOrDefault(l => l.Sku == sku)
+                ?? throw new FulfilmentStepException("unknown-line", $"SKU {sku} is not a line of this fulfilment order.");
+            if (picked > line.Quantity)
+            {
+                throw new FulfilmentStepException("over-pick", $"{picked} × {sku} picked, but the order holds {line.Quantity}.");
+            }
+
+            line.Picked = picked;
+        }
+
+        Lines = Write(lines);
+        return lines.Where(l => l.Picked < l.Quantity).Select(l => (l.Sku, l.Quantity, l.Picked!.Value)).ToArray();
+    }
+
+    /// <summary>Packed for shipping: every line picked in full (lines without a report count as picked in full); a repeat changes nothing.</summary>
+    public void Pack(int? parcels, decimal? weightKg, DateTimeOffset at)
+    {
+        if (Status == FulfilmentOrderStatus.Packed)
+        {
+            return;
+        }
+
+        if (Status == FulfilmentOrderStatus.ReadyToPick)
+        {
+            StartPicking(at);
+        }
+
+        Require(FulfilmentOrderStatus.Picking, "pack");
+        var lines = ReadLines();
+        if (lines.FirstOrDefault(l => l.Picked < l.Quantity) is { } shortLine)
+        {
+            throw new FulfilmentStepException("short-pick", $"{shortLine.Picked} of {shortLine.Quantity} × {shortLine.Sku} picked: a short pick is not packed.");
+        }
+
+        foreach (var line in lines)
+        {
+            line.Picked = line.Quantity;
+        }
+
+        Lines = Write(lines);
+        Status = FulfilmentOrderStatus.Packed;
+        (PackedAt, Parcels, WeightKg) = (at, parcels, weightKg);
+    }
+
+    /// <summary>
+    /// A shipment leaves with these quantities (all that is packed and not shipped when none are
+    /// named); returns the lines it carries.
+    /// </summary>
+    public IReadOnlyList<(string Sku, int Quantity)> Ship(IReadOnlyList<(string Sku, int Quantity)>? quantities, DateTimeOffset at)
+    {
+        if (Status is not (FulfilmentOrderStatus.Packed or FulfilmentOrderStatus.PartiallyShipped))
+        {
+            throw new FulfilmentStepException("illegal-transition", $"A fulfilment order in state {Status.Kebab()} cannot ship; it ships once packed.");
+        }
+
+        var lines = ReadLines();
+        var shipping = quantities ?? lines.Where(l => l.Quantity > l.Shipped).Select(l => (l.Sku, l.Quantity - l.Shipped)).ToArray();
+        foreach (var (sku, quantity) in shipping)
+        {
+            var line = lines.FirstOrDefault(l => l.Sku == sku)
+                ?? throw new FulfilmentStepException("unknown-line", $"SKU {sku} is not a line of this fulfilment order.");
+            if (quantity > line.Quantity - line.Shipped)
+            {
+                throw new FulfilmentStepException("over-ship", $"{quantity} × {sku} to ship, but {line.Quantity - line.Shipped} are left to ship.");
+            }
+
+            line.Shipped += quantity;
+        }
+
+        Lines = Write(lines);
+        var complete = lines.All(l => l.Shipped == l.Quantity);
+        Status = complete ? FulfilmentOrderStatus.Shipped : FulfilmentOrderStatus.PartiallyShipped;
+        if (complete)
+        {
+            ShippedAt = at;
+        }
+
+        return shipping;
+    }
+
+    /// <summary>A shipment of this order was delivered; the order is delivered once everything shipped has arrived.</summary>
+    public void Delivered(IReadOnlyList<(string Sku, int Quantity)> shipment, DateTimeOffset at)
+    {
+        var lines = ReadLines();
+        foreach (var (sku, quantity) in shipment)
+        {
+            lines.First(l => l.Sku == sku).Delivered += quantity;
+        }
+
+        Lines = Write(lines);
+        if (Status == FulfilmentOrderStatus.Shipped && lines.All(l => l.Delivered == l.Quantity))
+        {
+            Status = FulfilmentOrderStatus.Delivered;
+            DeliveredAt = at;
+        }
+    }
+
+    private void Require(FulfilmentOrderStatus expected, string step)
+    {
+        if (Status != expected)
+        {
+            throw new FulfilmentStepException("illegal-transition", $"A fulfilment order in state {Status.Kebab()} cannot {step}.");
+        }
+    }
+}
+
+internal enum ShipmentStatus
+{
+    Shipped,
+    Delivered,
+}
+
+/// <summary>One parcel (or set of parcels) that left a node: its lines, carrier, tracking and times.</summary>
+internal sealed class Shipment
+{
+    public Guid Id { get; init; }
+
+    public Guid FulfilmentOrderId { get; init; }
+
+    public Guid OrderId { get; init; }
+
+    public required string NodeCode { get; init; }
+
+    public ShipmentStatus Status { get; set; }
+
+    public required string Carrier { get; init; }
+
+    public required string Service { get; init; }
+
+    public required string TrackingNumber { get; init; }
+
+    public string? TrackingUrl { get; init; }
+
+    public int? Parcels { get; init; }
+
+    public decimal? WeightKg { get; init; }
+
+    /// <summary>JSON: the lines (SKU, quantity).</summary>
+    public required string Lines { get; init; }
+
+    /// <summary>The caller's key: a repeated request with it answers this shipment.</summary>
+    public required string IdempotencyKey { get; init; }
+
+    /// <summary>SHA-256 of the request that created the shipment (a key reused for another request is refused).</summary>
+    public required string RequestHash { get; init; }
+
+    public DateTimeOffset ShippedAt { get; init; }
+
+    public DateTimeOffset? DeliveredAt { get; set; }
+
+    public IReadOnlyList<(string Sku, int Quantity)> ReadLines() =>
+        (JsonSerializer.Deserialize<ShipmentLine[]>(Lines, MessageSerialization.Options) ?? []).Select(l => (l.Sku, l.Quantity)).ToArray();
+
+    public static string WriteLines(IEnumerable<(string Sku, int Quantity)> lines) =>
+        JsonSerializer.Serialize(lines.Select(l => new ShipmentLine(l.Sku, l.Quantity)), MessageSerialization.Options);
+
+    private sealed record ShipmentLine(string Sku, int Quantity);
+}

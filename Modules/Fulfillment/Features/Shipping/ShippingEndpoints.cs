@@ -1,0 +1,81 @@
+using FluentValidation;
+using FluentValidation.Results;
+using Mediator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using OmsModular.Modules.Fulfillment.Domain;
+using OmsModular.Shared.Infrastructure.Access;
+using OmsModular.Shared.Infrastructure.Messaging;
+
+namespace OmsModular.Modules.Fulfillment.Features.Shipping;
+
+/// <summary>The warehouse and store side of fulfilment: work queues, picking, packing, shipping, delivery.</summary>
+internal static class ShippingEndpoints
+{
+    public static void Map(RouteGroupBuilder group)
+    {
+        group.MapGet("/orders", async (Guid orderId, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new GetFulfilmentOrders(orderId), ct)))
+            .WithName("GetFulfilmentOrders")
+            .RequireScope(Scopes.FulfillmentRead)
+            .WithSummary("The fulfilment orders (one per node) of a confirmed order, with their lines' progress and shipments.");
+        group.MapGet("/fulfilment-orders", async (string node, string? status, int? limit, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new ListFulfilmentOrders(node, ParseStatus(status), Math.Clamp(limit ?? 50, 1, 200)), ct)))
+            .WithName("ListFulfilmentOrders")
+            .RequireScope(Scopes.FulfillmentRead)
+            .WithSummary("A node's work queue: its fulfilment orders (in a state, when given), oldest first.");
+        group.MapGet("/fulfilment-orders/{id:guid}", async (Guid id, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new GetFulfilmentOrder(id), ct)))
+            .WithName("GetFulfilmentOrder")
+            .RequireScope(Scopes.FulfillmentRead)
+            .WithSummary("One fulfilment order with its lines' progress and shipments.");
+        group.MapPost("/fulfilment-orders/{id:guid}/start-picking", async (Guid id, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new StartPicking(id), ct)))
+            .WithName("StartPicking")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("The node starts picking (ready-to-pick → picking); a repeat changes nothing.");
+        group.MapPost("/fulfilment-orders/{id:guid}/picks", async (Guid id, PicksRequest body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new ReportPicks(id, body), ct)))
+            .WithName("ReportPicks")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("Reports the quantity picked so far of each SKU; a quantity below the ordered one is a short pick.");
+        group.MapPost("/fulfilment-orders/{id:guid}/pack", async (Guid id, PackRequest? body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new PackFulfilmentOrder(id, body ?? new PackRequest(null, null)), ct)))
+            .WithName("PackFulfilmentOrder")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("Packed for shipping (every line picked in full; parcels and weight optional); a repeat changes nothing.");
+        group.MapPost("/fulfilment-orders/{id:guid}/shipments", async (Guid id, ShipRequest body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ISender sender, CancellationToken ct) =>
+            {
+                var result = await sender.Send(new ShipFulfilmentOrder(id, idempotencyKey ?? string.Empty, body), ct);
+                var url = $"/api/v1/fulfillment/shipments/{result.Shipment.Id}";
+                return result.Created ? Results.Created(url, result.Shipment) : Results.Ok(result.Shipment);
+            })
+            .Produces<ShipmentView>(StatusCodes.Status201Created)
+            .Produces<ShipmentView>()
+            .WithName("ShipFulfilmentOrder")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("A shipment leaves with carrier and tracking: the named lines, or everything packed and not shipped. Requires an Idempotency-Key; a repeat answers the same shipment.");
+        group.MapGet("/shipments/{id:guid}", async (Guid id, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new GetShipment(id), ct)))
+            .WithName("GetShipment")
+            .RequireScope(Scopes.FulfillmentRead)
+            .WithSummary("One shipment: lines, carrier, tracking and times.");
+        group.MapPost("/shipments/{id:guid}/deliver", async (Guid id, DeliveryRequest? body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new DeliverShipment(id, body?.DeliveredAt), ct)))
+            .WithName("DeliverShipment")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("The shipment reached the customer; a repeat changes nothing.");
+        group.MapPost("/carrier-events", async (CarrierTrackingEvent body, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(body, ct)))
+            .WithName("PostCarrierEvent")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("A carrier's tracking callback (by carrier and tracking number); a delivered event delivers the shipment.");
+    }
+
+    private static FulfilmentOrderStatus? ParseStatus(string? value) =>
+        string.IsNullOrEmpty(value) ? null
+        : Enum.TryParse<FulfilmentOrderStatus>(value.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed
+        : throw new ValidationException([new ValidationFailure("status", $"'status' must be one of {string.Join(", ", Enum.GetValues<FulfilmentOrderStatus>().Select(s => s.Kebab()))}.")]);
+}

@@ -1,0 +1,89 @@
+using Mediator;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using OmsModular.Modules.Inventory.Domain;
+using OmsModular.Modules.Inventory.Persistence;
+using OmsModular.Shared.Contracts.Fulfillment;
+
+namespace OmsModular.Modules.Inventory.Features;
+
+/// <summary>Shipments left their nodes: their stock goes out of on hand and out of the order's reservation there.</summary>
+internal sealed record TakeShippedStock(IReadOnlyList<ShipmentShipped> Shipments) : ICommand;
+
+/// <summary>
+/// For each shipment: on hand and reserved at the node go down by the shipped quantities (ATP
+/// unchanged: the goods were promised already), the order's reservation there records what shipped
+/// and ends as <c>shipped</c> once every line has, and the stock ledger gets a <c>ship</c> movement
+/// naming the shipment. A quantity beyond what the reservation still holds (a line shipped from
+/// unreserved stock) takes on hand only. Runs once per shipment (the inbox), under the order's lock
+/// and the stock rows' locks taken in the one fixed order.
+/// </summary>
+internal sealed class TakeShippedStockHandler(InventoryDbContext db, ILogger<TakeShippedStockHandler> logger) : ICommandHandler<TakeShippedStock>
+{
+    public async ValueTask<Unit> Handle(TakeShippedStock command, CancellationToken cancellationToken)
+    {
+        var orderIds = command.Shipments.Select(s => s.OrderId).Distinct().ToArray();
+        await db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
+        var reservations = await db.Reservations
+            .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
+            .ToListAsync(cancellationToken);
+        var levels = (await StockSql.LockAsync(db, command.Shipments.SelectMany(s => s.Lines.Select(l => (s.Node, l.Sku))), cancellationToken))
+            .ToDictionary(l => (l.Location, l.Sku));
+        foreach (var shipment in command.Shipments)
+        {
+            var reservation = reservations.FirstOrDefault(r => r.OrderId == shipment.OrderId && r.Location == shipment.Node);
+            foreach (var line in shipment.Lines)
+            {
+                if (!levels.TryGetValue((shipment.Node, line.Sku), out var level))
+                {
+                    logger.LogWarning("Shipment {ShipmentId} of order {OrderId} shipped {Sku} from {Node}, where no stock of it is kept; nothing to take", shipment.ShipmentId, shipment.OrderId, line.Sku, shipment.Node);
+                    continue;
+                }
+
+                var reserved = reservation?.Lines.FirstOrDefault(l => l.Sku == line.Sku && l.Held > 0);
+                var fromReservation = Math.Min(line.Quantity, reserved?.Held ?? 0);
+                if (reserved is not null)
+                {
+                    reserved.Shipped += fromReservation;
+                }
+
+                level.OnHand = Math.Max(0, level.OnHand - line.Quantity);
+                level.Reserved = Math.Max(0, level.Reserved - fromReservation);
+                db.Movements.Add(new StockMovement
+                {
+                    Sku = line.Sku,
+                    Location = shipment.Node,
+                    Kind = MovementKind.Ship,
+                    OnHandDelta = -line.Quantity,
+                    ReservedDelta = -fromReservation,
+                    Reference = $"shipment:{shipment.ShipmentId}",
+                });
+            }
+
+            if (reservation is not null && reservation.Lines.All(l => l.Held == 0))
+            {
+                reservation.Status = ReservationStatus.Shipped;
+                reservation.EndedAt = shipment.ShippedAt;
+                reservation.EndReason = "shipped";
+            }
+        }
+
+        await using var update = await db.CreateCommandAsync("""
+            UPDATE inventory.stock_levels s SET on_hand = v.on_hand, reserved = v.reserved, updated_at = now()
+            FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(location, sku, on_hand, reserved)
+            WHERE s.location = v.location AND s.sku = v.sku
+            """, cancellationToken);
+        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = levels.Values.Select(l => l.Location).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = levels.Values.Select(l => l.Sku).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = levels.Values.Select(l => l.OnHand).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = levels.Values.Select(l => l.Reserved).ToArray() });
+        await update.ExecuteNonQueryAsync(cancellationToken);
+        foreach (var level in levels.Values)
+        {
+            db.Publish(level.Changed("shipment"), partitionKey: level.Sku);
+        }
+
+        return Unit.Value;
+    }
+}

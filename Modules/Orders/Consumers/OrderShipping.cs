@@ -1,0 +1,97 @@
+using Microsoft.EntityFrameworkCore;
+using OmsModular.Modules.Orders.Domain;
+using OmsModular.Modules.Orders.Persistence;
+using OmsModular.Shared.Contracts.Fulfillment;
+using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Contracts.Payments;
+using OmsModular.Shared.Infrastructure.Messaging;
+
+namespace OmsModular.Modules.Orders.Consumers;
+
+/// <summary>
+/// The order after confirmation: shipments and deliveries reported by Fulfillment move its lines'
+/// quantities and its state, and each shipment commits, with the order, the capture of its share
+/// (<see cref="CaptureRequested"/>, carried out by Payments) and the customer-visible
+/// <see cref="OrderShipped"/> / <see cref="OrderDelivered"/>. A shipment is recorded once (by its
+/// id, on the order itself), so a redelivered event requests no second capture. The order row's
+/// version guards against a concurrent change: the batch is then retried on what the order is now.
+/// </summary>
+internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
+    IIntegrationEventBatchHandler<ShipmentShipped>,
+    IIntegrationEventBatchHandler<ShipmentDelivered>,
+    IIntegrationEventBatchHandler<PaymentCaptured>
+{
+    public async Task HandleAsync(IReadOnlyList<Delivered<ShipmentShipped>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            var shipped = delivered.Message;
+            if (orders.GetValueOrDefault(shipped.OrderId) is not { } order)
+            {
+                continue;
+            }
+
+            using var cause = delivered.Enter();
+            var lines = shipped.Lines.Select(l => (l.Sku, l.Quantity)).ToArray();
+            if (order.Ship(shipped.ShipmentId, shipped.Node, lines, shipped.Carrier, shipped.TrackingNumber, shipped.TrackingUrl, shipped.ShippedAt, now) is not { } capture)
+            {
+                continue;
+            }
+
+            if (capture.Amount > 0)
+            {
+                db.Publish(new CaptureRequested(order.Id, shipped.ShipmentId, capture.Amount, order.Currency, capture.Final, now), order.Id.ToString());
+            }
+
+            db.Publish(
+                new OrderShipped(order.Id, order.Number, shipped.ShipmentId, lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(),
+                    shipped.Carrier, shipped.TrackingNumber, shipped.TrackingUrl, order.Status.Kebab(), shipped.ShippedAt),
+                order.Id.ToString());
+        }
+    }
+
+    public async Task HandleAsync(IReadOnlyList<Delivered<ShipmentDelivered>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            var message = delivered.Message;
+            if (orders.GetValueOrDefault(message.OrderId) is not { } order)
+            {
+                continue;
+            }
+
+            using var cause = delivered.Enter();
+            if (order.Deliver(message.ShipmentId, message.DeliveredAt, now))
+            {
+                db.Publish(
+                    new OrderDelivered(order.Id, order.Number, message.ShipmentId, message.Lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), order.Status.Kebab(), message.DeliveredAt),
+                    order.Id.ToString());
+            }
+        }
+    }
+
+    /// <summary>Payments captured a share: recorded on the order's timeline.</summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<PaymentCaptured>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            var message = delivered.Message;
+            orders.GetValueOrDefault(message.OrderId)?.Record(
+                "payment captured",
+                $"capture {message.CaptureId}: {message.Amount} {message.Currency} (captured {message.CapturedTotal} {message.Currency} in all)",
+                now);
+        }
+    }
+
+    private async Task<Dictionary<Guid, Order>> LoadAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken)
+    {
+        var orderIds = ids.Distinct().ToArray();
+        return await db.Orders.AsSplitQuery().Where(o => orderIds.Contains(o.Id)).ToDictionaryAsync(o => o.Id, cancellationToken);
+    }
+}
