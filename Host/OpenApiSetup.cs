@@ -33,8 +33,9 @@ internal static class OpenApiSetup
                 ["Inventory"] = "Stock levels, adjustments, availability to promise and reservations.",
                 ["Pricing"] = "Price lists, tax and shipping rates, quotes and the catalogue change log.",
                 ["Promotions"] = "Promotions and coupons.",
-                ["Payments"] = "The payment ledger of an order.",
-                ["Fulfillment"] = "Fulfilment nodes, fulfilment orders and routing decisions.",
+                ["Payments"] = "The payment of an order: authorisation, captures per shipment and the ledger.",
+                ["Fulfillment"] = "Fulfilment nodes, routing decisions, fulfilment orders (pick, pack, ship) and shipments (delivery, carrier tracking callbacks).",
+                ["Notifications"] = "E-mail templates and previews, the e-mails sent and their log, webhook endpoints, deliveries and replay, and the pull feed of customer-visible events.",
                 ["Messaging admin"] = "Dead letters and the outbox and inbox backlog.",
                 ["API keys"] = "Create, list and revoke API keys.",
             };

@@ -1,7 +1,13 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OmsModular.Modules.Notifications.Consumers;
+using OmsModular.Modules.Notifications.Features;
+using OmsModular.Modules.Notifications.Features.Templates;
+using OmsModular.Modules.Notifications.Features.Webhooks;
+using OmsModular.Modules.Notifications.Outbound;
 using OmsModular.Modules.Notifications.Persistence;
+using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Notifications;
@@ -11,13 +17,25 @@ public sealed class NotificationsModule : IModule
 {
     public ModuleManifest Manifest { get; } = ModuleManifest.Create("Notifications", "notifications")
         .UseDbContext<NotificationsDbContext>()
+        .PartitionsAcrossConsumers() // an order's events in commit order across its consumers: its contact is kept before it is told anything
+        .ConsumesInBatches<OrderPlaced, CustomerEvents>("notifications.KeepContact")
+        .ConsumesInBatches<OrderConfirmed, CustomerEvents>("notifications.TellConfirmed")
+        .ConsumesInBatches<OrderShipped, CustomerEvents>("notifications.TellShipped")
+        .ConsumesInBatches<OrderDelivered, CustomerEvents>("notifications.TellDelivered")
+        .ConsumesInBatches<OrderCancelled, CustomerEvents>("notifications.TellCancelled")
+        .ConsumesInBatches<OrderRejected, CustomerEvents>("notifications.TellRejected")
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSingleton<NotificationSettings>();
+        services.AddSingleton<NotificationSignals>();
+        services.AddSingleton<TemplateRenderer>();
+        services.AddSingleton<WebhookRules>();
+        services.AddSingleton<IDemoData, TemplateDemoData>();
+        services.AddHostedService<EmailDelivery>();
+        WebhookSender.Register(services);
     }
 
-    public void MapEndpoints(IEndpointRouteBuilder endpoints)
-    {
-    }
+    public void MapEndpoints(IEndpointRouteBuilder endpoints) => NotificationEndpoints.Map(endpoints);
 }

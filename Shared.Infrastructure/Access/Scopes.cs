@@ -21,6 +21,10 @@ public static class Scopes
     public const string FulfillmentWrite = "fulfillment:write";
     public const string PaymentsRead = "payments:read";
 
+    /// <summary>Templates, e-mail and webhook delivery logs, webhook endpoints, the event feed.</summary>
+    public const string NotificationsRead = "notifications:read";
+    public const string NotificationsWrite = "notifications:write";
+
     /// <summary>Messaging administration, jobs and API keys.</summary>
     public const string Admin = "admin";
 
@@ -30,7 +34,7 @@ public static class Scopes
     public static IReadOnlyList<string> All { get; } =
     [
         OrdersRead, OrdersWrite, OrdersReview, InventoryRead, InventoryWrite, CatalogRead, CatalogWrite,
-        FulfillmentRead, FulfillmentWrite, PaymentsRead, Admin, ModulesCall,
+        FulfillmentRead, FulfillmentWrite, PaymentsRead, NotificationsRead, NotificationsWrite, Admin, ModulesCall,
     ];
 
     /// <summary>

@@ -280,12 +280,19 @@ public static partial class Rules
         }
     }
 
+    /// <summary>
+    /// The one place a module may use an HTTP client: its <c>Outbound</c> namespace, for calls to
+    /// systems outside OmsModular (webhook receivers), never to a peer module.
+    /// </summary>
+    public const string OutboundNamespace = "Outbound";
+
     /// <summary>Rule 7: module code does not know whether a peer runs in this process.</summary>
     public static IEnumerable<string> UnawareOfPeerLocation(ModuleUnderTest module)
     {
         foreach (var forbidden in LocationAwareTypes)
         {
-            var result = Types.InAssembly(module.Assembly).That().ResideInNamespace(module.Namespace)
+            var types = Types.InAssembly(module.Assembly).That().ResideInNamespace(module.Namespace);
+            var result = (forbidden == "System.Net.Http" ? types.And().DoNotResideInNamespace($"{module.Namespace}.{OutboundNamespace}") : types)
                 .ShouldNot().HaveDependencyOn(forbidden)
                 .GetResult();
             foreach (var failing in result.FailingTypeNames ?? [])

@@ -25,6 +25,12 @@ public sealed class HostFixture : IAsyncLifetime
 
     public string ConnectionString { get; private set; } = string.Empty;
 
+    /// <summary>The SMTP server the Host sends its e-mails to.</summary>
+    public TestSmtpServer Smtp { get; } = new();
+
+    /// <summary>A webhook receiver the tests subscribe.</summary>
+    public TestWebhookReceiver Webhooks { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         ConnectionString = await TestDatabase.CreateDatabaseAsync($"oms_host_{Environment.ProcessId}");
@@ -45,6 +51,15 @@ public sealed class HostFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("Oms__Orders__Holds__ReviewCountries", "IS"); // orders to Iceland wait on hold
         Environment.SetEnvironmentVariable("Oms__Orders__StepTimeout", "00:00:30"); // far above any test's pipeline
         Environment.SetEnvironmentVariable("Oms__Messaging__Processors__Pricing", "4"); // coupon uses are counted by concurrent consumers
+        Environment.SetEnvironmentVariable("Oms__Notifications__Smtp__Host", "127.0.0.1");
+        Environment.SetEnvironmentVariable("Oms__Notifications__Smtp__Port", Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Environment.SetEnvironmentVariable("Oms__Notifications__Smtp__Security", "None");
+        Environment.SetEnvironmentVariable("Oms__Notifications__PollInterval", "00:00:00.200");
+        Environment.SetEnvironmentVariable("Oms__Notifications__Email__RetryDelays", "00:00:00.200,00:00:00.200,00:00:00.200");
+        Environment.SetEnvironmentVariable("Oms__Notifications__Webhooks__RetryDelays", "00:00:00.100,00:00:00.300,00:00:00.500,00:00:01");
+        Environment.SetEnvironmentVariable("Oms__Notifications__Webhooks__AllowHttp", "true");
+        Environment.SetEnvironmentVariable("Oms__Notifications__Webhooks__Timeout", "00:00:02");
+        Webhooks = await TestWebhookReceiver.StartAsync();
         await OpenId.StartAsync();
         Environment.SetEnvironmentVariable("Oms__Auth__Jwt__Authority", OpenId.Authority);
         Environment.SetEnvironmentVariable("Oms__Auth__Jwt__Audience", TestOpenIdProvider.Audience);
@@ -89,6 +104,11 @@ public sealed class HostFixture : IAsyncLifetime
         }
 
         await OpenId.DisposeAsync();
+        await Smtp.DisposeAsync();
+        if (Webhooks is not null)
+        {
+            await Webhooks.DisposeAsync();
+        }
     }
 }
 

@@ -1,0 +1,185 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using OmsModular.Modules.Notifications.Domain;
+using OmsModular.Modules.Notifications.Features;
+using OmsModular.Modules.Notifications.Features.Templates;
+using OmsModular.Modules.Notifications.Persistence;
+using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Messaging;
+
+namespace OmsModular.Modules.Notifications.Consumers;
+
+/// <summary>
+/// The customer-visible order events. <c>orders.order-placed</c> keeps who to tell (name, e-mail,
+/// locale); every later event becomes, in the same commit as its inbox row, a webhook message (with
+/// a delivery owed to each enabled endpoint that wants its type; also the pull feed) and a rendered
+/// e-mail stored before it is sent, keyed by the event's message id, its type and the recipient. A
+/// cancellation or rejection supersedes the order's "confirmed" e-mail that has not gone out yet.
+/// Nothing here calls out: the senders deliver what is stored, so a slow SMTP server or receiver
+/// never holds back a consumer, and this module holds back no other.
+/// </summary>
+internal sealed class CustomerEvents(
+    NotificationsDbContext db,
+    TemplateRenderer renderer,
+    NotificationSettings settings,
+    NotificationSignals signals,
+    TimeProvider clock,
+    ILogger<CustomerEvents> logger) :
+    IIntegrationEventBatchHandler<OrderPlaced>,
+    IIntegrationEventBatchHandler<OrderConfirmed>,
+    IIntegrationEventBatchHandler<OrderShipped>,
+    IIntegrationEventBatchHandler<OrderDelivered>,
+    IIntegrationEventBatchHandler<OrderCancelled>,
+    IIntegrationEventBatchHandler<OrderRejected>
+{
+    public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
+    {
+        var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
+        var known = (await db.Contacts.AsNoTracking().Where(c => ids.Contains(c.OrderId)).Select(c => c.OrderId).ToListAsync(cancellationToken)).ToHashSet();
+        foreach (var placed in batch.Select(d => d.Message).Where(m => known.Add(m.OrderId)))
+        {
+            db.Contacts.Add(new OrderContact
+            {
+                OrderId = placed.OrderId,
+                OrderNumber = placed.OrderNumber,
+                CustomerName = placed.Customer.Name,
+                Email = placed.Customer.Email,
+                Locale = settings.LocaleOf(placed.ShippingAddress.CountryCode),
+                Channel = placed.Channel,
+                Currency = placed.Currency,
+                PlacedAt = placed.PlacedAt,
+            });
+        }
+    }
+
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderConfirmed>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.Confirmed, m => m.OrderId, m => new { orderId = m.OrderId, orderNumber = m.OrderNumber, total = m.Total, currency = m.Currency, confirmedAt = m.ConfirmedAt }, cancellationToken);
+
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderShipped>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.Shipped, m => m.OrderId, m => new
+        {
+            orderId = m.OrderId, orderNumber = m.OrderNumber, shipmentId = m.ShipmentId, lines = m.Lines, carrier = m.Carrier,
+            trackingNumber = m.TrackingNumber, trackingUrl = m.TrackingUrl, orderStatus = m.OrderStatus, shippedAt = m.ShippedAt,
+        }, cancellationToken);
+
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderDelivered>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.Delivered, m => m.OrderId, m => new
+        {
+            orderId = m.OrderId, orderNumber = m.OrderNumber, shipmentId = m.ShipmentId, lines = m.Lines, orderStatus = m.OrderStatus, deliveredAt = m.DeliveredAt,
+        }, cancellationToken);
+
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderCancelled>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.Cancelled, m => m.OrderId, m => new { orderId = m.OrderId, reason = m.Reason, cancelledAt = m.CancelledAt }, cancellationToken);
+
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderRejected>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.Rejected, m => m.OrderId, m => new { orderId = m.OrderId, reason = m.Reason, detail = m.Detail, rejectedAt = m.RejectedAt }, cancellationToken);
+
+    private async Task TellAsync<TEvent>(IReadOnlyList<Delivered<TEvent>> batch, string eventType, Func<TEvent, Guid> orderOf, Func<TEvent, object> dataOf, CancellationToken cancellationToken)
+    {
+        var orderIds = batch.Select(d => orderOf(d.Message)).Distinct().ToArray();
+        var contacts = await db.Contacts.AsNoTracking().Where(c => orderIds.Contains(c.OrderId)).ToDictionaryAsync(c => c.OrderId, cancellationToken);
+        var endpoints = await db.Endpoints.AsNoTracking().Where(e => e.Status == EndpointStatus.Enabled).ToListAsync(cancellationToken);
+        // The feed's cursor is the messages' sequence: one writer at a time, so they commit in sequence
+        // order and a reader past a cursor never misses a message committed later below it.
+        await db.LockAsync("event-feed", cancellationToken);
+        var now = clock.GetUtcNow();
+        var superseded = EventTypes.SupersededBy(eventType);
+        foreach (var delivered in batch)
+        {
+            var orderId = orderOf(delivered.Message);
+            var data = JsonSerializer.SerializeToElement(dataOf(delivered.Message), MessageSerialization.Options);
+            var messageId = $"msg_{delivered.Context.MessageId:N}";
+            db.Messages.Add(new WebhookMessage
+            {
+                Id = messageId,
+                EventType = eventType,
+                OrderId = orderId,
+                Payload = JsonSerializer.Serialize(new { type = eventType, timestamp = now, data }, MessageSerialization.Options),
+                CreatedAt = now,
+            });
+            foreach (var endpoint in endpoints.Where(e => e.Wants(eventType)))
+            {
+                db.Deliveries.Add(new WebhookDelivery { Id = Guid.CreateVersion7(), EndpointId = endpoint.Id, MessageId = messageId, Status = DeliveryStatus.Pending, NextAttemptAt = now, CreatedAt = now });
+            }
+
+            if (superseded.Count > 0)
+            {
+                await db.Emails.Where(e => e.OrderId == orderId && e.Status == NotificationStatus.Pending && superseded.Contains(e.EventType))
+                    .ExecuteUpdateAsync(u => u.SetProperty(e => e.Status, NotificationStatus.Superseded).SetProperty(e => e.LastError, $"superseded by {eventType}"), cancellationToken);
+            }
+
+            if (!contacts.TryGetValue(orderId, out var contact))
+            {
+                logger.LogWarning("No contact is known for order {OrderId}: the {EventType} e-mail is not sent (the webhook is)", orderId, eventType);
+                continue;
+            }
+
+            await StoreEmailAsync(contact, eventType, delivered.Context.MessageId, data, now, cancellationToken);
+        }
+
+        signals.WebhookStored();
+        signals.EmailStored();
+    }
+
+    private async Task StoreEmailAsync(OrderContact contact, string eventType, Guid messageId, JsonElement data, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var email = new EmailNotification
+        {
+            Id = Guid.CreateVersion7(),
+            IdempotencyKey = $"{messageId:N}:{eventType}:{contact.Email.ToLowerInvariant()}",
+            OrderId = contact.OrderId,
+            EventType = eventType,
+            Recipient = contact.Email,
+            Locale = contact.Locale,
+            Subject = string.Empty,
+            Html = string.Empty,
+            Text = string.Empty,
+            Status = NotificationStatus.Pending,
+            NextAttemptAt = now,
+            CreatedAt = now,
+        };
+        if (await db.Emails.AsNoTracking().AnyAsync(e => e.IdempotencyKey == email.IdempotencyKey, cancellationToken))
+        {
+            return; // stored before: never twice
+        }
+
+        var source = await TemplateBook.FindAsync(db, eventType, "email", contact.Locale, settings.DefaultLocale, cancellationToken);
+        if (source is null)
+        {
+            db.Emails.Add(Failed(email, $"no email template for {eventType} in {contact.Locale} or a fallback"));
+            return;
+        }
+
+        try
+        {
+            var rendered = await renderer.RenderAsync(source.Subject, source.Html, source.Text, NotificationModel.Build(contact, eventType, data));
+            db.Emails.Add(new EmailNotification
+            {
+                Id = email.Id,
+                IdempotencyKey = email.IdempotencyKey,
+                OrderId = email.OrderId,
+                EventType = eventType,
+                Recipient = email.Recipient,
+                Locale = source.Locale,
+                Subject = rendered.Subject.Length > 1000 ? rendered.Subject[..1000] : rendered.Subject,
+                Html = rendered.Html,
+                Text = rendered.Text,
+                Status = NotificationStatus.Pending,
+                NextAttemptAt = now,
+                CreatedAt = now,
+            });
+        }
+        catch (Exception exception) when (exception is TemplateSyntaxException or Fluid.ParseException or InvalidOperationException)
+        {
+            db.Emails.Add(Failed(email, $"the {source.Locale} template for {eventType} does not render: {exception.Message}"));
+        }
+    }
+
+    private static EmailNotification Failed(EmailNotification email, string reason)
+    {
+        email.Status = NotificationStatus.Failed;
+        email.LastError = reason.Length > 1000 ? reason[..1000] : reason;
+        return email;
+    }
+}

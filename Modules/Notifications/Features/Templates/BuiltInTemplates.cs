@@ -1,0 +1,50 @@
+using OmsModular.Modules.Notifications.Domain;
+
+namespace OmsModular.Modules.Notifications.Features.Templates;
+
+/// <summary>
+/// The e-mail templates the module ships with, per event type in English and German: used when no
+/// stored template fits, and stored by the demo seed (where they can be changed through the API).
+/// </summary>
+internal static class BuiltInTemplates
+{
+    private const string Lines = "{% for line in lines %}{{ line.quantity }} × {{ line.sku }}\n{% endfor %}";
+    private const string HtmlLines = "<ul>{% for line in lines %}<li>{{ line.quantity }} × {{ line.sku }}</li>{% endfor %}</ul>";
+
+    public static IReadOnlyList<(string EventType, string Locale, string Subject, string Html, string Text)> All { get; } =
+    [
+        (EventTypes.Confirmed, "en", "Your order {{ order.number }} is confirmed",
+            "<p>Hello {{ customer.name }},</p><p>thank you: your order <strong>{{ order.number }}</strong> over {{ order.total }} {{ order.currency }} is confirmed. We will tell you when it ships.</p>",
+            "Hello {{ customer.name }},\n\nthank you: your order {{ order.number }} over {{ order.total }} {{ order.currency }} is confirmed. We will tell you when it ships.\n"),
+        (EventTypes.Shipped, "en", "Your order {{ order.number }} is on its way",
+            "<p>Hello {{ customer.name }},</p><p>a parcel of your order <strong>{{ order.number }}</strong> left with {{ shipment.carrier }}:</p>" + HtmlLines + "<p>Tracking number: {{ shipment.trackingNumber }}{% if shipment.trackingUrl %} (<a href=\"{{ shipment.trackingUrl }}\">track it</a>){% endif %}</p>",
+            "Hello {{ customer.name }},\n\na parcel of your order {{ order.number }} left with {{ shipment.carrier }}:\n" + Lines + "\nTracking number: {{ shipment.trackingNumber }}{% if shipment.trackingUrl %} ({{ shipment.trackingUrl }}){% endif %}\n"),
+        (EventTypes.Delivered, "en", "Your order {{ order.number }} has arrived",
+            "<p>Hello {{ customer.name }},</p><p>a parcel of your order <strong>{{ order.number }}</strong> was delivered:</p>" + HtmlLines,
+            "Hello {{ customer.name }},\n\na parcel of your order {{ order.number }} was delivered:\n" + Lines),
+        (EventTypes.Cancelled, "en", "Your order {{ order.number }} is cancelled",
+            "<p>Hello {{ customer.name }},</p><p>your order <strong>{{ order.number }}</strong> is cancelled ({{ reason }}). Nothing will be charged.</p>",
+            "Hello {{ customer.name }},\n\nyour order {{ order.number }} is cancelled ({{ reason }}). Nothing will be charged.\n"),
+        (EventTypes.Rejected, "en", "We could not accept your order {{ order.number }}",
+            "<p>Hello {{ customer.name }},</p><p>we are sorry: we could not accept your order <strong>{{ order.number }}</strong> ({{ reason }}). Nothing will be charged.</p>",
+            "Hello {{ customer.name }},\n\nwe are sorry: we could not accept your order {{ order.number }} ({{ reason }}). Nothing will be charged.\n"),
+        (EventTypes.Confirmed, "de", "Ihre Bestellung {{ order.number }} ist bestätigt",
+            "<p>Hallo {{ customer.name }},</p><p>vielen Dank: Ihre Bestellung <strong>{{ order.number }}</strong> über {{ order.total }} {{ order.currency }} ist bestätigt. Wir melden uns, sobald sie versandt wird.</p>",
+            "Hallo {{ customer.name }},\n\nvielen Dank: Ihre Bestellung {{ order.number }} über {{ order.total }} {{ order.currency }} ist bestätigt. Wir melden uns, sobald sie versandt wird.\n"),
+        (EventTypes.Shipped, "de", "Ihre Bestellung {{ order.number }} ist unterwegs",
+            "<p>Hallo {{ customer.name }},</p><p>ein Paket Ihrer Bestellung <strong>{{ order.number }}</strong> ist mit {{ shipment.carrier }} unterwegs:</p>" + HtmlLines + "<p>Sendungsnummer: {{ shipment.trackingNumber }}{% if shipment.trackingUrl %} (<a href=\"{{ shipment.trackingUrl }}\">verfolgen</a>){% endif %}</p>",
+            "Hallo {{ customer.name }},\n\nein Paket Ihrer Bestellung {{ order.number }} ist mit {{ shipment.carrier }} unterwegs:\n" + Lines + "\nSendungsnummer: {{ shipment.trackingNumber }}{% if shipment.trackingUrl %} ({{ shipment.trackingUrl }}){% endif %}\n"),
+        (EventTypes.Delivered, "de", "Ihre Bestellung {{ order.number }} ist angekommen",
+            "<p>Hallo {{ customer.name }},</p><p>ein Paket Ihrer Bestellung <strong>{{ order.number }}</strong> wurde zugestellt:</p>" + HtmlLines,
+            "Hallo {{ customer.name }},\n\nein Paket Ihrer Bestellung {{ order.number }} wurde zugestellt:\n" + Lines),
+        (EventTypes.Cancelled, "de", "Ihre Bestellung {{ order.number }} ist storniert",
+            "<p>Hallo {{ customer.name }},</p><p>Ihre Bestellung <strong>{{ order.number }}</strong> ist storniert ({{ reason }}). Es wird nichts berechnet.</p>",
+            "Hallo {{ customer.name }},\n\nIhre Bestellung {{ order.number }} ist storniert ({{ reason }}). Es wird nichts berechnet.\n"),
+        (EventTypes.Rejected, "de", "Wir konnten Ihre Bestellung {{ order.number }} nicht annehmen",
+            "<p>Hallo {{ customer.name }},</p><p>leider konnten wir Ihre Bestellung <strong>{{ order.number }}</strong> nicht annehmen ({{ reason }}). Es wird nichts berechnet.</p>",
+            "Hallo {{ customer.name }},\n\nleider konnten wir Ihre Bestellung {{ order.number }} nicht annehmen ({{ reason }}). Es wird nichts berechnet.\n"),
+    ];
+
+    public static (string Subject, string Html, string Text)? Find(string eventType, string locale) =>
+        All.Where(t => t.EventType == eventType && t.Locale == locale).Select(t => ((string, string, string)?)(t.Subject, t.Html, t.Text)).FirstOrDefault();
+}
