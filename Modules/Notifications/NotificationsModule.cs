@@ -8,6 +8,7 @@ using OmsModular.Modules.Notifications.Features.Webhooks;
 using OmsModular.Modules.Notifications.Outbound;
 using OmsModular.Modules.Notifications.Persistence;
 using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Notifications;
@@ -24,6 +25,7 @@ public sealed class NotificationsModule : IModule
         .ConsumesInBatches<OrderDelivered, CustomerEvents>("notifications.TellDelivered")
         .ConsumesInBatches<OrderCancelled, CustomerEvents>("notifications.TellCancelled")
         .ConsumesInBatches<OrderRejected, CustomerEvents>("notifications.TellRejected")
+        .ConsumesInBatches<PaymentRefunded, CustomerEvents>("notifications.TellRefunded")
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -36,6 +36,8 @@ public sealed class OrdersModule : IModule
         .ConsumesInBatches<ShipmentShipped, OrderShipping>("orders.RecordShipment")
         .ConsumesInBatches<ShipmentDelivered, OrderShipping>("orders.RecordDelivery")
         .ConsumesInBatches<PaymentCaptured, OrderShipping>("orders.RecordCapture")
+        .Handles<GetOrderLines, OrderLineAmounts, OrderLinesApi>()
+        .ConsumesInBatches<PaymentRefunded, OrderShipping>("orders.RecordRefund")
         .Sends<AuthorizePaymentBatch>()
         .Sends<ConfirmReservationsBatch>()
         .Sends<ReserveStockBatch>()

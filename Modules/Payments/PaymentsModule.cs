@@ -24,6 +24,8 @@ public sealed class PaymentsModule : IModule
         .Publishes<PaymentDeclined>()
         .Publishes<PaymentVoided>()
         .Publishes<PaymentCaptured>()
+        .Publishes<PaymentRefunded>()
+        .Sends<GetOrderLines>()
         .Handles<AuthorizePayment, PaymentAuthorization, PaymentApi>()
         .Handles<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>, PaymentApi>()
         .Handles<GetPaymentTokenKey, PaymentTokenKey, PaymentTokenKeyApi>()

@@ -87,3 +87,11 @@ public sealed record OrderShipped(
 /// <summary>A shipment of the order reached the customer (customer-visible); the order's state after it (<c>partially-delivered</c> or <c>delivered</c>).</summary>
 [IntegrationEvent("orders.order-delivered", 1)]
 public sealed record OrderDelivered(Guid OrderId, string OrderNumber, Guid ShipmentId, IReadOnlyList<OrderEventLine> Lines, string OrderStatus, DateTimeOffset DeliveredAt) : IIntegrationEvent;
+
+/// <summary>The lines of an order with what each costs (gross, its discounts allocated) and how much of it has shipped.</summary>
+public sealed record GetOrderLines(Guid OrderId) : IModuleRequest<OrderLineAmounts>;
+
+/// <summary>An order's currency and lines; <see cref="Found"/> is false (and the lines empty) for an order Orders does not know.</summary>
+public sealed record OrderLineAmounts(Guid OrderId, bool Found, string Currency, IReadOnlyList<OrderLineAmount> Lines);
+
+public sealed record OrderLineAmount(string Sku, int Quantity, decimal Gross, int Shipped);

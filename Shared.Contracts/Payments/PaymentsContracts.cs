@@ -59,3 +59,7 @@ public sealed record PaymentMethods(IReadOnlyList<string> Methods);
 /// <summary>A share of the order's total was captured under its authorisation (once per capture id); the order's captured total after it.</summary>
 [IntegrationEvent("payments.payment-captured", 1)]
 public sealed record PaymentCaptured(Guid PaymentId, Guid OrderId, Guid CaptureId, decimal Amount, decimal CapturedTotal, string Currency, string ProviderReference) : IIntegrationEvent;
+
+/// <summary>Money was given back to the customer (once per refund id): the amount, the order's refunded total after it, and the reason code.</summary>
+[IntegrationEvent("payments.payment-refunded", 1)]
+public sealed record PaymentRefunded(Guid RefundId, Guid PaymentId, Guid OrderId, decimal Amount, decimal RefundedTotal, string Currency, string Reason, DateTimeOffset RefundedAt) : IIntegrationEvent;

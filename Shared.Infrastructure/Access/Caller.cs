@@ -26,6 +26,16 @@ public sealed record Caller(string Actor, string? KeyId, IReadOnlySet<string> Sc
 
     public bool IsChannelBound => Channel is not null;
 
+    /// <summary>
+    /// An idempotency key of this caller's: another client's key of the same text is another key (so
+    /// a client can neither take nor learn of another's). <c>&lt;client hash&gt;:&lt;key&gt;</c>.
+    /// </summary>
+    public string ScopedKey(string idempotencyKey)
+    {
+        var client = global::System.Convert.ToHexStringLower(global::System.Security.Cryptography.SHA256.HashData(global::System.Text.Encoding.UTF8.GetBytes(Client)));
+        return $"{client[..16]}:{idempotencyKey}";
+    }
+
     /// <summary>Whether this caller may see or act on an order of <paramref name="channel"/> (and <paramref name="marketplace"/>).</summary>
     public bool MaySee(string channel, string? marketplace) =>
         Channel is null

@@ -21,6 +21,9 @@ public static class Scopes
     public const string FulfillmentWrite = "fulfillment:write";
     public const string PaymentsRead = "payments:read";
 
+    /// <summary>Refunds.</summary>
+    public const string PaymentsWrite = "payments:write";
+
     /// <summary>Templates, e-mail and webhook delivery logs, webhook endpoints, the event feed.</summary>
     public const string NotificationsRead = "notifications:read";
     public const string NotificationsWrite = "notifications:write";
@@ -34,7 +37,7 @@ public static class Scopes
     public static IReadOnlyList<string> All { get; } =
     [
         OrdersRead, OrdersWrite, OrdersReview, InventoryRead, InventoryWrite, CatalogRead, CatalogWrite,
-        FulfillmentRead, FulfillmentWrite, PaymentsRead, NotificationsRead, NotificationsWrite, Admin, ModulesCall,
+        FulfillmentRead, FulfillmentWrite, PaymentsRead, PaymentsWrite, NotificationsRead, NotificationsWrite, Admin, ModulesCall,
     ];
 
     /// <summary>

@@ -6,6 +6,7 @@ using OmsModular.Modules.Notifications.Features;
 using OmsModular.Modules.Notifications.Features.Templates;
 using OmsModular.Modules.Notifications.Persistence;
 using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Notifications.Consumers;
@@ -31,7 +32,8 @@ internal sealed class CustomerEvents(
     IIntegrationEventBatchHandler<OrderShipped>,
     IIntegrationEventBatchHandler<OrderDelivered>,
     IIntegrationEventBatchHandler<OrderCancelled>,
-    IIntegrationEventBatchHandler<OrderRejected>
+    IIntegrationEventBatchHandler<OrderRejected>,
+    IIntegrationEventBatchHandler<PaymentRefunded>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
     {
@@ -74,6 +76,12 @@ internal sealed class CustomerEvents(
 
     public Task HandleAsync(IReadOnlyList<Delivered<OrderRejected>> batch, CancellationToken cancellationToken) =>
         TellAsync(batch, EventTypes.Rejected, m => m.OrderId, m => new { orderId = m.OrderId, reason = m.Reason, detail = m.Detail, rejectedAt = m.RejectedAt }, cancellationToken);
+
+    public Task HandleAsync(IReadOnlyList<Delivered<PaymentRefunded>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.Refunded, m => m.OrderId, m => new
+        {
+            orderId = m.OrderId, refundId = m.RefundId, amount = m.Amount, refundedTotal = m.RefundedTotal, currency = m.Currency, reason = m.Reason, refundedAt = m.RefundedAt,
+        }, cancellationToken);
 
     private async Task TellAsync<TEvent>(IReadOnlyList<Delivered<TEvent>> batch, string eventType, Func<TEvent, Guid> orderOf, Func<TEvent, object> dataOf, CancellationToken cancellationToken)
     {

@@ -6,7 +6,8 @@ namespace OmsModular.Modules.Notifications.Features;
 
 /// <summary>
 /// What templates see: <c>order</c> (id, number, total, currency, channel, status), <c>customer</c>
-/// (name, email), <c>shipment</c> (id, carrier, trackingNumber, trackingUrl), <c>lines</c> (sku,
+/// (name, email), <c>shipment</c> (id, carrier, trackingNumber, trackingUrl), <c>refund</c> (id,
+/// amount, refundedTotal), <c>lines</c> (sku,
 /// quantity), <c>reason</c>, <c>detail</c> and <c>eventType</c>, built from the order's contact and
 /// the event's data (the same data a webhook carries).
 /// </summary>
@@ -39,6 +40,14 @@ internal static class NotificationModel
                 }
                 : null,
             ["lines"] = values.GetValueOrDefault("lines") ?? new List<object?>(),
+            ["refund"] = values.ContainsKey("refundId")
+                ? new Dictionary<string, object?>
+                {
+                    ["id"] = values.GetValueOrDefault("refundId"),
+                    ["amount"] = values.GetValueOrDefault("amount") is decimal amount ? Money(amount, currency) : null,
+                    ["refundedTotal"] = values.GetValueOrDefault("refundedTotal") is decimal refunded ? Money(refunded, currency) : null,
+                }
+                : null,
             ["reason"] = values.GetValueOrDefault("reason"),
             ["detail"] = values.GetValueOrDefault("detail"),
         };
@@ -65,6 +74,7 @@ internal static class NotificationModel
         EventTypes.Confirmed => (object)new { orderNumber = "OM-000000", total = 42.50m, currency = "EUR" },
         EventTypes.Shipped => new { orderNumber = "OM-000000", shipmentId = Guid.Empty, carrier = "dhl", trackingNumber = "00340434161094042557", trackingUrl = "https://track.example/00340434161094042557", orderStatus = "shipped", lines = new[] { new { sku = "SKU-1", quantity = 2 } } },
         EventTypes.Delivered => new { orderNumber = "OM-000000", shipmentId = Guid.Empty, orderStatus = "delivered", lines = new[] { new { sku = "SKU-1", quantity = 2 } } },
+        EventTypes.Refunded => new { refundId = Guid.Empty, amount = 9.99m, refundedTotal = 9.99m, currency = "EUR", reason = "goodwill" },
         _ => new { orderNumber = "OM-000000", reason = "customer-request", detail = "cancelled on request" },
     });
 

@@ -19,7 +19,8 @@ namespace OmsModular.Modules.Orders.Consumers;
 internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
     IIntegrationEventBatchHandler<ShipmentShipped>,
     IIntegrationEventBatchHandler<ShipmentDelivered>,
-    IIntegrationEventBatchHandler<PaymentCaptured>
+    IIntegrationEventBatchHandler<PaymentCaptured>,
+    IIntegrationEventBatchHandler<PaymentRefunded>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<ShipmentShipped>> batch, CancellationToken cancellationToken)
     {
@@ -85,6 +86,21 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
             orders.GetValueOrDefault(message.OrderId)?.Record(
                 "payment captured",
                 $"capture {message.CaptureId}: {message.Amount} {message.Currency} (captured {message.CapturedTotal} {message.Currency} in all)",
+                now);
+        }
+    }
+
+    /// <summary>Payments refunded part of the order: recorded on the order's timeline.</summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<PaymentRefunded>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            var message = delivered.Message;
+            orders.GetValueOrDefault(message.OrderId)?.Record(
+                "refunded",
+                $"refund {message.RefundId} ({message.Reason}): {message.Amount} {message.Currency} (refunded {message.RefundedTotal} {message.Currency} in all)",
                 now);
         }
     }

@@ -228,7 +228,5 @@ internal sealed class PlaceOrderHandler(OrderIntake writer, TimeProvider clock, 
     /// client can neither take nor learn of another's). Stored as <c>&lt;client hash&gt;:&lt;key&gt;</c>.
     /// </summary>
     internal static string ScopedKey(PlaceOrder command) =>
-        command.Caller is { } caller
-            ? $"{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(caller.Client)))[..16]}:{command.IdempotencyKey}"
-            : command.IdempotencyKey;
+        command.Caller is { } caller ? caller.ScopedKey(command.IdempotencyKey) : command.IdempotencyKey;
 }

@@ -40,6 +40,9 @@ internal sealed class Payment
     /// <summary>What has been captured so far (the sum of the captures).</summary>
     public decimal CapturedAmount { get; set; }
 
+    /// <summary>What has been refunded so far (the sum of the refunds); never more than <see cref="CapturedAmount"/>.</summary>
+    public decimal RefundedAmount { get; set; }
+
     public DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>Authorised, and part or none of it captured: captures can still be made.</summary>
@@ -99,4 +102,38 @@ internal sealed class EndedOrder
     public required string Reason { get; init; }
 
     public DateTimeOffset EndedAt { get; init; }
+}
+
+/// <summary>Money given back for an order: an amount, or lines and quantities, with a reason code; once per idempotency key.</summary>
+internal sealed class Refund
+{
+    public Guid Id { get; init; }
+
+    public Guid OrderId { get; init; }
+
+    public Guid PaymentId { get; init; }
+
+    public decimal Amount { get; init; }
+
+    public required string Currency { get; init; }
+
+    public required string Reason { get; init; }
+
+    public string? Note { get; init; }
+
+    /// <summary>JSON: the lines refunded (SKU, quantity), empty for an amount.</summary>
+    public required string Lines { get; init; }
+
+    public required string ProviderReference { get; set; }
+
+    /// <summary>The client's Idempotency-Key (scoped to the client).</summary>
+    public required string IdempotencyKey { get; init; }
+
+    public required string RequestHash { get; init; }
+
+    public string? Actor { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset RefundedAt { get; set; }
 }

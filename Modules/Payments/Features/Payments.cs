@@ -32,7 +32,7 @@ internal sealed record AuthorizePaymentBatchCommand(IReadOnlyList<AuthorizePayme
 internal sealed record GetPaymentLedger(Guid OrderId) : IQuery<PaymentLedgerView>;
 
 /// <summary>An order's payment: the authorised amount, what is captured of it, and every ledger entry.</summary>
-internal sealed record PaymentLedgerView(Guid OrderId, string? Status, decimal? Amount, string? Currency, decimal Captured, IReadOnlyList<LedgerEntryView> Entries);
+internal sealed record PaymentLedgerView(Guid OrderId, string? Status, decimal? Amount, string? Currency, decimal Captured, decimal Refunded, IReadOnlyList<LedgerEntryView> Entries);
 
 internal sealed record LedgerEntryView(string Kind, decimal Amount, string Currency, string? ProviderReference, string? Note, DateTimeOffset At);
 
@@ -289,6 +289,7 @@ internal sealed class PaymentHandlers(
             payment?.Amount,
             payment?.Currency,
             payment?.CapturedAmount ?? 0m,
+            payment?.RefundedAmount ?? 0m,
             entries.Select(e => new LedgerEntryView(e.Kind, e.Amount, e.Currency, e.ProviderReference, e.Note, e.At)).ToArray());
     }
 }
@@ -329,10 +330,26 @@ internal sealed class PaymentApi(ISender sender, PaymentTokens tokens) :
 
 internal static class PaymentEndpoints
 {
-    public static void Map(IEndpointRouteBuilder endpoints) =>
-        endpoints.MapGroup("/api/v1/payments").WithTags("Payments")
-            .MapGet("/", async (Guid orderId, ISender sender, CancellationToken ct) => TypedResults.Ok(await sender.Send(new GetPaymentLedger(orderId), ct)))
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/api/v1/payments").WithTags("Payments");
+        group.MapGet("/", async (Guid orderId, ISender sender, CancellationToken ct) => TypedResults.Ok(await sender.Send(new GetPaymentLedger(orderId), ct)))
             .WithName("GetPaymentLedger")
             .RequireScope(Scopes.PaymentsRead)
-            .WithSummary("The payment of an order, what is captured of it, and its ledger (authorisations, declines, captures, voids).");
+            .WithSummary("The payment of an order, what is captured and refunded of it, and its ledger (authorisations, declines, captures, refunds, voids).");
+        group.MapPost("/refunds", async (RefundRequest body, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, Caller caller, ISender sender, CancellationToken ct) =>
+            {
+                var result = await sender.Send(new RefundPayment(body, idempotencyKey ?? string.Empty, caller), ct);
+                return result.Created ? Results.Created($"/api/v1/payments/refunds?orderId={result.Refund.OrderId}", result.Refund) : Results.Ok(result.Refund);
+            })
+            .Produces<RefundView>(StatusCodes.Status201Created)
+            .Produces<RefundView>()
+            .WithName("RefundPayment")
+            .RequireScope(Scopes.PaymentsWrite)
+            .WithSummary("Refunds an amount, or lines (their share of the line's gross, shipped units only), with a reason code; never more than captured. Requires an Idempotency-Key; a repeat answers the same refund.");
+        group.MapGet("/refunds", async (Guid orderId, ISender sender, CancellationToken ct) => TypedResults.Ok(await sender.Send(new ListRefunds(orderId), ct)))
+            .WithName("ListRefunds")
+            .RequireScope(Scopes.PaymentsRead)
+            .WithSummary("The refunds of an order.");
+    }
 }

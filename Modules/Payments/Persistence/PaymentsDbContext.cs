@@ -16,6 +16,8 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
 
     public DbSet<Capture> Captures => Set<Capture>();
 
+    public DbSet<Refund> Refunds => Set<Refund>();
+
     public DbSet<TokenKey> TokenKeys => Set<TokenKey>();
 
     protected override void ConfigureModule(ModelBuilder modelBuilder)
@@ -32,6 +34,22 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
         payment.Property(p => p.ProviderReference).HasMaxLength(100);
         payment.Property(p => p.DeclineReason).HasMaxLength(100);
         payment.Property(p => p.CapturedAmount).HasPrecision(19, 4);
+        payment.Property(p => p.RefundedAmount).HasPrecision(19, 4);
+
+        var refund = modelBuilder.Entity<Refund>();
+        refund.ToTable("refunds");
+        refund.HasKey(r => r.Id);
+        refund.HasIndex(r => r.OrderId);
+        refund.HasIndex(r => r.IdempotencyKey).IsUnique();
+        refund.Property(r => r.Amount).HasPrecision(19, 4);
+        refund.Property(r => r.Currency).HasMaxLength(3).IsFixedLength();
+        refund.Property(r => r.Reason).HasMaxLength(30);
+        refund.Property(r => r.Note).HasMaxLength(500);
+        refund.Property(r => r.Lines).HasColumnType("jsonb");
+        refund.Property(r => r.ProviderReference).HasMaxLength(100);
+        refund.Property(r => r.IdempotencyKey).HasMaxLength(220);
+        refund.Property(r => r.RequestHash).HasMaxLength(64);
+        refund.Property(r => r.Actor).HasMaxLength(200);
 
         var capture = modelBuilder.Entity<Capture>();
         capture.ToTable("captures");

@@ -25,6 +25,9 @@ internal interface IPaymentProvider
 
     Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken);
 
+    /// <summary>Gives back part or all of what was captured under an authorisation; a repeated key answers the first refund and never refunds twice.</summary>
+    Task<ProviderCapture> RefundAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken);
+
     /// <summary>Captures part or all of what an authorisation holds; a repeated key answers the first capture and never captures twice.</summary>
     Task<ProviderCapture> CaptureAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken);
 }
@@ -34,7 +37,8 @@ internal interface IPaymentProvider
 /// <c>sandbox-insufficient-funds</c>, <c>sandbox-timeout</c> (authorises, then times out the first
 /// answer), <c>sandbox-flaky</c> (unavailable twice, then approves), <c>sandbox-unavailable</c> (never answers),
 /// <c>sandbox-lost-answer</c> (authorises, but every answer to that token times out),
-/// <c>sandbox-capture-timeout</c> (authorises; each capture under it is made, but its first answer times out). Like a real provider it
+/// <c>sandbox-capture-timeout</c> (authorises; each capture under it is made, but its first answer times out),
+/// <c>sandbox-refund-timeout</c> (authorises; each refund under it is made, but its first answer times out). Like a real provider it
 /// enforces idempotency keys: a repeated key returns the first outcome and never authorises twice (a
 /// repeat without the token, as an end asks, gets the first outcome or a decline when there is none).
 /// It keeps which authorisations it still holds (authorised and not voided), for tests.
@@ -52,6 +56,7 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
     private readonly object _captureLock = new();
     private long _authorizations;
     private long _capturesMade;
+    private readonly ConcurrentDictionary<string, (string Authorization, decimal Amount, ProviderCapture Refund)> _refunds = new(StringComparer.Ordinal);
 
     public string Name => "sandbox";
 
@@ -62,6 +67,12 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
 
     /// <summary>How many captures the sandbox has really made (tests prove "never twice").</summary>
     public long CapturesMade => Interlocked.Read(ref _capturesMade);
+
+    /// <summary>What the sandbox has refunded under the order's authorisation (key <c>auth-{orderId}</c>).</summary>
+    public decimal RefundedFor(string authorizationKey) =>
+        _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference
+            ? _refunds.Values.Where(r => r.Authorization == reference).Sum(r => r.Amount)
+            : 0m;
 
     /// <summary>What the sandbox has captured under the order's authorisation (key <c>auth-{orderId}</c>).</summary>
     public decimal CapturedFor(string authorizationKey) =>
@@ -149,5 +160,37 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
         }
 
         return Task.FromResult(capture);
+    }
+
+    public Task<ProviderCapture> RefundAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken)
+    {
+        var call = _calls.AddOrUpdate(idempotencyKey, 1, (_, n) => n + 1);
+        ProviderCapture refund;
+        lock (_captureLock)
+        {
+            if (_refunds.TryGetValue(idempotencyKey, out var earlier))
+            {
+                refund = earlier.Refund;
+            }
+            else
+            {
+                var captured = _captures.Values.Where(c => c.Authorization == authorizationReference).Sum(c => c.Amount);
+                var refunded = _refunds.Values.Where(r => r.Authorization == authorizationReference).Sum(r => r.Amount);
+                if (amount <= 0 || refunded + amount > captured)
+                {
+                    throw new CaptureRefusedException($"Sandbox: {amount} {currency} is more than the {captured - refunded} {currency} captured and not refunded.");
+                }
+
+                refund = new ProviderCapture($"sbx_ref_{Guid.NewGuid():N}");
+                _refunds[idempotencyKey] = (authorizationReference, amount, refund);
+            }
+        }
+
+        if (_tokens.GetValueOrDefault(authorizationReference) == "sandbox-refund-timeout" && call == 1)
+        {
+            throw new TimeoutException("Sandbox: the refund was made, but the answer timed out.");
+        }
+
+        return Task.FromResult(refund);
     }
 }

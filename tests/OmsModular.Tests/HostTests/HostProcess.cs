@@ -76,6 +76,7 @@ public sealed class HostProcess : IAsyncDisposable
 
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Oms__Jobs__PollInterval"] = "00:00:01";
+        start.Environment["Oms__Notifications__Email__PickupDirectory"] = Path.Combine(Path.GetTempPath(), $"oms-test-mail-{Environment.ProcessId}"); // no SMTP server: .eml files, out of the build folders
         var process = Process.Start(start)!;
         // The runner may be killed without running anyone's clean-up: a detached watchdog stops the Host once the test process is gone.
         using var watchdog = Process.Start("setsid", [

@@ -10,7 +10,7 @@ namespace OmsModular.Testing;
 /// unit shipped the captures add up to the total; cancelled or rejected ⇒ nothing held, no live
 /// authorisation. Everywhere: at most one authorisation per order in the ledger and one void per
 /// voided payment; the captures, the ledger's capture entries and the payment's captured amount
-/// agree and never exceed what was authorised; reserved = what the holding reservations' lines
+/// agree and never exceed what was authorised; so do the refunds, never above what was captured; reserved = what the holding reservations' lines
 /// still hold (quantity − shipped); on hand − reserved ≥ 0.
 /// Orders still pending or on hold are counted, not judged. Shared by the tests and the load generator.
 /// </summary>
@@ -61,10 +61,16 @@ public static class Invariants
             }
         }
 
-        var payments = new Dictionary<Guid, (string Status, decimal Amount, decimal Captured)>();
-        await foreach (var (order, status, amount, captured) in QueryAsync(connection, $"SELECT p.order_id, p.status, p.amount, p.captured_amount FROM payments.payments p JOIN orders.orders o ON o.id = p.order_id WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.GetDecimal(2), r.GetDecimal(3)), cancellationToken))
+        var payments = new Dictionary<Guid, (string Status, decimal Amount, decimal Captured, decimal Refunded)>();
+        await foreach (var (order, status, amount, captured, refunded) in QueryAsync(connection, $"SELECT p.order_id, p.status, p.amount, p.captured_amount, p.refunded_amount FROM payments.payments p JOIN orders.orders o ON o.id = p.order_id WHERE {filter}", ids, r => (r.GetGuid(0), r.GetString(1), r.GetDecimal(2), r.GetDecimal(3), r.GetDecimal(4)), cancellationToken))
         {
-            payments[order] = (status, amount, captured);
+            payments[order] = (status, amount, captured, refunded);
+        }
+
+        var refunds = new Dictionary<Guid, (int Count, decimal Amount)>();
+        await foreach (var (order, count, amount) in QueryAsync(connection, $"SELECT r.order_id, count(*)::int, sum(r.amount) FROM payments.refunds r JOIN orders.orders o ON o.id = r.order_id WHERE {filter} GROUP BY 1", ids, r => (r.GetGuid(0), r.GetInt32(1), r.GetDecimal(2)), cancellationToken))
+        {
+            refunds[order] = (count, amount);
         }
 
         var captures = new Dictionary<Guid, (int Count, decimal Amount)>();
@@ -99,8 +105,13 @@ public static class Invariants
         int confirmed = 0, ended = 0, inFlight = 0;
         foreach (var (id, (status, total)) in orders)
         {
-            var payment = payments.TryGetValue(id, out var p) ? p : default((string Status, decimal Amount, decimal Captured)?);
             var entries = ledger.GetValueOrDefault(id) ?? [];
+            var payment = payments.TryGetValue(id, out var p) ? p : default((string Status, decimal Amount, decimal Captured, decimal Refunded)?);
+            var refunded = refunds.GetValueOrDefault(id);
+            if (refunded.Count != entries.GetValueOrDefault("refund") || refunded.Amount != (payment?.Refunded ?? 0m) || refunded.Amount > (payment?.Captured ?? 0m))
+            {
+                violations.Add($"order {id}: {refunded.Count} refunds of {refunded.Amount} but {entries.GetValueOrDefault("refund")} in the ledger, {payment?.Refunded ?? 0m} on the payment, {payment?.Captured ?? 0m} captured");
+            }
             var captured = captures.GetValueOrDefault(id);
             if (captured.Count != entries.GetValueOrDefault("capture") || captured.Amount != (payment?.Captured ?? 0m))
             {

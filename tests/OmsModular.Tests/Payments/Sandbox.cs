@@ -40,4 +40,11 @@ internal static class Sandbox
         var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
         return (int)type.GetMethod("CallsFor")!.Invoke(services.GetRequiredService(type), [key])!;
     }
+
+    /// <summary>What the sandbox refunded under the order's authorisation.</summary>
+    public static decimal RefundedFor(IServiceProvider services, Guid orderId)
+    {
+        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
+        return (decimal)type.GetMethod("RefundedFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+    }
 }

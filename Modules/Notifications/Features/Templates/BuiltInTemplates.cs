@@ -28,6 +28,9 @@ internal static class BuiltInTemplates
         (EventTypes.Rejected, "en", "We could not accept your order {{ order.number }}",
             "<p>Hello {{ customer.name }},</p><p>we are sorry: we could not accept your order <strong>{{ order.number }}</strong> ({{ reason }}). Nothing will be charged.</p>",
             "Hello {{ customer.name }},\n\nwe are sorry: we could not accept your order {{ order.number }} ({{ reason }}). Nothing will be charged.\n"),
+        (EventTypes.Refunded, "en", "A refund for your order {{ order.number }}",
+            "<p>Hello {{ customer.name }},</p><p>we refunded <strong>{{ refund.amount }} {{ order.currency }}</strong> for your order <strong>{{ order.number }}</strong> ({{ reason }}). It reaches you the way you paid.</p>",
+            "Hello {{ customer.name }},\n\nwe refunded {{ refund.amount }} {{ order.currency }} for your order {{ order.number }} ({{ reason }}). It reaches you the way you paid.\n"),
         (EventTypes.Confirmed, "de", "Ihre Bestellung {{ order.number }} ist bestätigt",
             "<p>Hallo {{ customer.name }},</p><p>vielen Dank: Ihre Bestellung <strong>{{ order.number }}</strong> über {{ order.total }} {{ order.currency }} ist bestätigt. Wir melden uns, sobald sie versandt wird.</p>",
             "Hallo {{ customer.name }},\n\nvielen Dank: Ihre Bestellung {{ order.number }} über {{ order.total }} {{ order.currency }} ist bestätigt. Wir melden uns, sobald sie versandt wird.\n"),
@@ -43,6 +46,9 @@ internal static class BuiltInTemplates
         (EventTypes.Rejected, "de", "Wir konnten Ihre Bestellung {{ order.number }} nicht annehmen",
             "<p>Hallo {{ customer.name }},</p><p>leider konnten wir Ihre Bestellung <strong>{{ order.number }}</strong> nicht annehmen ({{ reason }}). Es wird nichts berechnet.</p>",
             "Hallo {{ customer.name }},\n\nleider konnten wir Ihre Bestellung {{ order.number }} nicht annehmen ({{ reason }}). Es wird nichts berechnet.\n"),
+        (EventTypes.Refunded, "de", "Eine Erstattung zu Ihrer Bestellung {{ order.number }}",
+            "<p>Hallo {{ customer.name }},</p><p>wir haben Ihnen <strong>{{ refund.amount }} {{ order.currency }}</strong> zu Ihrer Bestellung <strong>{{ order.number }}</strong> erstattet ({{ reason }}). Der Betrag geht auf dem Weg zurück, auf dem Sie bezahlt haben.</p>",
+            "Hallo {{ customer.name }},\n\nwir haben Ihnen {{ refund.amount }} {{ order.currency }} zu Ihrer Bestellung {{ order.number }} erstattet ({{ reason }}). Der Betrag geht auf dem Weg zurück, auf dem Sie bezahlt haben.\n"),
     ];
 
     public static (string Subject, string Html, string Text)? Find(string eventType, string locale) =>
