@@ -36,7 +36,7 @@ public sealed class NotificationsModule : IModule
         services.AddSingleton<WebhookRules>();
         services.AddSingleton<IDemoData, TemplateDemoData>();
         services.AddHostedService<EmailDelivery>();
-        WebhookSender.Register(services);
+        WebhookSender.Register(services, configuration.GetValue($"{NotificationSettings.Section}:Webhooks:AllowPrivateNetworks", false));
     }
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => NotificationEndpoints.Map(endpoints);

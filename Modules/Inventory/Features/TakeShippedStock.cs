@@ -48,15 +48,24 @@ internal sealed class TakeShippedStockHandler(InventoryDbContext db, ILogger<Tak
                     reserved.Shipped += fromReservation;
                 }
 
-                level.OnHand = Math.Max(0, level.OnHand - line.Quantity);
-                level.Reserved = Math.Max(0, level.Reserved - fromReservation);
+                var taken = Math.Min(line.Quantity, level.OnHand);
+                if (taken < line.Quantity)
+                {
+                    logger.LogWarning(
+                        "Shipment {ShipmentId} of order {OrderId} shipped {Quantity} × {Sku} from {Node}, where {OnHand} were on hand: the count was wrong; on hand goes to 0",
+                        shipment.ShipmentId, shipment.OrderId, line.Quantity, line.Sku, shipment.Node, level.OnHand);
+                }
+
+                var released = Math.Min(fromReservation, level.Reserved);
+                level.OnHand -= taken;
+                level.Reserved -= released;
                 db.Movements.Add(new StockMovement
                 {
                     Sku = line.Sku,
                     Location = shipment.Node,
                     Kind = MovementKind.Ship,
-                    OnHandDelta = -line.Quantity,
-                    ReservedDelta = -fromReservation,
+                    OnHandDelta = -taken, // what the level lost: the ledger and the level agree
+                    ReservedDelta = -released,
                     Reference = $"shipment:{shipment.ShipmentId}",
                 });
             }

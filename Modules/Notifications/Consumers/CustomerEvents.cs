@@ -88,22 +88,37 @@ internal sealed class CustomerEvents(
         var orderIds = batch.Select(d => orderOf(d.Message)).Distinct().ToArray();
         var contacts = await db.Contacts.AsNoTracking().Where(c => orderIds.Contains(c.OrderId)).ToDictionaryAsync(c => c.OrderId, cancellationToken);
         var endpoints = await db.Endpoints.AsNoTracking().Where(e => e.Status == EndpointStatus.Enabled).ToListAsync(cancellationToken);
+        var now = clock.GetUtcNow();
+        var data = batch.Select(d => JsonSerializer.SerializeToElement(dataOf(d.Message), MessageSerialization.Options)).ToArray();
+
+        // The e-mails first: rendering is done before the feed's lock is taken.
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var orderId = orderOf(batch[i].Message);
+            if (contacts.TryGetValue(orderId, out var contact))
+            {
+                await StoreEmailAsync(contact, eventType, batch[i].Context.MessageId, data[i], now, cancellationToken);
+            }
+            else
+            {
+                logger.LogWarning("No contact is known for order {OrderId}: the {EventType} e-mail is not sent (the webhook is)", orderId, eventType);
+            }
+        }
+
         // The feed's cursor is the messages' sequence: one writer at a time, so they commit in sequence
         // order and a reader past a cursor never misses a message committed later below it.
         await db.LockAsync("event-feed", cancellationToken);
-        var now = clock.GetUtcNow();
         var superseded = EventTypes.SupersededBy(eventType);
-        foreach (var delivered in batch)
+        for (var i = 0; i < batch.Count; i++)
         {
-            var orderId = orderOf(delivered.Message);
-            var data = JsonSerializer.SerializeToElement(dataOf(delivered.Message), MessageSerialization.Options);
-            var messageId = $"msg_{delivered.Context.MessageId:N}";
+            var orderId = orderOf(batch[i].Message);
+            var messageId = $"msg_{batch[i].Context.MessageId:N}";
             db.Messages.Add(new WebhookMessage
             {
                 Id = messageId,
                 EventType = eventType,
                 OrderId = orderId,
-                Payload = JsonSerializer.Serialize(new { type = eventType, timestamp = now, data }, MessageSerialization.Options),
+                Payload = JsonSerializer.Serialize(new { type = eventType, timestamp = now, data = data[i] }, MessageSerialization.Options),
                 CreatedAt = now,
             });
             foreach (var endpoint in endpoints.Where(e => e.Wants(eventType)))
@@ -116,14 +131,6 @@ internal sealed class CustomerEvents(
                 await db.Emails.Where(e => e.OrderId == orderId && e.Status == NotificationStatus.Pending && superseded.Contains(e.EventType))
                     .ExecuteUpdateAsync(u => u.SetProperty(e => e.Status, NotificationStatus.Superseded).SetProperty(e => e.LastError, $"superseded by {eventType}"), cancellationToken);
             }
-
-            if (!contacts.TryGetValue(orderId, out var contact))
-            {
-                logger.LogWarning("No contact is known for order {OrderId}: the {EventType} e-mail is not sent (the webhook is)", orderId, eventType);
-                continue;
-            }
-
-            await StoreEmailAsync(contact, eventType, delivered.Context.MessageId, data, now, cancellationToken);
         }
 
         signals.WebhookStored();
@@ -152,6 +159,12 @@ internal sealed class CustomerEvents(
             return; // stored before: never twice
         }
 
+        if (!MimeKit.MailboxAddress.TryParse(contact.Email, out _))
+        {
+            db.Emails.Add(Failed(email, $"'{contact.Email}' is not an address an e-mail can be sent to"));
+            return;
+        }
+
         var source = await TemplateBook.FindAsync(db, eventType, "email", contact.Locale, settings.DefaultLocale, cancellationToken);
         if (source is null)
         {
@@ -178,7 +191,7 @@ internal sealed class CustomerEvents(
                 CreatedAt = now,
             });
         }
-        catch (Exception exception) when (exception is TemplateSyntaxException or Fluid.ParseException or InvalidOperationException)
+        catch (Exception exception) when (exception is not OperationCanceledException)
         {
             db.Emails.Add(Failed(email, $"the {source.Locale} template for {eventType} does not render: {exception.Message}"));
         }

@@ -87,7 +87,7 @@ internal static class NotificationEndpoints
         webhooks.MapPost("/{id:guid}/replay", async (Guid id, ReplayWindowRequest body, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new ReplayFailed(id, body.Since, body.Until), ct)))
             .WithName("ReplayFailedWebhooks").RequireScope(Scopes.NotificationsWrite)
-            .WithSummary("Sends every message whose delivery to the endpoint failed, created in the window, again.");
+            .WithSummary("Sends every message of the window the endpoint wants and has not received (failed, or made while it was disabled) again.");
     }
 
     private static DeliveryStatus? ParseStatus(string? value) =>

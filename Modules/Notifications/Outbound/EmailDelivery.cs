@@ -16,13 +16,15 @@ namespace OmsModular.Modules.Notifications.Outbound;
 
 /// <summary>
 /// Sends the stored e-mails that are due, over SMTP with MailKit (or into the pickup directory when
-/// no SMTP server is configured). Each batch is claimed with <c>FOR UPDATE SKIP LOCKED</c>, so
-/// several processes send side by side and none sends what another holds; every attempt lands in
-/// the delivery log with the server's answer. A 5xx answer is permanent (the e-mail fails for good,
-/// visible in the log); a 4xx answer, a refused connection or a time-out is retried on the
-/// schedule, and an unreachable server ends the batch (the rest wait untouched). Each message
-/// carries its notification id as Message-Id, so a receiver can drop the duplicate of an e-mail
-/// whose "sent" was lost in a crash right after the server accepted it.
+/// no SMTP server is configured). A batch is leased with <c>FOR UPDATE SKIP LOCKED</c> in a short
+/// commit, so several processes send side by side and none sends what another holds; every attempt
+/// lands in the delivery log with the server's answer, in its own commit. A 5xx refusal of the
+/// recipient or the message is permanent (the e-mail fails for good, visible in the log); a 4xx
+/// answer is retried on the schedule; an unreachable server, refused credentials or sender, or a
+/// failed TLS handshake is an outage: the rest of the batch waits without spending an attempt. Each
+/// message carries its notification id as Message-Id, so a receiver can drop the duplicate of an
+/// e-mail whose "sent" was lost in a crash right after the server accepted it (the lease then ends
+/// and it is sent again).
 /// </summary>
 internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSettings settings, NotificationSignals signals, TimeProvider clock, ILogger<EmailDelivery> logger) : BackgroundService
 {
@@ -63,16 +65,20 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
         }
     }
 
-    /// <summary>Claims and sends one batch of due e-mails; returns how many were claimed.</summary>
+    /// <summary>How long a claimed e-mail is held by this sender before another may take it (a crash while sending).</summary>
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+
+    /// <summary>The pause of the e-mails of a batch the server was not reachable for (no attempt is spent on an outage).</summary>
+    private static readonly TimeSpan OutagePause = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Claims a batch of due e-mails (a short commit that leases them), sends each, and records each
+    /// outcome in its own short commit: no row lock or transaction is held while the SMTP server
+    /// talks, and an e-mail the server accepted is recorded sent right after. Returns how many were claimed.
+    /// </summary>
     public async Task<int> SendDueAsync(CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<NotificationsDbContext>();
-        db.Database.SetConnectionString(ModuleDatabase.SeparatePool(db.Database.GetConnectionString()!, "oms-notifications-email", 5)); // a pool of its own, as the messaging workers have
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var due = await db.Emails
-            .FromSql($"SELECT * FROM notifications.emails WHERE status = 'Pending' AND next_attempt_at <= {clock.GetUtcNow()} ORDER BY next_attempt_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED")
-            .ToListAsync(cancellationToken);
+        var due = await ClaimAsync(cancellationToken);
         if (due.Count == 0)
         {
             return 0;
@@ -81,47 +87,57 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
         SmtpClient? smtp = null;
         try
         {
-            foreach (var email in due)
+            for (var i = 0; i < due.Count; i++)
             {
+                var email = due[i];
                 var now = clock.GetUtcNow();
-                email.Attempts++;
                 try
                 {
                     string response;
+                    var message = Message(email);
                     if (settings.SmtpHost is null)
                     {
                         Directory.CreateDirectory(settings.PickupDirectory);
                         var path = Path.Combine(settings.PickupDirectory, $"{email.Id}.eml");
-                        await Message(email).WriteToAsync(path, cancellationToken);
+                        await message.WriteToAsync(path, cancellationToken);
                         response = $"written to {path}";
                     }
                     else
                     {
                         smtp ??= await ConnectAsync(cancellationToken);
-                        response = await smtp.SendAsync(Message(email), cancellationToken);
+                        response = await smtp.SendAsync(message, cancellationToken);
                     }
 
-                    email.Status = NotificationStatus.Sent;
-                    email.SentAt = now;
-                    email.LastError = null;
-                    Log(db, email, now, "sent", response, null);
+                    await RecordAsync(email, "sent", response, null, e => (NotificationStatus.Sent, e.Attempts + 1, e.NextAttemptAt, null, now), cancellationToken);
                 }
-                catch (SmtpCommandException refused) when ((int)refused.StatusCode >= 500)
+                catch (Exception invalid) when (invalid is ParseException or FormatException)
                 {
-                    email.Status = NotificationStatus.Failed;
-                    email.LastError = Truncate($"{(int)refused.StatusCode} {refused.Message}");
-                    Log(db, email, now, "permanent-failure", $"{(int)refused.StatusCode} {refused.Message}", refused.ErrorCode.ToString());
+                    await RecordAsync(email, "permanent-failure", null, $"not a deliverable message: {invalid.Message}", e => (NotificationStatus.Failed, e.Attempts + 1, e.NextAttemptAt, $"not a deliverable message: {invalid.Message}", null), cancellationToken);
+                }
+                catch (SmtpCommandException refused) when ((int)refused.StatusCode >= 500 && refused.ErrorCode is SmtpErrorCode.RecipientNotAccepted or SmtpErrorCode.MessageNotAccepted)
+                {
+                    // This recipient or this message is refused for good (550 no such mailbox, 554 content refused).
+                    var answer = $"{(int)refused.StatusCode} {refused.Message}";
+                    await RecordAsync(email, "permanent-failure", answer, refused.ErrorCode.ToString(), e => (NotificationStatus.Failed, e.Attempts + 1, e.NextAttemptAt, Truncate(answer), null), cancellationToken);
                     logger.LogWarning("The SMTP server refused e-mail {NotificationId} for good: {Status} {Reason}", email.Id, (int)refused.StatusCode, refused.Message);
                 }
-                catch (SmtpCommandException transient)
+                catch (SmtpCommandException transient) when ((int)transient.StatusCode < 500)
                 {
-                    Retry(db, email, now, $"{(int)transient.StatusCode} {transient.Message}", transient.ErrorCode.ToString());
+                    var answer = $"{(int)transient.StatusCode} {transient.Message}";
+                    await RetryAsync(email, now, answer, transient.ErrorCode.ToString(), cancellationToken);
                 }
-                catch (Exception unreachable) when (unreachable is SocketException or IOException or TimeoutException or SmtpProtocolException or ServiceNotConnectedException or AuthenticationException or SslHandshakeException)
+                catch (Exception unreachable) when (unreachable is SocketException or IOException or TimeoutException or SmtpProtocolException or ServiceNotConnectedException or AuthenticationException or SslHandshakeException or SmtpCommandException)
                 {
-                    Retry(db, email, now, null, $"{unreachable.GetType().Name}: {unreachable.Message}");
-                    logger.LogWarning("The SMTP server {Host}:{Port} is not reachable ({Error}); e-mails wait", settings.SmtpHost, settings.SmtpPort, unreachable.Message);
-                    break; // the others of the batch wait untouched for the next round
+                    // The server is down, refuses us (credentials, sender) or cannot talk TLS: an outage
+                    // of the server, not a failure of these e-mails; they wait without spending an attempt.
+                    var error = $"{unreachable.GetType().Name}: {unreachable.Message}";
+                    foreach (var waiting in due.Skip(i))
+                    {
+                        await RecordAsync(waiting, "server-unavailable", null, error, e => (NotificationStatus.Pending, e.Attempts, now + OutagePause, Truncate(error), null), cancellationToken);
+                    }
+
+                    logger.LogWarning("The SMTP server {Host}:{Port} cannot take e-mails ({Error}); {Count} wait", settings.SmtpHost, settings.SmtpPort, unreachable.Message, due.Count - i);
+                    break;
                 }
             }
         }
@@ -144,9 +160,53 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
             }
         }
 
+        return due.Count;
+    }
+
+    /// <summary>Leases up to a batch of due e-mails (their next attempt moves past the lease) in one short commit.</summary>
+    private async Task<List<EmailNotification>> ClaimAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = Context(scope);
+        var now = clock.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var due = await db.Emails
+            .FromSql($"SELECT * FROM notifications.emails WHERE status = 'Pending' AND next_attempt_at <= {now} ORDER BY next_attempt_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED")
+            .ToListAsync(cancellationToken);
+        foreach (var email in due)
+        {
+            email.NextAttemptAt = now + Lease;
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return due.Count;
+        return due;
+    }
+
+    /// <summary>Records one attempt's outcome (the e-mail's new state and a line of its log) in one short commit.</summary>
+    private async Task RecordAsync(
+        EmailNotification email,
+        string outcome,
+        string? response,
+        string? error,
+        Func<EmailNotification, (NotificationStatus Status, int Attempts, DateTimeOffset NextAttemptAt, string? LastError, DateTimeOffset? SentAt)> next,
+        CancellationToken cancellationToken)
+    {
+        var (status, attempts, nextAttempt, lastError, sentAt) = next(email);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = Context(scope);
+        db.Attach(email);
+        (email.Status, email.Attempts, email.NextAttemptAt, email.LastError) = (status, attempts, nextAttempt, lastError);
+        email.SentAt = sentAt ?? email.SentAt;
+        db.EmailAttempts.Add(new EmailAttempt { NotificationId = email.Id, At = clock.GetUtcNow(), Outcome = outcome, Response = response is null ? null : Truncate(response), Error = error is null ? null : Truncate(error) });
+        await db.SaveChangesAsync(CancellationToken.None); // once the server took it, the record is written even while stopping
+    }
+
+    private NotificationsDbContext Context(AsyncServiceScope scope)
+    {
+        var db = scope.ServiceProvider.GetRequiredService<NotificationsDbContext>();
+        db.Database.SetConnectionString(ModuleDatabase.SeparatePool(db.Database.GetConnectionString()!, "oms-notifications-email", 5)); // a pool of its own, as the messaging workers have
+        return db;
     }
 
     private async Task<SmtpClient> ConnectAsync(CancellationToken cancellationToken)
@@ -180,24 +240,19 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
         return message;
     }
 
-    private void Retry(NotificationsDbContext db, EmailNotification email, DateTimeOffset now, string? response, string error)
+    private async Task RetryAsync(EmailNotification email, DateTimeOffset now, string response, string error, CancellationToken cancellationToken)
     {
-        email.LastError = Truncate(response ?? error);
-        if (email.Attempts > settings.EmailRetryDelays.Count)
+        var attempts = email.Attempts + 1;
+        if (attempts > settings.EmailRetryDelays.Count)
         {
-            email.Status = NotificationStatus.Failed;
-            Log(db, email, now, "permanent-failure", response, $"gave up after {email.Attempts} attempts: {error}");
-            logger.LogWarning("E-mail {NotificationId} failed {Attempts} times and is given up: {Error}", email.Id, email.Attempts, error);
+            await RecordAsync(email, "permanent-failure", response, $"gave up after {attempts} attempts: {error}", _ => (NotificationStatus.Failed, attempts, now, Truncate(response), null), cancellationToken);
+            logger.LogWarning("E-mail {NotificationId} failed {Attempts} times and is given up: {Error}", email.Id, attempts, response);
             return;
         }
 
-        var delay = settings.EmailRetryDelays[email.Attempts - 1];
-        email.NextAttemptAt = now + delay * (0.9 + (Random.Shared.NextDouble() * 0.2));
-        Log(db, email, now, "transient-failure", response, error);
+        var delay = settings.EmailRetryDelays[attempts - 1] * (0.9 + (Random.Shared.NextDouble() * 0.2));
+        await RecordAsync(email, "transient-failure", response, error, _ => (NotificationStatus.Pending, attempts, now + delay, Truncate(response), null), cancellationToken);
     }
-
-    private static void Log(NotificationsDbContext db, EmailNotification email, DateTimeOffset at, string outcome, string? response, string? error) =>
-        db.EmailAttempts.Add(new EmailAttempt { NotificationId = email.Id, At = at, Outcome = outcome, Response = response is null ? null : Truncate(response), Error = error is null ? null : Truncate(error) });
 
     private static string Truncate(string text) => text.Length > 1000 ? text[..1000] : text;
 }

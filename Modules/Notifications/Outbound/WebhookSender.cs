@@ -17,7 +17,7 @@ namespace OmsModular.Modules.Notifications.Outbound;
 /// <summary>
 /// Delivers the webhook messages that are due, at least once, in the Standard Webhooks format
 /// (<c>webhook-id</c>, <c>webhook-timestamp</c>, <c>webhook-signature</c>; during a secret rotation's
-/// overlap one signature per secret). A batch is claimed with <c>FOR UPDATE SKIP LOCKED</c> and sent
+/// overlap one signature per secret). A batch is leased with <c>FOR UPDATE SKIP LOCKED</c> and sent
 /// side by side with a time-out per request. A 2xx succeeds; <c>410 Gone</c> disables the endpoint;
 /// <c>429</c> waits as long as its <c>Retry-After</c> asks (bounded); anything else is tried again on
 /// the schedule (with jitter) and fails for good after its last step. An endpoint whose deliveries
@@ -35,12 +35,69 @@ internal sealed class WebhookSender(
     public const string ClientName = "oms-webhooks";
     private const int BatchSize = 50;
 
-    /// <summary>The sender and its HTTP client: no redirects followed, each request with its own time-out.</summary>
-    public static void Register(IServiceCollection services)
+    /// <summary>
+    /// The sender and its HTTP client: no redirects followed, each request with its own time-out, and
+    /// connections only to public addresses (checked when connecting, after name resolution, so a name
+    /// that resolves to a private or loopback address is refused too) unless
+    /// <c>Oms:Notifications:Webhooks:AllowPrivateNetworks</c> is set.
+    /// </summary>
+    public static void Register(IServiceCollection services, bool allowPrivateNetworks)
     {
         services.AddHttpClient(ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                ConnectCallback = (context, cancellationToken) => ConnectAsync(context, allowPrivateNetworks, cancellationToken),
+            });
         services.AddHostedService<WebhookSender>();
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowPrivateNetworks, CancellationToken cancellationToken)
+    {
+        var host = context.DnsEndPoint.Host;
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
+        var allowed = addresses.Where(a => allowPrivateNetworks || IsPublic(a)).ToArray();
+        if (allowed.Length == 0)
+        {
+            throw new HttpRequestException(HttpRequestError.ConnectionError, $"{host} is not a public address; webhooks reach public addresses only.");
+        }
+
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Not loopback, private, link-local, carrier-grade NAT, unique-local, multicast or unspecified.</summary>
+    internal static bool IsPublic(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast))
+        {
+            return false;
+        }
+
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            var b = address.GetAddressBytes();
+            return !(b[0] == 10 || b[0] == 0 || (b[0] == 172 && b[1] is >= 16 and <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254)
+                     || (b[0] == 100 && b[1] is >= 64 and <= 127) || b[0] >= 224);
+        }
+
+        var bytes = address.GetAddressBytes();
+        return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (bytes[0] & 0xFE) == 0xFC);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -80,45 +137,41 @@ internal sealed class WebhookSender(
 
     private sealed record Outcome(int? StatusCode, TimeSpan? RetryAfter, string? Error, int DurationMs);
 
+    /// <summary>
+    /// Leases a batch of due deliveries in a short commit, sends them side by side (no transaction or
+    /// row lock is held while receivers answer), and records the outcomes in one short commit. A
+    /// crash in between lets the lease end: the deliveries are sent again (at least once; the
+    /// receiver drops the repeat by its <c>webhook-id</c>). Returns how many were claimed.
+    /// </summary>
     public async Task<int> SendDueAsync(CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<NotificationsDbContext>();
-        db.Database.SetConnectionString(ModuleDatabase.SeparatePool(db.Database.GetConnectionString()!, "oms-notifications-webhooks", 5)); // a pool of its own, as the messaging workers have
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var due = await db.Deliveries
-            .FromSql($"SELECT * FROM notifications.webhook_deliveries WHERE status = 'Pending' AND next_attempt_at <= {clock.GetUtcNow()} ORDER BY next_attempt_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED")
-            .ToListAsync(cancellationToken);
+        var (due, endpoints, messages) = await ClaimAsync(cancellationToken);
         if (due.Count == 0)
         {
             return 0;
         }
 
-        var endpointIds = due.Select(d => d.EndpointId).Distinct().ToArray();
-        var messageIds = due.Select(d => d.MessageId).Distinct().ToArray();
-        var endpoints = await db.Endpoints.AsNoTracking().Where(e => endpointIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken);
-        var messages = await db.Messages.AsNoTracking().Where(m => messageIds.Contains(m.Id)).ToDictionaryAsync(m => m.Id, cancellationToken);
-        var now = clock.GetUtcNow();
-        var sendable = new List<WebhookDelivery>();
-        foreach (var delivery in due)
-        {
-            if (endpoints.GetValueOrDefault(delivery.EndpointId) is not { Status: EndpointStatus.Enabled })
-            {
-                delivery.Status = DeliveryStatus.Failed;
-                delivery.LastError = "the endpoint is disabled";
-                continue;
-            }
+        var sendable = due.Where(d => endpoints.GetValueOrDefault(d.EndpointId) is { Status: EndpointStatus.Enabled } && messages.ContainsKey(d.MessageId)).ToList();
+        var outcomes = await Task.WhenAll(sendable.Select(d => SendAsync(endpoints[d.EndpointId], messages[d.MessageId], cancellationToken)));
 
-            sendable.Add(delivery);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = Context(scope);
+        await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
+        var now = clock.GetUtcNow();
+        foreach (var delivery in due.Except(sendable))
+        {
+            db.Attach(delivery);
+            delivery.Status = DeliveryStatus.Failed;
+            delivery.LastError = "the endpoint is disabled or gone";
         }
 
-        var outcomes = await Task.WhenAll(sendable.Select(d => SendAsync(endpoints[d.EndpointId], messages[d.MessageId], cancellationToken)));
         var failedEndpoints = new Dictionary<Guid, string>();
         var succeededEndpoints = new HashSet<Guid>();
         var gone = new HashSet<Guid>();
         for (var i = 0; i < sendable.Count; i++)
         {
             var (delivery, outcome) = (sendable[i], outcomes[i]);
+            db.Attach(delivery);
             delivery.Attempts++;
             delivery.LastStatusCode = outcome.StatusCode;
             delivery.LastError = outcome.Error;
@@ -149,35 +202,66 @@ internal sealed class WebhookSender(
                 continue;
             }
 
+            var scheduled = settings.WebhookRetryDelays[delivery.Attempts - 1] * (0.9 + (Random.Shared.NextDouble() * 0.2));
             var delay = outcome.StatusCode == 429 && outcome.RetryAfter is { } asked
-                ? TimeSpan.FromTicks(Math.Min(asked.Ticks, settings.MaxRetryAfter.Ticks))
-                : settings.WebhookRetryDelays[delivery.Attempts - 1] * (0.9 + (Random.Shared.NextDouble() * 0.2));
+                ? TimeSpan.FromTicks(Math.Clamp(asked.Ticks, TimeSpan.FromSeconds(1).Ticks, settings.MaxRetryAfter.Ticks)) // a date in the past or a zero: a second
+                : scheduled;
             delivery.NextAttemptAt = now + delay;
         }
 
-        await db.SaveChangesAsync(cancellationToken);
+        await db.SaveChangesAsync(CancellationToken.None);
         foreach (var endpointId in succeededEndpoints)
         {
-            await db.Endpoints.Where(e => e.Id == endpointId && e.FailingSince != null).ExecuteUpdateAsync(u => u.SetProperty(e => e.FailingSince, (DateTimeOffset?)null), cancellationToken);
+            await db.Endpoints.Where(e => e.Id == endpointId && e.FailingSince != null).ExecuteUpdateAsync(u => u.SetProperty(e => e.FailingSince, (DateTimeOffset?)null), CancellationToken.None);
         }
 
         foreach (var endpointId in gone)
         {
-            await DisableAsync(db, endpointId, "the receiver answered 410 Gone", cancellationToken);
+            await DisableAsync(db, endpointId, "the receiver answered 410 Gone", CancellationToken.None);
         }
 
         foreach (var (endpointId, error) in failedEndpoints.Where(f => !succeededEndpoints.Contains(f.Key) && !gone.Contains(f.Key)))
         {
-            await db.Endpoints.Where(e => e.Id == endpointId && e.FailingSince == null).ExecuteUpdateAsync(u => u.SetProperty(e => e.FailingSince, now), cancellationToken);
+            await db.Endpoints.Where(e => e.Id == endpointId && e.FailingSince == null).ExecuteUpdateAsync(u => u.SetProperty(e => e.FailingSince, now), CancellationToken.None);
             var since = endpoints[endpointId].FailingSince;
             if (since is not null && now - since > settings.DisableEndpointAfter)
             {
-                await DisableAsync(db, endpointId, $"every delivery failed since {since:O} (last: {error})", cancellationToken);
+                await DisableAsync(db, endpointId, $"every delivery failed since {since:O} (last: {error})", CancellationToken.None);
             }
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        await transaction.CommitAsync(CancellationToken.None);
         return due.Count;
+    }
+
+    private async Task<(List<WebhookDelivery> Due, Dictionary<Guid, WebhookEndpoint> Endpoints, Dictionary<string, WebhookMessage> Messages)> ClaimAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = Context(scope);
+        var now = clock.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var due = await db.Deliveries
+            .FromSql($"SELECT * FROM notifications.webhook_deliveries WHERE status = 'Pending' AND next_attempt_at <= {now} ORDER BY next_attempt_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED")
+            .ToListAsync(cancellationToken);
+        foreach (var delivery in due)
+        {
+            delivery.NextAttemptAt = now + settings.WebhookTimeout + TimeSpan.FromMinutes(1); // the lease
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        var endpointIds = due.Select(d => d.EndpointId).Distinct().ToArray();
+        var messageIds = due.Select(d => d.MessageId).Distinct().ToArray();
+        var endpoints = await db.Endpoints.AsNoTracking().Where(e => endpointIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken);
+        var messages = await db.Messages.AsNoTracking().Where(m => messageIds.Contains(m.Id)).ToDictionaryAsync(m => m.Id, cancellationToken);
+        return (due, endpoints, messages);
+    }
+
+    private NotificationsDbContext Context(AsyncServiceScope scope)
+    {
+        var db = scope.ServiceProvider.GetRequiredService<NotificationsDbContext>();
+        db.Database.SetConnectionString(ModuleDatabase.SeparatePool(db.Database.GetConnectionString()!, "oms-notifications-webhooks", 5)); // a pool of its own, as the messaging workers have
+        return db;
     }
 
     private async Task DisableAsync(NotificationsDbContext db, Guid endpointId, string reason, CancellationToken cancellationToken)

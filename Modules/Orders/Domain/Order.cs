@@ -348,6 +348,11 @@ internal sealed class Order
             return null;
         }
 
+        if (_total is null || Lines.Any(l => l.Gross is null))
+        {
+            throw new InvalidOperationException($"Order {Id} shipped (shipment {shipmentId}) without being priced: no share of its total can be captured.");
+        }
+
         var digits = OmsModular.Shared.Infrastructure.ReferenceData.Currencies.MinorUnits(Currency);
         var amount = Shipments.Count == 0 ? _shippingGross ?? 0m : 0m;
         foreach (var (sku, quantity) in lines)
@@ -356,7 +361,7 @@ internal sealed class Order
                 ?? throw new InvalidOperationException($"Shipment {shipmentId} carries {sku}, which order {Id} does not hold.");
             var before = line.ShippedQuantity;
             var after = Math.Min(line.Quantity, before + quantity);
-            var gross = line.Gross ?? 0m;
+            var gross = line.Gross!.Value;
             amount += Math.Round(gross * after / line.Quantity, digits, MidpointRounding.AwayFromZero)
                       - Math.Round(gross * before / line.Quantity, digits, MidpointRounding.AwayFromZero);
             line.ShippedQuantity = after;
@@ -365,7 +370,7 @@ internal sealed class Order
         var final = Lines.All(l => l.ShippedQuantity + l.CancelledQuantity >= l.Quantity);
         if (final)
         {
-            amount = (_total ?? 0m) - Shipments.Sum(s => s.CaptureAmount); // the last share: exactly what is left
+            amount = _total.Value - Shipments.Sum(s => s.CaptureAmount); // the last share: exactly what is left
         }
 
         Shipments.Add(new OrderShipment
@@ -385,13 +390,18 @@ internal sealed class Order
         return (amount, final);
     }
 
-    /// <summary>A shipment arrived; false (recorded as ignored) when it is unknown or was delivered before.</summary>
+    /// <summary>
+    /// A shipment arrived; false (recorded as ignored) when it was delivered before. A shipment not
+    /// recorded yet (its shipped event failed and waits) is an error, so the delivery waits for it
+    /// instead of being lost.
+    /// </summary>
     public bool Deliver(Guid shipmentId, DateTimeOffset deliveredAt, DateTimeOffset at)
     {
-        var shipment = Shipments.FirstOrDefault(s => s.ShipmentId == shipmentId);
-        if (shipment is null || shipment.DeliveredAt is not null)
+        var shipment = Shipments.FirstOrDefault(s => s.ShipmentId == shipmentId)
+            ?? throw new InvalidOperationException($"Shipment {shipmentId} of order {Id} was delivered before it was recorded as shipped; the delivery waits for it.");
+        if (shipment.DeliveredAt is not null)
         {
-            Ignore("delivered", $"shipment {shipmentId} {(shipment is null ? "unknown" : "delivered before")}", at);
+            Ignore("delivered", $"shipment {shipmentId} delivered before", at);
             return false;
         }
 

@@ -19,7 +19,8 @@ internal sealed record CapturePaymentsCommand(IReadOnlyList<CaptureRequested> Re
 /// <c>capture-{captureId}</c>, and records it (the capture, the payment's captured total and
 /// status, a ledger entry, <see cref="PaymentCaptured"/>) in one commit. A capture id already
 /// recorded changes nothing; a provider that captured but whose answer was lost is asked again
-/// with the same key and answers the same capture, so a share is never captured twice. A provider
+/// with the same key and answers the same capture, so a share is never captured twice. A share that
+/// would take the captured total above the authorisation is refused before the provider is asked. A provider
 /// that does not answer is an outage (the consumer pauses and tries again); a share the provider
 /// refuses, or one for an order without a capturable authorisation, is a failure of that message.
 /// </summary>
@@ -50,6 +51,11 @@ internal sealed class CapturePaymentsHandler(
                 throw new InvalidOperationException($"Order {request.OrderId} has no capturable authorisation (payment {payment?.Status.ToString() ?? "missing"}); capture {request.CaptureId} of {request.Amount} {request.Currency} is not made.");
             }
 
+            if (payment.CapturedAmount + request.Amount > payment.Amount)
+            {
+                throw new InvalidOperationException($"Capture {request.CaptureId} of {request.Amount} {request.Currency} would take order {request.OrderId} to {payment.CapturedAmount + request.Amount}, above the {payment.Amount} authorised; it is not made.");
+            }
+
             if (request.Currency != payment.Currency)
             {
                 throw new InvalidOperationException($"Capture {request.CaptureId} is in {request.Currency}, the authorisation of order {request.OrderId} in {payment.Currency}.");
@@ -69,7 +75,7 @@ internal sealed class CapturePaymentsHandler(
 
             var now = clock.GetUtcNow();
             payment.CapturedAmount += request.Amount;
-            payment.Status = payment.CapturedAmount >= payment.Amount || request.Final ? PaymentStatus.Captured : PaymentStatus.PartiallyCaptured;
+            payment.Status = payment.CapturedAmount >= payment.Amount ? PaymentStatus.Captured : PaymentStatus.PartiallyCaptured;
             db.Captures.Add(new Capture
             {
                 Id = request.CaptureId,

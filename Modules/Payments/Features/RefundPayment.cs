@@ -57,12 +57,13 @@ internal sealed class RefundValidator : AbstractValidator<RefundPayment>
             .WithMessage("A refund names an 'amount' or 'lines', not both.").OverridePropertyName("amount");
         RuleFor(c => c.Refund.Amount).IsAmount().GreaterThan(0m).When(c => c.Refund.Amount is not null).OverridePropertyName("amount");
         RuleFor(c => c.Refund.Lines).NotEmpty().When(c => c.Refund.Lines is not null).OverridePropertyName("lines");
+        RuleForEach(c => c.Refund.Lines).NotNull().WithMessage("'lines' holds no null entries.").OverridePropertyName("lines");
         RuleForEach(c => c.Refund.Lines).ChildRules(line =>
         {
             line.RuleFor(l => l.Sku).NotEmpty().MaximumLength(64).OverridePropertyName("sku");
             line.RuleFor(l => l.Quantity).GreaterThan(0).OverridePropertyName("quantity");
         }).OverridePropertyName("lines");
-        RuleFor(c => c.Refund.Lines).Must(l => l!.Select(x => x.Sku).Distinct(StringComparer.Ordinal).Count() == l!.Count)
+        RuleFor(c => c.Refund.Lines).Must(l => l!.Where(x => x is not null).Select(x => x.Sku).Distinct(StringComparer.Ordinal).Count() == l!.Count(x => x is not null))
             .When(c => c.Refund.Lines is not null).WithMessage("Each SKU is named once.").OverridePropertyName("lines");
     }
 }

@@ -138,6 +138,8 @@ public sealed class ShippingTests(HostFixture host)
         var total = order.GetProperty("total").GetDecimal();
         await CapturedAsync(Client, id, total);
         Assert.Equal(total, Sandbox.CapturedFor(host.Services, id));
+        var shipmentId = Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("shipments").EnumerateArray()).GetProperty("shipmentId").GetGuid();
+        Assert.True(Sandbox.CallsFor(host.Services, $"capture-{shipmentId}") >= 2); // the lost answer was asked again
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -210,6 +212,16 @@ public sealed class ShippingTests(HostFixture host)
         using (var tooMany = await ShipRequestAsync(Client, fulfilmentId, "k-many", new { carrier = "dhl", service = "parcel", trackingNumber = "T2", lines = new[] { new { sku, quantity = 3 } } }))
         {
             await Problem.AssertAsync(tooMany, HttpStatusCode.Conflict, "urn:oms:problem:over-ship");
+        }
+
+        using (var nullLine = await Client.PostAsync($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/picks", new StringContent("{\"lines\":[null]}", System.Text.Encoding.UTF8, "application/json")))
+        {
+            await Problem.AssertAsync(nullLine, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        }
+
+        using (var nullShipLine = await ShipRequestAsync(Client, fulfilmentId, "k-null", new { carrier = "dhl", service = "parcel", trackingNumber = "T4", lines = new object?[] { null } }))
+        {
+            await Problem.AssertAsync(nullShipLine, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
         }
 
         using (var badUrl = await ShipRequestAsync(Client, fulfilmentId, "k-url", new { carrier = "dhl", service = "parcel", trackingNumber = "T3", trackingUrl = "javascript:alert(1)" }))

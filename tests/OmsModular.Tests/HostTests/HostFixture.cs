@@ -58,6 +58,7 @@ public sealed class HostFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("Oms__Notifications__Email__RetryDelays", "00:00:00.200,00:00:00.200,00:00:00.200");
         Environment.SetEnvironmentVariable("Oms__Notifications__Webhooks__RetryDelays", "00:00:00.100,00:00:00.300,00:00:00.500,00:00:01");
         Environment.SetEnvironmentVariable("Oms__Notifications__Webhooks__AllowHttp", "true");
+        Environment.SetEnvironmentVariable("Oms__Notifications__Webhooks__AllowPrivateNetworks", "true"); // the test receiver is on loopback
         Environment.SetEnvironmentVariable("Oms__Notifications__Webhooks__Timeout", "00:00:02");
         Webhooks = await TestWebhookReceiver.StartAsync();
         await OpenId.StartAsync();

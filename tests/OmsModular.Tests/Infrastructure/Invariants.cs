@@ -48,6 +48,7 @@ public static class Invariants
             Add(lines, order, sku, quantity);
         }
 
+        var orderedSkus = lines.Values.SelectMany(l => l.Keys).Distinct().ToArray(); // before the shipped-out lines are dropped: their stock is checked too
         foreach (var (order, open) in lines)
         {
             if (open.Values.All(q => q == 0))
@@ -180,7 +181,7 @@ public static class Invariants
         }
 
         // Stock: every row, or the rows of the checked orders' SKUs.
-        var skus = ids is null ? null : lines.Values.SelectMany(l => l.Keys).Distinct().ToArray();
+        var skus = ids is null ? null : orderedSkus;
         var stockRows = 0;
         var stockFilter = skus is null ? "true" : "k.sku = ANY($1)";
         await foreach (var (location, sku, onHand, reservedCount, holdingCount) in QueryAsync(

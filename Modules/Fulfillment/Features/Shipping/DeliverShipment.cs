@@ -53,7 +53,8 @@ internal sealed class DeliverShipmentHandlers(FulfillmentDbContext db, TimeProvi
 
     public async ValueTask<ShipmentView> Handle(CarrierTrackingEvent command, CancellationToken cancellationToken)
     {
-        var shipments = await db.Shipments.Where(s => s.Carrier == command.Carrier && s.TrackingNumber == command.TrackingNumber).ToListAsync(cancellationToken);
+        var carrier = command.Carrier.ToLowerInvariant(); // carriers are kept in lower case
+        var shipments = await db.Shipments.Where(s => s.Carrier == carrier && s.TrackingNumber == command.TrackingNumber).ToListAsync(cancellationToken);
         var shipment = shipments.Count switch
         {
             0 => throw ProblemException.NotFound("Shipment", $"No shipment of carrier {command.Carrier} with tracking number {command.TrackingNumber}."),

@@ -25,12 +25,13 @@ internal sealed class ReportPicksValidator : AbstractValidator<ReportPicks>
     public ReportPicksValidator()
     {
         RuleFor(c => c.Picks.Lines).NotEmpty().OverridePropertyName("lines");
+        RuleForEach(c => c.Picks.Lines).NotNull().WithMessage("'lines' holds no null entries.").OverridePropertyName("lines");
         RuleForEach(c => c.Picks.Lines).ChildRules(line =>
         {
             line.RuleFor(l => l.Sku).NotEmpty().MaximumLength(64).OverridePropertyName("sku");
             line.RuleFor(l => l.Picked).GreaterThanOrEqualTo(0).OverridePropertyName("picked");
         }).OverridePropertyName("lines");
-        RuleFor(c => c.Picks.Lines).Must(l => l.Select(x => x.Sku).Distinct(StringComparer.Ordinal).Count() == l.Count)
+        RuleFor(c => c.Picks.Lines).Must(l => l.Where(x => x is not null).Select(x => x.Sku).Distinct(StringComparer.Ordinal).Count() == l.Count(x => x is not null))
             .WithMessage("Each SKU is reported once.").OverridePropertyName("lines").When(c => c.Picks.Lines is not null);
     }
 }

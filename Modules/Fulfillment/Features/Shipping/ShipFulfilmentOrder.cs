@@ -45,12 +45,13 @@ internal sealed class ShipValidator : AbstractValidator<ShipFulfilmentOrder>
         RuleFor(c => c.Shipment.Parcels).InclusiveBetween(1, 1000).OverridePropertyName("parcels");
         RuleFor(c => c.Shipment.WeightKg).GreaterThan(0).LessThan(100_000).OverridePropertyName("weightKg");
         RuleFor(c => c.Shipment.Lines).NotEmpty().When(c => c.Shipment.Lines is not null).WithMessage("'lines' names at least one line, or is left out to ship everything packed.").OverridePropertyName("lines");
+        RuleForEach(c => c.Shipment.Lines).NotNull().WithMessage("'lines' holds no null entries.").OverridePropertyName("lines");
         RuleForEach(c => c.Shipment.Lines).ChildRules(line =>
         {
             line.RuleFor(l => l.Sku).NotEmpty().MaximumLength(64).OverridePropertyName("sku");
             line.RuleFor(l => l.Quantity).GreaterThan(0).OverridePropertyName("quantity");
         }).OverridePropertyName("lines");
-        RuleFor(c => c.Shipment.Lines).Must(l => l!.Select(x => x.Sku).Distinct(StringComparer.Ordinal).Count() == l!.Count)
+        RuleFor(c => c.Shipment.Lines).Must(l => l!.Where(x => x is not null).Select(x => x.Sku).Distinct(StringComparer.Ordinal).Count() == l!.Count(x => x is not null))
             .When(c => c.Shipment.Lines is not null).WithMessage("Each SKU is named once.").OverridePropertyName("lines");
     }
 }
@@ -85,7 +86,7 @@ internal sealed class ShipFulfilmentOrderHandler(FulfillmentDbContext db, TimePr
             OrderId = order.OrderId,
             NodeCode = order.NodeCode,
             Status = ShipmentStatus.Shipped,
-            Carrier = request.Carrier,
+            Carrier = request.Carrier.ToLowerInvariant(),
             Service = request.Service,
             TrackingNumber = request.TrackingNumber,
             TrackingUrl = request.TrackingUrl,

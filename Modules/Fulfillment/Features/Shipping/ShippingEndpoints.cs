@@ -5,7 +5,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Fulfillment.Domain;
+using OmsModular.Modules.Fulfillment.Persistence;
 using OmsModular.Shared.Infrastructure.Access;
 using OmsModular.Shared.Infrastructure.Messaging;
 
@@ -46,9 +48,10 @@ internal static class ShippingEndpoints
             .WithName("PackFulfilmentOrder")
             .RequireScope(Scopes.FulfillmentWrite)
             .WithSummary("Packed for shipping (every line picked in full; parcels and weight optional); a repeat changes nothing.");
-        group.MapPost("/fulfilment-orders/{id:guid}/shipments", async (Guid id, ShipRequest body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ISender sender, CancellationToken ct) =>
+        group.MapPost("/fulfilment-orders/{id:guid}/shipments", async (Guid id, ShipRequest body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ISender sender, FulfillmentDbContext db, CancellationToken ct) =>
             {
-                var result = await sender.Send(new ShipFulfilmentOrder(id, idempotencyKey ?? string.Empty, body), ct);
+                // A repeat racing its first request meets it on the key or the version: asked again, it finds the shipment.
+                var result = await OnceMoreOnConflictAsync(db, () => sender.Send(new ShipFulfilmentOrder(id, idempotencyKey ?? string.Empty, body), ct).AsTask());
                 var url = $"/api/v1/fulfillment/shipments/{result.Shipment.Id}";
                 return result.Created ? Results.Created(url, result.Shipment) : Results.Ok(result.Shipment);
             })
@@ -62,16 +65,35 @@ internal static class ShippingEndpoints
             .WithName("GetShipment")
             .RequireScope(Scopes.FulfillmentRead)
             .WithSummary("One shipment: lines, carrier, tracking and times.");
-        group.MapPost("/shipments/{id:guid}/deliver", async (Guid id, DeliveryRequest? body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new DeliverShipment(id, body?.DeliveredAt), ct)))
+        group.MapPost("/shipments/{id:guid}/deliver", async (Guid id, DeliveryRequest? body, ISender sender, FulfillmentDbContext db, CancellationToken ct) =>
+                TypedResults.Ok(await OnceMoreOnConflictAsync(db, () => sender.Send(new DeliverShipment(id, body?.DeliveredAt), ct).AsTask())))
             .WithName("DeliverShipment")
             .RequireScope(Scopes.FulfillmentWrite)
             .WithSummary("The shipment reached the customer; a repeat changes nothing.");
-        group.MapPost("/carrier-events", async (CarrierTrackingEvent body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(body, ct)))
+        group.MapPost("/carrier-events", async (CarrierTrackingEvent body, ISender sender, FulfillmentDbContext db, CancellationToken ct) =>
+                TypedResults.Ok(await OnceMoreOnConflictAsync(db, () => sender.Send(body, ct).AsTask()))) // carriers seldom retry a 409
             .WithName("PostCarrierEvent")
             .RequireScope(Scopes.FulfillmentWrite)
             .WithSummary("A carrier's tracking callback (by carrier and tracking number); a delivered event delivers the shipment.");
+    }
+
+    /// <summary>
+    /// Runs a step, and once more when it lost a race on the fulfilment order's version or a unique key
+    /// (its transaction was rolled back; the step then runs on what the order is now).
+    /// </summary>
+    private static async Task<T> OnceMoreOnConflictAsync<T>(FulfillmentDbContext db, Func<Task<T>> step)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await step();
+            }
+            catch (Exception conflict) when (attempt < 3 && (conflict is DbUpdateConcurrencyException || (conflict is DbUpdateException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })))
+            {
+                db.ChangeTracker.Clear();
+            }
+        }
     }
 
     private static FulfilmentOrderStatus? ParseStatus(string? value) =>

@@ -15,13 +15,15 @@ internal sealed class TemplateSyntaxException(string part, string reason) : Exce
 
 /// <summary>
 /// Renders Liquid templates with Fluid. Values are HTML-encoded in the HTML part and left as they
-/// are in the subject and the text part. Parsed templates are cached by their source.
+/// are in the subject (on one line) and the text part; a value is never parsed as a template. The
+/// steps and the recursion of a rendering are bounded. Parsed templates are cached by their source.
 /// </summary>
 internal sealed class TemplateRenderer
 {
     private static readonly FluidParser Parser = new();
     private readonly ConcurrentDictionary<string, IFluidTemplate> _parsed = new(StringComparer.Ordinal);
-    private readonly TemplateOptions _options = new() { MemberAccessStrategy = new UnsafeMemberAccessStrategy() };
+    /// <summary>Bounded: a template that loops or recurses without end stops with an error instead of holding its caller.</summary>
+    private readonly TemplateOptions _options = new() { MaxSteps = 200_000, MaxRecursion = 20 };
 
     /// <summary>Checks that every part parses; throws <see cref="TemplateSyntaxException"/> naming the part.</summary>
     public void Validate(string subject, string html, string text)
@@ -34,8 +36,9 @@ internal sealed class TemplateRenderer
     public async Task<RenderedMessage> RenderAsync(string subject, string html, string text, IReadOnlyDictionary<string, object?> model)
     {
         var context = new TemplateContext(model, _options);
+        var renderedSubject = (await Parse("subject", subject).RenderAsync(context, NullEncoder.Default)).ReplaceLineEndings(" ").Trim(); // a header: one line
         return new RenderedMessage(
-            (await Parse("subject", subject).RenderAsync(context, NullEncoder.Default)).Trim(),
+            renderedSubject,
             await Parse("html", html).RenderAsync(context, HtmlEncoder.Default),
             await Parse("text", text).RenderAsync(context, NullEncoder.Default));
     }

@@ -144,6 +144,10 @@ internal sealed class TemplateHandlers(NotificationsDbContext db, TemplateRender
         {
             throw new ValidationException([new FluentValidation.Results.ValidationFailure(syntax.Part, syntax.Message)]);
         }
+        catch (Exception failed) when (failed is not OperationCanceledException)
+        {
+            throw new ValidationException([new FluentValidation.Results.ValidationFailure("template", $"The template does not render: {failed.Message}")]);
+        }
 
         return new PreviewView(preview.EventType, source.Locale, rendered.Subject, rendered.Html, rendered.Text, JsonSerializer.Serialize(model));
     }

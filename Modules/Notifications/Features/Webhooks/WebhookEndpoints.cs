@@ -36,7 +36,7 @@ internal sealed class EndpointValidator : AbstractValidator<EndpointRequest>
     {
         RuleFor(e => e.Url).NotEmpty().MaximumLength(2000)
             .Must(rules.IsAllowedUrl).WithMessage(rules.UrlRule).OverridePropertyName("url");
-        RuleForEach(e => e.EventTypes).Must(t => EventTypes.All.Contains(t))
+        RuleForEach(e => e.EventTypes).Must(t => t is not null && EventTypes.All.Contains(t))
             .WithMessage($"Each event type is one of {string.Join(", ", EventTypes.All)}.").OverridePropertyName("eventTypes");
         RuleFor(e => e.Description).MaximumLength(500).OverridePropertyName("description");
     }

@@ -13,7 +13,7 @@ internal sealed record ReplayMessage(Guid EndpointId, string MessageId) : IComma
 
 internal sealed record ReplayWindowRequest(DateTimeOffset Since, DateTimeOffset? Until);
 
-/// <summary>Sends every message whose delivery to the endpoint failed, created in the window, again.</summary>
+/// <summary>Sends every message of the window the endpoint wants and has not received (failed, or made while it was disabled) again.</summary>
 internal sealed record ReplayFailed(Guid EndpointId, DateTimeOffset Since, DateTimeOffset? Until) : ICommand<ReplayView>;
 
 internal sealed record ReplayView(Guid EndpointId, int Replayed);
@@ -56,13 +56,30 @@ internal sealed class ReplayHandlers(NotificationsDbContext db, NotificationSign
         return View(delivery, message.EventType);
     }
 
+    /// <summary>
+    /// Every message of the window that the endpoint wants and did not receive is owed again: failed
+    /// deliveries start over, and messages that arrived while the endpoint was disabled (so no
+    /// delivery was made for them) get one.
+    /// </summary>
     public async ValueTask<ReplayView> Handle(ReplayFailed command, CancellationToken cancellationToken)
     {
         var endpoint = await EnabledAsync(command.EndpointId, cancellationToken);
-        var until = command.Until ?? clock.GetUtcNow();
-        var replayed = await db.Deliveries
-            .Where(d => d.EndpointId == endpoint.Id && d.Status == DeliveryStatus.Failed && d.CreatedAt >= command.Since && d.CreatedAt < until)
-            .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Pending).SetProperty(d => d.NextAttemptAt, clock.GetUtcNow()).SetProperty(d => d.Attempts, 0), cancellationToken);
+        var now = clock.GetUtcNow();
+        var until = command.Until ?? now;
+        await using var replay = await db.CreateCommandAsync("""
+            INSERT INTO notifications.webhook_deliveries (id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
+            SELECT gen_random_uuid(), $1, m.id, 'Pending', 0, $4, $4
+            FROM notifications.webhook_messages m
+            WHERE m.created_at >= $2 AND m.created_at < $3 AND (cardinality($5::text[]) = 0 OR m.event_type = ANY($5))
+            ON CONFLICT (endpoint_id, message_id) DO UPDATE SET status = 'Pending', attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at
+              WHERE webhook_deliveries.status = 'Failed'
+            """, cancellationToken);
+        replay.Parameters.Add(new Npgsql.NpgsqlParameter<Guid> { TypedValue = endpoint.Id });
+        replay.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = command.Since });
+        replay.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = until });
+        replay.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        replay.Parameters.Add(new Npgsql.NpgsqlParameter<string[]> { TypedValue = endpoint.EventTypes.ToArray() });
+        var replayed = await replay.ExecuteNonQueryAsync(cancellationToken);
         signals.WebhookStored();
         return new ReplayView(endpoint.Id, replayed);
     }
