@@ -35,7 +35,10 @@ public sealed class NotificationsModule : IModule
         services.AddSingleton<TemplateRenderer>();
         services.AddSingleton<WebhookRules>();
         services.AddSingleton<IDemoData, TemplateDemoData>();
-        services.AddHostedService<EmailDelivery>();
+        for (var i = 0; i < Math.Clamp(configuration.GetValue($"{NotificationSettings.Section}:Email:Senders", 4), 1, 32); i++)
+        {
+            services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => ActivatorUtilities.CreateInstance<EmailDelivery>(sp)); // side by side: each leases its own batch
+        }
         WebhookSender.Register(services, configuration.GetValue($"{NotificationSettings.Section}:Webhooks:AllowPrivateNetworks", false));
     }
 

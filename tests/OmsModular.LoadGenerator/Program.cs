@@ -16,16 +16,22 @@ using Npgsql;
 // --rate offers a fixed number of orders per second (open loop) to measure a sustained rate: the
 // pipeline keeps up when confirmations follow captures at that rate with a bounded capture→confirmed latency.
 // Without --url it starts its own Host (Release build, embedded PostgreSQL in a temporary folder, demo data).
+// --ship 1: beside capture, shippers pick, pack and ship every order that confirms (--ship-workers, 8);
+// the Host then sends its e-mails to an SMTP server and its webhooks to a receiver that this program
+// runs on loopback, and the report adds shipments, captures, e-mails and webhooks per second.
 var concurrency = Arg("--concurrency", 32);
 var seconds = Arg("--seconds", 60);
 var rate = Arg("--rate", 0); // orders per second offered (open loop); 0 = as fast as the workers go (closed loop)
 var cancelPercent = Arg("--cancel-percent", 0);
 var url = ArgText("--url");
+var ship = Arg("--ship", 0) == 1;
+var shipWorkers = Arg("--ship-workers", 8);
+await using var receivers = ship ? await Receivers.StartAsync() : null;
 string[] demoSkus = [.. Enumerable.Range(1, 300).Select(i => $"DEMO-{i:0000}")]; // the demo data's catalogue
 HostRun? host = null;
 if (url is null)
 {
-    host = await HostRun.StartAsync((ArgText("--host-args") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+    host = await HostRun.StartAsync([.. (ArgText("--host-args") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries), .. receivers?.HostArguments ?? []]);
     url = host.Url;
 }
 
@@ -47,6 +53,11 @@ try
     }
 
     await RestockAsync();
+    if (receivers is not null)
+    {
+        using var subscribed = await http.PostAsJsonAsync("/api/v1/notifications/webhooks/endpoints", new { url = receivers.WebhookUrl, description = "load generator" });
+        subscribed.EnsureSuccessStatusCode();
+    }
 
     await RunPhaseAsync("measured", seconds);
 }
@@ -71,6 +82,10 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     var started = Stopwatch.GetTimestamp();
     var startedAt = DateTimeOffset.UtcNow;
     var sent = -1L;
+    var toShip = System.Threading.Channels.Channel.CreateUnbounded<Guid>();
+    var shipping = ship ? Shipper.RunAsync(http, toShip.Reader, shipWorkers) : Task.FromResult(new Shipper.Report(0, 0, 0, 0, []));
+    var emailsBefore = receivers?.Emails ?? 0;
+    var webhooksBefore = receivers?.Webhooks ?? 0;
     await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
     {
         var rng = new Random(worker);
@@ -107,6 +122,7 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
                 {
                     var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetGuid();
                     ids.Add(id);
+                    toShip.Writer.TryWrite(id);
                     if (cancelPercent > 0 && rng.Next(100) < cancelPercent)
                     {
                         cancels.Add(CancelLaterAsync(id, cancelled));
@@ -124,6 +140,7 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
         }
     })));
     var captureSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    toShip.Writer.Complete();
     await Task.WhenAll(cancels);
     var sorted = latencies.Order().ToArray();
     Console.WriteLine($"capture: {ids.Count} orders in {captureSeconds:0.0} s = {ids.Count / captureSeconds:0} orders/s at concurrency {concurrency}; latency p50={P(sorted, 0.5):0.0} ms p99={P(sorted, 0.99):0.0} ms; errors={errors}");
@@ -142,6 +159,45 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     }
 
     Console.WriteLine($"pipeline settled {Stopwatch.GetElapsedTime(settleStart).TotalSeconds:0.0} s after the last capture");
+    if (ship)
+    {
+        var shipped = await shipping;
+        while (true)
+        {
+            var backlog = await http.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog");
+            if (backlog.EnumerateArray().All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0))
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        var shipSorted = shipped.ShipLatenciesMs.Order().ToArray();
+        Console.WriteLine($"shipping: {shipped.Shipments} shipments of {shipped.Orders} orders ({shipped.Skipped} not confirmed, not shipped); {shipped.Shipments / captureSeconds:0} shipments/s over the capture phase, the last one {shipped.LastShipmentSeconds:0.0} s after the start; pick+pack+ship calls p50={P(shipSorted, 0.5):0} ms p99={P(shipSorted, 0.99):0} ms");
+        if (connectionString is not null)
+        {
+            var (captures, inPhase) = await CountAsync(connectionString, "payments.captures", "captured_at", startedAt, captureSeconds);
+            Console.WriteLine($"captures: {captures} ({inPhase} during the capture phase = {inPhase / captureSeconds:0} captures/s sustained)");
+        }
+
+        var (emailsInPhase, webhooksInPhase) = (receivers!.Emails - emailsBefore, receivers.Webhooks - webhooksBefore);
+        Console.WriteLine($"notifications when the pipeline settled: {emailsInPhase} e-mails, {webhooksInPhase} webhooks received");
+        if (connectionString is not null)
+        {
+            // The senders drain what is stored: wait for it (bounded), then rate everything sent since the phase began.
+            var drainStart = Stopwatch.GetTimestamp();
+            while (Stopwatch.GetElapsedTime(drainStart) < TimeSpan.FromMinutes(3) && await PendingNotificationsAsync(connectionString) > 0)
+            {
+                await Task.Delay(500);
+            }
+
+            var emails = receivers.Emails - emailsBefore;
+            var webhooks = receivers.Webhooks - webhooksBefore;
+            var window = (DateTimeOffset.UtcNow - startedAt).TotalSeconds;
+            Console.WriteLine($"notifications drained {Stopwatch.GetElapsedTime(drainStart).TotalSeconds:0.0} s later: {emails} e-mails and {webhooks} webhooks in {window:0} s since the phase began = {emails / window:0} e-mails/s, {webhooks / window:0} webhooks/s; still pending: {await PendingNotificationsAsync(connectionString)}");
+        }
+    }
     var outcomes = new ConcurrentBag<(string Status, double? ToConfirmMs, DateTimeOffset? ConfirmedAt)>();
     var reasons = new ConcurrentDictionary<string, int>();
     var uncancelledLost = 0;
@@ -287,6 +343,26 @@ JsonObject NewOrder(Random rng)
     return order;
 }
 
+static async Task<long> PendingNotificationsAsync(string connectionString)
+{
+    await using var connection = new NpgsqlConnection(connectionString);
+    await connection.OpenAsync();
+    await using var command = new NpgsqlCommand("SELECT (SELECT count(*) FROM notifications.emails WHERE status = 'Pending') + (SELECT count(*) FROM notifications.webhook_deliveries WHERE status = 'Pending')", connection);
+    return (long)(await command.ExecuteScalarAsync())!;
+}
+
+static async Task<(long All, long InPhase)> CountAsync(string connectionString, string table, string column, DateTimeOffset from, double seconds)
+{
+    await using var connection = new NpgsqlConnection(connectionString);
+    await connection.OpenAsync();
+    await using var command = new NpgsqlCommand($"SELECT count(*) FILTER (WHERE {column} >= $1), count(*) FILTER (WHERE {column} >= $1 AND {column} <= $2) FROM {table}", connection);
+    command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from });
+    command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from.AddSeconds(seconds) });
+    await using var reader = await command.ExecuteReaderAsync();
+    await reader.ReadAsync();
+    return (reader.GetInt64(0), reader.GetInt64(1));
+}
+
 static double P(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
 static async Task<long> CommitsAsync(string connectionString)
@@ -359,7 +435,11 @@ internal sealed class HostRun : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             // The load is one client: its rate limit is lifted so that the system, not the limiter, is measured.
-            Environment = { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Serilog__MinimumLevel__Default"] = "Warning", ["Oms__RateLimit__Enabled"] = "false" },
+            Environment =
+            {
+                ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Serilog__MinimumLevel__Default"] = "Warning", ["Oms__RateLimit__Enabled"] = "false",
+                ["Oms__Notifications__Email__PickupDirectory"] = Path.Combine(directory, "mail"), // without an SMTP server: files, removed with the run
+            },
         })!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

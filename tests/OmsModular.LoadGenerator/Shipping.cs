@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Threading.Channels;
+
+/// <summary>
+/// Ships what confirms: per captured order, waits until it is confirmed (or gives it up when it is
+/// rejected or cancelled), then starts picking, packs and ships each of its fulfilment orders in full.
+/// </summary>
+internal static class Shipper
+{
+    public sealed record Report(int Orders, int Shipments, int Skipped, double LastShipmentSeconds, IReadOnlyList<double> ShipLatenciesMs);
+
+    public static async Task<Report> RunAsync(HttpClient http, ChannelReader<Guid> captured, int workers)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var latencies = new ConcurrentBag<double>();
+        int orders = 0, shipments = 0, skipped = 0;
+        long last = 0;
+        var retry = Channel.CreateUnbounded<(Guid Id, long Due)>();
+        var pending = 0;
+        var done = new TaskCompletionSource();
+        _ = Task.Run(async () =>
+        {
+            await captured.Completion;
+            if (Volatile.Read(ref pending) == 0)
+            {
+                done.TrySetResult();
+            }
+        });
+
+        async Task HandleAsync(Guid id)
+        {
+            var order = await http.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
+            var status = order.GetProperty("status").GetString();
+            if (status is "pending" or "on-hold")
+            {
+                await retry.Writer.WriteAsync((id, Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5)); // again in 200 ms
+                return;
+            }
+
+            if (status != "confirmed")
+            {
+                Interlocked.Increment(ref skipped);
+                Finished();
+                return;
+            }
+
+            JsonElement[] fulfilment = [];
+            for (var i = 0; i < 50 && fulfilment.Length == 0; i++)
+            {
+                fulfilment = (await http.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/orders?orderId={id}")).EnumerateArray().ToArray();
+                if (fulfilment.Length == 0)
+                {
+                    await Task.Delay(100);
+                }
+            }
+
+            foreach (var fo in fulfilment)
+            {
+                var foId = fo.GetProperty("id").GetGuid();
+                var t0 = Stopwatch.GetTimestamp();
+                (await http.PostAsync($"/api/v1/fulfillment/fulfilment-orders/{foId}/start-picking", null)).Dispose();
+                (await http.PostAsJsonAsync($"/api/v1/fulfillment/fulfilment-orders/{foId}/pack", new { parcels = 1 })).Dispose();
+                using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/fulfillment/fulfilment-orders/{foId}/shipments")
+                {
+                    Content = JsonContent.Create(new { carrier = "dhl", service = "parcel", trackingNumber = $"LOAD{foId:N}"[..24] }),
+                    Headers = { { "Idempotency-Key", foId.ToString() } },
+                };
+                using var response = await http.SendAsync(request);
+                latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                if (response.StatusCode == HttpStatusCode.Created)
+                {
+                    Interlocked.Increment(ref shipments);
+                    Interlocked.Exchange(ref last, Stopwatch.GetTimestamp());
+                }
+            }
+
+            Interlocked.Increment(ref orders);
+            Finished();
+        }
+
+        void Finished()
+        {
+            if (Interlocked.Decrement(ref pending) == 0 && captured.Completion.IsCompleted)
+            {
+                done.TrySetResult();
+            }
+        }
+
+        var tasks = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        {
+            while (!done.Task.IsCompleted)
+            {
+                if (captured.TryRead(out var id))
+                {
+                    Interlocked.Increment(ref pending);
+                    await HandleAsync(id);
+                    continue;
+                }
+
+                if (retry.Reader.TryRead(out var again))
+                {
+                    var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), again.Due);
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait);
+                    }
+
+                    await HandleAsync(again.Id);
+                    continue;
+                }
+
+                await Task.WhenAny(captured.WaitToReadAsync().AsTask(), retry.Reader.WaitToReadAsync().AsTask(), done.Task, Task.Delay(100));
+            }
+        })).ToArray();
+        await Task.WhenAll(tasks);
+        return new Report(orders, shipments, skipped, last == 0 ? 0 : Stopwatch.GetElapsedTime(started, last).TotalSeconds, latencies.ToArray());
+    }
+}
