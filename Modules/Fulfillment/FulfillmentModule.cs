@@ -23,6 +23,7 @@ public sealed class FulfillmentModule : IModule
         .ConsumesInBatches<OrderPlaced, RouteOrder>("fulfillment.RouteOrder")
         .ConsumesInBatches<OrderReroutingRequested, RouteOrder>("fulfillment.RerouteOrder")
         .ConsumesInBatches<OrderConfirmed, CreateFulfilmentOrders>()
+        .ConsumesInBatches<OrderLinesCancelled, CancelUnitsAtNodes>()
         .Handles<FindNodes, FoundNodes, FindNodesApi>()
         .Sends<GetAvailability>()
         .Sends<ReserveStockBatch>()

@@ -32,6 +32,7 @@ public sealed class InventoryModule : IModule
         .ConsumesInBatches<OrderCancelled, ReleaseEndedOrders>("inventory.ReleaseEndedOrdersOnCancel")
         .ConsumesInBatches<OrderRejected, ReleaseEndedOrders>("inventory.ReleaseEndedOrdersOnReject")
         .ConsumesInBatches<ShipmentShipped, TakeShippedStockOnShipment>()
+        .ConsumesInBatches<OrderLinesCancelled, ReleaseCancelledUnitsOnChange>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

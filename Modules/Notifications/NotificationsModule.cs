@@ -26,6 +26,7 @@ public sealed class NotificationsModule : IModule
         .ConsumesInBatches<OrderCancelled, CustomerEvents>("notifications.TellCancelled")
         .ConsumesInBatches<OrderRejected, CustomerEvents>("notifications.TellRejected")
         .ConsumesInBatches<PaymentRefunded, CustomerEvents>("notifications.TellRefunded")
+        .ConsumesInBatches<OrderLinesCancelled, CustomerEvents>("notifications.TellLinesCancelled")
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

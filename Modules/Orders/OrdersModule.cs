@@ -28,6 +28,7 @@ public sealed class OrdersModule : IModule
         .Publishes<CaptureRequested>()
         .Publishes<OrderShipped>()
         .Publishes<OrderDelivered>()
+        .Publishes<OrderLinesCancelled>()
         .ConsumesInBatches<OrderRouted, OnOrderRouted>()
         .ConsumesInBatches<OrderRoutingFailed, OnOrderRoutingFailed>()
         .ConsumesInBatches<OrderPriced, OnOrderPriced>()

@@ -33,6 +33,7 @@ public sealed class PaymentsModule : IModule
         .ConsumesInBatches<OrderCancelled, VoidEndedOrders>("payments.VoidEndedOrdersOnCancel")
         .ConsumesInBatches<OrderRejected, VoidEndedOrders>("payments.VoidEndedOrdersOnReject")
         .ConsumesInBatches<CaptureRequested, CaptureOnRequest>()
+        .ConsumesInBatches<OrderLinesCancelled, ReduceOnLinesCancelled>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -95,3 +95,25 @@ public sealed record GetOrderLines(Guid OrderId) : IModuleRequest<OrderLineAmoun
 public sealed record OrderLineAmounts(Guid OrderId, bool Found, string Currency, IReadOnlyList<OrderLineAmount> Lines);
 
 public sealed record OrderLineAmount(string Sku, int Quantity, decimal Gross, int Shipped);
+
+/// <summary>Units of a line cancelled at the node that was to ship them.</summary>
+public sealed record CancelledLine(string Sku, int Quantity, string Node);
+
+/// <summary>
+/// Units of the order that had not shipped were cancelled (customer-visible): the lines and the node
+/// each came from, the value they took off the total (<see cref="Amount"/>) and the total after it.
+/// Inventory releases them at their nodes, Fulfillment takes them off the nodes' fulfilment orders,
+/// Payments reduces the authorisation to <see cref="NewTotal"/>; once per <see cref="ChangeId"/>.
+/// </summary>
+[IntegrationEvent("orders.order-lines-cancelled", 1)]
+public sealed record OrderLinesCancelled(
+    Guid OrderId,
+    string OrderNumber,
+    Guid ChangeId,
+    IReadOnlyList<CancelledLine> Lines,
+    decimal Amount,
+    decimal NewTotal,
+    string Currency,
+    string Reason,
+    string OrderStatus,
+    DateTimeOffset CancelledAt) : IIntegrationEvent;

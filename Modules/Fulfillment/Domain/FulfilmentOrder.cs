@@ -33,6 +33,12 @@ internal sealed class FulfilmentLine
     public int Shipped { get; set; }
 
     public int Delivered { get; set; }
+
+    /// <summary>Units the order cancelled before they shipped.</summary>
+    public int Cancelled { get; set; }
+
+    /// <summary>What the node is to ship: ordered − cancelled.</summary>
+    public int ToShip => Quantity - Cancelled;
 }
 
 /// <summary>
@@ -114,16 +120,16 @@ internal sealed class FulfilmentOrder
         {
             var line = lines.FirstOrDefault(l => l.Sku == sku)
                 ?? throw new FulfilmentStepException("unknown-line", $"SKU {sku} is not a line of this fulfilment order.");
-            if (picked > line.Quantity)
+            if (picked > line.ToShip)
             {
-                throw new FulfilmentStepException("over-pick", $"{picked} × {sku} picked, but the order holds {line.Quantity}.");
+                throw new FulfilmentStepException("over-pick", $"{picked} × {sku} picked, but the order holds {line.ToShip}.");
             }
 
             line.Picked = picked;
         }
 
         Lines = Write(lines);
-        return lines.Where(l => l.Picked < l.Quantity).Select(l => (l.Sku, l.Quantity, l.Picked!.Value)).ToArray();
+        return lines.Where(l => l.Picked < l.ToShip).Select(l => (l.Sku, l.ToShip, l.Picked!.Value)).ToArray();
     }
 
     /// <summary>Packed for shipping: every line picked in full (lines without a report count as picked in full); a repeat changes nothing.</summary>
@@ -141,14 +147,14 @@ internal sealed class FulfilmentOrder
 
         Require(FulfilmentOrderStatus.Picking, "pack");
         var lines = ReadLines();
-        if (lines.FirstOrDefault(l => l.Picked < l.Quantity) is { } shortLine)
+        if (lines.FirstOrDefault(l => l.Picked < l.ToShip) is { } shortLine)
         {
-            throw new FulfilmentStepException("short-pick", $"{shortLine.Picked} of {shortLine.Quantity} × {shortLine.Sku} picked: a short pick is not packed.");
+            throw new FulfilmentStepException("short-pick", $"{shortLine.Picked} of {shortLine.ToShip} × {shortLine.Sku} picked: a short pick is not packed.");
         }
 
         foreach (var line in lines)
         {
-            line.Picked = line.Quantity;
+            line.Picked = line.ToShip;
         }
 
         Lines = Write(lines);
@@ -168,21 +174,21 @@ internal sealed class FulfilmentOrder
         }
 
         var lines = ReadLines();
-        var shipping = quantities ?? lines.Where(l => l.Quantity > l.Shipped).Select(l => (l.Sku, l.Quantity - l.Shipped)).ToArray();
+        var shipping = quantities ?? lines.Where(l => l.ToShip > l.Shipped).Select(l => (l.Sku, l.ToShip - l.Shipped)).ToArray();
         foreach (var (sku, quantity) in shipping)
         {
             var line = lines.FirstOrDefault(l => l.Sku == sku)
                 ?? throw new FulfilmentStepException("unknown-line", $"SKU {sku} is not a line of this fulfilment order.");
-            if (quantity > line.Quantity - line.Shipped)
+            if (quantity > line.ToShip - line.Shipped)
             {
-                throw new FulfilmentStepException("over-ship", $"{quantity} × {sku} to ship, but {line.Quantity - line.Shipped} are left to ship.");
+                throw new FulfilmentStepException("over-ship", $"{quantity} × {sku} to ship, but {line.ToShip - line.Shipped} are left to ship.");
             }
 
             line.Shipped += quantity;
         }
 
         Lines = Write(lines);
-        var complete = lines.All(l => l.Shipped == l.Quantity);
+        var complete = lines.All(l => l.Shipped == l.ToShip);
         Status = complete ? FulfilmentOrderStatus.Shipped : FulfilmentOrderStatus.PartiallyShipped;
         if (complete)
         {
@@ -190,6 +196,34 @@ internal sealed class FulfilmentOrder
         }
 
         return shipping;
+    }
+
+    /// <summary>
+    /// The order cancelled units that had not shipped: the node ships that many fewer. Nothing left to
+    /// ship and nothing shipped: the fulfilment order is cancelled; nothing left to ship but some
+    /// shipped: it is shipped (delivered, when that has all arrived).
+    /// </summary>
+    public void CancelUnits(string sku, int quantity, DateTimeOffset at)
+    {
+        var lines = ReadLines();
+        var line = lines.FirstOrDefault(l => l.Sku == sku);
+        if (line is null || Status is FulfilmentOrderStatus.Cancelled or FulfilmentOrderStatus.Delivered)
+        {
+            return;
+        }
+
+        line.Cancelled += Math.Min(quantity, line.ToShip - line.Shipped);
+        line.Picked = line.Picked is { } picked ? Math.Min(picked, line.ToShip) : null;
+        Lines = Write(lines);
+        if (lines.All(l => l.ToShip == 0))
+        {
+            Status = FulfilmentOrderStatus.Cancelled;
+        }
+        else if (lines.All(l => l.Shipped == l.ToShip) && lines.Any(l => l.Shipped > 0))
+        {
+            Status = lines.All(l => l.Delivered == l.ToShip) ? FulfilmentOrderStatus.Delivered : FulfilmentOrderStatus.Shipped;
+            ShippedAt ??= at;
+        }
     }
 
     /// <summary>A shipment of this order was delivered; the order is delivered once everything shipped has arrived.</summary>
@@ -202,7 +236,7 @@ internal sealed class FulfilmentOrder
         }
 
         Lines = Write(lines);
-        if (Status == FulfilmentOrderStatus.Shipped && lines.All(l => l.Delivered == l.Quantity))
+        if (Status == FulfilmentOrderStatus.Shipped && lines.All(l => l.Delivered == l.ToShip))
         {
             Status = FulfilmentOrderStatus.Delivered;
             DeliveredAt = at;

@@ -97,10 +97,14 @@ internal sealed class ReservedLine
 
     public int Quantity { get; init; }
 
-    /// <summary>How much of the line has shipped; the reservation holds <see cref="Quantity"/> − <see cref="Shipped"/>.</summary>
+    /// <summary>How much of the line has shipped.</summary>
     public int Shipped { get; set; }
 
-    public int Held => Quantity - Shipped;
+    /// <summary>How much of the line was released because its units were cancelled.</summary>
+    public int Released { get; set; }
+
+    /// <summary>What the reservation still holds of the line: <see cref="Quantity"/> − <see cref="Shipped"/> − <see cref="Released"/>.</summary>
+    public int Held => Quantity - Shipped - Released;
 }
 
 /// <summary>

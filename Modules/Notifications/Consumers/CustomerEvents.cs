@@ -33,7 +33,8 @@ internal sealed class CustomerEvents(
     IIntegrationEventBatchHandler<OrderDelivered>,
     IIntegrationEventBatchHandler<OrderCancelled>,
     IIntegrationEventBatchHandler<OrderRejected>,
-    IIntegrationEventBatchHandler<PaymentRefunded>
+    IIntegrationEventBatchHandler<PaymentRefunded>,
+    IIntegrationEventBatchHandler<OrderLinesCancelled>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
     {
@@ -81,6 +82,13 @@ internal sealed class CustomerEvents(
         TellAsync(batch, EventTypes.Refunded, m => m.OrderId, m => new
         {
             orderId = m.OrderId, refundId = m.RefundId, amount = m.Amount, refundedTotal = m.RefundedTotal, currency = m.Currency, reason = m.Reason, refundedAt = m.RefundedAt,
+        }, cancellationToken);
+
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderLinesCancelled>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.LinesCancelled, m => m.OrderId, m => new
+        {
+            orderId = m.OrderId, orderNumber = m.OrderNumber, changeId = m.ChangeId, lines = m.Lines.Select(l => new { sku = l.Sku, quantity = l.Quantity }),
+            amount = m.Amount, total = m.NewTotal, currency = m.Currency, reason = m.Reason, orderStatus = m.OrderStatus, cancelledAt = m.CancelledAt,
         }, cancellationToken);
 
     private async Task TellAsync<TEvent>(IReadOnlyList<Delivered<TEvent>> batch, string eventType, Func<TEvent, Guid> orderOf, Func<TEvent, object> dataOf, CancellationToken cancellationToken)

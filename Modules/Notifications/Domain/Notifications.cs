@@ -3,7 +3,7 @@ namespace OmsModular.Modules.Notifications.Domain;
 /// <summary>
 /// The customer-visible event types Notifications tells about (templates and webhook subscriptions
 /// name them): <c>order.confirmed</c>, <c>order.shipped</c>, <c>order.delivered</c>,
-/// <c>order.cancelled</c>, <c>order.rejected</c>, <c>order.refunded</c>.
+/// <c>order.cancelled</c>, <c>order.rejected</c>, <c>order.refunded</c>, <c>order.lines-cancelled</c>.
 /// </summary>
 internal static class EventTypes
 {
@@ -13,8 +13,9 @@ internal static class EventTypes
     public const string Cancelled = "order.cancelled";
     public const string Rejected = "order.rejected";
     public const string Refunded = "order.refunded";
+    public const string LinesCancelled = "order.lines-cancelled";
 
-    public static IReadOnlyList<string> All { get; } = [Confirmed, Shipped, Delivered, Cancelled, Rejected, Refunded];
+    public static IReadOnlyList<string> All { get; } = [Confirmed, Shipped, Delivered, Cancelled, Rejected, Refunded, LinesCancelled];
 
     /// <summary>The e-mails a later event makes wrong while they wait: an order that ended is no longer "confirmed".</summary>
     public static IReadOnlyList<string> SupersededBy(string eventType) => eventType is Cancelled or Rejected ? [Confirmed] : [];

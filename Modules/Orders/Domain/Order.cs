@@ -40,6 +40,12 @@ internal enum SalesChannel
     Store,
 }
 
+/// <summary>A refused change of lines (maps to 409 with the code).</summary>
+internal sealed class LineChangeException(string code, string message) : InvalidOperationException(message)
+{
+    public string Code { get; } = code;
+}
+
 /// <summary>A refused state change (maps to 409 with the current and requested state).</summary>
 internal sealed class IllegalTransitionException(OrderStatus from, OrderStatus to)
     : InvalidOperationException($"An order in state {from.Kebab()} cannot become {to.Kebab()}.")
@@ -151,6 +157,9 @@ internal sealed class Order
 
     /// <summary>The shipments of the order, as Fulfillment reported them, with the share of the total each one captures.</summary>
     public List<OrderShipment> Shipments { get; init; } = [];
+
+    /// <summary>Units cancelled after confirmation, per change, node and SKU, with the value each took off the total.</summary>
+    public List<LineCancellation> Cancellations { get; init; } = [];
 
     /// <summary>Routed again after its stock was lost, its payment already authorised: only the confirmation is left.</summary>
     public bool IsReadyToConfirm =>
@@ -417,6 +426,103 @@ internal sealed class Order
         return true;
     }
 
+    /// <summary>What a line cancellation did: the units per node, the value off the total, and a last capture when the cancellation leaves nothing to ship.</summary>
+    public sealed record LinesCancelled(IReadOnlyList<(string Sku, int Quantity, string Node)> Lines, decimal Amount, decimal NewTotal, bool OrderEnded, decimal? FinalCapture);
+
+    /// <summary>
+    /// Cancels units that have not shipped (the customer's or an operator's change, or stock that
+    /// cannot be found). Each line's units come off the nodes that still have them to ship. Each
+    /// cancelled unit takes its share of the line's gross off the total (rounded so that a line's
+    /// shares never add up to more than its gross). When nothing is left to ship and nothing shipped,
+    /// the order is cancelled (the compensations follow its end); when nothing is left to ship but some
+    /// shipped, the total is what was captured plus what a last capture takes. Refused (a problem to the
+    /// caller) for more units than are open.
+    /// </summary>
+    public LinesCancelled CancelLines(Guid changeId, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset at)
+    {
+        if (!IsConfirmed || Status is OrderStatus.Delivered or OrderStatus.Completed)
+        {
+            throw new IllegalTransitionException(Status, OrderStatus.PartiallyShipped);
+        }
+
+        var digits = OmsModular.Shared.Infrastructure.ReferenceData.Currencies.MinorUnits(Currency);
+        var taken = new List<(string Sku, int Quantity, string Node)>();
+        var removed = 0m;
+        foreach (var (sku, quantity) in lines)
+        {
+            var line = Lines.FirstOrDefault(l => l.Sku == sku) ?? throw new LineChangeException("unknown-line", $"SKU {sku} is not a line of order {Number}.");
+            var open = line.Quantity - line.ShippedQuantity - line.CancelledQuantity;
+            if (quantity > open)
+            {
+                throw new LineChangeException("lines-already-shipped", $"{quantity} × {sku} to cancel, but {open} of {line.Quantity} have not shipped and are not cancelled.");
+            }
+
+            var left = quantity;
+            foreach (var allocation in Fulfilment)
+            {
+                var atNode = allocation.Lines.Where(l => l.Sku == sku).Sum(l => l.Quantity)
+                             - Shipments.Where(s => s.Node == allocation.Node).SelectMany(s => s.Lines).Where(l => l.Sku == sku).Sum(l => l.Quantity)
+                             - Cancellations.Where(c => c.Node == allocation.Node && c.Sku == sku).Sum(c => c.Quantity)
+                             - taken.Where(t => t.Node == allocation.Node && t.Sku == sku).Sum(t => t.Quantity);
+                var here = Math.Min(left, atNode);
+                if (here > 0)
+                {
+                    taken.Add((sku, here, allocation.Node));
+                    left -= here;
+                }
+            }
+
+            if (left > 0)
+            {
+                throw new InvalidOperationException($"Order {Id}: {left} open units of {sku} are at no node of its fulfilment.");
+            }
+
+            var gross = line.Gross ?? 0m;
+            var before = line.CancelledQuantity;
+            removed += Math.Round(gross * (before + quantity) / line.Quantity, digits, MidpointRounding.AwayFromZero)
+                       - Math.Round(gross * before / line.Quantity, digits, MidpointRounding.AwayFromZero);
+            line.CancelledQuantity += quantity;
+        }
+
+        var nothingOpen = Lines.All(l => l.ShippedQuantity + l.CancelledQuantity >= l.Quantity);
+        var shippedAny = Shipments.Count > 0;
+        decimal? finalCapture = null;
+        if (nothingOpen && !shippedAny)
+        {
+            removed = _total ?? 0m; // everything, the shipping charge with it: the order ends
+        }
+
+        var newTotal = (_total ?? 0m) - removed;
+        if (nothingOpen && shippedAny)
+        {
+            var captured = Shipments.Sum(s => s.CaptureAmount);
+            if (newTotal < captured)
+            {
+                removed -= captured - newTotal; // rounding: never below what the shipments captured
+                newTotal = captured;
+            }
+
+            finalCapture = newTotal - captured;
+        }
+
+        foreach (var (sku, quantity, node) in taken)
+        {
+            Cancellations.Add(new LineCancellation { ChangeId = changeId, Sku = sku, Quantity = quantity, Node = node, Reason = reason, At = at });
+        }
+
+        _total = newTotal;
+        UpdatedAt = at;
+        Record("lines cancelled", $"change {changeId} ({reason}): {string.Join(", ", taken.Select(t => $"{t.Quantity} × {t.Sku} at {t.Node}"))}; total {newTotal} {Currency} (−{removed})", at);
+        if (nothingOpen && !shippedAny)
+        {
+            End(OrderStatus.Cancelled, reason, "every line cancelled", at, everyLineCancelled: true);
+            return new LinesCancelled(taken, removed, newTotal, OrderEnded: true, null);
+        }
+
+        MoveToFulfilmentState(at);
+        return new LinesCancelled(taken, removed, newTotal, OrderEnded: false, finalCapture);
+    }
+
     /// <summary>The state the lines' quantities say: partially-shipped, shipped, partially-delivered or delivered.</summary>
     private void MoveToFulfilmentState(DateTimeOffset at)
     {
@@ -453,10 +559,13 @@ internal sealed class Order
     /// <summary>Cancels the order, or refuses an illegal transition.</summary>
     public void Cancel(string reason, string cause, DateTimeOffset at) => End(OrderStatus.Cancelled, reason, cause, at);
 
-    /// <summary>The order ends: coupon uses it carried are given back (by Pricing, on the same event).</summary>
-    private void End(OrderStatus status, string reason, string cause, DateTimeOffset at)
+    /// <summary>
+    /// The order ends: coupon uses it carried are given back (by Pricing, on the same event). A
+    /// confirmed order ends only when every line was cancelled (<paramref name="everyLineCancelled"/>).
+    /// </summary>
+    private void End(OrderStatus status, string reason, string cause, DateTimeOffset at, bool everyLineCancelled = false)
     {
-        MoveTo(status, reason, cause, at);
+        MoveTo(status, reason, cause, at, everyLineCancelled && Status == OrderStatus.Confirmed);
         for (var i = 0; i < Coupons.Count; i++)
         {
             if (Coupons[i].Status == "applied")
@@ -467,9 +576,9 @@ internal sealed class Order
     }
 
     /// <summary>Moves the order to another state, or refuses an illegal transition.</summary>
-    private void MoveTo(OrderStatus next, string? reason, string cause, DateTimeOffset at)
+    private void MoveTo(OrderStatus next, string? reason, string cause, DateTimeOffset at, bool allowed = false)
     {
-        if (!CanMove(Status, next))
+        if (!allowed && !CanMove(Status, next))
         {
             throw new IllegalTransitionException(Status, next);
         }
@@ -509,6 +618,22 @@ internal sealed class OrderLine
 
     /// <summary>Units of the line cancelled after capture (order changes); none are shipped.</summary>
     public int CancelledQuantity { get; set; }
+}
+
+/// <summary>Units of a line cancelled at a node by one change, with the reason.</summary>
+internal sealed class LineCancellation
+{
+    public Guid ChangeId { get; init; }
+
+    public required string Sku { get; init; }
+
+    public required string Node { get; init; }
+
+    public int Quantity { get; init; }
+
+    public required string Reason { get; init; }
+
+    public DateTimeOffset At { get; init; }
 }
 
 /// <summary>A shipment of the order as Fulfillment reported it, with the share of the total it captures.</summary>

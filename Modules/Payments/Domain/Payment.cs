@@ -23,7 +23,8 @@ internal sealed class Payment
 
     public Guid OrderId { get; init; }
 
-    public decimal Amount { get; init; }
+    /// <summary>What the authorisation holds now (the order's total; less after units were cancelled).</summary>
+    public decimal Amount { get; set; }
 
     public required string Currency { get; init; }
 

@@ -25,6 +25,9 @@ internal interface IPaymentProvider
 
     Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken);
 
+    /// <summary>Lowers what an authorisation holds to <paramref name="amount"/> (a partial void); a repeated key answers the first reduction.</summary>
+    Task ReduceAuthorizationAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken);
+
     /// <summary>Gives back part or all of what was captured under an authorisation; a repeated key answers the first refund and never refunds twice.</summary>
     Task<ProviderCapture> RefundAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken);
 
@@ -57,6 +60,7 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
     private long _authorizations;
     private long _capturesMade;
     private readonly ConcurrentDictionary<string, (string Authorization, decimal Amount, ProviderCapture Refund)> _refunds = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, decimal> _reductions = new(StringComparer.Ordinal);
 
     public string Name => "sandbox";
 
@@ -193,4 +197,29 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
 
         return Task.FromResult(refund);
     }
+
+    public Task ReduceAuthorizationAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken)
+    {
+        _calls.AddOrUpdate(idempotencyKey, 1, (_, n) => n + 1);
+        lock (_captureLock)
+        {
+            if (_reductions.TryAdd(idempotencyKey, amount))
+            {
+                var captured = _captures.Values.Where(c => c.Authorization == authorizationReference).Sum(c => c.Amount);
+                if (!_authorized.ContainsKey(authorizationReference) || amount < captured)
+                {
+                    _reductions.TryRemove(idempotencyKey, out _);
+                    throw new CaptureRefusedException($"Sandbox: the authorisation cannot go below the {captured} {currency} captured.");
+                }
+
+                _authorized[authorizationReference] = amount;
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>What the order's authorisation holds now (key <c>auth-{orderId}</c>).</summary>
+    public decimal AuthorizedFor(string authorizationKey) =>
+        _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference ? _authorized.GetValueOrDefault(reference) : 0m;
 }

@@ -90,10 +90,10 @@ public static class Invariants
         await foreach (var (order, location, status, sku, quantity) in QueryAsync(
                            connection,
                            $"""
-                           SELECT r.order_id, r.location, r.status, l.sku, l.quantity - l.shipped
+                           SELECT r.order_id, r.location, r.status, l.sku, l.quantity - l.shipped - l.released
                            FROM inventory.reservations r JOIN inventory.reservation_lines l ON l.reservation_id = r.id
                            JOIN orders.orders o ON o.id = r.order_id
-                           WHERE r.status IN ('Active', 'Confirmed') AND l.quantity > l.shipped AND {filter}
+                           WHERE r.status IN ('Active', 'Confirmed') AND l.quantity > l.shipped + l.released AND {filter}
                            """,
                            ids,
                            r => (r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4)),
@@ -188,7 +188,7 @@ public static class Invariants
                            connection,
                            $"""
                            WITH holding AS (
-                               SELECT r.location, l.sku, sum(l.quantity - l.shipped)::int AS quantity
+                               SELECT r.location, l.sku, sum(l.quantity - l.shipped - l.released)::int AS quantity
                                FROM inventory.reservations r JOIN inventory.reservation_lines l ON l.reservation_id = r.id
                                WHERE r.status IN ('Active', 'Confirmed') GROUP BY 1, 2)
                            SELECT k.location, k.sku, coalesce(s.on_hand, 0), coalesce(s.reserved, 0), coalesce(h.quantity, 0)

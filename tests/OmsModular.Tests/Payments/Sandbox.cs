@@ -47,4 +47,11 @@ internal static class Sandbox
         var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
         return (decimal)type.GetMethod("RefundedFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
     }
+
+    /// <summary>What the sandbox's authorisation of the order holds now.</summary>
+    public static decimal AuthorizedFor(IServiceProvider services, Guid orderId)
+    {
+        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
+        return (decimal)type.GetMethod("AuthorizedFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+    }
 }

@@ -23,8 +23,8 @@ internal sealed record FulfilmentOrderView(
     DateTimeOffset? ShippedAt,
     DateTimeOffset? DeliveredAt);
 
-/// <summary>A line: ordered, picked (null until reported), shipped and delivered quantities.</summary>
-internal sealed record FulfilmentLineView(string Sku, int Quantity, int? Picked, int Shipped, int Delivered);
+/// <summary>A line: ordered, picked (null until reported), shipped, delivered and cancelled quantities.</summary>
+internal sealed record FulfilmentLineView(string Sku, int Quantity, int? Picked, int Shipped, int Delivered, int Cancelled);
 
 internal sealed record ShipmentLineView(string Sku, int Quantity);
 
@@ -56,7 +56,7 @@ internal static class FulfilmentViews
 {
     public static FulfilmentOrderView Of(FulfilmentOrder f, IEnumerable<Shipment> shipments) => new(
         f.Id, f.OrderId, f.NodeCode, f.Status.Kebab(),
-        f.ReadLines().Select(l => new FulfilmentLineView(l.Sku, l.Quantity, l.Picked, l.Shipped, l.Delivered)).ToArray(),
+        f.ReadLines().Select(l => new FulfilmentLineView(l.Sku, l.Quantity, l.Picked, l.Shipped, l.Delivered, l.Cancelled)).ToArray(),
         shipments.Where(s => s.FulfilmentOrderId == f.Id).OrderBy(s => s.ShippedAt).Select(Of).ToArray(),
         f.Parcels, f.WeightKg, f.CreatedAt, f.PickingStartedAt, f.PackedAt, f.ShippedAt, f.DeliveredAt);
 

@@ -418,6 +418,10 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
                                 .HasColumnType("integer")
                                 .HasColumnName("quantity");
 
+                            b1.Property<int>("Released")
+                                .HasColumnType("integer")
+                                .HasColumnName("released");
+
                             b1.Property<int>("Shipped")
                                 .HasColumnType("integer")
                                 .HasColumnName("shipped");

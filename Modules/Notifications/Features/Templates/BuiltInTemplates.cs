@@ -31,6 +31,9 @@ internal static class BuiltInTemplates
         (EventTypes.Refunded, "en", "A refund for your order {{ order.number }}",
             "<p>Hello {{ customer.name }},</p><p>we refunded <strong>{{ refund.amount }} {{ order.currency }}</strong> for your order <strong>{{ order.number }}</strong> ({{ reason }}). It reaches you the way you paid.</p>",
             "Hello {{ customer.name }},\n\nwe refunded {{ refund.amount }} {{ order.currency }} for your order {{ order.number }} ({{ reason }}). It reaches you the way you paid.\n"),
+        (EventTypes.LinesCancelled, "en", "Part of your order {{ order.number }} is cancelled",
+            "<p>Hello {{ customer.name }},</p><p>these items of your order <strong>{{ order.number }}</strong> are cancelled ({{ reason }}):</p>" + HtmlLines + "<p>Your order's total is now {{ order.total }} {{ order.currency }}; nothing is charged for them.</p>",
+            "Hello {{ customer.name }},\n\nthese items of your order {{ order.number }} are cancelled ({{ reason }}):\n" + Lines + "\nYour order's total is now {{ order.total }} {{ order.currency }}; nothing is charged for them.\n"),
         (EventTypes.Confirmed, "de", "Ihre Bestellung {{ order.number }} ist bestätigt",
             "<p>Hallo {{ customer.name }},</p><p>vielen Dank: Ihre Bestellung <strong>{{ order.number }}</strong> über {{ order.total }} {{ order.currency }} ist bestätigt. Wir melden uns, sobald sie versandt wird.</p>",
             "Hallo {{ customer.name }},\n\nvielen Dank: Ihre Bestellung {{ order.number }} über {{ order.total }} {{ order.currency }} ist bestätigt. Wir melden uns, sobald sie versandt wird.\n"),
@@ -49,6 +52,9 @@ internal static class BuiltInTemplates
         (EventTypes.Refunded, "de", "Eine Erstattung zu Ihrer Bestellung {{ order.number }}",
             "<p>Hallo {{ customer.name }},</p><p>wir haben Ihnen <strong>{{ refund.amount }} {{ order.currency }}</strong> zu Ihrer Bestellung <strong>{{ order.number }}</strong> erstattet ({{ reason }}). Der Betrag geht auf dem Weg zurück, auf dem Sie bezahlt haben.</p>",
             "Hallo {{ customer.name }},\n\nwir haben Ihnen {{ refund.amount }} {{ order.currency }} zu Ihrer Bestellung {{ order.number }} erstattet ({{ reason }}). Der Betrag geht auf dem Weg zurück, auf dem Sie bezahlt haben.\n"),
+        (EventTypes.LinesCancelled, "de", "Ein Teil Ihrer Bestellung {{ order.number }} ist storniert",
+            "<p>Hallo {{ customer.name }},</p><p>diese Artikel Ihrer Bestellung <strong>{{ order.number }}</strong> sind storniert ({{ reason }}):</p>" + HtmlLines + "<p>Der Gesamtbetrag Ihrer Bestellung ist jetzt {{ order.total }} {{ order.currency }}; für sie wird nichts berechnet.</p>",
+            "Hallo {{ customer.name }},\n\ndiese Artikel Ihrer Bestellung {{ order.number }} sind storniert ({{ reason }}):\n" + Lines + "\nDer Gesamtbetrag Ihrer Bestellung ist jetzt {{ order.total }} {{ order.currency }}; für sie wird nichts berechnet.\n"),
     ];
 
     public static (string Subject, string Html, string Text)? Find(string eventType, string locale) =>

@@ -103,7 +103,17 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             shipment.Property(s => s.CaptureAmount).HasPrecision(19, 4);
             shipment.Ignore(s => s.Lines);
         });
+        builder.OwnsMany(o => o.Cancellations, cancellation =>
+        {
+            cancellation.ToTable("order_line_cancellations");
+            cancellation.WithOwner().HasForeignKey("order_id");
+            cancellation.HasKey(nameof(LineCancellation.ChangeId), nameof(LineCancellation.Node), nameof(LineCancellation.Sku));
+            cancellation.Property(c => c.Sku).HasMaxLength(64);
+            cancellation.Property(c => c.Node).HasMaxLength(64);
+            cancellation.Property(c => c.Reason).HasMaxLength(100);
+        });
         builder.Navigation(o => o.Lines).AutoInclude();
+        builder.Navigation(o => o.Cancellations).AutoInclude();
         builder.Navigation(o => o.Shipments).AutoInclude();
         builder.Navigation(o => o.Timeline).AutoInclude();
     }

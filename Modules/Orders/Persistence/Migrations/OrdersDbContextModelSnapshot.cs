@@ -665,6 +665,53 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasConstraintName("fk_orders_orders_id");
                         });
 
+                    b.OwnsMany("OmsModular.Modules.Orders.Domain.LineCancellation", "Cancellations", b1 =>
+                        {
+                            b1.Property<Guid>("ChangeId")
+                                .HasColumnType("uuid")
+                                .HasColumnName("change_id");
+
+                            b1.Property<string>("Node")
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("node");
+
+                            b1.Property<string>("Sku")
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("sku");
+
+                            b1.Property<DateTimeOffset>("At")
+                                .HasColumnType("timestamp with time zone")
+                                .HasColumnName("at");
+
+                            b1.Property<int>("Quantity")
+                                .HasColumnType("integer")
+                                .HasColumnName("quantity");
+
+                            b1.Property<string>("Reason")
+                                .IsRequired()
+                                .HasMaxLength(100)
+                                .HasColumnType("character varying(100)")
+                                .HasColumnName("reason");
+
+                            b1.Property<Guid>("order_id")
+                                .HasColumnType("uuid")
+                                .HasColumnName("order_id");
+
+                            b1.HasKey("ChangeId", "Node", "Sku")
+                                .HasName("pk_order_line_cancellations");
+
+                            b1.HasIndex("order_id")
+                                .HasDatabaseName("ix_order_line_cancellations_order_id");
+
+                            b1.ToTable("order_line_cancellations", "orders");
+
+                            b1.WithOwner()
+                                .HasForeignKey("order_id")
+                                .HasConstraintName("fk_order_line_cancellations_orders_order_id");
+                        });
+
                     b.OwnsMany("OmsModular.Modules.Orders.Domain.OrderLine", "Lines", b1 =>
                         {
                             b1.Property<Guid>("order_id")
@@ -866,6 +913,8 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasForeignKey("order_id")
                                 .HasConstraintName("fk_order_timeline_orders_order_id");
                         });
+
+                    b.Navigation("Cancellations");
 
                     b.Navigation("Coupons");
 

@@ -1,0 +1,150 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OmsModular.Testing;
+using OmsModular.Tests.HostTests;
+using OmsModular.Tests.Infrastructure;
+using OmsModular.Tests.Messaging;
+using OmsModular.Tests.Payments;
+using static OmsModular.Tests.Fulfillment.Shipping;
+using static OmsModular.Tests.Infrastructure.TestData;
+
+namespace OmsModular.Tests.Orders;
+
+/// <summary>Cancelling lines after confirmation and before they ship: total, authorisation, reservations and fulfilment follow.</summary>
+[Collection(HostCollection.Name)]
+public sealed class LineCancellationTests(HostFixture host)
+{
+    private readonly string _scope = Guid.NewGuid().ToString("N")[..8];
+
+    private HttpClient Client => host.Client;
+
+    [Fact]
+    public async Task A_cancelled_line_lowers_the_total_the_authorisation_and_the_reservation_and_the_rest_ships_and_captures_exactly()
+    {
+        var email = $"lines-{Guid.NewGuid():N}@example.com";
+        var (order, node, a, b) = await ConfirmedAsync(email, ("a", 2), ("b", 1));
+        var (id, total) = (order.GetProperty("id").GetGuid(), order.GetProperty("total").GetDecimal());
+        var grossB = order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == b).GetProperty("gross").GetDecimal();
+
+        var changed = await CancelAsync(id, "change-1", (b, 1));
+        Assert.Equal(total - grossB, changed.GetProperty("total").GetDecimal());
+        Assert.Equal(1, changed.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == b).GetProperty("quantities").GetProperty("cancelled").GetInt32());
+        var repeated = await CancelAsync(id, "change-1", (b, 1)); // the same change: nothing twice
+        Assert.Equal(total - grossB, repeated.GetProperty("total").GetDecimal());
+
+        var newTotal = total - grossB;
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("amount").GetDecimal() == newTotal);
+        Assert.Equal(newTotal, Sandbox.AuthorizedFor(host.Services, id));
+        await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, b, node)) == (5, 0));
+        var fulfilment = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1));
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilment.GetProperty("id").GetGuid()}"))
+            .GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == b).GetProperty("cancelled").GetInt32() == 1);
+
+        await PickAndPackAsync(Client, fulfilment.GetProperty("id").GetGuid());
+        var shipment = await ShipAsync(Client, fulfilment.GetProperty("id").GetGuid());
+        Assert.Equal([(a, 2)], shipment.GetProperty("lines").EnumerateArray().Select(l => (l.GetProperty("sku").GetString(), l.GetProperty("quantity").GetInt32())));
+        await OrderInStateAsync(Client, id, "shipped");
+        await CapturedAsync(Client, id, newTotal);
+        await MessagingHarness.WaitUntilAsync(() => Task.FromResult(host.Smtp.To(email).Any(m => m.Subject?.StartsWith("Ein Teil Ihrer Bestellung", StringComparison.Ordinal) == true)));
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
+    public async Task Units_that_shipped_cannot_be_cancelled_and_cancelling_what_is_left_after_a_partial_shipment_captures_the_rest_exactly()
+    {
+        var (order, _, a, _) = await ConfirmedAsync($"lines-{Guid.NewGuid():N}@example.com", ("a", 3));
+        var id = order.GetProperty("id").GetGuid();
+        var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
+        await PickAndPackAsync(Client, fulfilmentId);
+        await ShipAsync(Client, fulfilmentId, (a, 1));
+        await OrderInStateAsync(Client, id, "partially-shipped");
+
+        using (var tooMany = await PostCancelAsync(id, "change-2", (a, 3)))
+        {
+            await Problem.AssertAsync(tooMany, HttpStatusCode.Conflict, "urn:oms:problem:lines-already-shipped");
+        }
+
+        using (var keyless = await Client.PostAsJsonAsync($"/api/v1/orders/{id}/cancel-lines", new { lines = new[] { new { sku = a, quantity = 1 } } }))
+        {
+            await Problem.AssertAsync(keyless, HttpStatusCode.BadRequest, "urn:oms:problem:validation-error");
+        }
+
+        var changed = await CancelAsync(id, "change-3", (a, 2));
+        Assert.Equal("shipped", changed.GetProperty("status").GetString()); // nothing left to ship
+        var newTotal = changed.GetProperty("total").GetDecimal();
+        await CapturedAsync(Client, id, newTotal); // the shipment's share and a last capture of what is left
+        // The last capture and the lower authorisation arrive in either order; then the payment is captured in full.
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString() == "captured");
+        Assert.Equal(newTotal, Sandbox.AuthorizedFor(host.Services, id));
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("status").GetString() == "shipped");
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
+    public async Task Cancelling_every_line_cancels_the_order_voids_its_authorisation_and_releases_its_stock()
+    {
+        var (order, node, a, b) = await ConfirmedAsync($"lines-{Guid.NewGuid():N}@example.com", ("a", 1), ("b", 2));
+        var id = order.GetProperty("id").GetGuid();
+        var changed = await CancelAsync(id, "change-4", (a, 1), (b, 2));
+        Assert.Equal("cancelled", changed.GetProperty("status").GetString());
+        Assert.Equal(0m, changed.GetProperty("total").GetDecimal());
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString() == "voided");
+        Assert.False(Sandbox.Holds(host.Services, id));
+        await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, a, node)) == (5, 0) && (await StockAsync(Client, b, node)) == (5, 0));
+        var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("status").GetString() == "cancelled");
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
+    public async Task A_reduction_whose_commit_fails_after_the_provider_reduced_is_made_once()
+    {
+        var (order, _, _, b) = await ConfirmedAsync($"lines-{Guid.NewGuid():N}@example.com", ("a", 1), ("b", 1));
+        var id = order.GetProperty("id").GetGuid();
+        await using var fault = await Fault.FailCommitAsync(host.ConnectionString, "payments.ledger_entries", $"NEW.order_id = '{id}' AND NEW.kind = 'partial-void'");
+        var changed = await CancelAsync(id, "change-5", (b, 1));
+        var newTotal = changed.GetProperty("total").GetDecimal();
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("amount").GetDecimal() == newTotal);
+        Assert.True(await fault.FiredAsync() >= 2);
+        var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
+        Assert.Single(ledger.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "partial-void");
+        Assert.Equal(newTotal, Sandbox.AuthorizedFor(host.Services, id));
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    private Task<HttpResponseMessage> PostCancelAsync(Guid orderId, string key, params (string Sku, int Quantity)[] lines)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{orderId}/cancel-lines")
+        {
+            Content = JsonContent.Create(new { lines = lines.Select(l => new { sku = l.Sku, quantity = l.Quantity }), reason = "customer-request" }),
+        };
+        request.Headers.Add("Idempotency-Key", $"{key}-{_scope}");
+        return Client.SendAsync(request);
+    }
+
+    private async Task<JsonElement> CancelAsync(Guid orderId, string key, params (string Sku, int Quantity)[] lines)
+    {
+        using var response = await PostCancelAsync(orderId, key, lines);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement;
+    }
+
+    /// <summary>A confirmed order of new SKUs (5 on hand each, at one new node).</summary>
+    private async Task<(JsonElement Order, string Node, string A, string B)> ConfirmedAsync(string email, params (string Name, int Quantity)[] lines)
+    {
+        var node = await Pipeline.NodeAsync(Client);
+        var skus = lines.Select(_ => Unique("SKU")).ToArray();
+        foreach (var sku in skus)
+        {
+            await Catalog.StockAsync(Client, sku, node, 5, price: 6.66m);
+        }
+
+        var placed = OrderCaptureTests.WebOrder("cust-" + Guid.NewGuid().ToString("N")[..8], skus.Select((s, i) => (s, lines[i].Quantity)).ToArray());
+        placed["customer"]!["email"] = email;
+        var order = await Pipeline.PlaceAndSettleAsync(Client, placed);
+        Assert.Equal("confirmed", order.GetProperty("status").GetString());
+        return (order, node, skus[0], skus.Length > 1 ? skus[1] : skus[0]);
+    }
+}
