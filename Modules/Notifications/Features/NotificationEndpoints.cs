@@ -8,6 +8,7 @@ using OmsModular.Modules.Notifications.Domain;
 using OmsModular.Modules.Notifications.Features.Templates;
 using OmsModular.Modules.Notifications.Features.Webhooks;
 using OmsModular.Shared.Infrastructure.Access;
+using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Notifications.Features;
@@ -77,7 +78,7 @@ internal static class NotificationEndpoints
             .WithName("RotateWebhookSecret").RequireScope(Scopes.NotificationsWrite)
             .WithSummary("A new signing secret; the old one keeps signing (a second signature) for the overlap (24 h unless given, at most 7 days).");
         webhooks.MapGet("/{id:guid}/log", async (Guid id, string? status, int? limit, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new GetEndpointLog(id, ParseStatus(status), Math.Clamp(limit ?? 100, 1, 500)), ct)))
+                TypedResults.Ok(await sender.Send(new GetEndpointLog(id, QueryEnums.ParseOrNull<DeliveryStatus>(status, "status"), Math.Clamp(limit ?? 100, 1, 500)), ct)))
             .WithName("GetWebhookLog").RequireScope(Scopes.NotificationsRead)
             .WithSummary("The endpoint's deliveries (in a state, when given), newest first, and its attempt log.");
         webhooks.MapPost("/{id:guid}/messages/{messageId}/replay", async (Guid id, string messageId, ISender sender, CancellationToken ct) =>
@@ -89,9 +90,4 @@ internal static class NotificationEndpoints
             .WithName("ReplayFailedWebhooks").RequireScope(Scopes.NotificationsWrite)
             .WithSummary("Sends every message of the window the endpoint wants and has not received (failed, or made while it was disabled) again.");
     }
-
-    private static DeliveryStatus? ParseStatus(string? value) =>
-        string.IsNullOrEmpty(value) ? null
-        : Enum.TryParse<DeliveryStatus>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed
-        : throw new ValidationException([new ValidationFailure("status", $"'status' must be one of {string.Join(", ", Enum.GetValues<DeliveryStatus>().Select(s => s.Kebab()))}.")]);
 }

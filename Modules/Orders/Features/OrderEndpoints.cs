@@ -21,19 +21,6 @@ internal static class OrderEndpoints
 {
     public const int MaxBodyBytes = 256 * 1024;
 
-    private static T? ParseOrNull<T>(string? value, string field)
-        where T : struct, Enum
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        return Enum.TryParse<T>(value.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
-            ? parsed
-            : throw new ValidationException([new ValidationFailure(field, $"'{field}' must be one of {string.Join(", ", Enum.GetValues<T>().Select(n => n.Kebab()))}.")]);
-    }
-
     public static void Map(IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/api/v1/orders").WithTags("Orders");
@@ -71,7 +58,7 @@ internal static class OrderEndpoints
 
         group.MapGet("/", async (ISender sender, Caller caller, string? status, string? channel, string? customerId, DateTimeOffset? from, DateTimeOffset? to, Guid? cursor, int? limit, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(
-                    new ListOrders(ParseOrNull<OrderStatus>(status, "status"), ParseOrNull<SalesChannel>(channel, "channel"), customerId, from, to, cursor, limit ?? 50, caller),
+                    new ListOrders(QueryEnums.ParseOrNull<OrderStatus>(status, "status"), QueryEnums.ParseOrNull<SalesChannel>(channel, "channel"), customerId, from, to, cursor, limit ?? 50, caller),
                     ct)))
             .WithName("ListOrders")
             .RequireScope(Scopes.OrdersRead)

@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 using OmsModular.Modules.Fulfillment.Domain;
 using OmsModular.Modules.Fulfillment.Persistence;
 using OmsModular.Shared.Infrastructure.Access;
+using OmsModular.Shared.Infrastructure.Hosting;
 using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Fulfillment.Features.Shipping;
@@ -24,7 +25,7 @@ internal static class ShippingEndpoints
             .RequireScope(Scopes.FulfillmentRead)
             .WithSummary("The fulfilment orders (one per node) of a confirmed order, with their lines' progress and shipments.");
         group.MapGet("/fulfilment-orders", async (string node, string? status, int? limit, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new ListFulfilmentOrders(node, ParseStatus(status), Math.Clamp(limit ?? 50, 1, 200)), ct)))
+                TypedResults.Ok(await sender.Send(new ListFulfilmentOrders(node, QueryEnums.ParseOrNull<FulfilmentOrderStatus>(status, "status"), Math.Clamp(limit ?? 50, 1, 200)), ct)))
             .WithName("ListFulfilmentOrders")
             .RequireScope(Scopes.FulfillmentRead)
             .WithSummary("A node's work queue: its fulfilment orders (in a state, when given), oldest first.");
@@ -95,9 +96,4 @@ internal static class ShippingEndpoints
             }
         }
     }
-
-    private static FulfilmentOrderStatus? ParseStatus(string? value) =>
-        string.IsNullOrEmpty(value) ? null
-        : Enum.TryParse<FulfilmentOrderStatus>(value.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed
-        : throw new ValidationException([new ValidationFailure("status", $"'status' must be one of {string.Join(", ", Enum.GetValues<FulfilmentOrderStatus>().Select(s => s.Kebab()))}.")]);
 }
