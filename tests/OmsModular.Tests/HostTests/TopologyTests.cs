@@ -158,7 +158,7 @@ internal sealed record Topology(string Database, string Key, string BrokerUri, s
         var (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(120), "seed-demo", "--connection-string", database);
         Assert.True(exitCode == 0, output);
         (exitCode, output) = await HostProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "keys", "create", "--name", "topology-tests",
-            "--scopes", "orders:write,orders:review,inventory:write,admin,modules:call", "--connection-string", database);
+            "--scopes", "orders:write,orders:review,inventory:write,fulfillment:write,payments:read,admin,modules:call", "--connection-string", database);
         Assert.True(exitCode == 0, output);
         var key = output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("oms_", StringComparison.Ordinal));
         return new Topology(database, key, broker, $"t{Guid.NewGuid():N}"[..9]);
@@ -234,6 +234,41 @@ internal static class OrderSuite
         var split = await PlaceAsync(orders, [Order([("DEMO-0171", 1), ("DEMO-0172", 1)])]);
         await WaitForAsync(orders, split, "confirmed", TimeSpan.FromSeconds(60));
         Assert.Equal(2, await CountAsync(setup.Database, $"SELECT count(DISTINCT node_code) FROM fulfillment.fulfilment_orders WHERE order_id = '{split[0]}'"));
+
+        // After confirmation: both nodes pick, pack and ship; the two captures add up to the total; the carrier delivers; the customer is told.
+        var fulfilment = (await inventory.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/orders?orderId={split[0]}")).EnumerateArray().Select(f => f.GetProperty("id").GetGuid()).ToArray();
+        Assert.Equal(2, fulfilment.Length);
+        foreach (var fo in fulfilment)
+        {
+            Assert.True((await PostAsync(inventory, $"/api/v1/fulfillment/fulfilment-orders/{fo}/start-picking", null)).IsSuccessStatusCode);
+            Assert.True((await PostAsync(inventory, $"/api/v1/fulfillment/fulfilment-orders/{fo}/pack", new { parcels = 1 })).IsSuccessStatusCode);
+            using var ship = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/fulfillment/fulfilment-orders/{fo}/shipments")
+            {
+                Content = JsonContent.Create(new { carrier = "dhl", service = "parcel", trackingNumber = $"SUITE{fo:N}"[..20] }),
+                Headers = { { "Idempotency-Key", $"suite-{fo}" } },
+            };
+            using var shipped = await inventory.SendAsync(ship);
+            Assert.True(shipped.StatusCode == System.Net.HttpStatusCode.Created, await shipped.Content.ReadAsStringAsync());
+            Assert.True((await PostAsync(inventory, "/api/v1/fulfillment/carrier-events", new { carrier = "dhl", trackingNumber = $"SUITE{fo:N}"[..20], @event = "delivered" })).IsSuccessStatusCode);
+        }
+
+        await WaitForAsync(orders, split, "delivered", TimeSpan.FromSeconds(60));
+        var splitTotal = (await orders.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{split[0]}")).GetProperty("total").GetDecimal();
+        var captureDeadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await inventory.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={split[0]}")).GetProperty("captured").GetDecimal() != splitTotal && DateTime.UtcNow < captureDeadline)
+        {
+            await Task.Delay(250);
+        }
+
+        Assert.Equal(2, await CountAsync(setup.Database, $"SELECT count(*) FROM payments.captures WHERE order_id = '{split[0]}'"));
+        Assert.Equal(splitTotal, (await inventory.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={split[0]}")).GetProperty("captured").GetDecimal());
+        var mailDeadline = DateTime.UtcNow.AddSeconds(60);
+        while (await CountAsync(setup.Database, $"SELECT count(*) FROM notifications.emails WHERE order_id = '{split[0]}' AND status = 'Sent'") < 5 && DateTime.UtcNow < mailDeadline)
+        {
+            await Task.Delay(250);
+        }
+
+        Assert.Equal(5, await CountAsync(setup.Database, $"SELECT count(*) FROM notifications.emails WHERE order_id = '{split[0]}' AND status = 'Sent'")); // confirmed, two shipped, two delivered
 
         // Idempotent capture: the same key answers the same order, and places nothing more.
         var body = Order("DEMO-0105");
