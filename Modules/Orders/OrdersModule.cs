@@ -29,6 +29,8 @@ public sealed class OrdersModule : IModule
         .Publishes<OrderShipped>()
         .Publishes<OrderDelivered>()
         .Publishes<OrderLinesCancelled>()
+        .Publishes<LineCancellationRequested>()
+        .ConsumesInBatches<UnitsCancelled, OrderShipping>("orders.RecordCancelledUnits")
         .ConsumesInBatches<OrderRouted, OnOrderRouted>()
         .ConsumesInBatches<OrderRoutingFailed, OnOrderRoutingFailed>()
         .ConsumesInBatches<OrderPriced, OnOrderPriced>()

@@ -39,3 +39,13 @@ public sealed record ShipmentShipped(
 /// <summary>A shipment reached the customer (reported by the node, an operator or the carrier's tracking callback).</summary>
 [IntegrationEvent("fulfillment.shipment-delivered", 1)]
 public sealed record ShipmentDelivered(Guid ShipmentId, Guid OrderId, string Node, IReadOnlyList<AllocatedLine> Lines, DateTimeOffset DeliveredAt) : IIntegrationEvent;
+
+/// <summary>
+/// The answer to <c>orders.line-cancellation-requested.v1</c>: the units the nodes took off their
+/// fulfilment orders (each with its node), and those they could not (already packed or shipped).
+/// </summary>
+[IntegrationEvent("fulfillment.units-cancelled", 1)]
+public sealed record UnitsCancelled(Guid OrderId, Guid ChangeId, IReadOnlyList<CancelledUnits> Cancelled, IReadOnlyList<AllocatedLine> Refused, string Reason, DateTimeOffset CancelledAt) : IIntegrationEvent;
+
+/// <summary>Units of a SKU taken off one node's fulfilment order.</summary>
+public sealed record CancelledUnits(string Sku, int Quantity, string Node);

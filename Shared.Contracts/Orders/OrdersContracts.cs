@@ -100,10 +100,18 @@ public sealed record OrderLineAmount(string Sku, int Quantity, decimal Gross, in
 public sealed record CancelledLine(string Sku, int Quantity, string Node);
 
 /// <summary>
+/// A customer or an operator asked to cancel units of a confirmed order's lines that have not
+/// shipped. Fulfillment, which knows what the nodes have packed and shipped, takes off what it still
+/// can and answers with <c>fulfillment.units-cancelled.v1</c> (same <see cref="ChangeId"/>).
+/// </summary>
+[IntegrationEvent("orders.line-cancellation-requested", 1)]
+public sealed record LineCancellationRequested(Guid OrderId, Guid ChangeId, IReadOnlyList<OrderEventLine> Lines, string Reason, DateTimeOffset RequestedAt) : IIntegrationEvent;
+
+/// <summary>
 /// Units of the order that had not shipped were cancelled (customer-visible): the lines and the node
 /// each came from, the value they took off the total (<see cref="Amount"/>) and the total after it.
-/// Inventory releases them at their nodes, Fulfillment takes them off the nodes' fulfilment orders,
-/// Payments reduces the authorisation to <see cref="NewTotal"/>; once per <see cref="ChangeId"/>.
+/// Inventory releases them at their nodes and Payments reduces the authorisation to
+/// <see cref="NewTotal"/> (unless the order ended: then its end voids it); once per <see cref="ChangeId"/>.
 /// </summary>
 [IntegrationEvent("orders.order-lines-cancelled", 1)]
 public sealed record OrderLinesCancelled(
@@ -116,4 +124,5 @@ public sealed record OrderLinesCancelled(
     string Currency,
     string Reason,
     string OrderStatus,
+    bool OrderEnded,
     DateTimeOffset CancelledAt) : IIntegrationEvent;

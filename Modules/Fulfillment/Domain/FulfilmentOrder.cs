@@ -199,20 +199,22 @@ internal sealed class FulfilmentOrder
     }
 
     /// <summary>
-    /// The order cancelled units that had not shipped: the node ships that many fewer. Nothing left to
-    /// ship and nothing shipped: the fulfilment order is cancelled; nothing left to ship but some
-    /// shipped: it is shipped (delivered, when that has all arrived).
+    /// Takes up to <paramref name="quantity"/> units of the SKU off what the node is to ship (only
+    /// units not shipped) and returns how many. Nothing left to ship and nothing shipped: the
+    /// fulfilment order is cancelled; nothing left to ship but some shipped: it is shipped (delivered,
+    /// when that has all arrived).
     /// </summary>
-    public void CancelUnits(string sku, int quantity, DateTimeOffset at)
+    public int CancelUnits(string sku, int quantity, DateTimeOffset at)
     {
         var lines = ReadLines();
         var line = lines.FirstOrDefault(l => l.Sku == sku);
         if (line is null || Status is FulfilmentOrderStatus.Cancelled or FulfilmentOrderStatus.Delivered)
         {
-            return;
+            return 0;
         }
 
-        line.Cancelled += Math.Min(quantity, line.ToShip - line.Shipped);
+        var taken = Math.Min(quantity, line.ToShip - line.Shipped);
+        line.Cancelled += taken;
         line.Picked = line.Picked is { } picked ? Math.Min(picked, line.ToShip) : null;
         Lines = Write(lines);
         if (lines.All(l => l.ToShip == 0))
@@ -221,9 +223,13 @@ internal sealed class FulfilmentOrder
         }
         else if (lines.All(l => l.Shipped == l.ToShip) && lines.Any(l => l.Shipped > 0))
         {
-            Status = lines.All(l => l.Delivered == l.ToShip) ? FulfilmentOrderStatus.Delivered : FulfilmentOrderStatus.Shipped;
+            var delivered = lines.All(l => l.Delivered == l.ToShip);
+            Status = delivered ? FulfilmentOrderStatus.Delivered : FulfilmentOrderStatus.Shipped;
             ShippedAt ??= at;
+            DeliveredAt = delivered ? DeliveredAt ?? at : DeliveredAt;
         }
+
+        return taken;
     }
 
     /// <summary>A shipment of this order was delivered; the order is delivered once everything shipped has arrived.</summary>

@@ -85,7 +85,7 @@ internal sealed class CustomerEvents(
         }, cancellationToken);
 
     public Task HandleAsync(IReadOnlyList<Delivered<OrderLinesCancelled>> batch, CancellationToken cancellationToken) =>
-        TellAsync(batch, EventTypes.LinesCancelled, m => m.OrderId, m => new
+        TellAsync(batch.Where(d => !d.Message.OrderEnded).ToArray(), EventTypes.LinesCancelled, m => m.OrderId, m => new
         {
             orderId = m.OrderId, orderNumber = m.OrderNumber, changeId = m.ChangeId, lines = m.Lines.Select(l => new { sku = l.Sku, quantity = l.Quantity }),
             amount = m.Amount, total = m.NewTotal, currency = m.Currency, reason = m.Reason, orderStatus = m.OrderStatus, cancelledAt = m.CancelledAt,

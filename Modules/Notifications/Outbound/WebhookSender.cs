@@ -47,6 +47,7 @@ internal sealed class WebhookSender(
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
                 AllowAutoRedirect = false,
+                UseProxy = false, // the address checked is the receiver's own, never a proxy's
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 ConnectCallback = (context, cancellationToken) => ConnectAsync(context, allowPrivateNetworks, cancellationToken),
             });
@@ -97,6 +98,14 @@ internal sealed class WebhookSender(
         }
 
         var bytes = address.GetAddressBytes();
+        if ((bytes[0] == 0x00 && bytes[1] == 0x64 && bytes[2] == 0xff && bytes[3] == 0x9b) // NAT64 64:ff9b::/96
+            || (bytes[0] == 0x20 && bytes[1] == 0x02) // 6to4 2002::/16
+            || bytes.Take(12).All(b => b == 0)) // ::/96, IPv4-compatible
+        {
+            var embedded = bytes[0] == 0x20 ? new IPAddress(bytes[2..6]) : new IPAddress(bytes[12..16]);
+            return IsPublic(embedded);
+        }
+
         return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (bytes[0] & 0xFE) == 0xFC);
     }
 

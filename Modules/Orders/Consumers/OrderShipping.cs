@@ -20,7 +20,8 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
     IIntegrationEventBatchHandler<ShipmentShipped>,
     IIntegrationEventBatchHandler<ShipmentDelivered>,
     IIntegrationEventBatchHandler<PaymentCaptured>,
-    IIntegrationEventBatchHandler<PaymentRefunded>
+    IIntegrationEventBatchHandler<PaymentRefunded>,
+    IIntegrationEventBatchHandler<UnitsCancelled>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<ShipmentShipped>> batch, CancellationToken cancellationToken)
     {
@@ -102,6 +103,51 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
                 "refunded",
                 $"refund {message.RefundId} ({message.Reason}): {message.Amount} {message.Currency} (refunded {message.RefundedTotal} {message.Currency} in all)",
                 now);
+        }
+    }
+
+    /// <summary>
+    /// The nodes answered a cancellation request: what they took off changes the order (total, lines,
+    /// state), and its consequences are committed with it: <see cref="OrderLinesCancelled"/> (Inventory
+    /// releases, Payments lowers the authorisation, the customer is told), a last capture when nothing
+    /// is left to ship, or <see cref="OrderCancelled"/> when every line is cancelled.
+    /// </summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<UnitsCancelled>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            var message = delivered.Message;
+            if (orders.GetValueOrDefault(message.OrderId) is not { } order)
+            {
+                continue;
+            }
+
+            using var cause = delivered.Enter();
+            var result = order.ApplyCancellation(
+                message.ChangeId,
+                message.Cancelled.Select(c => (c.Sku, c.Quantity, c.Node)).ToArray(),
+                message.Refused.Select(r => (r.Sku, r.Quantity)).ToArray(),
+                now);
+            if (result is null)
+            {
+                continue;
+            }
+
+            var partition = order.Id.ToString();
+            db.Publish(
+                new OrderLinesCancelled(order.Id, order.Number, message.ChangeId, result.Lines.Select(l => new CancelledLine(l.Sku, l.Quantity, l.Node)).ToArray(),
+                    result.Amount, result.NewTotal, order.Currency, message.Reason, order.Status.Kebab(), result.OrderEnded, now),
+                partition);
+            if (result.OrderEnded)
+            {
+                db.Publish(new OrderCancelled(order.Id, message.Reason, now), partition);
+            }
+            else if (result.FinalCapture is > 0m)
+            {
+                db.Publish(new CaptureRequested(order.Id, message.ChangeId, result.FinalCapture.Value, order.Currency, Final: true, now), partition);
+            }
         }
     }
 

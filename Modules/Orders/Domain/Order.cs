@@ -158,8 +158,11 @@ internal sealed class Order
     /// <summary>The shipments of the order, as Fulfillment reported them, with the share of the total each one captures.</summary>
     public List<OrderShipment> Shipments { get; init; } = [];
 
-    /// <summary>Units cancelled after confirmation, per change, node and SKU, with the value each took off the total.</summary>
+    /// <summary>Units cancelled after confirmation, per change, node and SKU.</summary>
     public List<LineCancellation> Cancellations { get; init; } = [];
+
+    /// <summary>Requests to cancel units, and whether the nodes have answered them.</summary>
+    public List<CancellationRequest> CancellationRequests { get; init; } = [];
 
     /// <summary>Routed again after its stock was lost, its payment already authorised: only the confirmation is left.</summary>
     public bool IsReadyToConfirm =>
@@ -368,12 +371,18 @@ internal sealed class Order
         {
             var line = Lines.FirstOrDefault(l => l.Sku == sku)
                 ?? throw new InvalidOperationException($"Shipment {shipmentId} carries {sku}, which order {Id} does not hold.");
-            var before = line.ShippedQuantity;
-            var after = Math.Min(line.Quantity, before + quantity);
+            // One cursor over the line's units, shipped or cancelled: a line's shares add up to its gross.
+            var before = line.ShippedQuantity + line.CancelledQuantity;
+            var shipped = Math.Min(quantity, line.Quantity - before);
+            if (shipped < quantity)
+            {
+                throw new InvalidOperationException($"Shipment {shipmentId} carries {quantity} × {sku}, but only {line.Quantity - before} of order {Id} are neither shipped nor cancelled.");
+            }
+
             var gross = line.Gross!.Value;
-            amount += Math.Round(gross * after / line.Quantity, digits, MidpointRounding.AwayFromZero)
+            amount += Math.Round(gross * (before + shipped) / line.Quantity, digits, MidpointRounding.AwayFromZero)
                       - Math.Round(gross * before / line.Quantity, digits, MidpointRounding.AwayFromZero);
-            line.ShippedQuantity = after;
+            line.ShippedQuantity += shipped;
         }
 
         var final = Lines.All(l => l.ShippedQuantity + l.CancelledQuantity >= l.Quantity);
@@ -430,57 +439,79 @@ internal sealed class Order
     public sealed record LinesCancelled(IReadOnlyList<(string Sku, int Quantity, string Node)> Lines, decimal Amount, decimal NewTotal, bool OrderEnded, decimal? FinalCapture);
 
     /// <summary>
-    /// Cancels units that have not shipped (the customer's or an operator's change, or stock that
-    /// cannot be found). Each line's units come off the nodes that still have them to ship. Each
-    /// cancelled unit takes its share of the line's gross off the total (rounded so that a line's
-    /// shares never add up to more than its gross). When nothing is left to ship and nothing shipped,
-    /// the order is cancelled (the compensations follow its end); when nothing is left to ship but some
-    /// shipped, the total is what was captured plus what a last capture takes. Refused (a problem to the
-    /// caller) for more units than are open.
+    /// A request to cancel units that have not shipped (as far as Orders knows): refused for more units
+    /// than are open (not shipped, not cancelled, not asked for by an earlier request still open). The
+    /// nodes decide what they can still take off (Fulfillment answers); nothing changes here until then.
     /// </summary>
-    public LinesCancelled CancelLines(Guid changeId, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset at)
+    public void RequestCancellation(Guid changeId, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset at)
     {
         if (!IsConfirmed || Status is OrderStatus.Delivered or OrderStatus.Completed)
         {
-            throw new IllegalTransitionException(Status, OrderStatus.PartiallyShipped);
+            throw new IllegalTransitionException(Status, OrderStatus.Cancelled);
         }
 
-        var digits = OmsModular.Shared.Infrastructure.ReferenceData.Currencies.MinorUnits(Currency);
-        var taken = new List<(string Sku, int Quantity, string Node)>();
-        var removed = 0m;
         foreach (var (sku, quantity) in lines)
         {
             var line = Lines.FirstOrDefault(l => l.Sku == sku) ?? throw new LineChangeException("unknown-line", $"SKU {sku} is not a line of order {Number}.");
-            var open = line.Quantity - line.ShippedQuantity - line.CancelledQuantity;
+            var asked = CancellationRequests.Where(r => !r.Answered).SelectMany(r => r.Lines).Where(l => l.Sku == sku).Sum(l => l.Quantity);
+            var open = line.Quantity - line.ShippedQuantity - line.CancelledQuantity - asked;
             if (quantity > open)
             {
-                throw new LineChangeException("lines-already-shipped", $"{quantity} × {sku} to cancel, but {open} of {line.Quantity} have not shipped and are not cancelled.");
+                throw new LineChangeException("lines-already-shipped", $"{quantity} × {sku} to cancel, but {open} of {line.Quantity} have not shipped and are not cancelled or asked to be.");
             }
+        }
 
-            var left = quantity;
-            foreach (var allocation in Fulfilment)
-            {
-                var atNode = allocation.Lines.Where(l => l.Sku == sku).Sum(l => l.Quantity)
-                             - Shipments.Where(s => s.Node == allocation.Node).SelectMany(s => s.Lines).Where(l => l.Sku == sku).Sum(l => l.Quantity)
-                             - Cancellations.Where(c => c.Node == allocation.Node && c.Sku == sku).Sum(c => c.Quantity)
-                             - taken.Where(t => t.Node == allocation.Node && t.Sku == sku).Sum(t => t.Quantity);
-                var here = Math.Min(left, atNode);
-                if (here > 0)
-                {
-                    taken.Add((sku, here, allocation.Node));
-                    left -= here;
-                }
-            }
+        CancellationRequests.Add(new CancellationRequest
+        {
+            ChangeId = changeId,
+            Skus = lines.Select(l => l.Sku).ToList(),
+            Quantities = lines.Select(l => l.Quantity).ToList(),
+            Reason = reason,
+            At = at,
+        });
+        UpdatedAt = at;
+        Record("line cancellation requested", $"change {changeId} ({reason}): {string.Join(", ", lines.Select(l => $"{l.Quantity} × {l.Sku}"))}", at);
+    }
 
-            if (left > 0)
-            {
-                throw new InvalidOperationException($"Order {Id}: {left} open units of {sku} are at no node of its fulfilment.");
-            }
+    /// <summary>
+    /// The nodes took these units off (each at its node): each cancelled unit takes its share of the
+    /// line's gross off the total, on the same cursor as the shipments' shares (a line's shipped and
+    /// cancelled shares add up to its gross). When nothing is left to ship and nothing shipped, the
+    /// order is cancelled; when nothing is left to ship but some shipped, a last capture takes what is
+    /// left of the total. Null (recorded) when the request was answered before or nothing could be taken off.
+    /// </summary>
+    public LinesCancelled? ApplyCancellation(Guid changeId, IReadOnlyList<(string Sku, int Quantity, string Node)> cancelled, IReadOnlyList<(string Sku, int Quantity)> refused, DateTimeOffset at)
+    {
+        var request = CancellationRequests.FirstOrDefault(r => r.ChangeId == changeId);
+        if (request is null || request.Answered)
+        {
+            Ignore("units cancelled", $"change {changeId} {(request is null ? "unknown" : "answered before")}", at);
+            return null;
+        }
 
+        request.Answered = true;
+        var reason = request.Reason;
+        if (refused.Count > 0)
+        {
+            Record("line cancellation refused", $"change {changeId}: {string.Join(", ", refused.Select(l => $"{l.Quantity} × {l.Sku}"))} already packed or shipped", at);
+        }
+
+        if (cancelled.Count == 0 || HasEnded)
+        {
+            UpdatedAt = at;
+            return null;
+        }
+
+        var digits = OmsModular.Shared.Infrastructure.ReferenceData.Currencies.MinorUnits(Currency);
+        var removed = 0m;
+        foreach (var group in cancelled.GroupBy(c => c.Sku))
+        {
+            var line = Lines.First(l => l.Sku == group.Key);
+            var quantity = Math.Min(group.Sum(c => c.Quantity), line.Quantity - line.ShippedQuantity - line.CancelledQuantity);
+            var position = line.ShippedQuantity + line.CancelledQuantity; // one cursor over the line's units, shipped or cancelled
             var gross = line.Gross ?? 0m;
-            var before = line.CancelledQuantity;
-            removed += Math.Round(gross * (before + quantity) / line.Quantity, digits, MidpointRounding.AwayFromZero)
-                       - Math.Round(gross * before / line.Quantity, digits, MidpointRounding.AwayFromZero);
+            removed += Math.Round(gross * (position + quantity) / line.Quantity, digits, MidpointRounding.AwayFromZero)
+                       - Math.Round(gross * position / line.Quantity, digits, MidpointRounding.AwayFromZero);
             line.CancelledQuantity += quantity;
         }
 
@@ -498,29 +529,29 @@ internal sealed class Order
             var captured = Shipments.Sum(s => s.CaptureAmount);
             if (newTotal < captured)
             {
-                removed -= captured - newTotal; // rounding: never below what the shipments captured
+                removed -= captured - newTotal; // never below what the shipments captured
                 newTotal = captured;
             }
 
             finalCapture = newTotal - captured;
         }
 
-        foreach (var (sku, quantity, node) in taken)
+        foreach (var (sku, quantity, node) in cancelled)
         {
             Cancellations.Add(new LineCancellation { ChangeId = changeId, Sku = sku, Quantity = quantity, Node = node, Reason = reason, At = at });
         }
 
         _total = newTotal;
         UpdatedAt = at;
-        Record("lines cancelled", $"change {changeId} ({reason}): {string.Join(", ", taken.Select(t => $"{t.Quantity} × {t.Sku} at {t.Node}"))}; total {newTotal} {Currency} (−{removed})", at);
+        Record("lines cancelled", $"change {changeId} ({reason}): {string.Join(", ", cancelled.Select(t => $"{t.Quantity} × {t.Sku} at {t.Node}"))}; total {newTotal} {Currency} (−{removed})", at);
         if (nothingOpen && !shippedAny)
         {
             End(OrderStatus.Cancelled, reason, "every line cancelled", at, everyLineCancelled: true);
-            return new LinesCancelled(taken, removed, newTotal, OrderEnded: true, null);
+            return new LinesCancelled(cancelled, removed, newTotal, OrderEnded: true, null);
         }
 
         MoveToFulfilmentState(at);
-        return new LinesCancelled(taken, removed, newTotal, OrderEnded: false, finalCapture);
+        return new LinesCancelled(cancelled, removed, newTotal, OrderEnded: false, finalCapture);
     }
 
     /// <summary>The state the lines' quantities say: partially-shipped, shipped, partially-delivered or delivered.</summary>
@@ -618,6 +649,24 @@ internal sealed class OrderLine
 
     /// <summary>Units of the line cancelled after capture (order changes); none are shipped.</summary>
     public int CancelledQuantity { get; set; }
+}
+
+/// <summary>A request to cancel units (the lines asked for), answered once Fulfillment said what the nodes took off.</summary>
+internal sealed class CancellationRequest
+{
+    public Guid ChangeId { get; init; }
+
+    public List<string> Skus { get; init; } = [];
+
+    public List<int> Quantities { get; init; } = [];
+
+    public IEnumerable<(string Sku, int Quantity)> Lines => Skus.Zip(Quantities);
+
+    public required string Reason { get; init; }
+
+    public DateTimeOffset At { get; init; }
+
+    public bool Answered { get; set; }
 }
 
 /// <summary>Units of a line cancelled at a node by one change, with the reason.</summary>

@@ -39,12 +39,12 @@ internal sealed class CancelLinesValidator : AbstractValidator<CancelLines>
 }
 
 /// <summary>
-/// Cancels units that have not shipped and commits what follows with the order: the customer-visible
-/// <see cref="OrderLinesCancelled"/> (Inventory releases the units at their nodes, Fulfillment takes
-/// them off the nodes' fulfilment orders, Payments reduces the authorisation to the new total), a
-/// last <see cref="CaptureRequested"/> when nothing is left to ship but something shipped, and
-/// <see cref="OrderCancelled"/> when every line is cancelled (the order ends). A repeat of the key
-/// answers the order as it is now and changes nothing.
+/// Asks for units that have not shipped to be cancelled: the request is checked against what Orders
+/// knows (open units), recorded on the order and committed with
+/// <see cref="LineCancellationRequested"/>; Fulfillment, which knows what the nodes packed and
+/// shipped, takes off what it still can and answers, and the order, its total and what follows
+/// change then (<see cref="Consumers.OrderShipping"/>). A repeat of the key answers the order as it
+/// is now and asks nothing again.
 /// </summary>
 internal sealed class CancelLinesHandler(OrdersDbContext db, TimeProvider clock) : ICommandHandler<CancelLines, OrderView>
 {
@@ -53,7 +53,7 @@ internal sealed class CancelLinesHandler(OrdersDbContext db, TimeProvider clock)
         var order = OrderAccess.Visible(await db.Orders.AsSplitQuery().SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken), command.OrderId, command.Caller);
         var key = command.Caller?.ScopedKey(command.IdempotencyKey) ?? command.IdempotencyKey;
         var changeId = new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"cancel-lines:{order.Id}:{key}")).AsSpan(0, 16));
-        if (order.Cancellations.Any(c => c.ChangeId == changeId))
+        if (order.CancellationRequests.Any(c => c.ChangeId == changeId))
         {
             return OrderViews.Of(order);
         }
@@ -61,10 +61,10 @@ internal sealed class CancelLinesHandler(OrdersDbContext db, TimeProvider clock)
         order.ActingAs(command.Caller?.Actor);
         var now = clock.GetUtcNow();
         var reason = command.Change.Reason ?? "customer-request";
-        Order.LinesCancelled result;
+        var lines = command.Change.Lines.Select(l => (l.Sku, l.Quantity)).ToArray();
         try
         {
-            result = order.CancelLines(changeId, command.Change.Lines.Select(l => (l.Sku, l.Quantity)).ToArray(), reason, now);
+            order.RequestCancellation(changeId, lines, reason, now);
         }
         catch (LineChangeException refused)
         {
@@ -75,20 +75,7 @@ internal sealed class CancelLinesHandler(OrdersDbContext db, TimeProvider clock)
             throw ProblemException.Conflict("illegal-transition", "The order's lines cannot be cancelled now", $"Order {order.Number} is {illegal.From.Kebab()}; lines are cancelled from confirmation until they ship.");
         }
 
-        var partition = order.Id.ToString();
-        db.Publish(
-            new OrderLinesCancelled(order.Id, order.Number, changeId, result.Lines.Select(l => new CancelledLine(l.Sku, l.Quantity, l.Node)).ToArray(),
-                result.Amount, result.NewTotal, order.Currency, reason, order.Status.Kebab(), now),
-            partition);
-        if (result.OrderEnded)
-        {
-            db.Publish(new OrderCancelled(order.Id, reason, now), partition);
-        }
-        else if (result.FinalCapture is > 0m)
-        {
-            db.Publish(new CaptureRequested(order.Id, changeId, result.FinalCapture.Value, order.Currency, Final: true, now), partition);
-        }
-
+        db.Publish(new LineCancellationRequested(order.Id, changeId, lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), reason, now), order.Id.ToString());
         await db.SaveChangesAsync(cancellationToken); // the version check: a concurrent change makes this a 409, not a lost update
         return OrderViews.Of(order);
     }

@@ -77,9 +77,9 @@ internal static class OrderEndpoints
             .WithSummary("Cancels an order that is not yet confirmed.");
 
         group.MapPost("/{id:guid}/cancel-lines", async (Guid id, CancelLinesRequest body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, Caller caller, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new CancelLines(id, idempotencyKey ?? string.Empty, body, caller), ct)))
+                TypedResults.Accepted($"/api/v1/orders/{id}", await sender.Send(new CancelLines(id, idempotencyKey ?? string.Empty, body, caller), ct)))
             .WithName("CancelOrderLines")
             .RequireScope(Scopes.OrdersWrite)
-            .WithSummary("Cancels units of lines that have not shipped (after confirmation): the total, the authorisation, the reservations and the fulfilment orders follow; every line cancelled cancels the order. Requires an Idempotency-Key; a repeat changes nothing.");
+            .WithSummary("Asks to cancel units of lines that have not shipped (after confirmation); answers 202. The nodes take off what they have not packed, then the total, the authorisation and the reservations follow, and every line cancelled cancels the order. Requires an Idempotency-Key; a repeat asks nothing again.");
     }
 }

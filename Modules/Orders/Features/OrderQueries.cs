@@ -95,6 +95,9 @@ internal sealed class OrderQueryHandlers(OrdersDbContext db) :
 {
     public async ValueTask<OrderView> Handle(GetOrder query, CancellationToken cancellationToken)
     {
+        // The split queries (the row, its lines, timeline, shipments) read one snapshot: without it, a
+        // change committed between them showed its timeline entry beside the row as it was before.
+        await using var snapshot = await db.Database.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         var order = await db.Orders.AsNoTracking().AsSplitQuery().SingleOrDefaultAsync(o => o.Id == query.OrderId, cancellationToken);
         var view = OrderViews.Of(OrderAccess.Visible(order, query.OrderId, query.Caller));
         return query.Caller is { IsChannelBound: true }

@@ -16,8 +16,7 @@ internal sealed record ReduceAuthorizationsCommand(IReadOnlyList<OrderLinesCance
 /// For each change, the provider is asked to lower the authorisation to the order's new total with
 /// the key <c>reduce-{changeId}</c> (a repeat after a lost answer or a failed commit reduces nothing
 /// twice), the payment holds the new amount, and the ledger gets a <c>partial-void</c> of the
-/// difference. A change that ends the order (new total 0) is left to the void that follows the
-/// order's end. A provider that does not answer is an outage (the consumer pauses and asks again).
+/// difference. A change that ends the order is left to the void that follows the order's end. A provider that does not answer is an outage (the consumer pauses and asks again).
 /// </summary>
 internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPaymentProvider provider, ResiliencePipelineProvider<string> pipelines, TimeProvider clock)
     : ICommandHandler<ReduceAuthorizationsCommand>
@@ -29,7 +28,7 @@ internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPayment
         var payments = await db.Payments.Where(p => orderIds.Contains(p.OrderId)).ToDictionaryAsync(p => p.OrderId, cancellationToken);
         foreach (var change in command.Changes)
         {
-            if (change.NewTotal <= 0m || payments.GetValueOrDefault(change.OrderId) is not { CanCapture: true } payment || change.NewTotal >= payment.Amount)
+            if (change.OrderEnded || payments.GetValueOrDefault(change.OrderId) is not { CanCapture: true } payment || change.NewTotal >= payment.Amount)
             {
                 continue;
             }

@@ -61,6 +61,7 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
     private long _capturesMade;
     private readonly ConcurrentDictionary<string, (string Authorization, decimal Amount, ProviderCapture Refund)> _refunds = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, decimal> _reductions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _reductionsOf = new(StringComparer.Ordinal);
 
     public string Name => "sandbox";
 
@@ -213,11 +214,16 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
                 }
 
                 _authorized[authorizationReference] = amount;
+                _reductionsOf.AddOrUpdate(authorizationReference, 1, (_, n) => n + 1);
             }
         }
 
         return Task.CompletedTask;
     }
+
+    /// <summary>How many reductions (distinct keys) the sandbox made of the order's authorisation.</summary>
+    public int ReductionsFor(string authorizationKey) =>
+        _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference ? _reductionsOf.GetValueOrDefault(reference) : 0;
 
     /// <summary>What the order's authorisation holds now (key <c>auth-{orderId}</c>).</summary>
     public decimal AuthorizedFor(string authorizationKey) =>

@@ -54,4 +54,11 @@ internal static class Sandbox
         var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
         return (decimal)type.GetMethod("AuthorizedFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
     }
+
+    /// <summary>How many reductions the sandbox made of the order's authorisation.</summary>
+    public static int ReductionsFor(IServiceProvider services, Guid orderId)
+    {
+        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
+        return (int)type.GetMethod("ReductionsFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+    }
 }

@@ -75,7 +75,7 @@ internal sealed class ReplayHandlers(NotificationsDbContext db, NotificationSign
               WHERE webhook_deliveries.status = 'Failed'
             """, cancellationToken);
         replay.Parameters.Add(new Npgsql.NpgsqlParameter<Guid> { TypedValue = endpoint.Id });
-        replay.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = command.Since });
+        replay.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = command.Since > endpoint.CreatedAt ? command.Since : endpoint.CreatedAt }); // nothing from before the endpoint existed
         replay.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = until });
         replay.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = now });
         replay.Parameters.Add(new Npgsql.NpgsqlParameter<string[]> { TypedValue = endpoint.EventTypes.ToArray() });

@@ -112,8 +112,18 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             cancellation.Property(c => c.Node).HasMaxLength(64);
             cancellation.Property(c => c.Reason).HasMaxLength(100);
         });
+        builder.OwnsMany(o => o.CancellationRequests, request =>
+        {
+            request.ToTable("order_cancellation_requests");
+            request.WithOwner().HasForeignKey("order_id");
+            request.HasKey(nameof(CancellationRequest.ChangeId));
+            request.Property(r => r.ChangeId).ValueGeneratedNever();
+            request.Property(r => r.Reason).HasMaxLength(100);
+            request.Ignore(r => r.Lines);
+        });
         builder.Navigation(o => o.Lines).AutoInclude();
         builder.Navigation(o => o.Cancellations).AutoInclude();
+        builder.Navigation(o => o.CancellationRequests).AutoInclude();
         builder.Navigation(o => o.Shipments).AutoInclude();
         builder.Navigation(o => o.Timeline).AutoInclude();
     }

@@ -665,6 +665,53 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasConstraintName("fk_orders_orders_id");
                         });
 
+                    b.OwnsMany("OmsModular.Modules.Orders.Domain.CancellationRequest", "CancellationRequests", b1 =>
+                        {
+                            b1.Property<Guid>("ChangeId")
+                                .HasColumnType("uuid")
+                                .HasColumnName("change_id");
+
+                            b1.Property<bool>("Answered")
+                                .HasColumnType("boolean")
+                                .HasColumnName("answered");
+
+                            b1.Property<DateTimeOffset>("At")
+                                .HasColumnType("timestamp with time zone")
+                                .HasColumnName("at");
+
+                            b1.PrimitiveCollection<List<int>>("Quantities")
+                                .IsRequired()
+                                .HasColumnType("integer[]")
+                                .HasColumnName("quantities");
+
+                            b1.Property<string>("Reason")
+                                .IsRequired()
+                                .HasMaxLength(100)
+                                .HasColumnType("character varying(100)")
+                                .HasColumnName("reason");
+
+                            b1.PrimitiveCollection<List<string>>("Skus")
+                                .IsRequired()
+                                .HasColumnType("text[]")
+                                .HasColumnName("skus");
+
+                            b1.Property<Guid>("order_id")
+                                .HasColumnType("uuid")
+                                .HasColumnName("order_id");
+
+                            b1.HasKey("ChangeId")
+                                .HasName("pk_order_cancellation_requests");
+
+                            b1.HasIndex("order_id")
+                                .HasDatabaseName("ix_order_cancellation_requests_order_id");
+
+                            b1.ToTable("order_cancellation_requests", "orders");
+
+                            b1.WithOwner()
+                                .HasForeignKey("order_id")
+                                .HasConstraintName("fk_order_cancellation_requests_orders_order_id");
+                        });
+
                     b.OwnsMany("OmsModular.Modules.Orders.Domain.LineCancellation", "Cancellations", b1 =>
                         {
                             b1.Property<Guid>("ChangeId")
@@ -913,6 +960,8 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasForeignKey("order_id")
                                 .HasConstraintName("fk_order_timeline_orders_order_id");
                         });
+
+                    b.Navigation("CancellationRequests");
 
                     b.Navigation("Cancellations");
 
