@@ -18,7 +18,8 @@ namespace OmsModular.Modules.Notifications.Outbound;
 /// Sends the stored e-mails that are due, over SMTP with MailKit (or into the pickup directory when
 /// no SMTP server is configured). A batch is leased with <c>FOR UPDATE SKIP LOCKED</c> in a short
 /// commit, so several processes send side by side and none sends what another holds; every attempt
-/// lands in the delivery log with the server's answer, in its own commit. A 5xx refusal of the
+/// lands in the delivery log with the server's answer, in its own commit. An order's e-mails go out in
+/// the order they were stored: one is taken only when no earlier one of its order still waits. A 5xx refusal of the
 /// recipient or the message is permanent (the e-mail fails for good, visible in the log); a 4xx
 /// answer is retried on the schedule; an unreachable server, refused credentials or sender, or a
 /// failed TLS handshake is an outage: the rest of the batch waits without spending an attempt. Each
@@ -91,6 +92,11 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
             {
                 var email = due[i];
                 var now = clock.GetUtcNow();
+                if (!await RenewLeaseAsync(email, now, cancellationToken))
+                {
+                    continue; // the lease ran out while the batch was sent and another sender took it, or a later event superseded it
+                }
+
                 try
                 {
                     string response;
@@ -163,6 +169,26 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
         return due.Count;
     }
 
+    /// <summary>
+    /// Renews this sender's lease on one e-mail right before it is sent: only while the lease is still
+    /// the one this sender took (no other sender took it after it ran out) and the e-mail still waits.
+    /// </summary>
+    private async Task<bool> RenewLeaseAsync(EmailNotification email, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = Context(scope);
+        var renewed = now + Lease;
+        var held = await db.Emails
+            .Where(e => e.Id == email.Id && e.Status == NotificationStatus.Pending && e.NextAttemptAt == email.NextAttemptAt)
+            .ExecuteUpdateAsync(u => u.SetProperty(e => e.NextAttemptAt, renewed), cancellationToken);
+        if (held == 1)
+        {
+            email.NextAttemptAt = renewed;
+        }
+
+        return held == 1;
+    }
+
     /// <summary>Leases up to a batch of due e-mails (their next attempt moves past the lease) in one short commit.</summary>
     private async Task<List<EmailNotification>> ClaimAsync(CancellationToken cancellationToken)
     {
@@ -171,7 +197,13 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
         var now = clock.GetUtcNow();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var due = await db.Emails
-            .FromSql($"SELECT * FROM notifications.emails WHERE status = 'Pending' AND next_attempt_at <= {now} ORDER BY next_attempt_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED")
+            .FromSql($"""
+                SELECT * FROM notifications.emails e
+                WHERE e.status = 'Pending' AND e.next_attempt_at <= {now}
+                  AND NOT EXISTS (SELECT 1 FROM notifications.emails earlier
+                                  WHERE earlier.order_id = e.order_id AND earlier.status = 'Pending' AND earlier.created_at < e.created_at)
+                ORDER BY e.next_attempt_at LIMIT {BatchSize} FOR UPDATE OF e SKIP LOCKED
+                """)
             .ToListAsync(cancellationToken);
         foreach (var email in due)
         {

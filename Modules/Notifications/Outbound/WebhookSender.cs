@@ -310,6 +310,11 @@ internal sealed class WebhookSender(
         {
             return new Outcome(null, null, $"no answer within {settings.WebhookTimeout.TotalSeconds:0} s", (int)watch.ElapsedMilliseconds);
         }
+        catch (OperationCanceledException)
+        {
+            // Stopping: the others' outcomes are still recorded; this one is sent again once its lease ends.
+            return new Outcome(null, null, "stopped while sending", (int)watch.ElapsedMilliseconds);
+        }
         catch (HttpRequestException failed)
         {
             return new Outcome(null, null, $"{failed.HttpRequestError}: {failed.Message}", (int)watch.ElapsedMilliseconds);
