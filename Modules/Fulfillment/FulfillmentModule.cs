@@ -7,6 +7,7 @@ using OmsModular.Modules.Fulfillment.Persistence;
 using OmsModular.Shared.Contracts.Fulfillment;
 using OmsModular.Shared.Contracts.Inventory;
 using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.Modules;
 
 namespace OmsModular.Modules.Fulfillment;
@@ -25,14 +26,20 @@ public sealed class FulfillmentModule : IModule
         .ConsumesInBatches<OrderConfirmed, CreateFulfilmentOrders>()
         .ConsumesInBatches<LineCancellationRequested, TakeOffCancelledUnits>()
         .Publishes<UnitsCancelled>()
+        .Publishes<PickupExpired>()
         .Handles<FindNodes, FoundNodes, FindNodesApi>()
         .Sends<GetAvailability>()
         .Sends<ReserveStockBatch>()
         .Sends<ReleaseReservationsBatch>()
         .Build();
 
-    public void AddServices(IServiceCollection services, IConfiguration configuration) =>
+    public void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
         services.AddSingleton<IDemoData, FulfillmentDemoData>();
+        services.AddSingleton<Features.Shipping.PickupSettings>();
+        services.AddScoped<Features.Shipping.PickupExpiryJob>();
+        services.AddRecurringJob<Features.Shipping.PickupExpiryJob>(Features.Shipping.PickupExpiryJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Hangfire.Cron.Minutely());
+    }
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints) => FulfillmentEndpoints.Map(endpoints);
 }

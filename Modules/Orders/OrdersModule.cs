@@ -31,6 +31,7 @@ public sealed class OrdersModule : IModule
         .Publishes<OrderLinesCancelled>()
         .Publishes<LineCancellationRequested>()
         .ConsumesInBatches<UnitsCancelled, OrderShipping>("orders.RecordCancelledUnits")
+        .ConsumesInBatches<PickupExpired, OrderShipping>("orders.CancelExpiredPickup")
         .ConsumesInBatches<OrderRouted, OnOrderRouted>()
         .ConsumesInBatches<OrderRoutingFailed, OnOrderRoutingFailed>()
         .ConsumesInBatches<OrderPriced, OnOrderPriced>()

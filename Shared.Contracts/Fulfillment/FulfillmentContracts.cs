@@ -49,3 +49,10 @@ public sealed record UnitsCancelled(Guid OrderId, Guid ChangeId, IReadOnlyList<C
 
 /// <summary>Units of a SKU taken off one node's fulfilment order.</summary>
 public sealed record CancelledUnits(string Sku, int Quantity, string Node);
+
+/// <summary>
+/// A pickup order waited at its store past its pickup time without being picked up: Orders asks for
+/// its units to be cancelled (the store then gives them back to its stock and the customer is told).
+/// </summary>
+[IntegrationEvent("fulfillment.pickup-expired", 1)]
+public sealed record PickupExpired(Guid OrderId, Guid FulfilmentOrderId, string Node, IReadOnlyList<AllocatedLine> Lines, DateTimeOffset ExpiredAt) : IIntegrationEvent;

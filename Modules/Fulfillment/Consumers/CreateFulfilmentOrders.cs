@@ -23,19 +23,19 @@ internal sealed class CreateFulfilmentOrders(FulfillmentDbContext db, TimeProvid
 
         var decisions = (await db.Decisions.AsNoTracking()
                 .Where(d => todo.Contains(d.OrderId) && d.Success)
-                .Select(d => new { d.OrderId, d.DecidedAt, d.Explanation })
+                .Select(d => new { d.OrderId, d.DecidedAt, d.Explanation, d.Strategy })
                 .ToListAsync(cancellationToken))
             .GroupBy(d => d.OrderId)
-            .ToDictionary(g => g.Key, g => g.MaxBy(d => d.DecidedAt)!.Explanation);
+            .ToDictionary(g => g.Key, g => g.MaxBy(d => d.DecidedAt)!);
         foreach (var orderId in todo)
         {
-            var explanation = decisions.GetValueOrDefault(orderId)
+            var decision = decisions.GetValueOrDefault(orderId)
                 ?? throw new InvalidOperationException($"Order {orderId} was confirmed without a successful routing decision here.");
-            var allocations = JsonDocument.Parse(explanation).RootElement.GetProperty("allocations")
+            var allocations = JsonDocument.Parse(decision.Explanation).RootElement.GetProperty("allocations")
                 .Deserialize<NodeAllocation[]>(MessageSerialization.Options)!;
             foreach (var allocation in allocations)
             {
-                db.FulfilmentOrders.Add(FulfilmentOrder.Create(orderId, allocation.Node, allocation.Lines.Select(l => (l.Sku, l.Quantity)), clock.GetUtcNow()));
+                db.FulfilmentOrders.Add(FulfilmentOrder.Create(orderId, allocation.Node, allocation.Lines.Select(l => (l.Sku, l.Quantity)), clock.GetUtcNow(), pickup: decision.Strategy == "pickup"));
             }
         }
     }

@@ -33,7 +33,8 @@ internal sealed class TakeOffCancelledUnits(FulfillmentDbContext db, TimeProvide
             }
 
             var open = nodes
-                .Where(f => f.Status is FulfilmentOrderStatus.ReadyToPick or FulfilmentOrderStatus.Picking or FulfilmentOrderStatus.PartiallyShipped)
+                .Where(f => f.Status is FulfilmentOrderStatus.ReadyToPick or FulfilmentOrderStatus.Picking or FulfilmentOrderStatus.PartiallyShipped
+                            || (f.Status == FulfilmentOrderStatus.ReadyForPickup && f.PickupExpired)) // an expired pickup gives its units back
                 .OrderBy(f => f.Status switch { FulfilmentOrderStatus.ReadyToPick => 0, FulfilmentOrderStatus.Picking => 1, _ => 2 })
                 .ThenBy(f => f.NodeCode, StringComparer.Ordinal)
                 .ToArray();

@@ -12,6 +12,12 @@ internal enum FulfilmentOrderStatus
     Shipped,
     Delivered,
     Cancelled,
+
+    /// <summary>A pickup order packed and waiting at its store for the customer (until its pickup time ends).</summary>
+    ReadyForPickup,
+
+    /// <summary>The customer took a pickup order at the store.</summary>
+    PickedUp,
 }
 
 /// <summary>A refused step of a fulfilment order (maps to 409 with the state it is in).</summary>
@@ -69,17 +75,27 @@ internal sealed class FulfilmentOrder
 
     public DateTimeOffset? DeliveredAt { get; private set; }
 
+    /// <summary>The customer collects it at the node (a store) rather than having it shipped.</summary>
+    public bool IsPickup { get; init; }
+
+    /// <summary>When a pickup order ready at its store stops waiting (unpicked units go back to stock, the lines are cancelled).</summary>
+    public DateTimeOffset? PickupExpiresAt { get; private set; }
+
+    /// <summary>Its pickup time ended; the cancellation of its units is asked for.</summary>
+    public bool PickupExpired { get; private set; }
+
     public int? Parcels { get; private set; }
 
     public decimal? WeightKg { get; private set; }
 
     public uint Version { get; private set; }
 
-    public static FulfilmentOrder Create(Guid orderId, string node, IEnumerable<(string Sku, int Quantity)> lines, DateTimeOffset at) => new()
+    public static FulfilmentOrder Create(Guid orderId, string node, IEnumerable<(string Sku, int Quantity)> lines, DateTimeOffset at, bool pickup = false) => new()
     {
         Id = Guid.CreateVersion7(),
         OrderId = orderId,
         NodeCode = node,
+        IsPickup = pickup,
         Status = FulfilmentOrderStatus.ReadyToPick,
         Lines = Write(lines.Select(l => new FulfilmentLine { Sku = l.Sku, Quantity = l.Quantity })),
         CreatedAt = at,
@@ -208,7 +224,7 @@ internal sealed class FulfilmentOrder
     {
         var lines = ReadLines();
         var line = lines.FirstOrDefault(l => l.Sku == sku);
-        if (line is null || Status is FulfilmentOrderStatus.Cancelled or FulfilmentOrderStatus.Delivered)
+        if (line is null || Status is FulfilmentOrderStatus.Cancelled or FulfilmentOrderStatus.Delivered or FulfilmentOrderStatus.PickedUp)
         {
             return 0;
         }
@@ -230,6 +246,60 @@ internal sealed class FulfilmentOrder
         }
 
         return taken;
+    }
+
+    /// <summary>A packed pickup order is ready at its store until <paramref name="hold"/> has passed; a repeat changes nothing.</summary>
+    public void ReadyForPickup(TimeSpan hold, DateTimeOffset at)
+    {
+        if (Status == FulfilmentOrderStatus.ReadyForPickup)
+        {
+            return;
+        }
+
+        if (!IsPickup)
+        {
+            throw new FulfilmentStepException("not-a-pickup", "This fulfilment order ships; only a pickup order waits at its store.");
+        }
+
+        Require(FulfilmentOrderStatus.Packed, "be ready for pickup");
+        Status = FulfilmentOrderStatus.ReadyForPickup;
+        PickupExpiresAt = at + hold;
+    }
+
+    /// <summary>The customer took it: everything packed is handed over (returns the lines).</summary>
+    public IReadOnlyList<(string Sku, int Quantity)> PickUp(DateTimeOffset at)
+    {
+        if (Status != FulfilmentOrderStatus.ReadyForPickup || PickupExpired)
+        {
+            throw new FulfilmentStepException("illegal-transition", PickupExpired
+                ? "Its pickup time ended; the units go back to the store's stock."
+                : $"A fulfilment order in state {Status.Kebab()} cannot be picked up; it is picked up once ready for pickup.");
+        }
+
+        var lines = ReadLines();
+        var handed = lines.Where(l => l.ToShip > l.Shipped).Select(l => (l.Sku, l.ToShip - l.Shipped)).ToArray();
+        foreach (var line in lines)
+        {
+            line.Shipped = line.ToShip;
+            line.Delivered = line.ToShip;
+        }
+
+        Lines = Write(lines);
+        Status = FulfilmentOrderStatus.PickedUp;
+        (ShippedAt, DeliveredAt) = (at, at);
+        return handed;
+    }
+
+    /// <summary>Its pickup time ended: true the first time (the caller asks for its units to be cancelled).</summary>
+    public bool ExpirePickup(DateTimeOffset at)
+    {
+        if (Status != FulfilmentOrderStatus.ReadyForPickup || PickupExpired || PickupExpiresAt > at)
+        {
+            return false;
+        }
+
+        PickupExpired = true;
+        return true;
     }
 
     /// <summary>A shipment of this order was delivered; the order is delivered once everything shipped has arrived.</summary>

@@ -21,7 +21,8 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
     IIntegrationEventBatchHandler<ShipmentDelivered>,
     IIntegrationEventBatchHandler<PaymentCaptured>,
     IIntegrationEventBatchHandler<PaymentRefunded>,
-    IIntegrationEventBatchHandler<UnitsCancelled>
+    IIntegrationEventBatchHandler<UnitsCancelled>,
+    IIntegrationEventBatchHandler<PickupExpired>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<ShipmentShipped>> batch, CancellationToken cancellationToken)
     {
@@ -148,6 +149,45 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
             {
                 db.Publish(new CaptureRequested(order.Id, message.ChangeId, result.FinalCapture.Value, order.Currency, Final: true, now), partition);
             }
+        }
+    }
+
+    /// <summary>
+    /// A pickup order was not picked up in time: Orders asks for its units to be cancelled (named by
+    /// the fulfilment order, so a redelivery asks nothing again); the store's answer cancels the lines,
+    /// or the order when nothing else is left.
+    /// </summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<PickupExpired>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            var message = delivered.Message;
+            if (orders.GetValueOrDefault(message.OrderId) is not { } order || message.Lines.Count == 0)
+            {
+                continue;
+            }
+
+            var changeId = message.FulfilmentOrderId; // one expiry per fulfilment order
+            if (order.CancellationRequests.Any(r => r.ChangeId == changeId))
+            {
+                continue;
+            }
+
+            using var cause = delivered.Enter();
+            var lines = message.Lines.Select(l => (l.Sku, l.Quantity)).ToArray();
+            try
+            {
+                order.RequestCancellation(changeId, lines, "pickup-expired", now);
+            }
+            catch (Exception refused) when (refused is LineChangeException or IllegalTransitionException)
+            {
+                order.Ignore("pickup expired", $"at {message.Node}: {refused.Message}", now);
+                continue;
+            }
+
+            db.Publish(new LineCancellationRequested(order.Id, changeId, lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), "pickup-expired", now), order.Id.ToString());
         }
     }
 

@@ -61,6 +61,16 @@ internal static class ShippingEndpoints
             .WithName("ShipFulfilmentOrder")
             .RequireScope(Scopes.FulfillmentWrite)
             .WithSummary("A shipment leaves with carrier and tracking: the named lines, or everything packed and not shipped. Requires an Idempotency-Key; a repeat answers the same shipment.");
+        group.MapPost("/fulfilment-orders/{id:guid}/ready-for-pickup", async (Guid id, ISender sender, FulfillmentDbContext db, CancellationToken ct) =>
+                TypedResults.Ok(await OnceMoreOnConflictAsync(db, () => sender.Send(new ReadyForPickup(id), ct).AsTask())))
+            .WithName("ReadyForPickup")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("A packed pickup order is ready at its store (until its pickup time ends); a repeat changes nothing.");
+        group.MapPost("/fulfilment-orders/{id:guid}/picked-up", async (Guid id, ISender sender, FulfillmentDbContext db, CancellationToken ct) =>
+                TypedResults.Ok(await OnceMoreOnConflictAsync(db, () => sender.Send(new PickUp(id), ct).AsTask())))
+            .WithName("PickedUp")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("The customer took a pickup order at the store: everything packed is handed over (shipped and delivered at once).");
         group.MapGet("/shipments/{id:guid}", async (Guid id, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new GetShipment(id), ct)))
             .WithName("GetShipment")

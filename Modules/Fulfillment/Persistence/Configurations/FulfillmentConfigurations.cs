@@ -48,6 +48,7 @@ internal sealed class FulfilmentOrderConfiguration : IEntityTypeConfiguration<Fu
         builder.HasKey(f => f.Id);
         builder.HasIndex(f => new { f.OrderId, f.NodeCode }).IsUnique();
         builder.HasIndex(f => new { f.NodeCode, f.Status });
+        builder.HasIndex(f => f.PickupExpiresAt).HasFilter("status = 'ReadyForPickup'");
         builder.Property(f => f.NodeCode).HasMaxLength(64);
         builder.Property(f => f.Status).HasConversion<string>().HasMaxLength(20);
         builder.Property(f => f.Lines).HasColumnType("jsonb");

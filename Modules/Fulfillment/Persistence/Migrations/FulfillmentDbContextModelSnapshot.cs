@@ -38,6 +38,10 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("delivered_at");
 
+                    b.Property<bool>("IsPickup")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_pickup");
+
                     b.Property<string>("Lines")
                         .IsRequired()
                         .HasColumnType("jsonb")
@@ -65,6 +69,14 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("picking_started_at");
 
+                    b.Property<bool>("PickupExpired")
+                        .HasColumnType("boolean")
+                        .HasColumnName("pickup_expired");
+
+                    b.Property<DateTimeOffset?>("PickupExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("pickup_expires_at");
+
                     b.Property<DateTimeOffset?>("ShippedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("shipped_at");
@@ -88,6 +100,10 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
 
                     b.HasKey("Id")
                         .HasName("pk_fulfilment_orders");
+
+                    b.HasIndex("PickupExpiresAt")
+                        .HasDatabaseName("ix_fulfilment_orders_pickup_expires_at")
+                        .HasFilter("status = 'ReadyForPickup'");
 
                     b.HasIndex("NodeCode", "Status")
                         .HasDatabaseName("ix_fulfilment_orders_node_code_status");
