@@ -59,12 +59,13 @@ internal sealed class CustomerEvents(
     public Task HandleAsync(IReadOnlyList<Delivered<OrderConfirmed>> batch, CancellationToken cancellationToken) =>
         TellAsync(batch, EventTypes.Confirmed, m => m.OrderId, m => new { orderId = m.OrderId, orderNumber = m.OrderNumber, total = m.Total, currency = m.Currency, confirmedAt = m.ConfirmedAt }, cancellationToken);
 
+    /// <summary>A parcel left (a pickup at a store sends no "on its way" e-mail: its "delivered" one follows at once; the webhook goes either way).</summary>
     public Task HandleAsync(IReadOnlyList<Delivered<OrderShipped>> batch, CancellationToken cancellationToken) =>
         TellAsync(batch, EventTypes.Shipped, m => m.OrderId, m => new
         {
             orderId = m.OrderId, orderNumber = m.OrderNumber, shipmentId = m.ShipmentId, lines = m.Lines, carrier = m.Carrier,
             trackingNumber = m.TrackingNumber, trackingUrl = m.TrackingUrl, orderStatus = m.OrderStatus, shippedAt = m.ShippedAt,
-        }, cancellationToken);
+        }, cancellationToken, email: m => m.Carrier != "pickup");
 
     public Task HandleAsync(IReadOnlyList<Delivered<OrderDelivered>> batch, CancellationToken cancellationToken) =>
         TellAsync(batch, EventTypes.Delivered, m => m.OrderId, m => new
@@ -91,7 +92,7 @@ internal sealed class CustomerEvents(
             amount = m.Amount, total = m.NewTotal, currency = m.Currency, reason = m.Reason, orderStatus = m.OrderStatus, cancelledAt = m.CancelledAt,
         }, cancellationToken);
 
-    private async Task TellAsync<TEvent>(IReadOnlyList<Delivered<TEvent>> batch, string eventType, Func<TEvent, Guid> orderOf, Func<TEvent, object> dataOf, CancellationToken cancellationToken)
+    private async Task TellAsync<TEvent>(IReadOnlyList<Delivered<TEvent>> batch, string eventType, Func<TEvent, Guid> orderOf, Func<TEvent, object> dataOf, CancellationToken cancellationToken, Func<TEvent, bool>? email = null)
     {
         var orderIds = batch.Select(d => orderOf(d.Message)).Distinct().ToArray();
         var contacts = await db.Contacts.AsNoTracking().Where(c => orderIds.Contains(c.OrderId)).ToDictionaryAsync(c => c.OrderId, cancellationToken);
@@ -103,6 +104,11 @@ internal sealed class CustomerEvents(
         for (var i = 0; i < batch.Count; i++)
         {
             var orderId = orderOf(batch[i].Message);
+            if (email is not null && !email(batch[i].Message))
+            {
+                continue;
+            }
+
             if (contacts.TryGetValue(orderId, out var contact))
             {
                 await StoreEmailAsync(contact, eventType, batch[i].Context.MessageId, data[i], now, cancellationToken);

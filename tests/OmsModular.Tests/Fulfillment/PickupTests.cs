@@ -20,7 +20,8 @@ public sealed class PickupTests(HostFixture host)
     [Fact]
     public async Task A_pickup_order_picked_up_at_the_store_is_captured_and_delivered()
     {
-        var (order, store, sku) = await ConfirmedPickupAsync();
+        var email = $"pickup-{Guid.NewGuid():N}@example.com";
+        var (order, store, sku) = await ConfirmedPickupAsync(email);
         var id = order.GetProperty("id").GetGuid();
         var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
         await PickAndPackAsync(Client, fulfilmentId);
@@ -32,6 +33,9 @@ public sealed class PickupTests(HostFixture host)
         await OrderInStateAsync(Client, id, "delivered");
         await CapturedAsync(Client, id, order.GetProperty("total").GetDecimal());
         await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, sku, store)) == (3, 0));
+        await MessagingHarness.WaitUntilAsync(() => Task.FromResult(host.Smtp.To(email).Count == 2)); // confirmed, delivered: no "on its way" for a pickup
+        await Task.Delay(300);
+        Assert.DoesNotContain(host.Smtp.To(email), m => m.Subject?.Contains("unterwegs", StringComparison.Ordinal) == true);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -57,7 +61,7 @@ public sealed class PickupTests(HostFixture host)
     }
 
     /// <summary>A confirmed pickup order of two units at a new store (5 on hand).</summary>
-    private async Task<(JsonElement Order, string Store, string Sku)> ConfirmedPickupAsync()
+    private async Task<(JsonElement Order, string Store, string Sku)> ConfirmedPickupAsync(string? email = null)
     {
         var store = Unique("STORE");
         await Catalog.PutAsync(Client, $"/api/v1/fulfillment/nodes/{store}", new
@@ -68,6 +72,7 @@ public sealed class PickupTests(HostFixture host)
         await Catalog.StockAsync(Client, sku, store, 5, price: 8.88m);
         var placed = OrderCaptureTests.WebOrder("cust-" + Guid.NewGuid().ToString("N")[..8], (sku, 2));
         placed["delivery"] = new JsonObject { ["method"] = "pickup", ["pickupLocation"] = store };
+        placed["customer"]!["email"] = email ?? $"pickup-{Guid.NewGuid():N}@example.com";
         var order = await Pipeline.PlaceAndSettleAsync(Client, placed);
         Assert.Equal("confirmed", order.GetProperty("status").GetString());
         return (order, store, sku);
