@@ -7,7 +7,8 @@ using System.Threading.Channels;
 
 /// <summary>
 /// Ships what confirms: per captured order, waits until it is confirmed (or gives it up when it is
-/// rejected or cancelled), then starts picking, packs and ships each of its fulfilment orders in full.
+/// rejected or cancelled), then starts picking, packs and ships each of its fulfilment orders in full
+/// (a pickup order is made ready for pickup and picked up at its store).
 /// </summary>
 internal static class Shipper
 {
@@ -64,6 +65,21 @@ internal static class Shipper
                 var t0 = Stopwatch.GetTimestamp();
                 (await http.PostAsync($"/api/v1/fulfillment/fulfilment-orders/{foId}/start-picking", null)).Dispose();
                 (await http.PostAsJsonAsync($"/api/v1/fulfillment/fulfilment-orders/{foId}/pack", new { parcels = 1 })).Dispose();
+                if (fo.GetProperty("isPickup").GetBoolean())
+                {
+                    // A pickup order is handed over at its store.
+                    (await http.PostAsync($"/api/v1/fulfillment/fulfilment-orders/{foId}/ready-for-pickup", null)).Dispose();
+                    using var picked = await http.PostAsync($"/api/v1/fulfillment/fulfilment-orders/{foId}/picked-up", null);
+                    latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                    if (picked.IsSuccessStatusCode)
+                    {
+                        Interlocked.Increment(ref shipments);
+                        Interlocked.Exchange(ref last, Stopwatch.GetTimestamp());
+                    }
+
+                    continue;
+                }
+
                 using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/fulfillment/fulfilment-orders/{foId}/shipments")
                 {
                     Content = JsonContent.Create(new { carrier = "dhl", service = "parcel", trackingNumber = $"LOAD{foId:N}"[..24] }),

@@ -184,6 +184,11 @@ internal sealed class FulfilmentOrder
     /// </summary>
     public IReadOnlyList<(string Sku, int Quantity)> Ship(IReadOnlyList<(string Sku, int Quantity)>? quantities, DateTimeOffset at)
     {
+        if (IsPickup)
+        {
+            throw new FulfilmentStepException("pickup-order", "The customer collects this order at the store: it is made ready for pickup, not shipped.");
+        }
+
         if (Status is not (FulfilmentOrderStatus.Packed or FulfilmentOrderStatus.PartiallyShipped))
         {
             throw new FulfilmentStepException("illegal-transition", $"A fulfilment order in state {Status.Kebab()} cannot ship; it ships once packed.");

@@ -127,6 +127,12 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
                     await RecordAsync(email, "permanent-failure", answer, refused.ErrorCode.ToString(), e => (NotificationStatus.Failed, e.Attempts + 1, e.NextAttemptAt, Truncate(answer), null), cancellationToken);
                     logger.LogWarning("The SMTP server refused e-mail {NotificationId} for good: {Status} {Reason}", email.Id, (int)refused.StatusCode, refused.Message);
                 }
+                catch (Exception unexpected) when (unexpected is not OperationCanceledException and not SocketException and not IOException and not TimeoutException
+                                                   and not SmtpProtocolException and not ServiceNotConnectedException and not AuthenticationException and not SslHandshakeException and not SmtpCommandException)
+                {
+                    // Anything else fails this e-mail's attempt (so it cannot wait forever before its order's later e-mails).
+                    await RetryAsync(email, now, $"{unexpected.GetType().Name}: {unexpected.Message}", "unexpected", cancellationToken);
+                }
                 catch (SmtpCommandException transient) when ((int)transient.StatusCode < 500)
                 {
                     var answer = $"{(int)transient.StatusCode} {transient.Message}";
@@ -137,10 +143,8 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
                     // The server is down, refuses us (credentials, sender) or cannot talk TLS: an outage
                     // of the server, not a failure of these e-mails; they wait without spending an attempt.
                     var error = $"{unreachable.GetType().Name}: {unreachable.Message}";
-                    foreach (var waiting in due.Skip(i))
-                    {
-                        await RecordAsync(waiting, "server-unavailable", null, error, e => (NotificationStatus.Pending, e.Attempts, now + OutagePause, Truncate(error), null), cancellationToken);
-                    }
+                    await RecordAsync(email, "server-unavailable", null, error, e => (NotificationStatus.Pending, e.Attempts, now + OutagePause, Truncate(error), null), cancellationToken);
+                    await DeferAsync(due.Skip(i + 1).ToArray(), now + OutagePause, error, cancellationToken);
 
                     logger.LogWarning("The SMTP server {Host}:{Port} cannot take e-mails ({Error}); {Count} wait", settings.SmtpHost, settings.SmtpPort, unreachable.Message, due.Count - i);
                     break;
@@ -167,6 +171,19 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
         }
 
         return due.Count;
+    }
+
+    /// <summary>Puts back the e-mails of a batch that were not tried (the server is down): only those this sender still holds.</summary>
+    private async Task DeferAsync(IReadOnlyList<EmailNotification> waiting, DateTimeOffset until, string error, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = Context(scope);
+        foreach (var email in waiting)
+        {
+            await db.Emails
+                .Where(e => e.Id == email.Id && e.Status == NotificationStatus.Pending && e.NextAttemptAt == email.NextAttemptAt)
+                .ExecuteUpdateAsync(u => u.SetProperty(e => e.NextAttemptAt, until).SetProperty(e => e.LastError, Truncate(error)), CancellationToken.None);
+        }
     }
 
     /// <summary>
@@ -201,7 +218,7 @@ internal sealed class EmailDelivery(IServiceScopeFactory scopes, NotificationSet
                 SELECT * FROM notifications.emails e
                 WHERE e.status = 'Pending' AND e.next_attempt_at <= {now}
                   AND NOT EXISTS (SELECT 1 FROM notifications.emails earlier
-                                  WHERE earlier.order_id = e.order_id AND earlier.status = 'Pending' AND earlier.created_at < e.created_at)
+                                  WHERE earlier.order_id = e.order_id AND earlier.status = 'Pending' AND (earlier.created_at, earlier.id) < (e.created_at, e.id))
                 ORDER BY e.next_attempt_at LIMIT {BatchSize} FOR UPDATE OF e SKIP LOCKED
                 """)
             .ToListAsync(cancellationToken);

@@ -144,7 +144,7 @@ internal sealed class WebhookSender(
         }
     }
 
-    private sealed record Outcome(int? StatusCode, TimeSpan? RetryAfter, string? Error, int DurationMs);
+    private sealed record Outcome(int? StatusCode, TimeSpan? RetryAfter, string? Error, int DurationMs, bool Stopped = false);
 
     /// <summary>
     /// Leases a batch of due deliveries in a short commit, sends them side by side (no transaction or
@@ -180,6 +180,11 @@ internal sealed class WebhookSender(
         for (var i = 0; i < sendable.Count; i++)
         {
             var (delivery, outcome) = (sendable[i], outcomes[i]);
+            if (outcome.Stopped)
+            {
+                continue; // not an attempt: it is sent again when its lease ends
+            }
+
             db.Attach(delivery);
             delivery.Attempts++;
             delivery.LastStatusCode = outcome.StatusCode;
@@ -313,7 +318,7 @@ internal sealed class WebhookSender(
         catch (OperationCanceledException)
         {
             // Stopping: the others' outcomes are still recorded; this one is sent again once its lease ends.
-            return new Outcome(null, null, "stopped while sending", (int)watch.ElapsedMilliseconds);
+            return new Outcome(null, null, "stopped while sending", (int)watch.ElapsedMilliseconds, Stopped: true);
         }
         catch (HttpRequestException failed)
         {

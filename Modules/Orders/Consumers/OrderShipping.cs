@@ -176,7 +176,14 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
             }
 
             using var cause = delivered.Enter();
-            var lines = message.Lines.Select(l => (l.Sku, l.Quantity)).ToArray();
+            // What is still open of it (a customer's cancellation may have asked for part meanwhile).
+            var lines = message.Lines.Select(l => (l.Sku, Quantity: Math.Min(l.Quantity, order.OpenUnits(l.Sku)))).Where(l => l.Quantity > 0).ToArray();
+            if (lines.Length == 0)
+            {
+                order.Ignore("pickup expired", $"at {message.Node}: nothing left open", now);
+                continue;
+            }
+
             try
             {
                 order.RequestCancellation(changeId, lines, "pickup-expired", now);

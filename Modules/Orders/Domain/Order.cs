@@ -438,6 +438,12 @@ internal sealed class Order
     /// <summary>What a line cancellation did: the units per node, the value off the total, and a last capture when the cancellation leaves nothing to ship.</summary>
     public sealed record LinesCancelled(IReadOnlyList<(string Sku, int Quantity, string Node)> Lines, decimal Amount, decimal NewTotal, bool OrderEnded, decimal? FinalCapture);
 
+    /// <summary>Units of the SKU neither shipped, nor cancelled, nor asked to be by a request not answered yet.</summary>
+    public int OpenUnits(string sku) =>
+        Lines.FirstOrDefault(l => l.Sku == sku) is { } line
+            ? line.Quantity - line.ShippedQuantity - line.CancelledQuantity - CancellationRequests.Where(r => !r.Answered).SelectMany(r => r.Lines).Where(l => l.Sku == sku).Sum(l => l.Quantity)
+            : 0;
+
     /// <summary>
     /// A request to cancel units that have not shipped (as far as Orders knows): refused for more units
     /// than are open (not shipped, not cancelled, not asked for by an earlier request still open). The
@@ -453,8 +459,7 @@ internal sealed class Order
         foreach (var (sku, quantity) in lines)
         {
             var line = Lines.FirstOrDefault(l => l.Sku == sku) ?? throw new LineChangeException("unknown-line", $"SKU {sku} is not a line of order {Number}.");
-            var asked = CancellationRequests.Where(r => !r.Answered).SelectMany(r => r.Lines).Where(l => l.Sku == sku).Sum(l => l.Quantity);
-            var open = line.Quantity - line.ShippedQuantity - line.CancelledQuantity - asked;
+            var open = OpenUnits(sku);
             if (quantity > open)
             {
                 throw new LineChangeException("lines-already-shipped", $"{quantity} × {sku} to cancel, but {open} of {line.Quantity} have not shipped and are not cancelled or asked to be.");

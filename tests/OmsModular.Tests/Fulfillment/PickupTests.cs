@@ -25,10 +25,17 @@ public sealed class PickupTests(HostFixture host)
         var id = order.GetProperty("id").GetGuid();
         var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
         await PickAndPackAsync(Client, fulfilmentId);
+        using (var shipped = await ShipRequestAsync(Client, fulfilmentId, "ship-a-pickup", new { carrier = "dhl", service = "parcel", trackingNumber = "P1" }))
+        {
+            await Problem.AssertAsync(shipped, System.Net.HttpStatusCode.Conflict, "urn:oms:problem:pickup-order"); // the customer collects it
+        }
+
         var ready = await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/ready-for-pickup");
         Assert.Equal("ready-for-pickup", ready.GetProperty("status").GetString());
         var picked = await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/picked-up");
         Assert.Equal("picked-up", picked.GetProperty("status").GetString());
+        var again = await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/picked-up"); // a repeat answers the same
+        Assert.Single(again.GetProperty("shipments").EnumerateArray());
 
         await OrderInStateAsync(Client, id, "delivered");
         await CapturedAsync(Client, id, order.GetProperty("total").GetDecimal());
@@ -49,7 +56,7 @@ public sealed class PickupTests(HostFixture host)
         await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/ready-for-pickup");
         Assert.Equal((5, 2), await StockAsync(Client, sku, store));
 
-        var cancelled = await OrderInStateAsync(Client, id, "cancelled"); // the two seconds of the tests' pickup time
+        var cancelled = await OrderInStateAsync(Client, id, "cancelled"); // the three seconds of the tests' pickup time
         Assert.Equal("pickup-expired", cancelled.GetProperty("statusReason").GetString());
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString() == "voided");
         Assert.False(Sandbox.Holds(host.Services, id));

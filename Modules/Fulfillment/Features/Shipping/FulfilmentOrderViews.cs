@@ -13,6 +13,8 @@ internal sealed record FulfilmentOrderView(
     Guid OrderId,
     string Node,
     string Status,
+    bool IsPickup,
+    DateTimeOffset? PickupExpiresAt,
     IReadOnlyList<FulfilmentLineView> Lines,
     IReadOnlyList<ShipmentView> Shipments,
     int? Parcels,
@@ -55,7 +57,7 @@ internal sealed record ListFulfilmentOrders(string Node, FulfilmentOrderStatus? 
 internal static class FulfilmentViews
 {
     public static FulfilmentOrderView Of(FulfilmentOrder f, IEnumerable<Shipment> shipments) => new(
-        f.Id, f.OrderId, f.NodeCode, f.Status.Kebab(),
+        f.Id, f.OrderId, f.NodeCode, f.Status.Kebab(), f.IsPickup, f.PickupExpiresAt,
         f.ReadLines().Select(l => new FulfilmentLineView(l.Sku, l.Quantity, l.Picked, l.Shipped, l.Delivered, l.Cancelled)).ToArray(),
         shipments.Where(s => s.FulfilmentOrderId == f.Id).OrderBy(s => s.ShippedAt).Select(Of).ToArray(),
         f.Parcels, f.WeightKg, f.CreatedAt, f.PickingStartedAt, f.PackedAt, f.ShippedAt, f.DeliveredAt);

@@ -2,6 +2,7 @@ using Hangfire;
 using Mediator;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using OmsModular.Modules.Fulfillment.Domain;
 using OmsModular.Modules.Fulfillment.Persistence;
 using OmsModular.Shared.Contracts.Fulfillment;
@@ -31,7 +32,7 @@ internal sealed record ExpirePickups(int Limit, DateTimeOffset? To = null) : ICo
 /// (<see cref="PickupSettings.Hold"/>) expires: <see cref="PickupExpired"/> makes Orders ask for its
 /// units to be cancelled (the store takes them off, the reservation is released, the customer is told).
 /// </summary>
-internal sealed class PickupHandlers(FulfillmentDbContext db, PickupSettings settings, IBackgroundJobClient jobs, DueWindows windows, TimeProvider clock) :
+internal sealed class PickupHandlers(FulfillmentDbContext db, PickupSettings settings, IBackgroundJobClient jobs, DueWindows windows, TimeProvider clock, ILogger<PickupHandlers> logger) :
     ICommandHandler<ReadyForPickup, FulfilmentOrderView>,
     ICommandHandler<PickUp, FulfilmentOrderView>,
     ICommandHandler<ExpirePickups, int>
@@ -47,7 +48,14 @@ internal sealed class PickupHandlers(FulfillmentDbContext db, PickupSettings set
         });
         if (!wasReady && windows.Claim("fulfillment.pickup-expiry", order.PickupExpiresAt!.Value) is { } window)
         {
-            PickupExpiryJob.Schedule(jobs, window.To);
+            try
+            {
+                PickupExpiryJob.Schedule(jobs, window.To);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                logger.LogWarning(exception, "The pickup expiry of {FulfilmentOrderId} could not be scheduled; the minutely sweep expires it", order.Id);
+            }
         }
 
         return await FulfilmentViews.ViewAsync(db, order, cancellationToken);
@@ -56,6 +64,11 @@ internal sealed class PickupHandlers(FulfillmentDbContext db, PickupSettings set
     public async ValueTask<FulfilmentOrderView> Handle(PickUp command, CancellationToken cancellationToken)
     {
         var order = await FulfilmentViews.FindAsync(db, command.Id, cancellationToken);
+        if (order.Status == FulfilmentOrderStatus.PickedUp)
+        {
+            return await FulfilmentViews.ViewAsync(db, order, cancellationToken); // a repeat: picked up already
+        }
+
         var now = clock.GetUtcNow();
         var lines = FulfilmentViews.Step(() => order.PickUp(now));
         var shipment = new Shipment
@@ -67,7 +80,7 @@ internal sealed class PickupHandlers(FulfillmentDbContext db, PickupSettings set
             Status = ShipmentStatus.Delivered,
             Carrier = "pickup",
             Service = "store-pickup",
-            TrackingNumber = $"PICKUP-{order.Id:N}"[..23],
+            TrackingNumber = $"PICKUP-{order.Id:N}",
             Lines = Shipment.WriteLines(lines),
             IdempotencyKey = $"pickup-{order.Id}",
             RequestHash = string.Empty,
