@@ -43,6 +43,7 @@ public sealed class PickupTests(HostFixture host)
         await MessagingHarness.WaitUntilAsync(() => Task.FromResult(host.Smtp.To(email).Count == 2)); // confirmed, delivered: no "on its way" for a pickup
         await Task.Delay(300);
         Assert.DoesNotContain(host.Smtp.To(email), m => m.Subject?.Contains("unterwegs", StringComparison.Ordinal) == true);
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -64,6 +65,7 @@ public sealed class PickupTests(HostFixture host)
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("status").GetString() == "cancelled");
         using var late = await Client.PostAsync($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/picked-up", null);
         await Problem.AssertAsync(late, System.Net.HttpStatusCode.Conflict, "urn:oms:problem:illegal-transition");
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 

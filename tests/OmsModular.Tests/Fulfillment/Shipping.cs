@@ -94,4 +94,10 @@ internal static class Shipping
         var at = availability.GetProperty("locations").EnumerateArray().Single(l => l.GetProperty("location").GetString() == node);
         return (at.GetProperty("onHand").GetInt32(), at.GetProperty("reserved").GetInt32());
     }
+
+    /// <summary>Waits until every module's outbox and inbox are drained (the cascade settled): then the invariants can be judged.</summary>
+    public static async Task SettledAsync(HttpClient client) =>
+        await MessagingHarness.WaitUntilAsync(async () =>
+            (await client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog")).EnumerateArray()
+            .All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0));
 }

@@ -69,6 +69,7 @@ public sealed class ShippingTests(HostFixture host)
         Assert.Contains("shipped -> delivered", timeline);
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("timeline").EnumerateArray().Any(t => t.GetProperty("event").GetString() == "payment captured"));
         Assert.Equal("delivered", (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("status").GetString());
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -105,6 +106,7 @@ public sealed class ShippingTests(HostFixture host)
         Assert.Equal(shares.Order(), ledger.GetProperty("entries").EnumerateArray().Where(e => e.GetProperty("kind").GetString() == "capture").Select(e => e.GetProperty("amount").GetDecimal()).Order());
         Assert.Equal(total, Sandbox.CapturedFor(host.Services, id));
         await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, a, north)) == (7, 0) && (await StockAsync(Client, b, south)) == (9, 0));
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -123,6 +125,7 @@ public sealed class ShippingTests(HostFixture host)
         Assert.True(await fault.FiredAsync() >= 2); // the first commit failed after the provider had captured; a later one went through
         Assert.Equal(2, Sandbox.CallsFor(host.Services, $"capture-{shipment.GetProperty("id").GetGuid()}")); // asked again with the same key …
         Assert.Equal(total, Sandbox.CapturedFor(host.Services, id)); // … which answered the first capture: captured once
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -140,6 +143,7 @@ public sealed class ShippingTests(HostFixture host)
         Assert.Equal(total, Sandbox.CapturedFor(host.Services, id));
         var shipmentId = Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("shipments").EnumerateArray()).GetProperty("shipmentId").GetGuid();
         Assert.True(Sandbox.CallsFor(host.Services, $"capture-{shipmentId}") >= 2); // the lost answer was asked again
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -163,6 +167,7 @@ public sealed class ShippingTests(HostFixture host)
         Assert.Single(ledger.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "capture");
         Assert.Equal(total, Sandbox.CapturedFor(host.Services, id));
         Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("shipments").EnumerateArray());
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -181,6 +186,7 @@ public sealed class ShippingTests(HostFixture host)
         await CapturedAsync(Client, id, order.GetProperty("total").GetDecimal());
         await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, sku, node)) == (3, 0));
         Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("shipments").EnumerateArray());
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 

@@ -47,6 +47,7 @@ public sealed class LineCancellationTests(HostFixture host)
         await OrderInStateAsync(Client, id, "shipped");
         await CapturedAsync(Client, id, newTotal);
         await MessagingHarness.WaitUntilAsync(() => Task.FromResult(host.Smtp.To(email).Any(m => m.Subject?.StartsWith("Ein Teil Ihrer Bestellung", StringComparison.Ordinal) == true)));
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -87,6 +88,7 @@ public sealed class LineCancellationTests(HostFixture host)
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("status").GetString() == "captured");
         Assert.Equal(newTotal, Sandbox.AuthorizedFor(host.Services, id));
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("status").GetString() == "shipped");
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -103,6 +105,7 @@ public sealed class LineCancellationTests(HostFixture host)
         await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, a, node)) == (5, 0) && (await StockAsync(Client, b, node)) == (5, 0));
         var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("status").GetString() == "cancelled");
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -120,6 +123,7 @@ public sealed class LineCancellationTests(HostFixture host)
         Assert.Single(ledger.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "partial-void");
         Assert.Equal(newTotal, Sandbox.AuthorizedFor(host.Services, id));
         Assert.Equal(1, Sandbox.ReductionsFor(host.Services, id)); // asked again with the same key: one reduction
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -136,6 +140,7 @@ public sealed class LineCancellationTests(HostFixture host)
         Assert.Equal(0, answered.GetProperty("lines")[0].GetProperty("quantities").GetProperty("cancelled").GetInt32());
         await ShipAsync(Client, fulfilmentId);
         await CapturedAsync(Client, id, total);
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -171,6 +176,7 @@ public sealed class LineCancellationTests(HostFixture host)
         Assert.True(refunded.StatusCode == HttpStatusCode.Created, refund.ToString());
         var shipping = shipped.GetProperty("shippingGross").GetDecimal();
         Assert.Equal(total - shipping, refund.GetProperty("amount").GetDecimal()); // every unit that shipped, to the cent; the shipping charge stays
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 

@@ -67,6 +67,7 @@ public sealed class RefundTests(HostFixture host)
 
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("timeline").EnumerateArray().Count(t => t.GetProperty("event").GetString() == "refunded") == 2);
         await MessagingHarness.WaitUntilAsync(() => Task.FromResult(host.Smtp.To(email).Count(m => m.Subject?.StartsWith("Eine Erstattung", StringComparison.Ordinal) == true) == 2));
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -88,6 +89,7 @@ public sealed class RefundTests(HostFixture host)
         Assert.Equal(5.00m, refund.GetProperty("amount").GetDecimal());
         Assert.Equal(5.00m, Sandbox.RefundedFor(host.Services, id)); // the provider answered its first refund: not twice
         Assert.Equal(2, Sandbox.CallsFor(host.Services, $"refund-{refund.GetProperty("id").GetGuid()}"));
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
@@ -99,6 +101,7 @@ public sealed class RefundTests(HostFixture host)
         var (refund, _) = await RefundAsync(new { orderId = id, reason = "price-adjustment", amount = 3.50m }, "adj-1");
         Assert.Equal(3.50m, Sandbox.RefundedFor(host.Services, id));
         Assert.Equal(2, Sandbox.CallsFor(host.Services, $"refund-{refund.GetProperty("id").GetGuid()}"));
+        await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
