@@ -41,7 +41,7 @@ public sealed class PickupTests(HostFixture host)
         await CapturedAsync(Client, id, order.GetProperty("total").GetDecimal());
         await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, sku, store)) == (3, 0));
         await MessagingHarness.WaitUntilAsync(() => Task.FromResult(host.Smtp.To(email).Count == 2)); // confirmed, delivered: no "on its way" for a pickup
-        await Task.Delay(300);
+        await NotificationsDrainedAsync(Client, host.ConnectionString); // nothing more is to arrive
         Assert.DoesNotContain(host.Smtp.To(email), m => m.Subject?.Contains("unterwegs", StringComparison.Ordinal) == true);
         await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);

@@ -100,4 +100,19 @@ internal static class Shipping
         await MessagingHarness.WaitUntilAsync(async () =>
             (await client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog")).EnumerateArray()
             .All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0));
+
+    /// <summary>Waits until the cascade settled and the e-mail and webhook senders have nothing left to send (what was to arrive has arrived).</summary>
+    public static async Task NotificationsDrainedAsync(HttpClient client, string connectionString)
+    {
+        await SettledAsync(client);
+        await MessagingHarness.WaitUntilAsync(async () =>
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand(
+                "SELECT (SELECT count(*) FROM notifications.emails WHERE status = 'Pending') + (SELECT count(*) FROM notifications.webhook_deliveries WHERE status = 'Pending')",
+                connection);
+            return (long)(await command.ExecuteScalarAsync())! == 0;
+        });
+    }
 }

@@ -33,7 +33,7 @@ public sealed class NotificationTests(HostFixture host)
         await OrderInStateAsync(Client, id, "delivered");
 
         await MessagingHarness.WaitUntilAsync(() => Task.FromResult(host.Smtp.To(email).Count >= 3));
-        await Task.Delay(300); // nothing more arrives
+        await NotificationsDrainedAsync(Client, host.ConnectionString); // nothing more is to arrive
         var received = host.Smtp.To(email);
         Assert.Equal(
             [$"Ihre Bestellung {number} ist bestätigt", $"Ihre Bestellung {number} ist unterwegs", $"Ihre Bestellung {number} ist angekommen"],
@@ -83,7 +83,7 @@ public sealed class NotificationTests(HostFixture host)
         var (order, _) = await ConfirmedAsync(email);
         await EmailAsync(order.GetProperty("id").GetGuid(), "order.confirmed", "sent");
         Assert.True(await fault.FiredAsync() >= 2);
-        await Task.Delay(300);
+        await NotificationsDrainedAsync(Client, host.ConnectionString); // nothing more is to arrive
         Assert.Single(host.Smtp.To(email));
     }
 
@@ -313,7 +313,7 @@ public sealed class NotificationTests(HostFixture host)
         }
 
         await MessagingHarness.WaitUntilAsync(() => Task.FromResult(host.Webhooks.ReceivedBy(name).Count == 6), TimeSpan.FromSeconds(30));
-        await Task.Delay(500);
+        await NotificationsDrainedAsync(Client, host.ConnectionString); // nothing more is to arrive
         Assert.All(emails, e => Assert.Equal(2, host.Smtp.To(e).Count));
         Assert.Equal(6, host.Webhooks.ReceivedBy(name).Select(r => r.Headers["webhook-id"].ToString()).Distinct().Count());
         Assert.Equal(6, host.Webhooks.ReceivedBy(name).Count);

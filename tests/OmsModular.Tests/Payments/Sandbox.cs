@@ -5,6 +5,9 @@ namespace OmsModular.Tests.Payments;
 /// <summary>The sandbox provider's own counts (internal to Payments; read by reflection).</summary>
 internal static class Sandbox
 {
+    private static readonly Type ProviderType =
+        Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
+
     /// <summary>A token sealed with Payments' key, as Orders sends it.</summary>
     public static async Task<string> SealAsync(IServiceProvider services, string token, Guid orderId)
     {
@@ -16,49 +19,42 @@ internal static class Sandbox
 
     public static long Authorizations(IServiceProvider services)
     {
-        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
-        return (long)type.GetProperty("Authorizations")!.GetValue(services.GetRequiredService(type))!;
+        return (long)ProviderType.GetProperty("Authorizations")!.GetValue(services.GetRequiredService(ProviderType))!;
     }
 
     /// <summary>Whether the sandbox still holds money for the order's authorisation key.</summary>
     public static bool Holds(IServiceProvider services, Guid orderId)
     {
-        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
-        return (bool)type.GetMethod("Holds")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+        return (bool)ProviderType.GetMethod("Holds")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 
     /// <summary>What the sandbox captured under the order's authorisation (all captures, whatever their keys).</summary>
     public static decimal CapturedFor(IServiceProvider services, Guid orderId)
     {
-        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
-        return (decimal)type.GetMethod("CapturedFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+        return (decimal)ProviderType.GetMethod("CapturedFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 
     /// <summary>How often the sandbox was called with this idempotency key.</summary>
     public static int CallsFor(IServiceProvider services, string key)
     {
-        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
-        return (int)type.GetMethod("CallsFor")!.Invoke(services.GetRequiredService(type), [key])!;
+        return (int)ProviderType.GetMethod("CallsFor")!.Invoke(services.GetRequiredService(ProviderType), [key])!;
     }
 
     /// <summary>What the sandbox refunded under the order's authorisation.</summary>
     public static decimal RefundedFor(IServiceProvider services, Guid orderId)
     {
-        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
-        return (decimal)type.GetMethod("RefundedFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+        return (decimal)ProviderType.GetMethod("RefundedFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 
     /// <summary>What the sandbox's authorisation of the order holds now.</summary>
     public static decimal AuthorizedFor(IServiceProvider services, Guid orderId)
     {
-        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
-        return (decimal)type.GetMethod("AuthorizedFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+        return (decimal)ProviderType.GetMethod("AuthorizedFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 
     /// <summary>How many reductions the sandbox made of the order's authorisation.</summary>
     public static int ReductionsFor(IServiceProvider services, Guid orderId)
     {
-        var type = Type.GetType("OmsModular.Modules.Payments.Providers.SandboxPaymentProvider, OmsModular.Modules.Payments", throwOnError: true)!;
-        return (int)type.GetMethod("ReductionsFor")!.Invoke(services.GetRequiredService(type), [$"auth-{orderId}"])!;
+        return (int)ProviderType.GetMethod("ReductionsFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 }
