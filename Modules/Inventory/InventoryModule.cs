@@ -33,6 +33,7 @@ public sealed class InventoryModule : IModule
         .ConsumesInBatches<OrderRejected, ReleaseEndedOrders>("inventory.ReleaseEndedOrdersOnReject")
         .ConsumesInBatches<ShipmentShipped, TakeShippedStockOnShipment>()
         .ConsumesInBatches<OrderLinesCancelled, ReleaseCancelledUnitsOnChange>()
+        .ConsumesInBatches<UnitsShort, ReleaseShortUnitsOnShortage>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -32,6 +32,7 @@ public sealed class OrdersModule : IModule
         .Publishes<LineCancellationRequested>()
         .ConsumesInBatches<UnitsCancelled, OrderShipping>("orders.RecordCancelledUnits")
         .ConsumesInBatches<PickupExpired, OrderShipping>("orders.CancelExpiredPickup")
+        .ConsumesInBatches<ShortageResolved, OrderShipping>("orders.RecordShortage")
         .ConsumesInBatches<OrderRouted, OnOrderRouted>()
         .ConsumesInBatches<OrderRoutingFailed, OnOrderRoutingFailed>()
         .ConsumesInBatches<OrderPriced, OnOrderPriced>()

@@ -56,3 +56,38 @@ public sealed record CancelledUnits(string Sku, int Quantity, string Node);
 /// </summary>
 [IntegrationEvent("fulfillment.pickup-expired", 1)]
 public sealed record PickupExpired(Guid OrderId, Guid FulfilmentOrderId, string Node, IReadOnlyList<AllocatedLine> Lines, DateTimeOffset ExpiredAt) : IIntegrationEvent;
+
+/// <summary>
+/// A node gave up units of a fulfilment order it could not pick or ship: a short pick (the picker
+/// found fewer than were reserved) or a rejection (damaged stock, the node closed). Inventory
+/// releases the node's reservation for them (and, when <see cref="WriteOff"/>, takes them off its on
+/// hand: the count was wrong or the goods are damaged); Fulfillment re-sources them. Once per
+/// <see cref="ShortageId"/>. Reasons: <c>short-pick</c>, <c>damaged-stock</c>, <c>node-closed</c>,
+/// <c>other</c>.
+/// </summary>
+[IntegrationEvent("fulfillment.units-short", 1)]
+public sealed record UnitsShort(
+    Guid OrderId,
+    Guid ShortageId,
+    Guid FulfilmentOrderId,
+    string Node,
+    IReadOnlyList<AllocatedLine> Lines,
+    string Reason,
+    bool WriteOff,
+    DateTimeOffset ReportedAt) : IIntegrationEvent;
+
+/// <summary>
+/// What became of units a node gave up (<see cref="UnitsShort"/>, same <see cref="ShortageId"/>):
+/// re-sourced at other nodes (reserved there, new fulfilment orders made) and those no node has
+/// (<see cref="Unavailable"/>), which Orders cancels (the customer is told, the payment lowered).
+/// </summary>
+[IntegrationEvent("fulfillment.shortage-resolved", 1)]
+public sealed record ShortageResolved(
+    Guid OrderId,
+    Guid ShortageId,
+    Guid DecisionId,
+    string Node,
+    string Reason,
+    IReadOnlyList<NodeAllocation> Resourced,
+    IReadOnlyList<AllocatedLine> Unavailable,
+    DateTimeOffset ResolvedAt) : IIntegrationEvent;

@@ -22,8 +22,10 @@ public sealed record AvailabilityResult(IReadOnlyList<LocationAvailability> Loca
 /// order's reservation there holds, a repeat answers with it and has no second effect; after a
 /// release or expiry it reserves anew (a deliberate re-reservation). An order whose end (cancelled,
 /// rejected) Inventory has recorded is never reserved again: the answer is <c>order-ended</c>.
+/// With a <paramref name="Reference"/> it is a further reservation of the order there (units
+/// re-sourced after confirmation), idempotent by (order, location, reference) and made confirmed.
 /// </summary>
-public sealed record ReserveStock(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, TimeSpan? Hold = null)
+public sealed record ReserveStock(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, TimeSpan? Hold = null, Guid? Reference = null)
     : IModuleRequest<ReservationOutcome>;
 
 /// <summary>
@@ -56,9 +58,10 @@ public enum ReservationState
 
 /// <summary>
 /// Releases every reservation the order holds (active or confirmed). Idempotent: the answer is the
-/// order's state afterwards (<c>released</c>: nothing is held), however often it is sent.
+/// order's state afterwards (<c>released</c>: nothing is held), however often it is sent. With a
+/// <paramref name="Reference"/>, only the reservations made under it are released.
 /// </summary>
-public sealed record ReleaseReservations(Guid OrderId, string Reason) : IModuleRequest<OrderReservations>;
+public sealed record ReleaseReservations(Guid OrderId, string Reason, Guid? Reference = null) : IModuleRequest<OrderReservations>;
 
 /// <summary>
 /// Keeps the order's reservations at the given locations (they no longer expire). Idempotent: a

@@ -96,8 +96,11 @@ public sealed record OrderLineAmounts(Guid OrderId, bool Found, string Currency,
 
 public sealed record OrderLineAmount(string Sku, int Quantity, decimal Gross, int Shipped);
 
-/// <summary>Units of a line cancelled at the node that was to ship them.</summary>
-public sealed record CancelledLine(string Sku, int Quantity, string Node);
+/// <summary>
+/// Units of a line cancelled at the node that was to ship them. <paramref name="ReleasedAtNode"/>:
+/// the node gave them up before (a shortage) and its reservation released them already.
+/// </summary>
+public sealed record CancelledLine(string Sku, int Quantity, string Node, bool ReleasedAtNode = false);
 
 /// <summary>
 /// A customer or an operator asked to cancel units of a confirmed order's lines that have not

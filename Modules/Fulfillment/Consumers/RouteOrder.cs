@@ -24,23 +24,54 @@ namespace OmsModular.Modules.Fulfillment.Consumers;
 /// plan two orders onto the same last unit.
 /// </summary>
 internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules, IConfiguration configuration, TimeProvider clock, ILogger<RouteOrder> logger)
-    : IIntegrationEventBatchHandler<OrderPlaced>, IIntegrationEventBatchHandler<OrderReroutingRequested>
+    : IIntegrationEventBatchHandler<OrderPlaced>, IIntegrationEventBatchHandler<OrderReroutingRequested>, IIntegrationEventBatchHandler<UnitsShort>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
         var seen = (await db.Decisions.Where(d => ids.Contains(d.OrderId)).Select(d => d.OrderId).ToListAsync(cancellationToken)).ToHashSet();
         var work = batch.Where(d => seen.Add(d.Message.OrderId)) // decided already: a replayed delivery
-            .Select(d => new Routing(d.Message.OrderId, d.Message.Lines, d.Message.ShippingAddress, d.Message.Delivery, [], d.Enter))
+            .Select(d => new Routing(d.Message.OrderId, d.Message.Lines.Select(l => new RoutingLine(l.Sku, l.Quantity)), Destination.Of(d.Message.ShippingAddress, d.Message.Delivery), [], d.Enter))
             .ToList();
         await RouteAsync(work, cancellationToken);
+    }
+
+    /// <summary>
+    /// Re-sources units a node gave up after confirmation (a short pick, a rejection): the same
+    /// planning, for those units only, towards the destination the order was first routed to, without
+    /// that node or any other that gave up units of the order. What no node has is reported
+    /// unavailable (Orders cancels it). Reserved under the shortage's id, so a redelivery after a
+    /// failed commit first releases what the failed attempt reserved and never holds twice.
+    /// </summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<UnitsShort>> batch, CancellationToken cancellationToken)
+    {
+        var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
+        var destinations = (await db.Decisions.AsNoTracking()
+                .Where(d => ids.Contains(d.OrderId) && d.Success)
+                .OrderBy(d => d.DecidedAt)
+                .Select(d => new { d.OrderId, d.Explanation })
+                .ToListAsync(cancellationToken))
+            .GroupBy(d => d.OrderId)
+            .ToDictionary(g => g.Key, g => Destination.Read(g.First().Explanation));
+        var gaveUp = (await db.FulfilmentOrders.AsNoTracking().Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken))
+            .Where(f => f.RejectionReason is not null || f.ReadLines().Any(l => l.Short > 0))
+            .ToLookup(f => f.OrderId, f => f.NodeCode);
+        await RouteAsync(
+            batch.Select(d => new Routing(
+                    d.Message.OrderId,
+                    d.Message.Lines.Select(l => new RoutingLine(l.Sku, l.Quantity)),
+                    destinations.GetValueOrDefault(d.Message.OrderId) ?? new Destination(null, null, "ship", null),
+                    gaveUp[d.Message.OrderId].Append(d.Message.Node),
+                    d.Enter) { Shortage = d.Message })
+                .ToList(),
+            cancellationToken);
     }
 
     /// <summary>Routes an order again whose stock was lost (the inbox makes each request take effect once).</summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderReroutingRequested>> batch, CancellationToken cancellationToken) =>
         await RouteAsync(
             batch.DistinctBy(d => d.Message.OrderId)
-                .Select(d => new Routing(d.Message.OrderId, d.Message.Lines, d.Message.ShippingAddress, d.Message.Delivery, d.Message.ExcludedNodes, d.Enter))
+                .Select(d => new Routing(d.Message.OrderId, d.Message.Lines.Select(l => new RoutingLine(l.Sku, l.Quantity)), Destination.Of(d.Message.ShippingAddress, d.Message.Delivery), d.Message.ExcludedNodes, d.Enter))
                 .ToList(),
             cancellationToken);
 
@@ -71,7 +102,7 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             foreach (var routing in pending)
             {
                 routing.Attempts = attempt;
-                routing.Plan = Plan(routing, nodes, loads, available, options);
+                routing.Plan = PlanAsMuchAsPossible(routing, nodes, loads, available, options);
                 if (!routing.Plan.Success)
                 {
                     Decide(routing, routing.Plan);
@@ -88,14 +119,13 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
                 break;
             }
 
-            var requests = planned.SelectMany(r => r.Plan!.Allocations.Select(a => (Routing: r, Request: new ReserveStock(r.OrderId, a.Node, a.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray())))).ToArray();
+            var requests = planned.SelectMany(r => r.Plan!.Allocations.Select(a => (Routing: r, Request: new ReserveStock(r.OrderId, a.Node, a.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray(), Reference: r.Shortage?.ShortageId)))).ToArray();
             var outcomes = await modules.SendAsync(new ReserveStockBatch(requests.Select(r => r.Request).ToArray()), cancellationToken);
-            var answers = outcomes.ToDictionary(o => (o.OrderId, o.Location));
             var refusedAt = new Dictionary<Routing, string>();
             var ended = new HashSet<Routing>();
-            foreach (var (routing, request) in requests)
+            foreach (var ((routing, request), answer) in requests.Zip(outcomes)) // one answer per request, in the order asked
             {
-                switch (answers[(request.OrderId, request.Location)].State)
+                switch (answer.State)
                 {
                     case ReservationState.Held:
                         break;
@@ -139,18 +169,51 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
         foreach (var routing in pending)
         {
             var exhausted = routing.Plan! with { Success = false, FailureReason = "out-of-stock", Detail = $"Stock moved under {maxAttempts} plans in a row.", Allocations = [] };
+            routing.Unavailable = routing.Lines;
             Decide(routing, exhausted);
         }
 
         await SaveLoadsAsync(loads, loadsBefore, today, cancellationToken);
     }
 
+    /// <summary>Releases what earlier attempts reserved: everything the order holds, or what a re-sourcing reserved under its shortage's id.</summary>
     private Task ReleaseAsync(IReadOnlyList<Routing> work, CancellationToken cancellationToken) =>
         work.Count == 0
             ? Task.CompletedTask
-            : modules.SendAsync(new ReleaseReservationsBatch(work.Select(w => new ReleaseReservations(w.OrderId, "re-plan")).ToArray()), cancellationToken);
+            : modules.SendAsync(new ReleaseReservationsBatch(work.Select(w => new ReleaseReservations(w.OrderId, "re-plan", w.Shortage?.ShortageId)).ToArray()), cancellationToken);
 
-    private static RoutingPlan Plan(Routing routing, IReadOnlyList<Node> nodes, IReadOnlyDictionary<string, int> loads, IReadOnlyDictionary<(string, string), int> available, RoutingOptions options)
+    /// <summary>
+    /// The plan of an order; a re-sourcing that cannot be planned in full is planned for what the
+    /// network still has (each line cut to the stock of the nodes it may use), the rest left unavailable.
+    /// </summary>
+    private static RoutingPlan PlanAsMuchAsPossible(Routing routing, IReadOnlyList<Node> nodes, IReadOnlyDictionary<string, int> loads, IReadOnlyDictionary<(string, string), int> available, RoutingOptions options)
+    {
+        routing.Unavailable = [];
+        var plan = Plan(routing, routing.Lines, nodes, loads, available, options);
+        if (plan.Success || routing.Shortage is null)
+        {
+            return plan;
+        }
+
+        var usable = nodes.Where(n => n.Active && n.CanShip && !routing.Excluded.Contains(n.Code) && !(n.DailyCapacity > 0 && loads.GetValueOrDefault(n.Code) >= n.DailyCapacity))
+            .Select(n => n.Code).ToArray();
+        var cut = routing.Lines
+            .Select(l => l with { Quantity = Math.Min(l.Quantity, usable.Sum(n => Math.Max(0, available.GetValueOrDefault((l.Sku, n))))) })
+            .ToArray();
+        var partial = routing.Delivery.Method != "pickup" && cut.Any(l => l.Quantity > 0)
+            ? Plan(routing, cut.Where(l => l.Quantity > 0).ToArray(), nodes, loads, available, options)
+            : null;
+        if (partial is { Success: true })
+        {
+            routing.Unavailable = routing.Lines.Zip(cut, (line, c) => line with { Quantity = line.Quantity - c.Quantity }).Where(l => l.Quantity > 0).ToArray();
+            return partial with { Detail = $"{partial.Detail} Not in the network: {string.Join(", ", routing.Unavailable.Select(l => $"{l.Quantity} × {l.Sku}"))}." };
+        }
+
+        routing.Unavailable = routing.Lines;
+        return plan;
+    }
+
+    private static RoutingPlan Plan(Routing routing, IReadOnlyList<RoutingLine> lines, IReadOnlyList<Node> nodes, IReadOnlyDictionary<string, int> loads, IReadOnlyDictionary<(string, string), int> available, RoutingOptions options)
     {
         var routingNodes = nodes.Select(n => new RoutingNode(
             n.Code,
@@ -162,11 +225,11 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             n.Latitude,
             n.Longitude)).ToArray();
         var request = new RoutingRequest(
-            routing.Lines,
+            lines,
             routing.Delivery.Method,
             routing.Delivery.PickupLocation,
-            routing.Address.Latitude,
-            routing.Address.Longitude,
+            routing.Delivery.Latitude,
+            routing.Delivery.Longitude,
             routing.Excluded);
         return RoutingEngine.Plan(request, routingNodes, available, options);
     }
@@ -241,19 +304,54 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
 
     private void Decide(Routing routing, RoutingPlan plan)
     {
+        var shortage = routing.Shortage;
+        var now = clock.GetUtcNow();
         var decision = new RoutingDecision
         {
             Id = Guid.CreateVersion7(),
             OrderId = routing.OrderId,
             Success = plan.Success,
             FailureReason = plan.FailureReason,
-            Strategy = plan.Strategy,
+            Strategy = shortage is null ? plan.Strategy : $"re-source:{plan.Strategy}",
             Attempts = routing.Attempts,
-            Explanation = JsonSerializer.Serialize(new { plan.Detail, plan.Allocations, plan.Candidates, Excluded = routing.Excluded }, MessageSerialization.Options),
-            DecidedAt = clock.GetUtcNow(),
+            Explanation = JsonSerializer.Serialize(
+                new
+                {
+                    plan.Detail,
+                    plan.Allocations,
+                    plan.Candidates,
+                    Excluded = routing.Excluded,
+                    Destination = routing.Delivery,
+                    Shortage = shortage is null ? null : new { shortage.ShortageId, shortage.Node, shortage.Reason, shortage.Lines, Unavailable = routing.Unavailable },
+                },
+                MessageSerialization.Options),
+            DecidedAt = now,
         };
         db.Decisions.Add(decision);
         using var cause = routing.Enter();
+        if (shortage is not null)
+        {
+            if (plan.FailureReason == "order-ended")
+            {
+                return; // nothing is left to re-source or to cancel
+            }
+
+            // The re-sourced units become fulfilment orders at their new nodes in this commit.
+            foreach (var allocation in plan.Success ? plan.Allocations : [])
+            {
+                db.FulfilmentOrders.Add(FulfilmentOrder.Create(routing.OrderId, allocation.Node, allocation.Lines.Select(l => (l.Sku, l.Quantity)), now));
+            }
+
+            db.Publish(
+                new ShortageResolved(
+                    routing.OrderId, shortage.ShortageId, decision.Id, shortage.Node, shortage.Reason,
+                    plan.Success ? plan.Allocations : [],
+                    routing.Unavailable.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray(),
+                    now),
+                partitionKey: routing.OrderId.ToString());
+            return;
+        }
+
         if (plan.Success)
         {
             db.Publish(new OrderRouted(routing.OrderId, decision.Id, plan.Allocations), partitionKey: routing.OrderId.ToString());
@@ -264,16 +362,32 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
         }
     }
 
+    /// <summary>Where an order goes (the coordinates routing measures from) and how: shipped, or picked up at a store.</summary>
+    private sealed record Destination(double? Latitude, double? Longitude, string Method, string? PickupLocation)
+    {
+        public static Destination Of(OrderAddress address, OrderDelivery delivery) => new(address.Latitude, address.Longitude, delivery.Method, delivery.PickupLocation);
+
+        /// <summary>The destination a decision recorded (none recorded: shipped, no coordinates, so nodes rank by priority).</summary>
+        public static Destination Read(string explanation) =>
+            JsonDocument.Parse(explanation).RootElement.TryGetProperty("destination", out var destination) && destination.ValueKind == JsonValueKind.Object
+                ? destination.Deserialize<Destination>(MessageSerialization.Options)!
+                : new Destination(null, null, "ship", null);
+    }
+
     /// <summary>One order being routed within a batch: what routing needs of it, and how to enter the message that asked.</summary>
-    private sealed class Routing(Guid orderId, IReadOnlyList<OrderLineSnapshot> lines, OrderAddress address, OrderDelivery delivery, IEnumerable<string> excluded, Func<IDisposable> enter)
+    private sealed class Routing(Guid orderId, IEnumerable<RoutingLine> lines, Destination delivery, IEnumerable<string> excluded, Func<IDisposable> enter)
     {
         public Guid OrderId { get; } = orderId;
 
-        public OrderAddress Address { get; } = address;
+        public Destination Delivery { get; } = delivery;
 
-        public OrderDelivery Delivery { get; } = delivery;
+        public RoutingLine[] Lines { get; } = lines.ToArray();
 
-        public RoutingLine[] Lines { get; } = lines.Select(l => new RoutingLine(l.Sku, l.Quantity)).ToArray();
+        /// <summary>Set when this routing re-sources units a node gave up after confirmation.</summary>
+        public UnitsShort? Shortage { get; init; }
+
+        /// <summary>What a re-sourcing found no node for.</summary>
+        public RoutingLine[] Unavailable { get; set; } = [];
 
         public HashSet<string> Excluded { get; } = new(excluded, StringComparer.Ordinal);
 

@@ -18,6 +18,9 @@ internal enum FulfilmentOrderStatus
 
     /// <summary>The customer took a pickup order at the store.</summary>
     PickedUp,
+
+    /// <summary>The node gave up every unit it had not shipped (a rejection, or a pick that found none); they are re-sourced.</summary>
+    Rejected,
 }
 
 /// <summary>A refused step of a fulfilment order (maps to 409 with the state it is in).</summary>
@@ -43,8 +46,11 @@ internal sealed class FulfilmentLine
     /// <summary>Units the order cancelled before they shipped.</summary>
     public int Cancelled { get; set; }
 
-    /// <summary>What the node is to ship: ordered − cancelled.</summary>
-    public int ToShip => Quantity - Cancelled;
+    /// <summary>Units the node gave up (a short pick, a rejection): re-sourced elsewhere or cancelled.</summary>
+    public int Short { get; set; }
+
+    /// <summary>What the node is to ship: ordered − cancelled − given up.</summary>
+    public int ToShip => Quantity - Cancelled - Short;
 }
 
 /// <summary>
@@ -87,6 +93,11 @@ internal sealed class FulfilmentOrder
     public int? Parcels { get; private set; }
 
     public decimal? WeightKg { get; private set; }
+
+    /// <summary>Why the node gave up what it had not shipped (<c>damaged-stock</c>, <c>node-closed</c>, <c>other</c>, or <c>short-pick</c>).</summary>
+    public string? RejectionReason { get; private set; }
+
+    public DateTimeOffset? RejectedAt { get; private set; }
 
     public uint Version { get; private set; }
 
@@ -148,12 +159,16 @@ internal sealed class FulfilmentOrder
         return lines.Where(l => l.Picked < l.ToShip).Select(l => (l.Sku, l.ToShip, l.Picked!.Value)).ToArray();
     }
 
-    /// <summary>Packed for shipping: every line picked in full (lines without a report count as picked in full); a repeat changes nothing.</summary>
-    public void Pack(int? parcels, decimal? weightKg, DateTimeOffset at)
+    /// <summary>
+    /// Packed for shipping with what was picked (lines without a report count as picked in full). A
+    /// short pick gives up the units not picked (returned: the caller re-sources them); a pick that
+    /// found nothing at all rejects the fulfilment order. A repeat changes nothing and returns nothing.
+    /// </summary>
+    public IReadOnlyList<(string Sku, int Quantity)> Pack(int? parcels, decimal? weightKg, DateTimeOffset at)
     {
         if (Status == FulfilmentOrderStatus.Packed)
         {
-            return;
+            return [];
         }
 
         if (Status == FulfilmentOrderStatus.ReadyToPick)
@@ -163,9 +178,10 @@ internal sealed class FulfilmentOrder
 
         Require(FulfilmentOrderStatus.Picking, "pack");
         var lines = ReadLines();
-        if (lines.FirstOrDefault(l => l.Picked < l.ToShip) is { } shortLine)
+        var shortage = lines.Where(l => l.Picked < l.ToShip).Select(l => (l.Sku, Quantity: l.ToShip - l.Picked!.Value)).ToArray();
+        foreach (var (sku, quantity) in shortage)
         {
-            throw new FulfilmentStepException("short-pick", $"{shortLine.Picked} of {shortLine.ToShip} × {shortLine.Sku} picked: a short pick is not packed.");
+            lines.First(l => l.Sku == sku).Short += quantity;
         }
 
         foreach (var line in lines)
@@ -174,8 +190,62 @@ internal sealed class FulfilmentOrder
         }
 
         Lines = Write(lines);
+        if (lines.All(l => l.ToShip == 0))
+        {
+            (Status, RejectionReason, RejectedAt) = (FulfilmentOrderStatus.Rejected, "short-pick", at);
+            return shortage;
+        }
+
         Status = FulfilmentOrderStatus.Packed;
         (PackedAt, Parcels, WeightKg) = (at, parcels, weightKg);
+        return shortage;
+    }
+
+    /// <summary>
+    /// The node cannot ship what it has not shipped yet (damaged stock, the node closed): every such
+    /// unit is given up and returned (the caller re-sources them). Nothing shipped: the order is
+    /// rejected; part shipped: it is shipped (delivered, when that has all arrived). A repeat changes
+    /// nothing and returns nothing.
+    /// </summary>
+    public IReadOnlyList<(string Sku, int Quantity)> Reject(string reason, DateTimeOffset at)
+    {
+        if (RejectionReason is not null && Status is FulfilmentOrderStatus.Rejected or FulfilmentOrderStatus.Shipped or FulfilmentOrderStatus.Delivered)
+        {
+            return []; // given up before: a repeat
+        }
+
+        if (Status is not (FulfilmentOrderStatus.ReadyToPick or FulfilmentOrderStatus.Picking or FulfilmentOrderStatus.Packed
+                or FulfilmentOrderStatus.PartiallyShipped or FulfilmentOrderStatus.ReadyForPickup) || PickupExpired)
+        {
+            throw new FulfilmentStepException("illegal-transition", PickupExpired
+                ? "Its pickup time ended; its units go back to the store's stock."
+                : $"A fulfilment order in state {Status.Kebab()} cannot be rejected: nothing is left to ship.");
+        }
+
+        var lines = ReadLines();
+        var given = lines.Where(l => l.ToShip > l.Shipped).Select(l => (l.Sku, Quantity: l.ToShip - l.Shipped)).ToArray();
+        foreach (var (sku, quantity) in given)
+        {
+            var line = lines.First(l => l.Sku == sku);
+            line.Short += quantity;
+            line.Picked = line.Picked is { } picked ? Math.Min(picked, line.ToShip) : null;
+        }
+
+        Lines = Write(lines);
+        (RejectionReason, RejectedAt) = (reason, at);
+        if (lines.Any(l => l.Shipped > 0))
+        {
+            var delivered = lines.All(l => l.Delivered == l.ToShip);
+            Status = delivered ? FulfilmentOrderStatus.Delivered : FulfilmentOrderStatus.Shipped;
+            ShippedAt ??= at;
+            DeliveredAt = delivered ? DeliveredAt ?? at : DeliveredAt;
+        }
+        else
+        {
+            Status = FulfilmentOrderStatus.Rejected;
+        }
+
+        return given;
     }
 
     /// <summary>

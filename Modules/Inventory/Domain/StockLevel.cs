@@ -76,6 +76,9 @@ internal sealed class Reservation
 
     public required string Location { get; init; }
 
+    /// <summary>Null for the order's reservation at the location; else the re-sourcing that made this further one.</summary>
+    public Guid? Reference { get; init; }
+
     public ReservationStatus Status { get; set; }
 
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
@@ -89,6 +92,44 @@ internal sealed class Reservation
     public List<ReservedLine> Lines { get; init; } = [];
 
     public bool Holds => Status is ReservationStatus.Active or ReservationStatus.Confirmed;
+
+    /// <summary>
+    /// Takes up to <paramref name="quantity"/> held units of the SKU off the order's reservations at
+    /// the node (its own first, then those of re-sourcings, oldest first), handing each line and its
+    /// share to <paramref name="take"/>; returns how many were taken.
+    /// </summary>
+    public static int TakeHeld(IEnumerable<Reservation> reservations, Guid orderId, string node, string sku, int quantity, Action<ReservedLine, int> take)
+    {
+        var left = quantity;
+        foreach (var line in reservations
+                     .Where(r => r.OrderId == orderId && r.Location == node && r.Holds)
+                     .OrderBy(r => r.Reference is null ? 0 : 1).ThenBy(r => r.CreatedAt)
+                     .SelectMany(r => r.Lines.Where(l => l.Sku == sku && l.Held > 0)))
+        {
+            var share = Math.Min(left, line.Held);
+            take(line, share);
+            left -= share;
+            if (left == 0)
+            {
+                break;
+            }
+        }
+
+        return quantity - left;
+    }
+
+    /// <summary>Ends a reservation that holds nothing more: <c>shipped</c> when part of it shipped, else <c>released</c>.</summary>
+    public void EndIfEmpty(string reason, DateTimeOffset at)
+    {
+        if (!Holds || Lines.Any(l => l.Held > 0))
+        {
+            return;
+        }
+
+        Status = Lines.Any(l => l.Shipped > 0) ? ReservationStatus.Shipped : ReservationStatus.Released;
+        EndedAt = at;
+        EndReason = reason;
+    }
 }
 
 internal sealed class ReservedLine
@@ -100,7 +141,7 @@ internal sealed class ReservedLine
     /// <summary>How much of the line has shipped.</summary>
     public int Shipped { get; set; }
 
-    /// <summary>How much of the line was released because its units were cancelled.</summary>
+    /// <summary>How much of the line was released because its units were cancelled or the node gave them up.</summary>
     public int Released { get; set; }
 
     /// <summary>What the reservation still holds of the line: <see cref="Quantity"/> − <see cref="Shipped"/> − <see cref="Released"/>.</summary>

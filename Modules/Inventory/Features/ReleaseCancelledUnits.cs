@@ -1,6 +1,5 @@
 using Mediator;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using OmsModular.Modules.Inventory.Domain;
 using OmsModular.Modules.Inventory.Persistence;
 using OmsModular.Shared.Contracts.Orders;
@@ -28,17 +27,19 @@ internal sealed class ReleaseCancelledUnitsHandler(InventoryDbContext db, TimePr
         var levels = (await StockSql.LockAsync(db, command.Changes.SelectMany(c => c.Lines.Select(l => (l.Node, l.Sku))), cancellationToken)).ToDictionary(l => (l.Location, l.Sku));
         foreach (var change in command.Changes)
         {
-            foreach (var line in change.Lines)
+            foreach (var line in change.Lines.Where(l => !l.ReleasedAtNode)) // units the node gave up were released when it did
             {
-                var reservation = reservations.FirstOrDefault(r => r.OrderId == change.OrderId && r.Location == line.Node);
-                var reserved = reservation?.Lines.FirstOrDefault(l => l.Sku == line.Sku && l.Held > 0);
-                var released = Math.Min(line.Quantity, reserved?.Held ?? 0);
-                if (released == 0 || !levels.TryGetValue((line.Node, line.Sku), out var level))
+                if (!levels.TryGetValue((line.Node, line.Sku), out var level))
                 {
                     continue;
                 }
 
-                reserved!.Released += released;
+                var released = Reservation.TakeHeld(reservations, change.OrderId, line.Node, line.Sku, line.Quantity, (reserved, n) => reserved.Released += n);
+                if (released == 0)
+                {
+                    continue;
+                }
+
                 released = Math.Min(released, level.Reserved);
                 level.Reserved -= released;
                 db.Movements.Add(new StockMovement
@@ -51,23 +52,13 @@ internal sealed class ReleaseCancelledUnitsHandler(InventoryDbContext db, TimePr
                 });
             }
 
-            foreach (var reservation in reservations.Where(r => r.OrderId == change.OrderId && r.Holds && r.Lines.All(l => l.Held == 0)))
+            foreach (var reservation in reservations.Where(r => r.OrderId == change.OrderId))
             {
-                reservation.Status = reservation.Lines.Any(l => l.Shipped > 0) ? ReservationStatus.Shipped : ReservationStatus.Released;
-                reservation.EndedAt = clock.GetUtcNow();
-                reservation.EndReason = $"lines cancelled: {change.Reason}";
+                reservation.EndIfEmpty($"lines cancelled: {change.Reason}", clock.GetUtcNow());
             }
         }
 
-        await using var update = await db.CreateCommandAsync("""
-            UPDATE inventory.stock_levels s SET reserved = v.reserved, updated_at = now()
-            FROM unnest($1::text[], $2::text[], $3::int[]) AS v(location, sku, reserved)
-            WHERE s.location = v.location AND s.sku = v.sku
-            """, cancellationToken);
-        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = levels.Values.Select(l => l.Location).ToArray() });
-        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = levels.Values.Select(l => l.Sku).ToArray() });
-        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = levels.Values.Select(l => l.Reserved).ToArray() });
-        await update.ExecuteNonQueryAsync(cancellationToken);
+        await StockSql.WriteLevelsAsync(db, levels.Values, cancellationToken);
         foreach (var level in levels.Values)
         {
             db.Publish(level.Changed("lines-cancelled"), partitionKey: level.Sku);

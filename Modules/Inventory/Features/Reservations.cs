@@ -13,9 +13,11 @@ using OmsModular.Shared.Infrastructure.ModuleApi;
 
 namespace OmsModular.Modules.Inventory.Features;
 
-internal sealed record ReserveStockCommand(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, TimeSpan? Hold) : ICommand<ReservationOutcome>;
+/// <summary>Reserves at one location; with a <paramref name="Reference"/>, a further (confirmed) reservation of a confirmed order.</summary>
+internal sealed record ReserveStockCommand(Guid OrderId, string Location, IReadOnlyList<ReservationLine> Lines, TimeSpan? Hold, Guid? Reference = null) : ICommand<ReservationOutcome>;
 
-internal sealed record ReleaseReservationsCommand(Guid OrderId, string Reason) : ICommand<OrderReservations>;
+/// <summary>Releases what the order holds; with a <paramref name="Reference"/>, only the reservations made under it.</summary>
+internal sealed record ReleaseReservationsCommand(Guid OrderId, string Reason, Guid? Reference = null) : ICommand<OrderReservations>;
 
 /// <summary>Confirms the order's reservations at <paramref name="Locations"/> (null: wherever it holds stock now).</summary>
 internal sealed record ConfirmReservationsCommand(Guid OrderId, IReadOnlyList<string>? Locations) : ICommand<OrderReservations>;
@@ -36,7 +38,11 @@ internal sealed record ExpireDueReservationsCommand(int Limit, DateTimeOffset? F
 
 internal sealed record GetReservations(Guid OrderId) : IQuery<IReadOnlyList<ReservationView>>;
 
-internal sealed record ReservationView(Guid Id, Guid OrderId, string Location, string Status, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? EndedAt, string? EndReason, IReadOnlyList<ReservationLine> Lines);
+/// <summary>A reservation; <c>reference</c> names the re-sourcing that made it (null: the order's own at the location).</summary>
+internal sealed record ReservationView(Guid Id, Guid OrderId, string Location, Guid? Reference, string Status, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? EndedAt, string? EndReason, IReadOnlyList<ReservationViewLine> Lines);
+
+/// <summary>A reserved line: reserved, shipped of it, and released of it (cancelled or given up by the node).</summary>
+internal sealed record ReservationViewLine(string Sku, int Quantity, int Shipped, int Released);
 
 internal sealed class InventorySettings(IConfiguration configuration)
 {
@@ -68,7 +74,7 @@ internal sealed class ReserveStockBatchValidator : AbstractValidator<ReserveStoc
     public ReserveStockBatchValidator(InventorySettings settings)
     {
         RuleFor(c => c.Requests).NotEmpty().Must(r => r.Count <= 1_000).WithMessage("A batch holds at most 1,000 reservations.");
-        RuleFor(c => c.Requests).Must(r => r.Select(x => (x.OrderId, x.Location)).Distinct().Count() == r.Count)
+        RuleFor(c => c.Requests).Must(r => r.Select(x => (x.OrderId, x.Location, x.Reference)).Distinct().Count() == r.Count)
             .WithMessage("An order and location appear twice in one batch.").When(c => c.Requests is { Count: > 0 });
         RuleForEach(c => c.Requests).SetValidator(new ReserveStockValidator(settings));
     }
@@ -93,7 +99,21 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
         await LockOrdersAsync(orderIds, cancellationToken);
         var ended = await EndedAsync(orderIds, cancellationToken);
-        await ReleaseHeldAsync(command.Requests.Select(r => (r.OrderId, r.Reason)), cancellationToken);
+        await ReleaseHeldAsync(command.Requests.Where(r => r.Reference is null).Select(r => (r.OrderId, r.Reason)), cancellationToken);
+        var referenced = command.Requests.Where(r => r.Reference is not null).ToArray();
+        if (referenced.Length > 0)
+        {
+            var references = referenced.Select(r => r.Reference).ToArray();
+            var made = await db.Reservations
+                .Where(r => orderIds.Contains(r.OrderId) && references.Contains(r.Reference) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
+                .ToListAsync(cancellationToken);
+            await LockStockAsync(made.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))), cancellationToken);
+            foreach (var reservation in made)
+            {
+                await EndAsync(reservation, ReservationStatus.Released, referenced.First(r => r.Reference == reservation.Reference).Reason, cancellationToken);
+            }
+        }
+
         return command.Requests
             .Select(r => new OrderReservations(r.OrderId, ended.Contains(r.OrderId) ? ReservationState.OrderEnded : ReservationState.Released, [], []))
             .ToArray();
@@ -206,9 +226,9 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         var ended = await EndedAsync(orderIds, cancellationToken);
         var holding = (await db.Reservations.AsNoTracking()
                 .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
-                .Select(r => new { r.OrderId, r.Location, r.Id })
+                .Select(r => new { r.OrderId, r.Location, r.Reference, r.Id })
                 .ToListAsync(cancellationToken))
-            .GroupBy(r => (r.OrderId, r.Location))
+            .GroupBy(r => (r.OrderId, r.Location, r.Reference))
             .ToDictionary(g => g.Key, g => g.First().Id);
 
         var available = (await LockStockAsync(requests.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))), cancellationToken))
@@ -226,7 +246,7 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
                 continue;
             }
 
-            if (holding.TryGetValue((request.OrderId, request.Location), out var existing))
+            if (holding.TryGetValue((request.OrderId, request.Location, request.Reference), out var existing))
             {
                 outcomes.Add(new ReservationOutcome(request.OrderId, request.Location, ReservationState.Held, existing, []));
                 continue;
@@ -254,7 +274,8 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
             {
                 OrderId = request.OrderId,
                 Location = request.Location,
-                Status = ReservationStatus.Active,
+                Reference = request.Reference,
+                Status = request.Reference is null ? ReservationStatus.Active : ReservationStatus.Confirmed, // re-sourced units of a confirmed order do not expire
                 ExpiresAt = DateTimeOffset.UtcNow + (request.Hold ?? settings.DefaultHold),
                 Lines = lines.Select(l => new ReservedLine { Sku = l.Sku, Quantity = l.Quantity }).ToList(),
             };
@@ -268,10 +289,14 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
                 Reference = request.OrderId.ToString(),
             }));
             db.Publish(new StockReserved(reservation.Id, request.OrderId, request.Location, lines, reservation.ExpiresAt), partitionKey: request.OrderId.ToString());
-            holding[(request.OrderId, request.Location)] = reservation.Id;
+            holding[(request.OrderId, request.Location, request.Reference)] = reservation.Id;
 
             // Expiry: a delayed job (at least once; it re-checks the reservation when it runs).
-            ScheduleExpiry(reservation);
+            if (reservation.Status == ReservationStatus.Active)
+            {
+                ScheduleExpiry(reservation);
+            }
+
             outcomes.Add(new ReservationOutcome(request.OrderId, request.Location, ReservationState.Held, reservation.Id, []));
         }
 
@@ -349,8 +374,8 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
     {
         var reservations = await db.Reservations.AsNoTracking().Where(r => r.OrderId == query.OrderId).OrderBy(r => r.CreatedAt).ToListAsync(cancellationToken);
         return reservations.Select(r => new ReservationView(
-            r.Id, r.OrderId, r.Location, r.Status.ToString().ToLowerInvariant(), r.CreatedAt, r.ExpiresAt, r.EndedAt, r.EndReason,
-            r.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray())).ToArray();
+            r.Id, r.OrderId, r.Location, r.Reference, r.Status.ToString().ToLowerInvariant(), r.CreatedAt, r.ExpiresAt, r.EndedAt, r.EndReason,
+            r.Lines.Select(l => new ReservationViewLine(l.Sku, l.Quantity, l.Shipped, l.Released)).ToArray())).ToArray();
     }
 
     private async Task EndAsync(Reservation reservation, ReservationStatus status, string reason, CancellationToken cancellationToken)
@@ -432,19 +457,19 @@ internal sealed class ReservationApi(ISender sender) :
     IModuleRequestHandler<ConfirmReservations, OrderReservations>
 {
     public async Task<ReservationOutcome> HandleAsync(ReserveStock request, CancellationToken cancellationToken) =>
-        await sender.Send(new ReserveStockCommand(request.OrderId, request.Location, request.Lines, request.Hold), cancellationToken);
+        await sender.Send(new ReserveStockCommand(request.OrderId, request.Location, request.Lines, request.Hold, request.Reference), cancellationToken);
 
     public async Task<OrderReservations> HandleAsync(ReleaseReservations request, CancellationToken cancellationToken) =>
-        await sender.Send(new ReleaseReservationsCommand(request.OrderId, request.Reason), cancellationToken);
+        await sender.Send(new ReleaseReservationsCommand(request.OrderId, request.Reason, request.Reference), cancellationToken);
 
     public async Task<OrderReservations> HandleAsync(ConfirmReservations request, CancellationToken cancellationToken) =>
         await sender.Send(new ConfirmReservationsCommand(request.OrderId, request.Locations), cancellationToken);
 
     public async Task<IReadOnlyList<ReservationOutcome>> HandleAsync(ReserveStockBatch request, CancellationToken cancellationToken) =>
-        await sender.Send(new ReserveStockBatchCommand(request.Requests.Select(r => new ReserveStockCommand(r.OrderId, r.Location, r.Lines, r.Hold)).ToArray()), cancellationToken);
+        await sender.Send(new ReserveStockBatchCommand(request.Requests.Select(r => new ReserveStockCommand(r.OrderId, r.Location, r.Lines, r.Hold, r.Reference)).ToArray()), cancellationToken);
 
     public async Task<IReadOnlyList<OrderReservations>> HandleAsync(ReleaseReservationsBatch request, CancellationToken cancellationToken) =>
-        await sender.Send(new ReleaseReservationsBatchCommand(request.Requests.Select(r => new ReleaseReservationsCommand(r.OrderId, r.Reason)).ToArray()), cancellationToken);
+        await sender.Send(new ReleaseReservationsBatchCommand(request.Requests.Select(r => new ReleaseReservationsCommand(r.OrderId, r.Reason, r.Reference)).ToArray()), cancellationToken);
 
     public async Task<IReadOnlyList<OrderReservations>> HandleAsync(ConfirmReservationsBatch request, CancellationToken cancellationToken) =>
         await sender.Send(new ConfirmReservationsBatchCommand(request.Requests.Select(r => new ConfirmReservationsCommand(r.OrderId, r.Locations)).ToArray()), cancellationToken);

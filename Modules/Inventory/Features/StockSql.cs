@@ -44,6 +44,26 @@ internal static class StockSql
         return await ReadLevelsAsync(select, cancellationToken);
     }
 
+    /// <summary>Writes the on hand and reserved counts of locked stock rows back (one statement).</summary>
+    public static async Task WriteLevelsAsync(InventoryDbContext db, IReadOnlyCollection<StockLevel> levels, CancellationToken cancellationToken)
+    {
+        if (levels.Count == 0)
+        {
+            return;
+        }
+
+        await using var update = await db.CreateCommandAsync("""
+            UPDATE inventory.stock_levels s SET on_hand = v.on_hand, reserved = v.reserved, updated_at = now()
+            FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(location, sku, on_hand, reserved)
+            WHERE s.location = v.location AND s.sku = v.sku
+            """, cancellationToken);
+        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = levels.Select(l => l.Location).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = levels.Select(l => l.Sku).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = levels.Select(l => l.OnHand).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = levels.Select(l => l.Reserved).ToArray() });
+        await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public static StockLevel Read(DbDataReader reader) => new()
     {
         Sku = reader.GetString(0),
@@ -68,8 +88,8 @@ internal static class StockSql
     {
         var lines = reservations.SelectMany(r => r.Lines.Select(l => (r.Id, l.Sku, l.Quantity))).ToArray();
         yield return new NpgsqlBatchCommand("""
-            INSERT INTO inventory.reservations (id, order_id, location, status, created_at, expires_at)
-            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+            INSERT INTO inventory.reservations (id, order_id, location, status, created_at, expires_at, reference)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::uuid[])
             """)
         {
             Parameters =
@@ -80,6 +100,7 @@ internal static class StockSql
                 ArrayParameter(reservations.Select(r => r.Status.ToString())),
                 ArrayParameter(reservations.Select(r => r.CreatedAt)),
                 ArrayParameter(reservations.Select(r => r.ExpiresAt)),
+                ArrayParameter(reservations.Select(r => r.Reference)),
             },
         };
         yield return new NpgsqlBatchCommand("""

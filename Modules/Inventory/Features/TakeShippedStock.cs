@@ -1,7 +1,6 @@
 using Mediator;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using OmsModular.Modules.Inventory.Domain;
 using OmsModular.Modules.Inventory.Persistence;
 using OmsModular.Shared.Contracts.Fulfillment;
@@ -32,7 +31,6 @@ internal sealed class TakeShippedStockHandler(InventoryDbContext db, ILogger<Tak
             .ToDictionary(l => (l.Location, l.Sku));
         foreach (var shipment in command.Shipments)
         {
-            var reservation = reservations.FirstOrDefault(r => r.OrderId == shipment.OrderId && r.Location == shipment.Node);
             foreach (var line in shipment.Lines)
             {
                 if (!levels.TryGetValue((shipment.Node, line.Sku), out var level))
@@ -41,12 +39,7 @@ internal sealed class TakeShippedStockHandler(InventoryDbContext db, ILogger<Tak
                     continue;
                 }
 
-                var reserved = reservation?.Lines.FirstOrDefault(l => l.Sku == line.Sku && l.Held > 0);
-                var fromReservation = Math.Min(line.Quantity, reserved?.Held ?? 0);
-                if (reserved is not null)
-                {
-                    reserved.Shipped += fromReservation;
-                }
+                var fromReservation = Reservation.TakeHeld(reservations, shipment.OrderId, shipment.Node, line.Sku, line.Quantity, (reserved, n) => reserved.Shipped += n);
 
                 var taken = Math.Min(line.Quantity, level.OnHand);
                 if (taken < line.Quantity)
@@ -70,24 +63,13 @@ internal sealed class TakeShippedStockHandler(InventoryDbContext db, ILogger<Tak
                 });
             }
 
-            if (reservation is not null && reservation.Lines.All(l => l.Held == 0))
+            foreach (var reservation in reservations.Where(r => r.OrderId == shipment.OrderId && r.Location == shipment.Node))
             {
-                reservation.Status = ReservationStatus.Shipped;
-                reservation.EndedAt = shipment.ShippedAt;
-                reservation.EndReason = "shipped";
+                reservation.EndIfEmpty("shipped", shipment.ShippedAt);
             }
         }
 
-        await using var update = await db.CreateCommandAsync("""
-            UPDATE inventory.stock_levels s SET on_hand = v.on_hand, reserved = v.reserved, updated_at = now()
-            FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(location, sku, on_hand, reserved)
-            WHERE s.location = v.location AND s.sku = v.sku
-            """, cancellationToken);
-        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = levels.Values.Select(l => l.Location).ToArray() });
-        update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = levels.Values.Select(l => l.Sku).ToArray() });
-        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = levels.Values.Select(l => l.OnHand).ToArray() });
-        update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = levels.Values.Select(l => l.Reserved).ToArray() });
-        await update.ExecuteNonQueryAsync(cancellationToken);
+        await StockSql.WriteLevelsAsync(db, levels.Values, cancellationToken);
         foreach (var level in levels.Values)
         {
             db.Publish(level.Changed("shipment"), partitionKey: level.Sku);

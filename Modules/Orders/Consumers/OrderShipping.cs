@@ -22,7 +22,8 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
     IIntegrationEventBatchHandler<PaymentCaptured>,
     IIntegrationEventBatchHandler<PaymentRefunded>,
     IIntegrationEventBatchHandler<UnitsCancelled>,
-    IIntegrationEventBatchHandler<PickupExpired>
+    IIntegrationEventBatchHandler<PickupExpired>,
+    IIntegrationEventBatchHandler<ShortageResolved>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<ShipmentShipped>> batch, CancellationToken cancellationToken)
     {
@@ -136,19 +137,60 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
                 continue;
             }
 
-            var partition = order.Id.ToString();
-            db.Publish(
-                new OrderLinesCancelled(order.Id, order.Number, message.ChangeId, result.Lines.Select(l => new CancelledLine(l.Sku, l.Quantity, l.Node)).ToArray(),
-                    result.Amount, result.NewTotal, order.Currency, message.Reason, order.Status.Kebab(), result.OrderEnded, now),
-                partition);
-            if (result.OrderEnded)
+            PublishCancellation(order, message.ChangeId, result, message.Reason, releasedAtNode: false, now);
+        }
+    }
+
+    /// <summary>
+    /// Fulfillment re-sourced units a node gave up: recorded on the order; the units no node has are
+    /// cancelled with their consequences (as a customer's cancellation: the authorisation lowered,
+    /// the customer told; the node released them already).
+    /// </summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<ShortageResolved>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            var message = delivered.Message;
+            if (orders.GetValueOrDefault(message.OrderId) is not { } order)
             {
-                db.Publish(new OrderCancelled(order.Id, message.Reason, now), partition);
+                continue;
             }
-            else if (result.FinalCapture is > 0m)
+
+            using var cause = delivered.Enter();
+            var result = order.ResolveShortage(
+                message.ShortageId,
+                message.Node,
+                message.Reason,
+                message.Resourced.SelectMany(a => a.Lines.Select(l => (a.Node, l.Sku, l.Quantity))).ToArray(),
+                message.Unavailable.Select(l => (l.Sku, l.Quantity)).ToArray(),
+                now);
+            if (result is not null)
             {
-                db.Publish(new CaptureRequested(order.Id, message.ChangeId, result.FinalCapture.Value, order.Currency, Final: true, now), partition);
+                PublishCancellation(order, message.ShortageId, result, "out-of-stock", releasedAtNode: true, now);
             }
+        }
+    }
+
+    /// <summary>
+    /// The consequences of cancelled units, committed with the order: <see cref="OrderLinesCancelled"/>,
+    /// and <see cref="OrderCancelled"/> when nothing is left or a last capture when what is left has shipped.
+    /// </summary>
+    private void PublishCancellation(Order order, Guid changeId, Order.LinesCancelled result, string reason, bool releasedAtNode, DateTimeOffset now)
+    {
+        var partition = order.Id.ToString();
+        db.Publish(
+            new OrderLinesCancelled(order.Id, order.Number, changeId, result.Lines.Select(l => new CancelledLine(l.Sku, l.Quantity, l.Node, releasedAtNode)).ToArray(),
+                result.Amount, result.NewTotal, order.Currency, reason, order.Status.Kebab(), result.OrderEnded, now),
+            partition);
+        if (result.OrderEnded)
+        {
+            db.Publish(new OrderCancelled(order.Id, reason, now), partition);
+        }
+        else if (result.FinalCapture is > 0m)
+        {
+            db.Publish(new CaptureRequested(order.Id, changeId, result.FinalCapture.Value, order.Currency, Final: true, now), partition);
         }
     }
 

@@ -479,6 +479,53 @@ internal sealed class Order
     }
 
     /// <summary>
+    /// A node gave up units (a short pick, a rejection) and Fulfillment re-sourced what it could: the
+    /// re-sourcing is recorded, and the units no node has are cancelled now (the node has given them
+    /// up already), each at most what is still neither shipped nor cancelled of its line, as a change
+    /// named by the shortage. Null when nothing was cancelled (recorded).
+    /// </summary>
+    public LinesCancelled? ResolveShortage(
+        Guid shortageId,
+        string node,
+        string reason,
+        IReadOnlyList<(string Node, string Sku, int Quantity)> resourced,
+        IReadOnlyList<(string Sku, int Quantity)> unavailable,
+        DateTimeOffset at)
+    {
+        if (CancellationRequests.Any(r => r.ChangeId == shortageId))
+        {
+            Ignore("shortage resolved", $"shortage {shortageId} recorded before", at);
+            return null;
+        }
+
+        if (resourced.Count > 0)
+        {
+            Record("re-sourced", $"{reason} at {node}: {string.Join(", ", resourced.Select(r => $"{r.Quantity} × {r.Sku} from {r.Node}"))}", at);
+            UpdatedAt = at;
+        }
+
+        var lines = unavailable
+            .Select(u => (u.Sku, Quantity: Lines.FirstOrDefault(l => l.Sku == u.Sku) is { } line ? Math.Min(u.Quantity, line.Quantity - line.ShippedQuantity - line.CancelledQuantity) : 0))
+            .Where(u => u.Quantity > 0)
+            .ToArray();
+        if (lines.Length == 0 || HasEnded)
+        {
+            return null;
+        }
+
+        CancellationRequests.Add(new CancellationRequest
+        {
+            ChangeId = shortageId,
+            Skus = lines.Select(l => l.Sku).ToList(),
+            Quantities = lines.Select(l => l.Quantity).ToList(),
+            Reason = "out-of-stock",
+            At = at,
+        });
+        Record("out of stock", $"{reason} at {node}: no node has {string.Join(", ", lines.Select(l => $"{l.Quantity} × {l.Sku}"))}", at);
+        return ApplyCancellation(shortageId, lines.Select(l => (l.Sku, l.Quantity, node)).ToArray(), [], at);
+    }
+
+    /// <summary>
     /// The nodes took these units off (each at its node): each cancelled unit takes its share of the
     /// line's gross off the total, on the same cursor as the shipments' shares (a line's shipped and
     /// cancelled shares add up to its gross). When nothing is left to ship and nothing shipped, the

@@ -2,6 +2,8 @@ using System.Text.Json.Serialization;
 using FluentValidation;
 using Mediator;
 using OmsModular.Modules.Fulfillment.Persistence;
+using OmsModular.Shared.Contracts.Fulfillment;
+using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Fulfillment.Features.Shipping;
 
@@ -17,8 +19,26 @@ internal sealed record ReportPicks(Guid Id, PicksRequest Picks) : ICommand<Fulfi
 
 internal sealed record PackRequest(int? Parcels, decimal? WeightKg);
 
-/// <summary>The node packed the fulfilment order: every line picked in full.</summary>
+/// <summary>The node packed the fulfilment order with what was picked; what a short pick did not find is re-sourced.</summary>
 internal sealed record PackFulfilmentOrder(Guid Id, PackRequest Pack) : ICommand<FulfilmentOrderView>;
+
+/// <summary>Why a node gives up a fulfilment order: <c>damaged-stock</c> (written off), <c>node-closed</c>, <c>other</c>.</summary>
+internal sealed record RejectRequest([property: JsonRequired] string Reason, string? Detail);
+
+/// <summary>The node cannot ship what is left of the fulfilment order: it is re-sourced elsewhere (or cancelled when no node has it).</summary>
+internal sealed record RejectFulfilmentOrder(Guid Id, RejectRequest Rejection) : ICommand<FulfilmentOrderView>;
+
+internal sealed class RejectValidator : AbstractValidator<RejectFulfilmentOrder>
+{
+    public static readonly string[] Reasons = ["damaged-stock", "node-closed", "other"];
+
+    public RejectValidator()
+    {
+        RuleFor(c => c.Rejection.Reason).NotEmpty().Must(r => Reasons.Contains(r))
+            .WithMessage($"'reason' is one of {string.Join(", ", Reasons)}.").OverridePropertyName("reason");
+        RuleFor(c => c.Rejection.Detail).MaximumLength(500).OverridePropertyName("detail");
+    }
+}
 
 internal sealed class ReportPicksValidator : AbstractValidator<ReportPicks>
 {
@@ -48,7 +68,8 @@ internal sealed class PackValidator : AbstractValidator<PackFulfilmentOrder>
 internal sealed class PickAndPackHandlers(FulfillmentDbContext db, TimeProvider clock) :
     ICommandHandler<StartPicking, FulfilmentOrderView>,
     ICommandHandler<ReportPicks, FulfilmentOrderView>,
-    ICommandHandler<PackFulfilmentOrder, FulfilmentOrderView>
+    ICommandHandler<PackFulfilmentOrder, FulfilmentOrderView>,
+    ICommandHandler<RejectFulfilmentOrder, FulfilmentOrderView>
 {
     public async ValueTask<FulfilmentOrderView> Handle(StartPicking command, CancellationToken cancellationToken)
     {
@@ -71,11 +92,31 @@ internal sealed class PickAndPackHandlers(FulfillmentDbContext db, TimeProvider 
     public async ValueTask<FulfilmentOrderView> Handle(PackFulfilmentOrder command, CancellationToken cancellationToken)
     {
         var order = await FulfilmentViews.FindAsync(db, command.Id, cancellationToken);
-        FulfilmentViews.Step(() =>
-        {
-            order.Pack(command.Pack.Parcels, command.Pack.WeightKg, clock.GetUtcNow());
-            return true;
-        });
+        var now = clock.GetUtcNow();
+        var shortage = FulfilmentViews.Step(() => order.Pack(command.Pack.Parcels, command.Pack.WeightKg, now));
+        Report(order, shortage, "short-pick", writeOff: true, now); // the count was wrong: what was not found is not there
         return await FulfilmentViews.ViewAsync(db, order, cancellationToken);
+    }
+
+    public async ValueTask<FulfilmentOrderView> Handle(RejectFulfilmentOrder command, CancellationToken cancellationToken)
+    {
+        var order = await FulfilmentViews.FindAsync(db, command.Id, cancellationToken);
+        var now = clock.GetUtcNow();
+        var given = FulfilmentViews.Step(() => order.Reject(command.Rejection.Reason, now));
+        Report(order, given, command.Rejection.Reason, writeOff: command.Rejection.Reason == "damaged-stock", now);
+        return await FulfilmentViews.ViewAsync(db, order, cancellationToken);
+    }
+
+    /// <summary>Units the node gave up, in the step's own commit: Inventory releases them there, and they are re-sourced.</summary>
+    private void Report(Domain.FulfilmentOrder order, IReadOnlyList<(string Sku, int Quantity)> units, string reason, bool writeOff, DateTimeOffset at)
+    {
+        if (units.Count == 0)
+        {
+            return;
+        }
+
+        db.Publish(
+            new UnitsShort(order.OrderId, Guid.CreateVersion7(), order.Id, order.NodeCode, units.Select(u => new AllocatedLine(u.Sku, u.Quantity)).ToArray(), reason, writeOff, at),
+            order.OrderId.ToString());
     }
 }

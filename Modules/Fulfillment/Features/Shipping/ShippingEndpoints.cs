@@ -44,11 +44,16 @@ internal static class ShippingEndpoints
             .WithName("ReportPicks")
             .RequireScope(Scopes.FulfillmentWrite)
             .WithSummary("Reports the quantity picked so far of each SKU; a quantity below the ordered one is a short pick.");
-        group.MapPost("/fulfilment-orders/{id:guid}/pack", async (Guid id, PackRequest? body, ISender sender, CancellationToken ct) =>
-                TypedResults.Ok(await sender.Send(new PackFulfilmentOrder(id, body ?? new PackRequest(null, null)), ct)))
+        group.MapPost("/fulfilment-orders/{id:guid}/pack", async (Guid id, PackRequest? body, ISender sender, FulfillmentDbContext db, CancellationToken ct) =>
+                TypedResults.Ok(await OnceMoreOnConflictAsync(db, () => sender.Send(new PackFulfilmentOrder(id, body ?? new PackRequest(null, null)), ct).AsTask())))
             .WithName("PackFulfilmentOrder")
             .RequireScope(Scopes.FulfillmentWrite)
-            .WithSummary("Packed for shipping (every line picked in full; parcels and weight optional); a repeat changes nothing.");
+            .WithSummary("Packed for shipping with what was picked (parcels and weight optional); units a short pick did not find are given up and re-sourced. A repeat changes nothing.");
+        group.MapPost("/fulfilment-orders/{id:guid}/reject", async (Guid id, RejectRequest body, ISender sender, FulfillmentDbContext db, CancellationToken ct) =>
+                TypedResults.Ok(await OnceMoreOnConflictAsync(db, () => sender.Send(new RejectFulfilmentOrder(id, body), ct).AsTask())))
+            .WithName("RejectFulfilmentOrder")
+            .RequireScope(Scopes.FulfillmentWrite)
+            .WithSummary("The node cannot ship what it has not shipped (damaged-stock, node-closed, other): those units are re-sourced at other nodes, or cancelled when none has them. A repeat changes nothing.");
         group.MapPost("/fulfilment-orders/{id:guid}/shipments", async (Guid id, ShipRequest body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ISender sender, FulfillmentDbContext db, CancellationToken ct) =>
             {
                 // A repeat racing its first request meets it on the key or the version: asked again, it finds the shipment.

@@ -77,6 +77,15 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("pickup_expires_at");
 
+                    b.Property<DateTimeOffset?>("RejectedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("rejected_at");
+
+                    b.Property<string>("RejectionReason")
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("rejection_reason");
+
                     b.Property<DateTimeOffset?>("ShippedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("shipped_at");

@@ -45,8 +45,8 @@ internal sealed class ReservationConfiguration : IEntityTypeConfiguration<Reserv
         builder.Property(r => r.Location).HasMaxLength(64);
         builder.Property(r => r.Status).HasConversion<string>().HasMaxLength(20);
         builder.Property(r => r.EndReason).HasMaxLength(200);
-        // One holding reservation per (order, location); an ended one may be followed by a new one (re-planning).
-        builder.HasIndex(r => new { r.OrderId, r.Location }).IsUnique().HasFilter("status IN ('Active', 'Confirmed')");
+        // One holding reservation per (order, location, reference); an ended one may be followed by a new one (re-planning).
+        builder.HasIndex(r => new { r.OrderId, r.Location, r.Reference }).IsUnique().AreNullsDistinct(false).HasFilter("status IN ('Active', 'Confirmed')");
         builder.HasIndex(r => r.ExpiresAt).HasFilter("status = 'Active'");
         builder.OwnsMany(r => r.Lines, line =>
         {

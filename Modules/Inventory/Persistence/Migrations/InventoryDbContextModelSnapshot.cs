@@ -79,6 +79,10 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("order_id");
 
+                    b.Property<Guid?>("Reference")
+                        .HasColumnType("uuid")
+                        .HasColumnName("reference");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(20)
@@ -92,10 +96,12 @@ namespace OmsModular.Modules.Inventory.Persistence.Migrations
                         .HasDatabaseName("ix_reservations_expires_at")
                         .HasFilter("status = 'Active'");
 
-                    b.HasIndex("OrderId", "Location")
+                    b.HasIndex("OrderId", "Location", "Reference")
                         .IsUnique()
-                        .HasDatabaseName("ix_reservations_order_id_location")
+                        .HasDatabaseName("ix_reservations_order_id_location_reference")
                         .HasFilter("status IN ('Active', 'Confirmed')");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("OrderId", "Location", "Reference"), false);
 
                     b.ToTable("reservations", "inventory");
                 });
