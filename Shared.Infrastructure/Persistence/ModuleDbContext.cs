@@ -51,6 +51,16 @@ public abstract class ModuleDbContext : DbContext
     public void DiscardPublished(IReadOnlySet<string> partitionKeys) =>
         _outbox.RemoveAll(m => m.PartitionKey is { } key && partitionKeys.Contains(key));
 
+    /// <summary>
+    /// Forgets the unit of work (tracked changes and events published, not saved): for a caller that
+    /// runs a step once more after its transaction lost a race and was rolled back.
+    /// </summary>
+    public void Forget()
+    {
+        ChangeTracker.Clear();
+        _outbox.Clear();
+    }
+
     public void Publish<TEvent>(TEvent message, string? partitionKey = null)
         where TEvent : class, IIntegrationEvent
     {

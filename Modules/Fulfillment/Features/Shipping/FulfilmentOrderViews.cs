@@ -19,14 +19,16 @@ internal sealed record FulfilmentOrderView(
     IReadOnlyList<ShipmentView> Shipments,
     int? Parcels,
     decimal? WeightKg,
+    string? RejectionReason,
     DateTimeOffset CreatedAt,
     DateTimeOffset? PickingStartedAt,
     DateTimeOffset? PackedAt,
     DateTimeOffset? ShippedAt,
-    DateTimeOffset? DeliveredAt);
+    DateTimeOffset? DeliveredAt,
+    DateTimeOffset? RejectedAt);
 
-/// <summary>A line: ordered, picked (null until reported), shipped, delivered and cancelled quantities.</summary>
-internal sealed record FulfilmentLineView(string Sku, int Quantity, int? Picked, int Shipped, int Delivered, int Cancelled);
+/// <summary>A line: ordered, picked (null until reported), shipped, delivered, cancelled, and given up by the node (<c>short</c>: re-sourced or cancelled).</summary>
+internal sealed record FulfilmentLineView(string Sku, int Quantity, int? Picked, int Shipped, int Delivered, int Cancelled, int Short);
 
 internal sealed record ShipmentLineView(string Sku, int Quantity);
 
@@ -58,9 +60,9 @@ internal static class FulfilmentViews
 {
     public static FulfilmentOrderView Of(FulfilmentOrder f, IEnumerable<Shipment> shipments) => new(
         f.Id, f.OrderId, f.NodeCode, f.Status.Kebab(), f.IsPickup, f.PickupExpiresAt,
-        f.ReadLines().Select(l => new FulfilmentLineView(l.Sku, l.Quantity, l.Picked, l.Shipped, l.Delivered, l.Cancelled)).ToArray(),
+        f.ReadLines().Select(l => new FulfilmentLineView(l.Sku, l.Quantity, l.Picked, l.Shipped, l.Delivered, l.Cancelled, l.Short)).ToArray(),
         shipments.Where(s => s.FulfilmentOrderId == f.Id).OrderBy(s => s.ShippedAt).Select(Of).ToArray(),
-        f.Parcels, f.WeightKg, f.CreatedAt, f.PickingStartedAt, f.PackedAt, f.ShippedAt, f.DeliveredAt);
+        f.Parcels, f.WeightKg, f.RejectionReason, f.CreatedAt, f.PickingStartedAt, f.PackedAt, f.ShippedAt, f.DeliveredAt, f.RejectedAt);
 
     public static ShipmentView Of(Shipment s) => new(
         s.Id, s.FulfilmentOrderId, s.OrderId, s.NodeCode, s.Status.Kebab(), s.Carrier, s.Service, s.TrackingNumber, s.TrackingUrl, s.Parcels, s.WeightKg,

@@ -107,7 +107,7 @@ internal static class ShippingEndpoints
             }
             catch (Exception conflict) when (attempt < 3 && (conflict is DbUpdateConcurrencyException || (conflict is DbUpdateException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })))
             {
-                db.ChangeTracker.Clear();
+                db.Forget(); // its events too: the step decides them again on what the order is now
             }
         }
     }
