@@ -27,6 +27,7 @@ public sealed class FulfillmentModule : IModule
         .ConsumesInBatches<LineCancellationRequested, TakeOffCancelledUnits>()
         .Publishes<UnitsShort>()
         .ConsumesInBatches<UnitsShort, RouteOrder>("fulfillment.ResourceShortage")
+        .ConsumesInBatches<ReservedUnitsLost, GiveUpLostUnits>()
         .Publishes<ShortageResolved>()
         .Publishes<UnitsCancelled>()
         .Publishes<PickupExpired>()

@@ -34,6 +34,9 @@ public sealed class InventoryModule : IModule
         .ConsumesInBatches<ShipmentShipped, TakeShippedStockOnShipment>()
         .ConsumesInBatches<OrderLinesCancelled, ReleaseCancelledUnitsOnChange>()
         .ConsumesInBatches<UnitsShort, ReleaseShortUnitsOnShortage>()
+        .Publishes<StockShortfall>()
+        .ConsumesInBatches<StockShortfall, ResolveStockShortfallsOnCount>()
+        .Publishes<ReservedUnitsLost>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -63,7 +63,8 @@ public sealed record PickupExpired(Guid OrderId, Guid FulfilmentOrderId, string 
 /// releases the node's reservation for them (and, when <see cref="WriteOff"/>, takes them off its on
 /// hand: the count was wrong or the goods are damaged); Fulfillment re-sources them. Once per
 /// <see cref="ShortageId"/>. Reasons: <c>short-pick</c>, <c>damaged-stock</c>, <c>node-closed</c>,
-/// <c>other</c>.
+/// <c>other</c>, and <c>stock-count</c> (a count left the node's on hand below what it had reserved:
+/// Inventory released the units already, <see cref="Released"/>).
 /// </summary>
 [IntegrationEvent("fulfillment.units-short", 1)]
 public sealed record UnitsShort(
@@ -74,7 +75,8 @@ public sealed record UnitsShort(
     IReadOnlyList<AllocatedLine> Lines,
     string Reason,
     bool WriteOff,
-    DateTimeOffset ReportedAt) : IIntegrationEvent;
+    DateTimeOffset ReportedAt,
+    bool Released = false) : IIntegrationEvent;
 
 /// <summary>
 /// What became of units a node gave up (<see cref="UnitsShort"/>, same <see cref="ShortageId"/>):

@@ -106,3 +106,18 @@ public sealed record StockReleased(Guid ReservationId, Guid OrderId, string Loca
 [IntegrationEvent("inventory.stock-level-changed", 1)]
 public sealed record StockLevelChanged(string Sku, string Location, int OnHand, int Reserved, int SafetyStock, int Available, string Cause)
     : IIntegrationEvent;
+
+/// <summary>
+/// A stock sync or adjustment left on hand below what the location has reserved. Inventory handles
+/// it itself, on locked numbers: it gives up reservations until reserved fits on hand again.
+/// </summary>
+[IntegrationEvent("inventory.stock-shortfall", 1)]
+public sealed record StockShortfall(string Sku, string Location, int OnHand, int Reserved, DateTimeOffset DetectedAt) : IIntegrationEvent;
+
+/// <summary>
+/// A count left on hand below reserved, and a confirmed order's reservation at the location lost
+/// these units (the latest orders lose first): Fulfillment takes them off the node's fulfilment
+/// order and re-sources them. Once per order, location and count.
+/// </summary>
+[IntegrationEvent("inventory.reserved-units-lost", 1)]
+public sealed record ReservedUnitsLost(Guid OrderId, string Location, string Sku, int Quantity, string Reason, DateTimeOffset LostAt) : IIntegrationEvent;

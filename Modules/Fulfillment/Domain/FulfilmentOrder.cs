@@ -323,6 +323,31 @@ internal sealed class FulfilmentOrder
         return taken;
     }
 
+    /// <summary>
+    /// Gives up to <paramref name="quantity"/> units of the SKU that the node has not packed or
+    /// shipped (a count found them missing) and returns how many: only while ready to pick or being
+    /// picked. Nothing left to ship: the fulfilment order is rejected with the reason.
+    /// </summary>
+    public int GiveUpUnits(string sku, int quantity, string reason, DateTimeOffset at)
+    {
+        var lines = ReadLines();
+        if (Status is not (FulfilmentOrderStatus.ReadyToPick or FulfilmentOrderStatus.Picking) || lines.FirstOrDefault(l => l.Sku == sku) is not { } line)
+        {
+            return 0;
+        }
+
+        var taken = Math.Min(quantity, line.ToShip);
+        line.Short += taken;
+        line.Picked = line.Picked is { } picked ? Math.Min(picked, line.ToShip) : null;
+        Lines = Write(lines);
+        if (lines.All(l => l.ToShip == 0))
+        {
+            (Status, RejectionReason, RejectedAt) = (FulfilmentOrderStatus.Rejected, reason, at);
+        }
+
+        return taken;
+    }
+
     /// <summary>A packed pickup order is ready at its store until <paramref name="hold"/> has passed; a repeat changes nothing.</summary>
     public void ReadyForPickup(TimeSpan hold, DateTimeOffset at)
     {

@@ -30,7 +30,7 @@ internal sealed class ReleaseShortUnitsHandler(InventoryDbContext db, TimeProvid
         foreach (var shortage in command.Shortages)
         {
             var reference = $"short:{shortage.ShortageId}";
-            foreach (var line in shortage.Lines)
+            foreach (var line in shortage.Released ? [] : shortage.Lines) // a count released them already
             {
                 if (!levels.TryGetValue((shortage.Node, line.Sku), out var level))
                 {

@@ -126,6 +126,7 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
             Actor = command.Actor,
         });
         db.Publish(level.Changed(command.Reason), partitionKey: level.Sku);
+        StockShortfalls.Detect(db, [level]);
         return level.ToContract();
     }
 
@@ -179,6 +180,7 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
             db.Publish(level.Changed("sync"), partitionKey: level.Sku);
         }
 
+        StockShortfalls.Detect(db, levels);
         return levels;
     }
 }

@@ -242,6 +242,53 @@ public sealed class ResourcingTests(HostFixture host)
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
+    [Fact]
+    public async Task A_count_below_what_is_reserved_re_sources_the_latest_confirmed_orders_units_at_another_node()
+    {
+        var (counted, other, sku) = (await Pipeline.NodeAsync(Client), await Pipeline.NodeAsync(Client), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, counted, 3, price: 6.00m);
+        var placed = new List<(Guid Id, decimal Total)>();
+        foreach (var customer in new[] { "cust-count-1", "cust-count-2", "cust-count-3" })
+        {
+            var order = await Pipeline.PlaceAndSettleAsync(Client, OrderCaptureTests.WebOrder(customer, (sku, 1)));
+            Assert.Equal("confirmed", order.GetProperty("status").GetString());
+            placed.Add((order.GetProperty("id").GetGuid(), order.GetProperty("total").GetDecimal()));
+            Assert.Equal(counted, Assert.Single(await FulfilmentOrdersAsync(Client, placed[^1].Id, 1)).GetProperty("node").GetString());
+        }
+
+        await Catalog.StockAsync(Client, sku, other, 5, price: 6.00m);
+        await Catalog.StockAsync(Client, sku, counted, 1, price: 6.00m); // the count: one on hand, three reserved
+
+        // The two latest orders lose their unit at the counted node and are re-sourced at the other; the first keeps its unit.
+        await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, sku, counted)) == (1, 1) && (await StockAsync(Client, sku, other)) == (5, 2));
+        foreach (var (id, _) in placed.Skip(1))
+        {
+            var orders = await FulfilmentOrdersAsync(Client, id, 2);
+            Assert.Equal("rejected", orders.Single(f => f.GetProperty("node").GetString() == counted).GetProperty("status").GetString());
+            Assert.Equal("stock-count", orders.Single(f => f.GetProperty("node").GetString() == counted).GetProperty("rejectionReason").GetString());
+            await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("timeline").EnumerateArray()
+                .Any(t => t.GetProperty("event").GetString() == "re-sourced" && t.GetProperty("cause").GetString()!.StartsWith("stock-count", StringComparison.Ordinal)));
+        }
+
+        Assert.Single(await FulfilmentOrdersAsync(Client, placed[0].Id, 1));
+        await Catalog.StockAsync(Client, sku, counted, 1, price: 6.00m); // the same count again changes nothing
+        await SettledAsync(Client);
+        Assert.Equal((1, 1), await StockAsync(Client, sku, counted));
+        Assert.Equal((5, 2), await StockAsync(Client, sku, other));
+
+        foreach (var (id, total) in placed)
+        {
+            var open = (await FulfilmentOrdersAsync(Client, id, id == placed[0].Id ? 1 : 2)).Single(f => f.GetProperty("status").GetString() == "ready-to-pick");
+            await PickAndPackAsync(Client, open.GetProperty("id").GetGuid());
+            await ShipAsync(Client, open.GetProperty("id").GetGuid());
+            await CapturedAsync(Client, id, total);
+        }
+
+        await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, sku, counted)) == (0, 0) && (await StockAsync(Client, sku, other)) == (3, 0));
+        await SettledAsync(Client);
+        await Invariants.AssertHoldAsync(host.ConnectionString, placed.Select(p => p.Id).ToArray());
+    }
+
     private async Task<JsonElement> OrderTotalAsync(Guid id, decimal total)
     {
         JsonElement order = default;
