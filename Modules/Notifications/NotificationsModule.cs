@@ -27,6 +27,7 @@ public sealed class NotificationsModule : IModule
         .ConsumesInBatches<OrderRejected, CustomerEvents>("notifications.TellRejected")
         .ConsumesInBatches<PaymentRefunded, CustomerEvents>("notifications.TellRefunded")
         .ConsumesInBatches<OrderLinesCancelled, CustomerEvents>("notifications.TellLinesCancelled")
+        .ConsumesInBatches<PaymentReauthorizationFailed, CustomerEvents>("notifications.TellPaymentOnHold")
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -43,6 +43,8 @@ public sealed class OrdersModule : IModule
         .ConsumesInBatches<PaymentCaptured, OrderShipping>("orders.RecordCapture")
         .Handles<GetOrderLines, OrderLineAmounts, OrderLinesApi>()
         .ConsumesInBatches<PaymentRefunded, OrderShipping>("orders.RecordRefund")
+        .ConsumesInBatches<PaymentReauthorized, OrderShipping>("orders.RecordReauthorization")
+        .ConsumesInBatches<PaymentReauthorizationFailed, OrderShipping>("orders.HoldPayment")
         .Sends<AuthorizePaymentBatch>()
         .Sends<ConfirmReservationsBatch>()
         .Sends<ReserveStockBatch>()

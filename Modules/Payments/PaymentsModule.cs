@@ -25,6 +25,8 @@ public sealed class PaymentsModule : IModule
         .Publishes<PaymentVoided>()
         .Publishes<PaymentCaptured>()
         .Publishes<PaymentRefunded>()
+        .Publishes<PaymentReauthorized>()
+        .Publishes<PaymentReauthorizationFailed>()
         .Sends<GetOrderLines>()
         .Handles<AuthorizePayment, PaymentAuthorization, PaymentApi>()
         .Handles<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>, PaymentApi>()
@@ -38,7 +40,11 @@ public sealed class PaymentsModule : IModule
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSingleton<AuthorizationExpiry>();
         services.AddSingleton<SandboxPaymentProvider>();
+        services.AddScoped<ReauthorizationJob>();
+        services.AddScoped<ReauthorizationRunner>();
+        services.AddRecurringJob<ReauthorizationJob>(ReauthorizationJob.JobId, job => job.RunAsync(CancellationToken.None), Hangfire.Cron.Hourly());
         services.AddSingleton<PaymentTokens>();
         services.AddScoped<RetryVoidsJob>();
         services.AddRecurringJob<RetryVoidsJob>(RetryVoidsJob.JobId, job => job.RunAsync(CancellationToken.None), Hangfire.Cron.Minutely());

@@ -63,3 +63,14 @@ public sealed record PaymentCaptured(Guid PaymentId, Guid OrderId, Guid CaptureI
 /// <summary>Money was given back to the customer (once per refund id): the amount, the order's refunded total after it, and the reason code.</summary>
 [IntegrationEvent("payments.payment-refunded", 1)]
 public sealed record PaymentRefunded(Guid RefundId, Guid PaymentId, Guid OrderId, decimal Amount, decimal RefundedTotal, string Currency, string Reason, DateTimeOffset RefundedAt) : IIntegrationEvent;
+
+/// <summary>The uncaptured remainder of an order's payment was authorised anew before the authorisation lapsed (it replaces the old one).</summary>
+[IntegrationEvent("payments.payment-reauthorized", 1)]
+public sealed record PaymentReauthorized(Guid PaymentId, Guid OrderId, decimal Amount, string Currency, string ProviderReference, DateTimeOffset ExpiresAt) : IIntegrationEvent;
+
+/// <summary>
+/// The provider declined to authorise the uncaptured remainder anew before the authorisation lapses:
+/// the payment is on hold (<c>payment-reauthorisation-failed</c>) and operations must act.
+/// </summary>
+[IntegrationEvent("payments.payment-reauthorization-failed", 1)]
+public sealed record PaymentReauthorizationFailed(Guid PaymentId, Guid OrderId, decimal Amount, string Currency, string Reason, DateTimeOffset ExpiresAt) : IIntegrationEvent;

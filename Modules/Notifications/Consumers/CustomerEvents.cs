@@ -34,7 +34,8 @@ internal sealed class CustomerEvents(
     IIntegrationEventBatchHandler<OrderCancelled>,
     IIntegrationEventBatchHandler<OrderRejected>,
     IIntegrationEventBatchHandler<PaymentRefunded>,
-    IIntegrationEventBatchHandler<OrderLinesCancelled>
+    IIntegrationEventBatchHandler<OrderLinesCancelled>,
+    IIntegrationEventBatchHandler<PaymentReauthorizationFailed>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
     {
@@ -91,6 +92,13 @@ internal sealed class CustomerEvents(
             orderId = m.OrderId, orderNumber = m.OrderNumber, changeId = m.ChangeId, lines = m.Lines.Select(l => new { sku = l.Sku, quantity = l.Quantity }),
             amount = m.Amount, total = m.NewTotal, currency = m.Currency, reason = m.Reason, orderStatus = m.OrderStatus, cancelledAt = m.CancelledAt,
         }, cancellationToken);
+
+    /// <summary>Operations are told (a webhook, no e-mail to the customer) that an order's payment is on hold.</summary>
+    public Task HandleAsync(IReadOnlyList<Delivered<PaymentReauthorizationFailed>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.PaymentOnHold, m => m.OrderId, m => new
+        {
+            orderId = m.OrderId, paymentId = m.PaymentId, hold = "payment-reauthorisation-failed", reason = m.Reason, amount = m.Amount, currency = m.Currency, expiresAt = m.ExpiresAt,
+        }, cancellationToken, email: _ => false);
 
     private async Task TellAsync<TEvent>(IReadOnlyList<Delivered<TEvent>> batch, string eventType, Func<TEvent, Guid> orderOf, Func<TEvent, object> dataOf, CancellationToken cancellationToken, Func<TEvent, bool>? email = null)
     {

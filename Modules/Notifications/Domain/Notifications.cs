@@ -15,7 +15,14 @@ internal static class EventTypes
     public const string Refunded = "order.refunded";
     public const string LinesCancelled = "order.lines-cancelled";
 
+    /// <summary>For operations, not the customer (no e-mail): re-authorising an order's payment was declined.</summary>
+    public const string PaymentOnHold = "order.payment-on-hold";
+
+    /// <summary>The customer's events: each has e-mail templates.</summary>
     public static IReadOnlyList<string> All { get; } = [Confirmed, Shipped, Delivered, Cancelled, Rejected, Refunded, LinesCancelled];
+
+    /// <summary>What a webhook endpoint can subscribe to: the customer's events and those for operations.</summary>
+    public static IReadOnlyList<string> Webhooks { get; } = [.. All, PaymentOnHold];
 
     /// <summary>The e-mails a later event makes wrong while they wait: an order that ended is no longer "confirmed".</summary>
     public static IReadOnlyList<string> SupersededBy(string eventType) => eventType is Cancelled or Rejected ? [Confirmed] : [];

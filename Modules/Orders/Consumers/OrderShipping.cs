@@ -21,6 +21,8 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
     IIntegrationEventBatchHandler<ShipmentDelivered>,
     IIntegrationEventBatchHandler<PaymentCaptured>,
     IIntegrationEventBatchHandler<PaymentRefunded>,
+    IIntegrationEventBatchHandler<PaymentReauthorized>,
+    IIntegrationEventBatchHandler<PaymentReauthorizationFailed>,
     IIntegrationEventBatchHandler<UnitsCancelled>,
     IIntegrationEventBatchHandler<PickupExpired>,
     IIntegrationEventBatchHandler<ShortageResolved>
@@ -89,6 +91,31 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
             orders.GetValueOrDefault(message.OrderId)?.Record(
                 "payment captured",
                 $"capture {message.CaptureId}: {message.Amount} {message.Currency} (captured {message.CapturedTotal} {message.Currency} in all)",
+                now);
+        }
+    }
+
+    /// <summary>Payments authorised the uncaptured remainder anew before the authorisation lapsed: recorded on the timeline.</summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<PaymentReauthorized>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var message in batch.Select(d => d.Message))
+        {
+            orders.GetValueOrDefault(message.OrderId)?.Record("payment re-authorised", $"{message.Amount} {message.Currency} until {message.ExpiresAt:O}", now);
+        }
+    }
+
+    /// <summary>Re-authorising the remainder was declined: the order is on payment hold until operations act.</summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<PaymentReauthorizationFailed>> batch, CancellationToken cancellationToken)
+    {
+        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var message in batch.Select(d => d.Message))
+        {
+            orders.GetValueOrDefault(message.OrderId)?.HoldPayment(
+                "payment-reauthorisation-failed",
+                $"{message.Reason}: {message.Amount} {message.Currency} not authorised anew; the authorisation lapses at {message.ExpiresAt:O}",
                 now);
         }
     }

@@ -279,6 +279,25 @@ internal sealed class Order
         return true;
     }
 
+    /// <summary>
+    /// Set when the payment of a confirmed order is on hold (<c>payment-reauthorisation-failed</c>):
+    /// what is left to ship cannot be captured until operations act.
+    /// </summary>
+    public string? PaymentHold { get; private set; }
+
+    /// <summary>The payment went on hold after confirmation (recorded; a repeat changes nothing).</summary>
+    public void HoldPayment(string reason, string cause, DateTimeOffset at)
+    {
+        if (PaymentHold == reason)
+        {
+            return;
+        }
+
+        PaymentHold = reason;
+        UpdatedAt = at;
+        Record($"payment on hold: {reason}", cause, at);
+    }
+
     /// <summary>A hold rule stops the order before payment until a person releases it.</summary>
     public void Hold(string reason, DateTimeOffset at) => MoveTo(OrderStatus.OnHold, reason, "hold rule", at);
 

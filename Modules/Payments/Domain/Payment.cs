@@ -46,6 +46,18 @@ internal sealed class Payment
 
     public DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>When the live authorisation lapses (the provider's answer); the uncaptured remainder is re-authorised before.</summary>
+    public DateTimeOffset? AuthorizationExpiresAt { get; set; }
+
+    /// <summary>How many times the remainder was re-authorised (names the next re-authorisation's provider key).</summary>
+    public int Reauthorizations { get; set; }
+
+    /// <summary>What was captured under the authorisations the live one replaced (a reduction of the live one leaves it out).</summary>
+    public decimal CapturedBeforeReauthorization { get; set; }
+
+    /// <summary>Set when a re-authorisation was declined (<c>payment-reauthorisation-failed</c>): operations must act; nothing is re-authorised again.</summary>
+    public string? HoldReason { get; set; }
+
     /// <summary>Authorised, and part or none of it captured: captures can still be made.</summary>
     public bool CanCapture => Status is PaymentStatus.Authorized or PaymentStatus.PartiallyCaptured;
 }

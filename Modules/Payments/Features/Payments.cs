@@ -31,8 +31,24 @@ internal sealed record AuthorizePaymentBatchCommand(IReadOnlyList<AuthorizePayme
 
 internal sealed record GetPaymentLedger(Guid OrderId) : IQuery<PaymentLedgerView>;
 
-/// <summary>An order's payment: the authorised amount, what is captured of it, and every ledger entry.</summary>
-internal sealed record PaymentLedgerView(Guid OrderId, string? Status, decimal? Amount, string? Currency, decimal Captured, decimal Refunded, IReadOnlyList<LedgerEntryView> Entries);
+/// <summary>
+/// An order's payment: the authorised amount, what is captured and refunded of it, what the customer
+/// paid in the end (captured − refunded), when the live authorisation lapses, a hold, whether the
+/// ledger reconciles (authorised ≥ captured ≥ refunded, and its capture and refund entries add up
+/// to those totals), and every ledger entry.
+/// </summary>
+internal sealed record PaymentLedgerView(
+    Guid OrderId,
+    string? Status,
+    decimal? Amount,
+    string? Currency,
+    decimal Captured,
+    decimal Refunded,
+    decimal Paid,
+    DateTimeOffset? AuthorizationExpiresAt,
+    string? HoldReason,
+    bool Reconciles,
+    IReadOnlyList<LedgerEntryView> Entries);
 
 internal sealed record LedgerEntryView(string Kind, decimal Amount, string Currency, string? ProviderReference, string? Note, DateTimeOffset At);
 
@@ -151,7 +167,7 @@ internal sealed class PaymentHandlers(
 
     private async Task<ProviderAuthorization> AskProviderAsync(Payment payment, string token, CancellationToken cancellationToken) =>
         await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-            async ct => await provider.AuthorizeAsync($"auth-{payment.OrderId}", payment.Amount, payment.Currency, token, ct),
+            async ct => await provider.AuthorizeAsync($"auth-{payment.OrderId}", payment.Amount, payment.Currency, payment.Method, token, ct),
             cancellationToken);
 
     /// <summary>Records the provider's answer on a payment whose outcome was unknown: its status, the ledger entry and the event.</summary>
@@ -160,6 +176,7 @@ internal sealed class PaymentHandlers(
         payment.Status = outcome.Approved ? PaymentStatus.Authorized : PaymentStatus.Declined;
         payment.ProviderReference = outcome.Reference;
         payment.DeclineReason = outcome.DeclineReason;
+        payment.AuthorizationExpiresAt = outcome.ExpiresAt;
         db.Ledger.Add(new LedgerEntry
         {
             OrderId = payment.OrderId,
@@ -283,13 +300,22 @@ internal sealed class PaymentHandlers(
     {
         var payment = await db.Payments.AsNoTracking().SingleOrDefaultAsync(p => p.OrderId == query.OrderId, cancellationToken);
         var entries = await db.Ledger.AsNoTracking().Where(e => e.OrderId == query.OrderId).OrderBy(e => e.Id).ToListAsync(cancellationToken);
+        var (captured, refunded) = (payment?.CapturedAmount ?? 0m, payment?.RefundedAmount ?? 0m);
+        var reconciles = (payment is null || payment.Status is PaymentStatus.Declined or PaymentStatus.Voided or PaymentStatus.Unknown || payment.Amount >= captured)
+                         && captured >= refunded
+                         && entries.Where(e => e.Kind == "capture").Sum(e => e.Amount) == captured
+                         && entries.Where(e => e.Kind == "refund").Sum(e => e.Amount) == refunded;
         return new PaymentLedgerView(
             query.OrderId,
             payment?.Status.Kebab(),
             payment?.Amount,
             payment?.Currency,
-            payment?.CapturedAmount ?? 0m,
-            payment?.RefundedAmount ?? 0m,
+            captured,
+            refunded,
+            captured - refunded,
+            payment?.AuthorizationExpiresAt,
+            payment?.HoldReason,
+            reconciles,
             entries.Select(e => new LedgerEntryView(e.Kind, e.Amount, e.Currency, e.ProviderReference, e.Note, e.At)).ToArray());
     }
 }
@@ -337,6 +363,11 @@ internal static class PaymentEndpoints
             .WithName("GetPaymentLedger")
             .RequireScope(Scopes.PaymentsRead)
             .WithSummary("The payment of an order, what is captured and refunded of it, and its ledger (authorisations, declines, captures, refunds, voids).");
+        group.MapPost("/reauthorizations", async (DateTimeOffset? dueBefore, ReauthorizationRunner runner, CancellationToken ct) =>
+                TypedResults.Ok(await runner.RunAsync(dueBefore, ct)))
+            .WithName("ReauthorizeDue")
+            .RequireScope(Scopes.PaymentsWrite)
+            .WithSummary("Re-authorises now the uncaptured remainder of every payment whose authorisation lapses before dueBefore (default: within the margin, as the hourly job does); a declined one goes on hold payment-reauthorisation-failed.");
         group.MapPost("/refunds", async (RefundRequest body, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, Caller caller, ISender sender, CancellationToken ct) =>
             {
                 var result = await sender.Send(new RefundPayment(body, idempotencyKey ?? string.Empty, caller), ct);

@@ -36,7 +36,7 @@ internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPayment
             try
             {
                 await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-                    async ct => await provider.ReduceAuthorizationAsync($"reduce-{change.ChangeId}", payment.ProviderReference!, change.NewTotal, payment.Currency, ct),
+                    async ct => await provider.ReduceAuthorizationAsync($"reduce-{change.ChangeId}", payment.ProviderReference!, change.NewTotal - payment.CapturedBeforeReauthorization, payment.Currency, ct),
                     cancellationToken);
             }
             catch (Exception exception) when (PaymentHandlers.IsUnavailable(exception))

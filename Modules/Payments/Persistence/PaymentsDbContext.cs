@@ -35,6 +35,9 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
         payment.Property(p => p.DeclineReason).HasMaxLength(100);
         payment.Property(p => p.CapturedAmount).HasPrecision(19, 4);
         payment.Property(p => p.RefundedAmount).HasPrecision(19, 4);
+        payment.Property(p => p.CapturedBeforeReauthorization).HasPrecision(19, 4);
+        payment.Property(p => p.HoldReason).HasMaxLength(50);
+        payment.HasIndex(p => p.AuthorizationExpiresAt).HasFilter("hold_reason IS NULL AND status IN ('Authorized', 'PartiallyCaptured')");
 
         var refund = modelBuilder.Entity<Refund>();
         refund.ToTable("refunds");

@@ -1,8 +1,32 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Configuration;
 
 namespace OmsModular.Modules.Payments.Providers;
 
-internal sealed record ProviderAuthorization(bool Approved, string? Reference, string? DeclineReason);
+/// <summary>A provider's answer to an authorisation: approved (its reference, and when it expires) or declined (why).</summary>
+internal sealed record ProviderAuthorization(bool Approved, string? Reference, string? DeclineReason, DateTimeOffset? ExpiresAt = null);
+
+/// <summary>
+/// How long an authorisation holds before the card network or wallet lets it lapse, per payment
+/// method (<c>Oms:Payments:AuthorizationExpiry:{method}</c>): cards 7 days (the common
+/// card-not-present window), PayPal 29, Klarna 28, gift cards 365.
+/// </summary>
+internal sealed class AuthorizationExpiry(IConfiguration configuration)
+{
+    private static readonly Dictionary<string, TimeSpan> Defaults = new(StringComparer.Ordinal)
+    {
+        ["card"] = TimeSpan.FromDays(7),
+        ["paypal"] = TimeSpan.FromDays(29),
+        ["klarna"] = TimeSpan.FromDays(28),
+        ["gift-card"] = TimeSpan.FromDays(365),
+    };
+
+    public TimeSpan Of(string method) =>
+        configuration.GetValue<TimeSpan?>($"Oms:Payments:AuthorizationExpiry:{method}") ?? Defaults.GetValueOrDefault(method, TimeSpan.FromDays(7));
+
+    /// <summary>How long before expiry the uncaptured remainder is re-authorised (<c>Oms:Payments:ReauthorizeBefore</c>, 1 day).</summary>
+    public TimeSpan ReauthorizeBefore => configuration.GetValue("Oms:Payments:ReauthorizeBefore", TimeSpan.FromDays(1));
+}
 
 /// <summary>A capture the provider made under an authorisation: its own reference.</summary>
 internal sealed record ProviderCapture(string Reference);
@@ -21,7 +45,14 @@ internal interface IPaymentProvider
     /// <summary>The payment methods this provider accepts (an order naming another one is refused at capture).</summary>
     IReadOnlySet<string> Methods { get; }
 
-    Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string token, CancellationToken cancellationToken);
+    Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string method, string token, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A new authorisation of <paramref name="amount"/> (the uncaptured remainder) on the payment
+    /// credential behind <paramref name="previousReference"/>, which it replaces; a repeated key
+    /// answers the first outcome and never authorises twice.
+    /// </summary>
+    Task<ProviderAuthorization> ReauthorizeAsync(string idempotencyKey, string previousReference, decimal amount, string currency, CancellationToken cancellationToken);
 
     Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken);
 
@@ -41,13 +72,22 @@ internal interface IPaymentProvider
 /// answer), <c>sandbox-flaky</c> (unavailable twice, then approves), <c>sandbox-unavailable</c> (never answers),
 /// <c>sandbox-lost-answer</c> (authorises, but every answer to that token times out),
 /// <c>sandbox-capture-timeout</c> (authorises; each capture under it is made, but its first answer times out),
-/// <c>sandbox-refund-timeout</c> (authorises; each refund under it is made, but its first answer times out). Like a real provider it
+/// <c>sandbox-refund-timeout</c> (authorises; each refund under it is made, but its first answer times out),
+/// <c>sandbox-reauth-decline</c> (authorises; a re-authorisation is declined). Authorisations expire
+/// after the method's window (<see cref="AuthorizationExpiry"/>); nothing is captured under an expired
+/// one, and a re-authorisation replaces one with a new reference and window. Like a real provider it
 /// enforces idempotency keys: a repeated key returns the first outcome and never authorises twice (a
 /// repeat without the token, as an end asks, gets the first outcome or a decline when there is none).
 /// It keeps which authorisations it still holds (authorised and not voided), for tests.
 /// </summary>
-internal sealed class SandboxPaymentProvider : IPaymentProvider
+internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationExpiry expiry) : IPaymentProvider
 {
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _expires = new(StringComparer.Ordinal); // reference → expiry
+    private readonly ConcurrentDictionary<string, string> _root = new(StringComparer.Ordinal); // re-authorisation's reference → the first one
+    private readonly ConcurrentDictionary<string, string> _latest = new(StringComparer.Ordinal); // first reference → the live one
+    private readonly ConcurrentDictionary<string, string> _methods = new(StringComparer.Ordinal);
+    private long _reauthorizations;
+
     public IReadOnlySet<string> Methods { get; } = new HashSet<string>(StringComparer.Ordinal) { "card", "paypal", "klarna", "gift-card" };
 
     private readonly ConcurrentDictionary<string, ProviderAuthorization> _outcomes = new(StringComparer.Ordinal);
@@ -73,23 +113,68 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
     /// <summary>How many captures the sandbox has really made (tests prove "never twice").</summary>
     public long CapturesMade => Interlocked.Read(ref _capturesMade);
 
-    /// <summary>What the sandbox has refunded under the order's authorisation (key <c>auth-{orderId}</c>).</summary>
+    /// <summary>What the sandbox has refunded under the order's authorisation (key <c>auth-{orderId}</c>) and those that replaced it.</summary>
     public decimal RefundedFor(string authorizationKey) =>
         _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference
-            ? _refunds.Values.Where(r => r.Authorization == reference).Sum(r => r.Amount)
+            ? _refunds.Values.Where(r => Root(r.Authorization) == reference).Sum(r => r.Amount)
             : 0m;
 
-    /// <summary>What the sandbox has captured under the order's authorisation (key <c>auth-{orderId}</c>).</summary>
+    /// <summary>What the sandbox has captured under the order's authorisation (key <c>auth-{orderId}</c>) and those that replaced it.</summary>
     public decimal CapturedFor(string authorizationKey) =>
         _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference
-            ? _captures.Values.Where(c => c.Authorization == reference).Sum(c => c.Amount)
+            ? _captures.Values.Where(c => Root(c.Authorization) == reference).Sum(c => c.Amount)
             : 0m;
+
+    /// <summary>How many re-authorisations the sandbox has really made (tests prove "never twice").</summary>
+    public long Reauthorizations => Interlocked.Read(ref _reauthorizations);
+
+    /// <summary>The live authorisation's reference of the order (key <c>auth-{orderId}</c>): the first, or the re-authorisation that replaced it.</summary>
+    public string? LiveReference(string authorizationKey) =>
+        _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference ? _latest.GetValueOrDefault(reference) : null;
+
+    /// <summary>Lets an authorisation lapse now, as its window ending would (tests).</summary>
+    public void Expire(string reference) => _expires[reference] = clock.GetUtcNow().AddSeconds(-1);
+
+    private string Root(string reference) => _root.GetValueOrDefault(reference, reference);
+
+    public Task<ProviderAuthorization> ReauthorizeAsync(string idempotencyKey, string previousReference, decimal amount, string currency, CancellationToken cancellationToken)
+    {
+        _calls.AddOrUpdate(idempotencyKey, 1, (_, n) => n + 1);
+        lock (_captureLock)
+        {
+            if (_outcomes.TryGetValue(idempotencyKey, out var earlier))
+            {
+                return Task.FromResult(earlier);
+            }
+
+            if (!_authorized.ContainsKey(previousReference) || _voided.ContainsKey(previousReference))
+            {
+                return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(false, null, "no-authorisation")));
+            }
+
+            var token = _tokens.GetValueOrDefault(previousReference);
+            if (token == "sandbox-reauth-decline")
+            {
+                return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(false, null, "reauthorisation-declined")));
+            }
+
+            var reference = $"sbx_{Guid.NewGuid():N}";
+            var root = Root(previousReference);
+            var method = _methods.GetValueOrDefault(root, "card");
+            var expires = clock.GetUtcNow() + expiry.Of(method);
+            (_tokens[reference], _authorized[reference], _methods[reference], _expires[reference], _root[reference]) = (token!, amount, method, expires, root);
+            _latest[root] = reference;
+            _voided[previousReference] = true; // replaced
+            Interlocked.Increment(ref _reauthorizations);
+            return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(true, reference, null, expires)));
+        }
+    }
 
     /// <summary>Whether the sandbox holds money for the key: authorised and not voided.</summary>
     public bool Holds(string idempotencyKey) =>
-        _outcomes.TryGetValue(idempotencyKey, out var outcome) && outcome.Approved && !_voided.ContainsKey(outcome.Reference!);
+        _outcomes.TryGetValue(idempotencyKey, out var outcome) && outcome.Approved && !_voided.ContainsKey(_latest.GetValueOrDefault(outcome.Reference!, outcome.Reference!));
 
-    public Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string token, CancellationToken cancellationToken)
+    public Task<ProviderAuthorization> AuthorizeAsync(string idempotencyKey, decimal amount, string currency, string method, string token, CancellationToken cancellationToken)
     {
         var call = _calls.AddOrUpdate(idempotencyKey, 1, (_, n) => n + 1);
         if (token == "sandbox-unavailable" || (token == "sandbox-flaky" && call <= 2))
@@ -114,6 +199,14 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
             Interlocked.Increment(ref _authorizations);
             _tokens[outcome.Reference!] = token;
             _authorized[outcome.Reference!] = amount;
+            _methods[outcome.Reference!] = method;
+            _expires[outcome.Reference!] = clock.GetUtcNow() + expiry.Of(method);
+            _latest[outcome.Reference!] = outcome.Reference!;
+        }
+
+        if (outcome.Approved)
+        {
+            outcome = outcome with { ExpiresAt = _expires.GetValueOrDefault(outcome.Reference!) };
         }
 
         if ((token == "sandbox-timeout" && call == 1) || token == "sandbox-lost-answer")
@@ -145,6 +238,11 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
                 if (_voided.ContainsKey(authorizationReference) || !_authorized.TryGetValue(authorizationReference, out var authorized))
                 {
                     throw new CaptureRefusedException("Sandbox: no live authorisation to capture under.");
+                }
+
+                if (_expires.TryGetValue(authorizationReference, out var expires) && clock.GetUtcNow() >= expires)
+                {
+                    throw new CaptureRefusedException($"Sandbox: the authorisation expired at {expires:O}.");
                 }
 
                 var captured = _captures.Values.Where(c => c.Authorization == authorizationReference).Sum(c => c.Amount);
@@ -179,8 +277,9 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
             }
             else
             {
-                var captured = _captures.Values.Where(c => c.Authorization == authorizationReference).Sum(c => c.Amount);
-                var refunded = _refunds.Values.Where(r => r.Authorization == authorizationReference).Sum(r => r.Amount);
+                var root = Root(authorizationReference); // what was captured under the authorisations it replaced can be refunded too
+                var captured = _captures.Values.Where(c => Root(c.Authorization) == root).Sum(c => c.Amount);
+                var refunded = _refunds.Values.Where(r => Root(r.Authorization) == root).Sum(r => r.Amount);
                 if (amount <= 0 || refunded + amount > captured)
                 {
                     throw new CaptureRefusedException($"Sandbox: {amount} {currency} is more than the {captured - refunded} {currency} captured and not refunded.");
@@ -214,7 +313,7 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
                 }
 
                 _authorized[authorizationReference] = amount;
-                _reductionsOf.AddOrUpdate(authorizationReference, 1, (_, n) => n + 1);
+                _reductionsOf.AddOrUpdate(Root(authorizationReference), 1, (_, n) => n + 1);
             }
         }
 
@@ -225,7 +324,7 @@ internal sealed class SandboxPaymentProvider : IPaymentProvider
     public int ReductionsFor(string authorizationKey) =>
         _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference ? _reductionsOf.GetValueOrDefault(reference) : 0;
 
-    /// <summary>What the order's authorisation holds now (key <c>auth-{orderId}</c>).</summary>
+    /// <summary>What the order's first authorisation holds now (key <c>auth-{orderId}</c>).</summary>
     public decimal AuthorizedFor(string authorizationKey) =>
         _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference ? _authorized.GetValueOrDefault(reference) : 0m;
 }

@@ -52,6 +52,24 @@ internal static class Sandbox
         return (decimal)ProviderType.GetMethod("AuthorizedFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 
+    /// <summary>How many re-authorisations the sandbox has made in all.</summary>
+    public static long Reauthorizations(IServiceProvider services)
+    {
+        return (long)ProviderType.GetProperty("Reauthorizations")!.GetValue(services.GetRequiredService(ProviderType))!;
+    }
+
+    /// <summary>The reference of the order's live authorisation (the first, or the re-authorisation that replaced it).</summary>
+    public static string? LiveReference(IServiceProvider services, Guid orderId)
+    {
+        return (string?)ProviderType.GetMethod("LiveReference")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"]);
+    }
+
+    /// <summary>Lets an authorisation lapse now, as the end of its window would.</summary>
+    public static void Expire(IServiceProvider services, string reference)
+    {
+        ProviderType.GetMethod("Expire")!.Invoke(services.GetRequiredService(ProviderType), [reference]);
+    }
+
     /// <summary>How many reductions the sandbox made of the order's authorisation.</summary>
     public static int ReductionsFor(IServiceProvider services, Guid orderId)
     {

@@ -36,8 +36,8 @@ internal sealed class EndpointValidator : AbstractValidator<EndpointRequest>
     {
         RuleFor(e => e.Url).NotEmpty().MaximumLength(2000)
             .Must(rules.IsAllowedUrl).WithMessage(rules.UrlRule).OverridePropertyName("url");
-        RuleForEach(e => e.EventTypes).Must(t => t is not null && EventTypes.All.Contains(t))
-            .WithMessage($"Each event type is one of {string.Join(", ", EventTypes.All)}.").OverridePropertyName("eventTypes");
+        RuleForEach(e => e.EventTypes).Must(t => t is not null && EventTypes.Webhooks.Contains(t))
+            .WithMessage($"Each event type is one of {string.Join(", ", EventTypes.Webhooks)}.").OverridePropertyName("eventTypes");
         RuleFor(e => e.Description).MaximumLength(500).OverridePropertyName("description");
     }
 }

@@ -103,6 +103,11 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("number");
 
+                    b.Property<string>("PaymentHold")
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("payment_hold");
+
                     b.Property<string>("PaymentStep")
                         .IsRequired()
                         .HasMaxLength(20)

@@ -164,10 +164,19 @@ namespace OmsModular.Modules.Payments.Persistence.Migrations
                         .HasColumnType("numeric(19,4)")
                         .HasColumnName("amount");
 
+                    b.Property<DateTimeOffset?>("AuthorizationExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("authorization_expires_at");
+
                     b.Property<decimal>("CapturedAmount")
                         .HasPrecision(19, 4)
                         .HasColumnType("numeric(19,4)")
                         .HasColumnName("captured_amount");
+
+                    b.Property<decimal>("CapturedBeforeReauthorization")
+                        .HasPrecision(19, 4)
+                        .HasColumnType("numeric(19,4)")
+                        .HasColumnName("captured_before_reauthorization");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -184,6 +193,11 @@ namespace OmsModular.Modules.Payments.Persistence.Migrations
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)")
                         .HasColumnName("decline_reason");
+
+                    b.Property<string>("HoldReason")
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("hold_reason");
 
                     b.Property<string>("Method")
                         .IsRequired()
@@ -206,6 +220,10 @@ namespace OmsModular.Modules.Payments.Persistence.Migrations
                         .HasColumnType("character varying(100)")
                         .HasColumnName("provider_reference");
 
+                    b.Property<int>("Reauthorizations")
+                        .HasColumnType("integer")
+                        .HasColumnName("reauthorizations");
+
                     b.Property<decimal>("RefundedAmount")
                         .HasPrecision(19, 4)
                         .HasColumnType("numeric(19,4)")
@@ -219,6 +237,10 @@ namespace OmsModular.Modules.Payments.Persistence.Migrations
 
                     b.HasKey("Id")
                         .HasName("pk_payments");
+
+                    b.HasIndex("AuthorizationExpiresAt")
+                        .HasDatabaseName("ix_payments_authorization_expires_at")
+                        .HasFilter("hold_reason IS NULL AND status IN ('Authorized', 'PartiallyCaptured')");
 
                     b.HasIndex("OrderId")
                         .IsUnique()
