@@ -283,7 +283,9 @@ internal sealed class Order
     /// Set when the payment of a confirmed order is on hold (<c>payment-reauthorisation-failed</c>):
     /// what is left to ship cannot be captured until operations act.
     /// </summary>
-    public string? PaymentHold { get; private set; }
+    public string? PaymentHold { get => _paymentHold; init => _paymentHold = value; }
+
+    private string? _paymentHold;
 
     /// <summary>The payment went on hold after confirmation (recorded; a repeat changes nothing).</summary>
     public void HoldPayment(string reason, string cause, DateTimeOffset at)
@@ -293,7 +295,7 @@ internal sealed class Order
             return;
         }
 
-        PaymentHold = reason;
+        _paymentHold = reason;
         UpdatedAt = at;
         Record($"payment on hold: {reason}", cause, at);
     }

@@ -128,6 +128,10 @@ internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationEx
     /// <summary>How many re-authorisations the sandbox has really made (tests prove "never twice").</summary>
     public long Reauthorizations => Interlocked.Read(ref _reauthorizations);
 
+    /// <summary>How many re-authorisations replaced the order's authorisation (key <c>auth-{orderId}</c>).</summary>
+    public int ReauthorizationsFor(string authorizationKey) =>
+        _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference ? _root.Count(r => r.Value == reference) : 0;
+
     /// <summary>The live authorisation's reference of the order (key <c>auth-{orderId}</c>): the first, or the re-authorisation that replaced it.</summary>
     public string? LiveReference(string authorizationKey) =>
         _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference ? _latest.GetValueOrDefault(reference) : null;

@@ -99,7 +99,6 @@ public sealed class ReauthorizationTests(HostFixture host)
         var expires = (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("authorizationExpiresAt").GetDateTimeOffset();
         var paymentId = await PaymentIdAsync(id);
         await using var fault = await Fault.FailCommitAsync(host.ConnectionString, "payments.ledger_entries", $"NEW.order_id = '{id}' AND NEW.kind = 'reauthorize'");
-        var before = Sandbox.Reauthorizations(host.Services);
 
         var failed = await RunAsync(expires.AddMilliseconds(10));
         Assert.Equal(1, failed.GetProperty("failed").GetInt32());
@@ -108,7 +107,7 @@ public sealed class ReauthorizationTests(HostFixture host)
 
         Assert.True(await fault.FiredAsync() >= 2); // the first commit failed, a later one went through
         Assert.Equal(2, Sandbox.CallsFor(host.Services, $"reauth-{paymentId}-1")); // asked again with the same key …
-        Assert.Equal(before + 1, Sandbox.Reauthorizations(host.Services)); // … which answered the first: one re-authorisation
+        Assert.Equal(1, Sandbox.ReauthorizationsFor(host.Services, id)); // … which answered the first: one re-authorisation
         var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
         Assert.Equal(Sandbox.LiveReference(host.Services, id), Assert.Single(ledger.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "reauthorize").GetProperty("providerReference").GetString());
 

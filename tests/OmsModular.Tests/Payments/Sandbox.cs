@@ -52,10 +52,10 @@ internal static class Sandbox
         return (decimal)ProviderType.GetMethod("AuthorizedFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 
-    /// <summary>How many re-authorisations the sandbox has made in all.</summary>
-    public static long Reauthorizations(IServiceProvider services)
+    /// <summary>How many re-authorisations replaced the order's authorisation.</summary>
+    public static int ReauthorizationsFor(IServiceProvider services, Guid orderId)
     {
-        return (long)ProviderType.GetProperty("Reauthorizations")!.GetValue(services.GetRequiredService(ProviderType))!;
+        return (int)ProviderType.GetMethod("ReauthorizationsFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 
     /// <summary>The reference of the order's live authorisation (the first, or the re-authorisation that replaced it).</summary>
