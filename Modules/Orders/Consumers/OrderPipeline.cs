@@ -299,6 +299,11 @@ internal sealed class OrderPipeline(OrdersDbContext db, IModuleClient modules, T
                 case ReservationState.Confirmed:
                     order.Confirm(now);
                     db.Publish(new OrderConfirmed(order.Id, order.Number, order.Currency, order.Total!.Value, now), order.Id.ToString());
+                    if (settings.CapturesAtConfirmation(order.Channel.Kebab()))
+                    {
+                        db.Publish(new CaptureRequested(order.Id, order.Id, order.CaptureAtConfirmation(now), order.Currency, Final: true, now), order.Id.ToString());
+                    }
+
                     logger.LogInformation("Order {OrderId} confirmed", order.Id);
                     break;
                 case ReservationState.Lost:

@@ -327,6 +327,19 @@ internal sealed class Order
     /// <summary>Reserved, priced and authorised: the order is confirmed.</summary>
     public void Confirm(DateTimeOffset at) => MoveTo(OrderStatus.Confirmed, null, "reserved, priced and authorised", at);
 
+    /// <summary>Its whole total is captured when it is confirmed (its channel's setting), not per shipment.</summary>
+    public bool CapturedAtConfirmation { get => _capturedAtConfirmation; init => _capturedAtConfirmation = value; }
+
+    private bool _capturedAtConfirmation;
+
+    /// <summary>Confirmed, and its whole total is captured now: shipments capture nothing more; cancelled units are refunded.</summary>
+    public decimal CaptureAtConfirmation(DateTimeOffset at)
+    {
+        _capturedAtConfirmation = true;
+        Record("capture at confirmation", $"the whole total, {_total} {Currency}, is captured now (the channel's setting)", at);
+        return _total!.Value;
+    }
+
     /// <summary>
     /// The stock was not held any more at confirmation and could not be reserved again: the order
     /// is rejected (the authorisation is voided by Payments once this commits).
@@ -410,6 +423,11 @@ internal sealed class Order
         if (final)
         {
             amount = _total.Value - Shipments.Sum(s => s.CaptureAmount); // the last share: exactly what is left
+        }
+
+        if (_capturedAtConfirmation)
+        {
+            amount = 0m; // captured in full at confirmation
         }
 
         Shipments.Add(new OrderShipment
@@ -597,7 +615,7 @@ internal sealed class Order
         }
 
         var newTotal = (_total ?? 0m) - removed;
-        if (nothingOpen && shippedAny)
+        if (nothingOpen && shippedAny && !_capturedAtConfirmation) // captured at confirmation: Payments refunds what the units cost instead
         {
             var captured = Shipments.Sum(s => s.CaptureAmount);
             if (newTotal < captured)

@@ -58,6 +58,12 @@ internal sealed class OrderSettings(IConfiguration configuration)
     /// <summary>Hold rule: orders whose total exceeds this go on hold before payment (none by default).</summary>
     public decimal? HoldTotalAbove => configuration.GetValue<decimal?>("Oms:Orders:Holds:TotalAbove");
 
+    /// <summary>The channels whose orders are captured in full at confirmation instead of per shipment (<c>Oms:Orders:CaptureAtConfirmation</c>, e.g. <c>store</c>; none by default).</summary>
+    public bool CapturesAtConfirmation(string channel) =>
+        (configuration["Oms:Orders:CaptureAtConfirmation"] ?? string.Empty)
+        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Contains(channel, StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Hold rule: orders shipping to these countries go on hold before payment.</summary>
     public IReadOnlySet<string> HoldReviewCountries =>
         (configuration["Oms:Orders:Holds:ReviewCountries"] ?? string.Empty)

@@ -211,6 +211,9 @@ internal sealed class PaymentHandlers(
         var live = await db.Payments
             .Where(p => orderIds.Contains(p.OrderId) && (p.Status == PaymentStatus.Authorized || p.Status == PaymentStatus.Unknown))
             .ToDictionaryAsync(p => p.OrderId, cancellationToken);
+        var captured = await db.Payments
+            .Where(p => orderIds.Contains(p.OrderId) && (p.Status == PaymentStatus.Captured || p.Status == PaymentStatus.PartiallyCaptured) && p.CapturedAmount > p.RefundedAmount)
+            .ToDictionaryAsync(p => p.OrderId, cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var (orderId, reason) in command.Orders)
         {
@@ -224,6 +227,11 @@ internal sealed class PaymentHandlers(
             if (live.TryGetValue(orderId, out var payment))
             {
                 await VoidAsync(payment, note, now, cancellationToken);
+            }
+            else if (captured.TryGetValue(orderId, out var paid))
+            {
+                // Captured at confirmation and cancelled before anything shipped: all of it goes back.
+                await RefundPaymentHandler.RefundExcessAsync(db, provider, pipelines, paid, paid.CapturedAmount - paid.RefundedAmount, $"end:{orderId}", $"the order ended ({note})", now, cancellationToken);
             }
         }
 

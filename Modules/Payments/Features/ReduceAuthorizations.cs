@@ -28,6 +28,15 @@ internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPayment
         var payments = await db.Payments.Where(p => orderIds.Contains(p.OrderId)).ToDictionaryAsync(p => p.OrderId, cancellationToken);
         foreach (var change in command.Changes)
         {
+            if (payments.GetValueOrDefault(change.OrderId) is { Status: PaymentStatus.Captured or PaymentStatus.PartiallyCaptured } captured
+                && captured.CapturedAmount - captured.RefundedAmount > change.NewTotal)
+            {
+                // Captured at confirmation: what the cancelled units cost is given back.
+                await RefundPaymentHandler.RefundExcessAsync(
+                    db, provider, pipelines, captured, captured.CapturedAmount - captured.RefundedAmount - change.NewTotal,
+                    $"change:{change.ChangeId}", $"change {change.ChangeId} ({change.Reason}): the order now costs {change.NewTotal}", clock.GetUtcNow(), cancellationToken);
+            }
+
             if (change.OrderEnded || payments.GetValueOrDefault(change.OrderId) is not { CanCapture: true } payment || change.NewTotal >= payment.Amount)
             {
                 continue;

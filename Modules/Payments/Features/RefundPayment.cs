@@ -42,6 +42,7 @@ internal sealed class ListRefundsHandler(PaymentsDbContext db) : IQueryHandler<L
 
 internal static class RefundReasons
 {
+    /// <summary>The reasons a caller may give; Payments itself refunds with <c>cancellation</c> (units cancelled after a capture at confirmation).</summary>
     public static readonly string[] All = ["goodwill", "price-adjustment", "lost-parcel", "damaged", "return", "other"];
 }
 
@@ -149,8 +150,14 @@ internal sealed class RefundPaymentHandler(
             throw ProblemException.Conflict("refund-refused", "The payment provider refused the refund", refused.Message);
         }
 
-        var now = clock.GetUtcNow();
-        refund.ProviderReference = answer.Reference;
+        Record(db, payment, refund, answer.Reference, clock.GetUtcNow());
+        return new RefundResult(View(refund), Created: true);
+    }
+
+    /// <summary>Records a refund the provider made: the refund, the payment's refunded total, a <c>refund</c> ledger entry and <see cref="PaymentRefunded"/>, in the caller's commit.</summary>
+    internal static void Record(PaymentsDbContext db, Payment payment, Refund refund, string providerReference, DateTimeOffset now)
+    {
+        refund.ProviderReference = providerReference;
         refund.RefundedAt = now;
         db.Refunds.Add(refund);
         payment.RefundedAmount += refund.Amount;
@@ -161,12 +168,56 @@ internal sealed class RefundPaymentHandler(
             Kind = "refund",
             Amount = refund.Amount,
             Currency = refund.Currency,
-            ProviderReference = answer.Reference,
+            ProviderReference = providerReference,
             Note = $"refund {refund.Id} ({refund.Reason})",
             At = now,
         });
         db.Publish(new PaymentRefunded(refund.Id, payment.Id, payment.OrderId, refund.Amount, payment.RefundedAmount, payment.Currency, refund.Reason, now), payment.OrderId.ToString());
-        return new RefundResult(View(refund), Created: true);
+    }
+
+    /// <summary>
+    /// Gives back what was captured beyond what the order now costs (units cancelled, or the order
+    /// ended, after it was captured at confirmation): a refund with reason <c>cancellation</c>, its id
+    /// derived from <paramref name="cause"/> (a change or the order's end), so a redelivery after the
+    /// provider refunded but before this committed refunds nothing twice. The payment's lock is held.
+    /// </summary>
+    internal static async Task RefundExcessAsync(
+        PaymentsDbContext db, IPaymentProvider provider, ResiliencePipelineProvider<string> pipelines, Payment payment, decimal excess, string cause, string note, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var id = new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"system:{cause}")).AsSpan(0, 16));
+        if (excess <= 0 || await db.Refunds.AnyAsync(r => r.Id == id, cancellationToken))
+        {
+            return;
+        }
+
+        var refund = new Refund
+        {
+            Id = id,
+            OrderId = payment.OrderId,
+            PaymentId = payment.Id,
+            Amount = excess,
+            Currency = payment.Currency,
+            Reason = "cancellation",
+            Note = note.Length > 500 ? note[..500] : note,
+            Lines = "[]",
+            ProviderReference = string.Empty,
+            IdempotencyKey = $"system:{cause}",
+            RequestHash = "system",
+            CreatedAt = now,
+        };
+        ProviderCapture answer;
+        try
+        {
+            answer = await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
+                async ct => await provider.RefundAsync($"refund-{refund.Id}", payment.ProviderReference!, refund.Amount, refund.Currency, ct),
+                cancellationToken);
+        }
+        catch (Exception exception) when (PaymentHandlers.IsUnavailable(exception))
+        {
+            throw new DependencyUnavailableException($"The payment provider did not answer refund {refund.Id} of order {payment.OrderId}; it is asked again with the same key.", exception);
+        }
+
+        Record(db, payment, refund, answer.Reference, now);
     }
 
     /// <summary>The amount asked, or the lines' share: gross per unit of units shipped and not refunded before, to the currency's minor unit.</summary>

@@ -69,9 +69,16 @@ public static class Invariants
         }
 
         var refunds = new Dictionary<Guid, (int Count, decimal Amount)>();
-        await foreach (var (order, count, amount) in QueryAsync(connection, $"SELECT r.order_id, count(*)::int, sum(r.amount) FROM payments.refunds r JOIN orders.orders o ON o.id = r.order_id WHERE {filter} GROUP BY 1", ids, r => (r.GetGuid(0), r.GetInt32(1), r.GetDecimal(2)), cancellationToken))
+        var cancellationRefunds = new Dictionary<Guid, decimal>(); // what went back for units cancelled after a capture at confirmation
+        await foreach (var (order, count, amount, cancellation) in QueryAsync(
+                           connection,
+                           $"SELECT r.order_id, count(*)::int, sum(r.amount), coalesce(sum(r.amount) FILTER (WHERE r.reason = 'cancellation'), 0) FROM payments.refunds r JOIN orders.orders o ON o.id = r.order_id WHERE {filter} GROUP BY 1",
+                           ids,
+                           r => (r.GetGuid(0), r.GetInt32(1), r.GetDecimal(2), r.GetDecimal(3)),
+                           cancellationToken))
         {
             refunds[order] = (count, amount);
+            cancellationRefunds[order] = cancellation;
         }
 
         var captures = new Dictionary<Guid, (int Count, decimal Amount)>();
@@ -138,12 +145,13 @@ public static class Invariants
             {
                 case "Confirmed" or "PartiallyShipped" or "Shipped" or "PartiallyDelivered" or "Delivered" or "Completed":
                     confirmed++;
-                    if (allShipped.Contains(id) && payment?.Captured != total)
+                    var givenBack = cancellationRefunds.GetValueOrDefault(id);
+                    if (allShipped.Contains(id) && payment?.Captured - givenBack != total)
                     {
-                        violations.Add($"order {id}: everything shipped for {total} but {payment?.Captured} captured");
+                        violations.Add($"order {id}: everything shipped for {total} but {payment?.Captured} captured ({givenBack} of it refunded for cancelled units)");
                     }
 
-                    if (payment is not { Status: "Authorized" or "PartiallyCaptured" or "Captured" } authorized || authorized.Amount != total)
+                    if (payment is not { Status: "Authorized" or "PartiallyCaptured" or "Captured" } authorized || authorized.Amount - givenBack != total)
                     {
                         violations.Add($"order {id}: confirmed for {total} but its payment is {payment?.Status ?? "missing"} for {payment?.Amount}");
                     }
@@ -171,6 +179,11 @@ public static class Invariants
                     if (payment is { Status: "Authorized" })
                     {
                         violations.Add($"order {id}: {status.ToLowerInvariant()} but its authorisation of {payment.Value.Amount} is still live");
+                    }
+
+                    if (payment is { Captured: > 0 } paidFor && paidFor.Refunded != paidFor.Captured)
+                    {
+                        violations.Add($"order {id}: {status.ToLowerInvariant()} after {paidFor.Captured} was captured, but {paidFor.Refunded} refunded");
                     }
 
                     break;

@@ -60,6 +60,10 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<bool>("CapturedAtConfirmation")
+                        .HasColumnType("boolean")
+                        .HasColumnName("captured_at_confirmation");
+
                     b.Property<string>("Channel")
                         .IsRequired()
                         .HasMaxLength(20)
