@@ -30,6 +30,7 @@ public sealed class OrdersModule : IModule
         .Publishes<OrderDelivered>()
         .Publishes<OrderLinesCancelled>()
         .Publishes<LineCancellationRequested>()
+        .Publishes<OrderCompleted>()
         .ConsumesInBatches<UnitsCancelled, OrderShipping>("orders.RecordCancelledUnits")
         .ConsumesInBatches<PickupExpired, OrderShipping>("orders.CancelExpiredPickup")
         .ConsumesInBatches<ShortageResolved, OrderShipping>("orders.RecordShortage")
@@ -60,6 +61,8 @@ public sealed class OrdersModule : IModule
         services.AddSingleton<CaptureReferences>();
         services.AddScoped<OrderPipeline>();
         services.AddScoped<OrderTimeoutJob>();
+        services.AddScoped<OrderCompletionJob>();
+        services.AddRecurringJob<OrderCompletionJob>(OrderCompletionJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Hangfire.Cron.Minutely());
         services.AddRecurringJob<OrderTimeoutJob>(OrderTimeoutJob.SweepJobId, job => job.SweepAsync(CancellationToken.None), Hangfire.Cron.Minutely());
         services.AddSingleton<OrderIntake>();
         services.AddHostedService(sp => sp.GetRequiredService<OrderIntake>());

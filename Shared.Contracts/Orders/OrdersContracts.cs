@@ -129,3 +129,7 @@ public sealed record OrderLinesCancelled(
     string OrderStatus,
     bool OrderEnded,
     DateTimeOffset CancelledAt) : IIntegrationEvent;
+
+/// <summary>Everything of the order was delivered and its return window closed: the order is <c>completed</c>.</summary>
+[IntegrationEvent("orders.order-completed", 1)]
+public sealed record OrderCompleted(Guid OrderId, string OrderNumber, DateTimeOffset DeliveredAt, DateTimeOffset CompletedAt) : IIntegrationEvent;

@@ -1,9 +1,13 @@
+using Hangfire;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using OmsModular.Modules.Orders.Domain;
+using OmsModular.Modules.Orders.Features;
 using OmsModular.Modules.Orders.Persistence;
 using OmsModular.Shared.Contracts.Fulfillment;
 using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Contracts.Payments;
+using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Orders.Consumers;
@@ -16,7 +20,13 @@ namespace OmsModular.Modules.Orders.Consumers;
 /// id, on the order itself), so a redelivered event requests no second capture. The order row's
 /// version guards against a concurrent change: the batch is then retried on what the order is now.
 /// </summary>
-internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
+internal sealed class OrderShipping(
+    OrdersDbContext db,
+    TimeProvider clock,
+    OrderSettings settings,
+    IBackgroundJobClient jobs,
+    DueWindows windows,
+    ILogger<OrderShipping> logger) :
     IIntegrationEventBatchHandler<ShipmentShipped>,
     IIntegrationEventBatchHandler<ShipmentDelivered>,
     IIntegrationEventBatchHandler<PaymentCaptured>,
@@ -76,6 +86,24 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
                 db.Publish(
                     new OrderDelivered(order.Id, order.Number, message.ShipmentId, message.Lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), order.Status.Kebab(), message.DeliveredAt),
                     order.Id.ToString());
+            }
+        }
+
+        ScheduleCompletions(orders.Values);
+    }
+
+    /// <summary>Orders that are delivered now get a job when their return window closes (the minutely sweep backs it up).</summary>
+    private void ScheduleCompletions(IEnumerable<Order> orders)
+    {
+        foreach (var order in orders.Where(o => o.Status == OrderStatus.Delivered && o.DeliveredAt is not null))
+        {
+            try
+            {
+                OrderCompletionJob.ScheduleFor(jobs, windows, order.DeliveredAt!.Value + settings.ReturnWindow(order.Channel.Kebab()));
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                logger.LogWarning(exception, "The completion of order {OrderId} could not be scheduled; the minutely sweep completes it", order.Id);
             }
         }
     }
@@ -166,6 +194,8 @@ internal sealed class OrderShipping(OrdersDbContext db, TimeProvider clock) :
 
             PublishCancellation(order, message.ChangeId, result, message.Reason, releasedAtNode: false, now);
         }
+
+        ScheduleCompletions(orders.Values);
     }
 
     /// <summary>

@@ -327,6 +327,23 @@ internal sealed class Order
     /// <summary>Reserved, priced and authorised: the order is confirmed.</summary>
     public void Confirm(DateTimeOffset at) => MoveTo(OrderStatus.Confirmed, null, "reserved, priced and authorised", at);
 
+    /// <summary>When everything of it had arrived (its return window runs from then).</summary>
+    public DateTimeOffset? DeliveredAt { get => _deliveredAt; init => _deliveredAt = value; }
+
+    private DateTimeOffset? _deliveredAt;
+
+    /// <summary>Its return window closed: a delivered order is completed (false, and nothing changes, in any other state).</summary>
+    public bool Complete(TimeSpan returnWindow, DateTimeOffset at)
+    {
+        if (Status != OrderStatus.Delivered || _deliveredAt is null || _deliveredAt + returnWindow > at)
+        {
+            return false;
+        }
+
+        MoveTo(OrderStatus.Completed, null, $"the return window of {returnWindow} closed", at);
+        return true;
+    }
+
     /// <summary>Its whole total is captured when it is confirmed (its channel's setting), not per shipment.</summary>
     public bool CapturedAtConfirmation { get => _capturedAtConfirmation; init => _capturedAtConfirmation = value; }
 
@@ -653,6 +670,11 @@ internal sealed class Order
             : open.All(l => l.DeliveredQuantity + l.CancelledQuantity >= l.Quantity) ? OrderStatus.Delivered
             : open.Any(l => l.DeliveredQuantity > 0) ? OrderStatus.PartiallyDelivered
             : OrderStatus.Shipped;
+        if (next == OrderStatus.Delivered)
+        {
+            _deliveredAt ??= at;
+        }
+
         if (next != Status)
         {
             MoveTo(next, null, next switch

@@ -64,6 +64,13 @@ internal sealed class OrderSettings(IConfiguration configuration)
         .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Contains(channel, StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// How long after everything arrived the customer may still return it (<c>Oms:Orders:ReturnWindows:{channel}</c>,
+    /// else <c>Oms:Orders:ReturnWindow</c>, 30 days); then the order is completed.
+    /// </summary>
+    public TimeSpan ReturnWindow(string channel) =>
+        configuration.GetValue<TimeSpan?>($"Oms:Orders:ReturnWindows:{channel}") ?? configuration.GetValue("Oms:Orders:ReturnWindow", TimeSpan.FromDays(30));
+
     /// <summary>Hold rule: orders shipping to these countries go on hold before payment.</summary>
     public IReadOnlySet<string> HoldReviewCountries =>
         (configuration["Oms:Orders:Holds:ReviewCountries"] ?? string.Empty)

@@ -51,6 +51,7 @@ public sealed class HostFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("Oms__Orders__Holds__ReviewCountries", "IS"); // orders to Iceland wait on hold
         Environment.SetEnvironmentVariable("Oms__Orders__StepTimeout", "00:00:30"); // far above any test's pipeline
         Environment.SetEnvironmentVariable("Oms__Orders__CaptureAtConfirmation", "store"); // a till takes the money when the order is confirmed
+        Environment.SetEnvironmentVariable("Oms__Orders__ReturnWindows__app", "00:00:02"); // app orders complete two seconds after delivery; the others keep 30 days
         Environment.SetEnvironmentVariable("Oms__Messaging__Processors__Pricing", "4"); // coupon uses are counted by concurrent consumers
         Environment.SetEnvironmentVariable("Oms__Fulfillment__PickupHold", "00:00:03"); // pickup orders wait three seconds at their store
         Environment.SetEnvironmentVariable("Oms__Notifications__Smtp__Host", "127.0.0.1");

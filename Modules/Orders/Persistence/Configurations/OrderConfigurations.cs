@@ -17,6 +17,7 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         builder.Property(o => o.Status).HasConversion<string>().HasMaxLength(20);
         builder.Property(o => o.StatusReason).HasMaxLength(100);
         builder.Property(o => o.PaymentHold).HasMaxLength(50);
+        builder.HasIndex(o => o.DeliveredAt).HasFilter("status = 'Delivered'"); // the completion sweep
         builder.Property(o => o.Marketplace).HasMaxLength(50);
         builder.Property(o => o.ExternalOrderId).HasMaxLength(100);
         builder.HasIndex(o => new { o.Marketplace, o.ExternalOrderId }).IsUnique().HasFilter("marketplace IS NOT NULL");

@@ -82,6 +82,10 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                         .HasColumnName("currency")
                         .IsFixedLength();
 
+                    b.Property<DateTimeOffset?>("DeliveredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("delivered_at");
+
                     b.Property<decimal?>("DiscountTotal")
                         .HasPrecision(19, 4)
                         .HasColumnType("numeric(19,4)")
@@ -184,6 +188,10 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
 
                     b.HasKey("Id")
                         .HasName("pk_orders");
+
+                    b.HasIndex("DeliveredAt")
+                        .HasDatabaseName("ix_orders_delivered_at")
+                        .HasFilter("status = 'Delivered'");
 
                     b.HasIndex("Number")
                         .IsUnique()
