@@ -25,6 +25,11 @@ internal sealed class GiveUpLostUnits(FulfillmentDbContext db, TimeProvider cloc
         {
             var lost = delivered.Message;
             var left = lost.Quantity;
+            if (!orders.Any(f => f.OrderId == lost.OrderId))
+            {
+                throw new InvalidOperationException($"Order {lost.OrderId} has no fulfilment orders yet; the units a count found missing at {lost.Location} wait for them.");
+            }
+
             using var cause = delivered.Enter();
             foreach (var fo in orders.Where(f => f.OrderId == lost.OrderId && f.NodeCode == lost.Location).OrderBy(f => f.CreatedAt))
             {
@@ -35,6 +40,7 @@ internal sealed class GiveUpLostUnits(FulfillmentDbContext db, TimeProvider cloc
                 }
 
                 left -= taken;
+                fo.ShortageReported();
                 db.Publish(
                     new UnitsShort(lost.OrderId, Guid.CreateVersion7(), fo.Id, fo.NodeCode, [new AllocatedLine(lost.Sku, taken)], lost.Reason, WriteOff: false, now, Released: true),
                     lost.OrderId.ToString());

@@ -53,16 +53,24 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
                 .ToListAsync(cancellationToken))
             .GroupBy(d => d.OrderId)
             .ToDictionary(g => g.Key, g => Destination.Read(g.First().Explanation));
-        var gaveUp = (await db.FulfilmentOrders.AsNoTracking().Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken))
+        var fulfilmentOrders = await db.FulfilmentOrders.Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken);
+        var gaveUp = fulfilmentOrders
             .Where(f => f.RejectionReason is not null || f.ReadLines().Any(l => l.Short > 0))
             .ToLookup(f => f.OrderId, f => f.NodeCode);
         await RouteAsync(
-            batch.Select(d => new Routing(
-                    d.Message.OrderId,
-                    d.Message.Lines.Select(l => new RoutingLine(l.Sku, l.Quantity)),
-                    destinations.GetValueOrDefault(d.Message.OrderId) ?? new Destination(null, null, "ship", null),
-                    gaveUp[d.Message.OrderId].Append(d.Message.Node),
-                    d.Enter) { Shortage = d.Message })
+            batch.Select(d =>
+                {
+                    var source = fulfilmentOrders.FirstOrDefault(f => f.Id == d.Message.FulfilmentOrderId);
+                    // A decision made before destinations were recorded: a pickup order stays at its store.
+                    var destination = destinations.GetValueOrDefault(d.Message.OrderId)
+                        ?? (source is { IsPickup: true } ? new Destination(null, null, "pickup", source.NodeCode) : new Destination(null, null, "ship", null));
+                    return new Routing(
+                        d.Message.OrderId,
+                        d.Message.Lines.Select(l => new RoutingLine(l.Sku, l.Quantity)),
+                        destination,
+                        gaveUp[d.Message.OrderId].Append(d.Message.Node),
+                        d.Enter) { Shortage = d.Message, Source = source };
+                })
                 .ToList(),
             cancellationToken);
     }
@@ -331,6 +339,7 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
         using var cause = routing.Enter();
         if (shortage is not null)
         {
+            routing.Source?.ShortageResolved(); // decided: a cancellation of the order's units need not wait any more
             if (plan.FailureReason == "order-ended")
             {
                 return; // nothing is left to re-source or to cancel
@@ -385,6 +394,9 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
 
         /// <summary>Set when this routing re-sources units a node gave up after confirmation.</summary>
         public UnitsShort? Shortage { get; init; }
+
+        /// <summary>The fulfilment order that gave the units up (its pending shortage ends with the decision).</summary>
+        public FulfilmentOrder? Source { get; init; }
 
         /// <summary>What a re-sourcing found no node for.</summary>
         public RoutingLine[] Unavailable { get; set; } = [];

@@ -32,6 +32,11 @@ internal sealed class TakeOffCancelledUnits(FulfillmentDbContext db, TimeProvide
                 throw new InvalidOperationException($"Order {request.OrderId} has no fulfilment orders yet; its cancellation {request.ChangeId} waits for them.");
             }
 
+            if (nodes.Any(f => f.PendingShortages > 0))
+            {
+                throw new InvalidOperationException($"Units of order {request.OrderId} are being re-sourced; its cancellation {request.ChangeId} waits until they are at their new node.");
+            }
+
             var open = nodes
                 .Where(f => f.Status is FulfilmentOrderStatus.ReadyToPick or FulfilmentOrderStatus.Picking or FulfilmentOrderStatus.PartiallyShipped
                             || (f.Status == FulfilmentOrderStatus.ReadyForPickup && f.PickupExpired)) // an expired pickup gives its units back

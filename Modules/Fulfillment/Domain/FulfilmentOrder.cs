@@ -94,6 +94,15 @@ internal sealed class FulfilmentOrder
 
     public decimal? WeightKg { get; private set; }
 
+    /// <summary>Shortages of this fulfilment order reported and not re-sourced yet (a cancellation of the order's units waits for them).</summary>
+    public int PendingShortages { get; private set; }
+
+    /// <summary>Units were given up: their re-sourcing is pending until <see cref="ShortageResolved"/>.</summary>
+    public void ShortageReported() => PendingShortages++;
+
+    /// <summary>A shortage of this fulfilment order was re-sourced (or found nothing to do).</summary>
+    public void ShortageResolved() => PendingShortages = Math.Max(0, PendingShortages - 1);
+
     /// <summary>Why the node gave up what it had not shipped (<c>damaged-stock</c>, <c>node-closed</c>, <c>other</c>, or <c>short-pick</c>).</summary>
     public string? RejectionReason { get; private set; }
 

@@ -40,7 +40,8 @@ internal sealed class ReleaseShortUnitsHandler(InventoryDbContext db, TimeProvid
                 var released = Math.Min(
                     Reservation.TakeHeld(reservations, shortage.OrderId, shortage.Node, line.Sku, line.Quantity, (reserved, n) => reserved.Released += n),
                     level.Reserved);
-                var writtenOff = shortage.WriteOff ? Math.Min(line.Quantity, level.OnHand) : 0;
+                // Only what this shortage released is written off: units a count released before were taken off on hand by that count.
+                var writtenOff = shortage.WriteOff ? Math.Min(released, level.OnHand) : 0;
                 level.Reserved -= released;
                 level.OnHand -= writtenOff;
                 if (released > 0)
@@ -72,6 +73,8 @@ internal sealed class ReleaseShortUnitsHandler(InventoryDbContext db, TimeProvid
         {
             db.Publish(level.Changed(command.Shortages.Count == 1 ? command.Shortages[0].Reason : "units-short"), partitionKey: level.Sku);
         }
+
+        StockShortfalls.Detect(db, levels.Values); // a write-off can leave other orders' reservations above on hand
 
         return Unit.Value;
     }

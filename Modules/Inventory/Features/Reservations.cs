@@ -99,19 +99,20 @@ internal sealed class ReservationHandlers(InventoryDbContext db, InventorySettin
         var orderIds = command.Requests.Select(r => r.OrderId).Distinct().ToArray();
         await LockOrdersAsync(orderIds, cancellationToken);
         var ended = await EndedAsync(orderIds, cancellationToken);
-        await ReleaseHeldAsync(command.Requests.Where(r => r.Reference is null).Select(r => (r.OrderId, r.Reason)), cancellationToken);
-        var referenced = command.Requests.Where(r => r.Reference is not null).ToArray();
-        if (referenced.Length > 0)
+        // Everything an order holds, or only what was reserved under a reference; the stock rows of all
+        // of it are locked at once, in the one fixed order.
+        var whole = command.Requests.Where(r => r.Reference is null).GroupBy(r => r.OrderId).ToDictionary(g => g.Key, g => g.First().Reason);
+        var referenced = command.Requests.Where(r => r.Reference is not null).GroupBy(r => (r.OrderId, r.Reference)).ToDictionary(g => g.Key, g => g.First().Reason);
+        var ending = (await db.Reservations
+                .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
+                .ToListAsync(cancellationToken))
+            .Select(r => (Reservation: r, Reason: whole.GetValueOrDefault(r.OrderId) ?? referenced.GetValueOrDefault((r.OrderId, r.Reference))))
+            .Where(r => r.Reason is not null)
+            .ToArray();
+        await LockStockAsync(ending.SelectMany(e => e.Reservation.Lines.Select(l => (e.Reservation.Location, l.Sku))), cancellationToken);
+        foreach (var (reservation, reason) in ending)
         {
-            var references = referenced.Select(r => r.Reference).ToArray();
-            var made = await db.Reservations
-                .Where(r => orderIds.Contains(r.OrderId) && references.Contains(r.Reference) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
-                .ToListAsync(cancellationToken);
-            await LockStockAsync(made.SelectMany(r => r.Lines.Select(l => (r.Location, l.Sku))), cancellationToken);
-            foreach (var reservation in made)
-            {
-                await EndAsync(reservation, ReservationStatus.Released, referenced.First(r => r.Reference == reservation.Reference).Reason, cancellationToken);
-            }
+            await EndAsync(reservation, ReservationStatus.Released, reason!, cancellationToken);
         }
 
         return command.Requests

@@ -31,14 +31,24 @@ internal static class StockShortfalls
 /// </summary>
 internal sealed class ResolveStockShortfallsHandler(InventoryDbContext db, TimeProvider clock) : ICommandHandler<ResolveStockShortfalls>
 {
+    private const int ChunkOrders = 200;
+
     public async ValueTask<Unit> Handle(ResolveStockShortfalls command, CancellationToken cancellationToken)
     {
         var keys = command.Shortfalls.Select(s => (s.Location, s.Sku)).Distinct().ToArray();
         var locations = keys.Select(k => k.Location).Distinct().ToArray();
         var skus = keys.Select(k => k.Sku).Distinct().ToArray();
-        var orderIds = await db.Reservations.AsNoTracking()
-            .Where(r => locations.Contains(r.Location) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed) && r.Lines.Any(l => skus.Contains(l.Sku)))
-            .Select(r => r.OrderId).Distinct().ToListAsync(cancellationToken);
+        // The likely losers, in the order they lose (at most a chunk of them: what is still short after
+        // them is handed on to a next round); locked, then judged again on what they hold now.
+        var orderIds = (await db.Reservations.AsNoTracking()
+                .Where(r => locations.Contains(r.Location) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed) && r.Lines.Any(l => skus.Contains(l.Sku)))
+                .OrderBy(r => r.Status == ReservationStatus.Active ? 0 : 1).ThenByDescending(r => r.CreatedAt)
+                .Select(r => r.OrderId)
+                .Take(ChunkOrders * 2)
+                .ToListAsync(cancellationToken))
+            .Distinct()
+            .Take(ChunkOrders)
+            .ToArray();
         await db.LockAsync(orderIds.Select(id => $"order:{id}"), cancellationToken);
         var reservations = await db.Reservations
             .Where(r => orderIds.Contains(r.OrderId) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed))
@@ -85,6 +95,11 @@ internal sealed class ResolveStockShortfallsHandler(InventoryDbContext db, TimeP
         foreach (var level in touched)
         {
             db.Publish(level.Changed("stock-count"), partitionKey: level.Sku);
+        }
+
+        if (orderIds.Length == ChunkOrders)
+        {
+            StockShortfalls.Detect(db, keys.Select(k => levels.GetValueOrDefault(k)).OfType<StockLevel>()); // more losers than one chunk: the next round goes on
         }
 
         return Unit.Value;

@@ -672,7 +672,7 @@ internal sealed class Order
             : OrderStatus.Shipped;
         if (next == OrderStatus.Delivered)
         {
-            _deliveredAt ??= at;
+            _deliveredAt ??= Shipments.Max(s => s.DeliveredAt) ?? at; // when the last parcel arrived, as reported
         }
 
         if (next != Status)

@@ -29,11 +29,12 @@ internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPayment
         foreach (var change in command.Changes)
         {
             if (payments.GetValueOrDefault(change.OrderId) is { Status: PaymentStatus.Captured or PaymentStatus.PartiallyCaptured } captured
-                && captured.CapturedAmount - captured.RefundedAmount > change.NewTotal)
+                && captured.CapturedAmount > change.NewTotal)
             {
-                // Captured at confirmation: what the cancelled units cost is given back.
+                // Captured beyond what the order now costs (a capture at confirmation): what the cancelled
+                // units took off the total is given back, never more than is left to refund.
                 await RefundPaymentHandler.RefundExcessAsync(
-                    db, provider, pipelines, captured, captured.CapturedAmount - captured.RefundedAmount - change.NewTotal,
+                    db, provider, pipelines, captured, Math.Min(change.Amount, captured.CapturedAmount - captured.RefundedAmount),
                     $"change:{change.ChangeId}", $"change {change.ChangeId} ({change.Reason}): the order now costs {change.NewTotal}", clock.GetUtcNow(), cancellationToken);
             }
 
@@ -45,7 +46,7 @@ internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPayment
             try
             {
                 await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-                    async ct => await provider.ReduceAuthorizationAsync($"reduce-{change.ChangeId}", payment.ProviderReference!, change.NewTotal - payment.CapturedBeforeReauthorization, payment.Currency, ct),
+                    async ct => await provider.ReduceAuthorizationAsync(payment.Reauthorizations == 0 ? $"reduce-{change.ChangeId}" : $"reduce-{change.ChangeId}-r{payment.Reauthorizations}", payment.ProviderReference!, change.NewTotal - payment.CapturedBeforeReauthorization, payment.Currency, ct),
                     cancellationToken);
             }
             catch (Exception exception) when (PaymentHandlers.IsUnavailable(exception))

@@ -310,10 +310,10 @@ internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationEx
             if (_reductions.TryAdd(idempotencyKey, amount))
             {
                 var captured = _captures.Values.Where(c => c.Authorization == authorizationReference).Sum(c => c.Amount);
-                if (!_authorized.ContainsKey(authorizationReference) || amount < captured)
+                if (!_authorized.TryGetValue(authorizationReference, out var holds) || amount < captured || amount > holds)
                 {
                     _reductions.TryRemove(idempotencyKey, out _);
-                    throw new CaptureRefusedException($"Sandbox: the authorisation cannot go below the {captured} {currency} captured.");
+                    throw new CaptureRefusedException($"Sandbox: a reduction to {amount} {currency} must stay between the {captured} captured and the {holds} the authorisation holds.");
                 }
 
                 _authorized[authorizationReference] = amount;
@@ -327,6 +327,10 @@ internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationEx
     /// <summary>How many reductions (distinct keys) the sandbox made of the order's authorisation.</summary>
     public int ReductionsFor(string authorizationKey) =>
         _outcomes.TryGetValue(authorizationKey, out var outcome) && outcome.Reference is { } reference ? _reductionsOf.GetValueOrDefault(reference) : 0;
+
+    /// <summary>What the order's live authorisation holds now (key <c>auth-{orderId}</c>): the first, or the re-authorisation that replaced it.</summary>
+    public decimal LiveAuthorizedFor(string authorizationKey) =>
+        LiveReference(authorizationKey) is { } reference ? _authorized.GetValueOrDefault(reference) : 0m;
 
     /// <summary>What the order's first authorisation holds now (key <c>auth-{orderId}</c>).</summary>
     public decimal AuthorizedFor(string authorizationKey) =>

@@ -243,6 +243,39 @@ public sealed class ResourcingTests(HostFixture host)
     }
 
     [Fact]
+    public async Task Units_re_sourced_to_a_node_that_already_ships_part_of_the_order_become_a_second_fulfilment_order_there()
+    {
+        var (first, second) = (await Pipeline.NodeAsync(Client), await Pipeline.NodeAsync(Client));
+        var (a, b) = (Unique("SKU"), Unique("SKU"));
+        await Catalog.StockAsync(Client, a, first, 4, price: 2.20m); // a only at the first node …
+        await Catalog.StockAsync(Client, b, second, 4, price: 3.30m); // … b only at the second: a split
+        var order = await Pipeline.PlaceAndSettleAsync(Client, OrderCaptureTests.WebOrder("cust-resource-split", (a, 2), (b, 1)));
+        var (id, total) = (order.GetProperty("id").GetGuid(), order.GetProperty("total").GetDecimal());
+        var split = (await FulfilmentOrdersAsync(Client, id, 2)).ToDictionary(f => f.GetProperty("node").GetString()!);
+        await Catalog.StockAsync(Client, a, second, 3, price: 2.20m); // now the second node has a too
+
+        await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{split[first].GetProperty("id").GetGuid()}/reject", new { reason = "node-closed" });
+        var orders = await FulfilmentOrdersAsync(Client, id, 3);
+        var atSecond = orders.Where(f => f.GetProperty("node").GetString() == second).ToArray();
+        Assert.Equal(2, atSecond.Length);
+        var resourced = atSecond.Single(f => f.GetProperty("id").GetGuid() != split[second].GetProperty("id").GetGuid());
+        Assert.Equal((a, 2), (resourced.GetProperty("lines")[0].GetProperty("sku").GetString(), resourced.GetProperty("lines")[0].GetProperty("quantity").GetInt32()));
+        await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, a, second)) == (3, 2) && (await StockAsync(Client, a, first)) == (4, 0));
+
+        foreach (var fulfilment in atSecond)
+        {
+            await PickAndPackAsync(Client, fulfilment.GetProperty("id").GetGuid());
+            await ShipAsync(Client, fulfilment.GetProperty("id").GetGuid());
+        }
+
+        await OrderInStateAsync(Client, id, "shipped");
+        await CapturedAsync(Client, id, total);
+        await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, a, second)) == (1, 0) && (await StockAsync(Client, b, second)) == (3, 0));
+        await SettledAsync(Client);
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
     public async Task A_count_below_what_is_reserved_re_sources_the_latest_confirmed_orders_units_at_another_node()
     {
         var (counted, other, sku) = (await Pipeline.NodeAsync(Client), await Pipeline.NodeAsync(Client), Unique("SKU"));

@@ -23,7 +23,7 @@ public sealed class CompletionTests(HostFixture host)
         app["channel"] = "app";
         var appOrder = await Pipeline.PlaceAndSettleAsync(Client, app);
         var webOrder = await Pipeline.PlaceAndSettleAsync(Client, OrderCaptureTests.WebOrder("cust-complete", (sku, 1)));
-        foreach (var order in new[] { appOrder, webOrder })
+        foreach (var order in new[] { webOrder, appOrder }) // the web order is delivered first: the app order's completion runs after a two-second window would have closed for it too
         {
             var id = order.GetProperty("id").GetGuid();
             var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();

@@ -26,15 +26,26 @@ public sealed class CaptureAtConfirmationTests(HostFixture host)
         Assert.Equal("captured", ledger.GetProperty("status").GetString());
         Assert.Equal(total, Sandbox.CapturedFor(host.Services, id));
 
+        // A goodwill refund first: the cancellation still gives back all that its units cost.
+        using (var goodwill = new HttpRequestMessage(HttpMethod.Post, "/api/v1/payments/refunds")
+               {
+                   Content = JsonContent.Create(new { orderId = id, reason = "goodwill", amount = 1.00m }),
+                   Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
+               })
+        {
+            using var refunded = await Client.SendAsync(goodwill);
+            Assert.True(refunded.IsSuccessStatusCode, await refunded.Content.ReadAsStringAsync());
+        }
+
         await CancelAsync(id, (b, 1));
         var newTotal = total - grossB;
-        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("refunded").GetDecimal() == grossB);
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("refunded").GetDecimal() == grossB + 1.00m);
         ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
-        Assert.Equal(newTotal, ledger.GetProperty("paid").GetDecimal());
+        Assert.Equal(newTotal - 1.00m, ledger.GetProperty("paid").GetDecimal());
         Assert.True(ledger.GetProperty("reconciles").GetBoolean());
-        Assert.Equal(grossB, Sandbox.RefundedFor(host.Services, id));
+        Assert.Equal(grossB + 1.00m, Sandbox.RefundedFor(host.Services, id));
         var refunds = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments/refunds?orderId={id}");
-        Assert.Equal("cancellation", Assert.Single(refunds.EnumerateArray()).GetProperty("reason").GetString());
+        Assert.Equal(grossB, Assert.Single(refunds.EnumerateArray(), r => r.GetProperty("reason").GetString() == "cancellation").GetProperty("amount").GetDecimal());
 
         var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
         await PickAndPackAsync(Client, fulfilmentId);

@@ -47,13 +47,30 @@ public sealed class ReauthorizationTests(HostFixture host)
         await RunAsync(expires.AddMilliseconds(10)); // not due any more: nothing is asked again
         Assert.Single((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "reauthorize");
 
-        Sandbox.Expire(host.Services, original); // the first window ends: nothing could be captured under it now
+        // The re-authorisation replaced the first (the sandbox voided it: nothing is captured under it any more).
+        // A line cancelled now lowers the new authorisation, which holds only the remainder.
+        var grossB = order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() != a).GetProperty("gross").GetDecimal();
+        var skuB = order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() != a).GetProperty("sku").GetString()!;
+        using (var cancel = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{id}/cancel-lines")
+               {
+                   Content = JsonContent.Create(new { lines = new[] { new { sku = skuB, quantity = 1 } } }),
+                   Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
+               })
+        {
+            using var accepted = await Client.SendAsync(cancel);
+            Assert.True(accepted.IsSuccessStatusCode, await accepted.Content.ReadAsStringAsync());
+        }
+
+        var newTotal = total - grossB;
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("amount").GetDecimal() == newTotal);
+        Assert.Equal(newTotal - first, Sandbox.LiveAuthorizedFor(host.Services, id));
+
         await ShipAsync(Client, fulfilmentId);
         await OrderInStateAsync(Client, id, "shipped");
-        ledger = await CapturedAsync(Client, id, total);
-        Assert.Equal(total, Sandbox.CapturedFor(host.Services, id));
+        ledger = await CapturedAsync(Client, id, newTotal);
+        Assert.Equal(newTotal, Sandbox.CapturedFor(host.Services, id));
         Assert.True(ledger.GetProperty("reconciles").GetBoolean());
-        Assert.Equal(total, ledger.GetProperty("paid").GetDecimal());
+        Assert.Equal(newTotal, ledger.GetProperty("paid").GetDecimal());
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("timeline").EnumerateArray()
             .Any(t => t.GetProperty("event").GetString() == "payment re-authorised"));
         await SettledAsync(Client);

@@ -64,6 +64,12 @@ internal static class Sandbox
         return (string?)ProviderType.GetMethod("LiveReference")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"]);
     }
 
+    /// <summary>What the order's live authorisation (the first, or the re-authorisation that replaced it) holds now.</summary>
+    public static decimal LiveAuthorizedFor(IServiceProvider services, Guid orderId)
+    {
+        return (decimal)ProviderType.GetMethod("LiveAuthorizedFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
+    }
+
     /// <summary>Lets an authorisation lapse now, as the end of its window would.</summary>
     public static void Expire(IServiceProvider services, string reference)
     {

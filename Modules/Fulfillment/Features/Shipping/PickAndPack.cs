@@ -115,6 +115,7 @@ internal sealed class PickAndPackHandlers(FulfillmentDbContext db, TimeProvider 
             return;
         }
 
+        order.ShortageReported();
         db.Publish(
             new UnitsShort(order.OrderId, Guid.CreateVersion7(), order.Id, order.NodeCode, units.Select(u => new AllocatedLine(u.Sku, u.Quantity)).ToArray(), reason, writeOff, at),
             order.OrderId.ToString());

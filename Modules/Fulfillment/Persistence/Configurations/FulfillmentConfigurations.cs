@@ -46,7 +46,7 @@ internal sealed class FulfilmentOrderConfiguration : IEntityTypeConfiguration<Fu
     {
         builder.ToTable("fulfilment_orders");
         builder.HasKey(f => f.Id);
-        builder.HasIndex(f => new { f.OrderId, f.NodeCode }).IsUnique();
+        builder.HasIndex(f => new { f.OrderId, f.NodeCode }); // a node can hold several of an order's (its first, and units re-sourced to it later)
         builder.HasIndex(f => new { f.NodeCode, f.Status });
         builder.HasIndex(f => f.PickupExpiresAt).HasFilter("status = 'ReadyForPickup'");
         builder.Property(f => f.NodeCode).HasMaxLength(64);

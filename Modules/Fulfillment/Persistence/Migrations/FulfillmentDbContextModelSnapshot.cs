@@ -65,6 +65,10 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("parcels");
 
+                    b.Property<int>("PendingShortages")
+                        .HasColumnType("integer")
+                        .HasColumnName("pending_shortages");
+
                     b.Property<DateTimeOffset?>("PickingStartedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("picking_started_at");
@@ -118,7 +122,6 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
                         .HasDatabaseName("ix_fulfilment_orders_node_code_status");
 
                     b.HasIndex("OrderId", "NodeCode")
-                        .IsUnique()
                         .HasDatabaseName("ix_fulfilment_orders_order_id_node_code");
 
                     b.ToTable("fulfilment_orders", "fulfillment");

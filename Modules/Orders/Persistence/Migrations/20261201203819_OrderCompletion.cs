@@ -18,6 +18,12 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                 type: "timestamp with time zone",
                 nullable: true);
 
+            // Orders delivered before this column existed: their window runs from the last parcel's arrival.
+            migrationBuilder.Sql("""
+                UPDATE orders.orders o SET delivered_at = (SELECT max(s.delivered_at) FROM orders.order_shipments s WHERE s.order_id = o.id)
+                WHERE o.status = 'Delivered' AND o.delivered_at IS NULL
+                """);
+
             migrationBuilder.CreateIndex(
                 name: "ix_orders_delivered_at",
                 schema: "orders",

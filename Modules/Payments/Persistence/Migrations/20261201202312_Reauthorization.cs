@@ -44,6 +44,12 @@ namespace OmsModular.Modules.Payments.Persistence.Migrations
                 nullable: false,
                 defaultValue: 0);
 
+            // Live authorisations made before expiries were recorded: a card's window from when they were made.
+            migrationBuilder.Sql("""
+                UPDATE payments.payments SET authorization_expires_at = created_at + interval '7 days'
+                WHERE status IN ('Authorized', 'PartiallyCaptured') AND authorization_expires_at IS NULL
+                """);
+
             migrationBuilder.CreateIndex(
                 name: "ix_payments_authorization_expires_at",
                 schema: "payments",
