@@ -133,41 +133,56 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
     private async Task<List<StockLevel>> UpsertAsync(IReadOnlyList<StockBatchRow> rows, string? actor, CancellationToken cancellationToken)
     {
 
-        // One statement for one row or ten thousand: insert or overwrite on-hand, keep reserved,
-        // and return the previous on-hand for the ledger.
-        await using var upsert = await db.CreateCommandAsync($"""
+        // One round trip for one row or ten thousand: the existing rows are locked and their on hand
+        // read first (a statement of its own: a locking read in the same statement as the upsert would
+        // not see the rows the upsert changes), then on hand is inserted or overwritten, reserved kept.
+        await using var batch = await db.CreateBatchAsync(cancellationToken);
+        NpgsqlParameter[] Inputs() =>
+        [
+            new() { Value = rows.Select(r => r.Sku).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
+            new() { Value = rows.Select(r => r.Location).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
+            new() { Value = rows.Select(r => r.OnHand).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer },
+            new() { Value = rows.Select(r => r.SafetyStock).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer },
+        ];
+        var previous = new NpgsqlBatchCommand("""
+            SELECT s.sku, s.location, s.on_hand
+            FROM inventory.stock_levels s JOIN unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS i(sku, location, on_hand, safety_stock)
+              ON i.sku = s.sku AND i.location = s.location
+            ORDER BY s.sku, s.location
+            FOR UPDATE OF s
+            """);
+        previous.Parameters.AddRange(Inputs());
+        var upsert = new NpgsqlBatchCommand($"""
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS i(sku, location, on_hand, safety_stock)
-            ), previous AS (
-                SELECT s.sku, s.location, s.on_hand
-                FROM inventory.stock_levels s JOIN input i ON i.sku = s.sku AND i.location = s.location
-                ORDER BY s.sku, s.location
-                FOR UPDATE OF s
-            ), written AS (
-                INSERT INTO inventory.stock_levels AS s (sku, location, on_hand, reserved, safety_stock, updated_at)
-                SELECT sku, location, on_hand, 0, coalesce(safety_stock, 0), now() FROM input ORDER BY sku, location
-                ON CONFLICT (sku, location) DO UPDATE
-                SET on_hand = excluded.on_hand,
-                    safety_stock = coalesce((SELECT i.safety_stock FROM input i WHERE i.sku = s.sku AND i.location = s.location), s.safety_stock),
-                    updated_at = now()
-                RETURNING {StockSql.Columns}
             )
-            SELECT w.sku, w.location, w.on_hand, w.reserved, w.safety_stock, coalesce(p.on_hand, 0)
-            FROM written w LEFT JOIN previous p ON p.sku = w.sku AND p.location = w.location
-            """, cancellationToken);
-        upsert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Sku).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        upsert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Location).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        upsert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.OnHand).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
-        upsert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.SafetyStock).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            INSERT INTO inventory.stock_levels AS s (sku, location, on_hand, reserved, safety_stock, updated_at)
+            SELECT sku, location, on_hand, 0, coalesce(safety_stock, 0), now() FROM input ORDER BY sku, location
+            ON CONFLICT (sku, location) DO UPDATE
+            SET on_hand = excluded.on_hand,
+                safety_stock = coalesce((SELECT i.safety_stock FROM input i WHERE i.sku = s.sku AND i.location = s.location), s.safety_stock),
+                updated_at = now()
+            RETURNING {StockSql.Columns}
+            """);
+        upsert.Parameters.AddRange(Inputs());
+        batch.BatchCommands.Add(previous);
+        batch.BatchCommands.Add(upsert);
 
+        var before = new Dictionary<(string Sku, string Location), int>();
         var levels = new List<StockLevel>(rows.Count);
-        await using (var reader = await upsert.ExecuteReaderAsync(cancellationToken))
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                before[(reader.GetString(0), reader.GetString(1))] = reader.GetInt32(2);
+            }
+
+            await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 var level = StockSql.Read(reader);
                 levels.Add(level);
-                var delta = level.OnHand - reader.GetInt32(5);
+                var delta = level.OnHand - before.GetValueOrDefault((level.Sku, level.Location));
                 if (delta != 0)
                 {
                     db.Movements.Add(new StockMovement { Sku = level.Sku, Location = level.Location, Kind = MovementKind.Sync, OnHandDelta = delta, Actor = actor });

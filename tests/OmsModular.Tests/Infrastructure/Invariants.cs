@@ -6,12 +6,15 @@ namespace OmsModular.Testing;
 /// The money and stock invariants across modules, read from one snapshot of the database (a test
 /// tool: it reads every module's schema, which no module may). For each settled order:
 /// confirmed (or shipping, delivered) ⇒ exactly one live authorisation for the order's total and
-/// confirmed reservations for every unit not shipped yet (nothing merely active), and once every
-/// unit shipped the captures add up to the total; cancelled or rejected ⇒ nothing held, no live
-/// authorisation. Everywhere: at most one authorisation per order in the ledger and one void per
-/// voided payment; the captures, the ledger's capture entries and the payment's captured amount
-/// agree and never exceed what was authorised; so do the refunds, never above what was captured; reserved = what the holding reservations' lines
-/// still hold (quantity − shipped); on hand − reserved ≥ 0.
+/// confirmed reservations for every unit not shipped yet (nothing merely active), at each node
+/// exactly what its fulfilment orders there still have to ship, and once every unit shipped the
+/// captures (less refunds for units cancelled after a capture at confirmation) add up to the total;
+/// cancelled or rejected ⇒ nothing held, no live authorisation, whatever was captured refunded.
+/// Everywhere: at most one authorisation per order in the ledger and one void per voided payment;
+/// the captures, the ledger's capture entries and the payment's captured amount agree and never
+/// exceed what was authorised; so do the refunds, never above what was captured; reserved = what
+/// the holding reservations' lines still hold (quantity − shipped − released); on hand − reserved
+/// ≥ 0; on hand = the sum of its stock movements.
 /// Orders still pending or on hold are counted, not judged. Shared by the tests and the load generator.
 /// </summary>
 public static class Invariants
@@ -109,6 +112,25 @@ public static class Invariants
             (held.TryGetValue(order, out var list) ? list : held[order] = []).Add((location, status, sku, quantity));
         }
 
+        // Per order, node and SKU: what its fulfilment orders there still have to ship, and what its reservations there hold.
+        var toShipAtNodes = new Dictionary<Guid, Dictionary<string, int>>();
+        await foreach (var (order, key, quantity) in QueryAsync(
+                           connection,
+                           $"""
+                           SELECT f.order_id, f.node_code || ' ' || (l->>'sku'),
+                                  sum((l->>'quantity')::int - coalesce((l->>'cancelled')::int, 0) - coalesce((l->>'short')::int, 0) - coalesce((l->>'shipped')::int, 0))::int
+                           FROM fulfillment.fulfilment_orders f CROSS JOIN LATERAL jsonb_array_elements(f.lines) AS l
+                           JOIN orders.orders o ON o.id = f.order_id
+                           WHERE {filter}
+                           GROUP BY 1, 2
+                           """,
+                           ids,
+                           r => (r.GetGuid(0), r.GetString(1), r.GetInt32(2)),
+                           cancellationToken))
+        {
+            Add(toShipAtNodes, order, key, quantity);
+        }
+
         var violations = new List<string>();
         int confirmed = 0, ended = 0, inFlight = 0;
         foreach (var (id, (status, total)) in orders)
@@ -161,6 +183,16 @@ public static class Invariants
                         violations.Add($"order {id}: confirmed with reservations still active at {string.Join(", ", holding.Where(h => h.Status != "Confirmed").Select(h => h.Location).Distinct())}");
                     }
 
+                    if (toShipAtNodes.TryGetValue(id, out var atNodes))
+                    {
+                        var heldAtNodes = holding.GroupBy(h => $"{h.Location} {h.Sku}").ToDictionary(g => g.Key, g => g.Sum(h => h.Quantity));
+                        var open = atNodes.Where(n => n.Value != 0).ToDictionary(n => n.Key, n => n.Value);
+                        if (open.Count != heldAtNodes.Count || open.Any(n => heldAtNodes.GetValueOrDefault(n.Key) != n.Value))
+                        {
+                            violations.Add($"order {id}: its fulfilment orders still ship {Describe(open)} but its reservations hold {Describe(heldAtNodes)} (node and SKU)");
+                        }
+                    }
+
                     var reserved = holding.GroupBy(h => h.Sku).ToDictionary(g => g.Key, g => g.Sum(h => h.Quantity));
                     var ordered = lines.GetValueOrDefault(id) ?? [];
                     if (ordered.Count != reserved.Count || ordered.Any(l => reserved.GetValueOrDefault(l.Key) != l.Value))
@@ -197,24 +229,32 @@ public static class Invariants
         var skus = ids is null ? null : orderedSkus;
         var stockRows = 0;
         var stockFilter = skus is null ? "true" : "k.sku = ANY($1)";
-        await foreach (var (location, sku, onHand, reservedCount, holdingCount) in QueryAsync(
+        await foreach (var (location, sku, onHand, reservedCount, holdingCount, movedOnHand) in QueryAsync(
                            connection,
                            $"""
                            WITH holding AS (
                                SELECT r.location, l.sku, sum(l.quantity - l.shipped - l.released)::int AS quantity
                                FROM inventory.reservations r JOIN inventory.reservation_lines l ON l.reservation_id = r.id
-                               WHERE r.status IN ('Active', 'Confirmed') GROUP BY 1, 2)
-                           SELECT k.location, k.sku, coalesce(s.on_hand, 0), coalesce(s.reserved, 0), coalesce(h.quantity, 0)
+                               WHERE r.status IN ('Active', 'Confirmed') GROUP BY 1, 2),
+                           ledger AS (
+                               SELECT location, sku, sum(on_hand_delta)::int AS on_hand FROM inventory.stock_movements GROUP BY 1, 2)
+                           SELECT k.location, k.sku, coalesce(s.on_hand, 0), coalesce(s.reserved, 0), coalesce(h.quantity, 0), coalesce(m.on_hand, 0)
                            FROM (SELECT location, sku FROM inventory.stock_levels UNION SELECT location, sku FROM holding) k
                            LEFT JOIN inventory.stock_levels s ON s.location = k.location AND s.sku = k.sku
                            LEFT JOIN holding h ON h.location = k.location AND h.sku = k.sku
+                           LEFT JOIN ledger m ON m.location = k.location AND m.sku = k.sku
                            WHERE {stockFilter}
                            """,
                            skus,
-                           r => (r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4)),
+                           r => (r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5)),
                            cancellationToken))
         {
             stockRows++;
+            if (onHand != movedOnHand)
+            {
+                violations.Add($"stock {sku}@{location}: on hand {onHand} but its movements add up to {movedOnHand}");
+            }
+
             if (reservedCount != holdingCount)
             {
                 violations.Add($"stock {sku}@{location}: reserved {reservedCount} but its holding reservations add up to {holdingCount}");
