@@ -7,6 +7,7 @@ using OmsModular.Modules.Fulfillment.Persistence;
 using OmsModular.Shared.Contracts.Fulfillment;
 using OmsModular.Shared.Contracts.Inventory;
 using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Contracts.Payments;
 using OmsModular.Shared.Infrastructure.Jobs;
 using OmsModular.Shared.Infrastructure.Modules;
 
@@ -28,6 +29,8 @@ public sealed class FulfillmentModule : IModule
         .Publishes<UnitsShort>()
         .ConsumesInBatches<UnitsShort, RouteOrder>("fulfillment.ResourceShortage")
         .ConsumesInBatches<ReservedUnitsLost, GiveUpLostUnits>()
+        .ConsumesInBatches<PaymentReauthorizationFailed, HoldOnPayment>("fulfillment.HoldOnPayment")
+        .ConsumesInBatches<PaymentReauthorized, HoldOnPayment>("fulfillment.LiftPaymentHold")
         .Publishes<ShortageResolved>()
         .Publishes<UnitsCancelled>()
         .Publishes<PickupExpired>()

@@ -94,6 +94,9 @@ internal sealed class FulfilmentOrder
 
     public decimal? WeightKg { get; private set; }
 
+    /// <summary>Set while the order's payment is on hold (<c>payment-reauthorisation-failed</c>): nothing of it ships or is handed over.</summary>
+    public string? PaymentHold { get; set; }
+
     /// <summary>Shortages of this fulfilment order reported and not re-sourced yet (a cancellation of the order's units waits for them).</summary>
     public int PendingShortages { get; private set; }
 
@@ -273,6 +276,8 @@ internal sealed class FulfilmentOrder
             throw new FulfilmentStepException("illegal-transition", $"A fulfilment order in state {Status.Kebab()} cannot ship; it ships once packed.");
         }
 
+        RequireNoPaymentHold();
+
         var lines = ReadLines();
         var shipping = quantities ?? lines.Where(l => l.ToShip > l.Shipped).Select(l => (l.Sku, l.ToShip - l.Shipped)).ToArray();
         foreach (var (sku, quantity) in shipping)
@@ -385,6 +390,7 @@ internal sealed class FulfilmentOrder
                 : $"A fulfilment order in state {Status.Kebab()} cannot be picked up; it is picked up once ready for pickup.");
         }
 
+        RequireNoPaymentHold();
         var lines = ReadLines();
         var handed = lines.Where(l => l.ToShip > l.Shipped).Select(l => (l.Sku, l.ToShip - l.Shipped)).ToArray();
         foreach (var line in lines)
@@ -425,6 +431,14 @@ internal sealed class FulfilmentOrder
         {
             Status = FulfilmentOrderStatus.Delivered;
             DeliveredAt = at;
+        }
+    }
+
+    private void RequireNoPaymentHold()
+    {
+        if (PaymentHold is not null)
+        {
+            throw new FulfilmentStepException("payment-on-hold", $"The order's payment is on hold ({PaymentHold}): nothing ships until it is lifted.");
         }
     }
 

@@ -130,7 +130,9 @@ internal sealed class OrderShipping(
         var now = clock.GetUtcNow();
         foreach (var message in batch.Select(d => d.Message))
         {
-            orders.GetValueOrDefault(message.OrderId)?.Record("payment re-authorised", $"{message.Amount} {message.Currency} until {message.ExpiresAt:O}", now);
+            var order = orders.GetValueOrDefault(message.OrderId);
+            order?.Record("payment re-authorised", $"{message.Amount} {message.Currency} until {message.ExpiresAt:O}", now);
+            order?.ReleasePaymentHold("the remainder was authorised anew", now);
         }
     }
 

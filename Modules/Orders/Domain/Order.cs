@@ -300,6 +300,19 @@ internal sealed class Order
         Record($"payment on hold: {reason}", cause, at);
     }
 
+    /// <summary>The payment's hold was lifted (its remainder was authorised anew); nothing changes when it was not on hold.</summary>
+    public void ReleasePaymentHold(string cause, DateTimeOffset at)
+    {
+        if (_paymentHold is null)
+        {
+            return;
+        }
+
+        Record($"payment hold lifted: {_paymentHold}", cause, at);
+        _paymentHold = null;
+        UpdatedAt = at;
+    }
+
     /// <summary>A hold rule stops the order before payment until a person releases it.</summary>
     public void Hold(string reason, DateTimeOffset at) => MoveTo(OrderStatus.OnHold, reason, "hold rule", at);
 

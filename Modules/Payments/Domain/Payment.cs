@@ -49,8 +49,11 @@ internal sealed class Payment
     /// <summary>When the live authorisation lapses (the provider's answer); the uncaptured remainder is re-authorised before.</summary>
     public DateTimeOffset? AuthorizationExpiresAt { get; set; }
 
-    /// <summary>How many times the remainder was re-authorised (names the next re-authorisation's provider key).</summary>
+    /// <summary>How many times the remainder was re-authorised.</summary>
     public int Reauthorizations { get; set; }
+
+    /// <summary>How many re-authorisations the provider answered, approved or declined (names the next one's provider key).</summary>
+    public int ReauthorizationAttempts { get; set; }
 
     /// <summary>What was captured under the authorisations the live one replaced (a reduction of the live one leaves it out).</summary>
     public decimal CapturedBeforeReauthorization { get; set; }

@@ -376,6 +376,15 @@ internal static class PaymentEndpoints
             .WithName("ReauthorizeDue")
             .RequireScope(Scopes.PaymentsWrite)
             .WithSummary("Re-authorises now the uncaptured remainder of every payment whose authorisation lapses before dueBefore (default: within the margin, as the hourly job does); a declined one goes on hold payment-reauthorisation-failed.");
+        group.MapPost("/{orderId:guid}/reauthorize", async (Guid orderId, ISender sender, TimeProvider clock, CancellationToken ct) =>
+            {
+                var paymentId = await sender.Send(new FindHeldPayment(orderId), ct);
+                await sender.Send(new ReauthorizePayment(paymentId, clock.GetUtcNow(), ReleaseHold: true), ct);
+                return TypedResults.Ok(await sender.Send(new GetPaymentLedger(orderId), ct));
+            })
+            .WithName("RetryReauthorization")
+            .RequireScope(Scopes.PaymentsWrite)
+            .WithSummary("Asks the provider again to re-authorise the uncaptured remainder of a payment on hold; approved, the hold is lifted (Orders and Fulfillment lift theirs), declined, it stays on hold.");
         group.MapPost("/refunds", async (RefundRequest body, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, Caller caller, ISender sender, CancellationToken ct) =>
             {
                 var result = await sender.Send(new RefundPayment(body, idempotencyKey ?? string.Empty, caller), ct);

@@ -5,6 +5,8 @@ using OmsModular.Modules.Payments.Domain;
 using OmsModular.Modules.Payments.Persistence;
 using OmsModular.Modules.Payments.Providers;
 using OmsModular.Shared.Contracts.Payments;
+using OmsModular.Shared.Infrastructure.Hosting;
+using OmsModular.Shared.Infrastructure.Messaging;
 using Polly.Registry;
 
 namespace OmsModular.Modules.Payments.Features;
@@ -12,15 +14,22 @@ namespace OmsModular.Modules.Payments.Features;
 /// <summary>The payments with an uncaptured remainder whose authorisation lapses before <paramref name="DueBefore"/>, soonest first.</summary>
 internal sealed record FindDueReauthorizations(DateTimeOffset DueBefore, int Limit) : IQuery<IReadOnlyList<Guid>>;
 
-/// <summary>Re-authorises one payment's uncaptured remainder when its authorisation (still) lapses before <paramref name="DueBefore"/>.</summary>
-internal sealed record ReauthorizePayment(Guid PaymentId, DateTimeOffset DueBefore) : ICommand<bool>;
+/// <summary>
+/// Re-authorises one payment's uncaptured remainder when its authorisation (still) lapses before
+/// <paramref name="DueBefore"/>; with <paramref name="ReleaseHold"/>, an operator's retry of one on
+/// hold, whenever it lapses.
+/// </summary>
+internal sealed record ReauthorizePayment(Guid PaymentId, DateTimeOffset DueBefore, bool ReleaseHold = false) : ICommand<bool>;
+
+/// <summary>The payment of an order on hold (404 without a payment, 409 when it is not on hold).</summary>
+internal sealed record FindHeldPayment(Guid OrderId) : IQuery<Guid>;
 
 /// <summary>A run: the time it re-authorised up to, how many payments it re-authorised or put on hold, and how many failed (tried again on the next run).</summary>
 internal sealed record ReauthorizationRun(DateTimeOffset DueBefore, int Handled, int Failed);
 
 /// <summary>
 /// Before an authorisation lapses, the uncaptured remainder is authorised anew under the provider
-/// key <c>reauth-{paymentId}-{n}</c> (n: the how-manieth re-authorisation), so a retry after the
+/// key <c>reauth-{paymentId}-{n}</c> (n: the how-manieth attempt the provider answered), so a retry after the
 /// provider answered but this did not commit gets the same new authorisation and never a second.
 /// Approved: it replaces the old one (reference, expiry; a <c>reauthorize</c> ledger entry,
 /// <see cref="PaymentReauthorized"/>). Declined: the payment is put on hold
@@ -54,10 +63,10 @@ internal sealed class ReauthorizeHandlers(
         var orderId = await db.Payments.AsNoTracking().Where(p => p.Id == command.PaymentId).Select(p => p.OrderId).SingleAsync(cancellationToken);
         await db.LockAsync($"order:{orderId}", cancellationToken);
         var payment = await db.Payments.SingleAsync(p => p.Id == command.PaymentId, cancellationToken);
-        if (!payment.CanCapture || payment.HoldReason is not null || payment.AuthorizationExpiresAt is not { } expires
-            || expires > command.DueBefore || payment.Amount <= payment.CapturedAmount)
+        if (!payment.CanCapture || (payment.HoldReason is not null) != command.ReleaseHold || payment.AuthorizationExpiresAt is not { } expires
+            || (expires > command.DueBefore && !command.ReleaseHold) || payment.Amount <= payment.CapturedAmount)
         {
-            return false; // captured, ended, on hold or re-authorised meanwhile
+            return false; // captured, ended, on hold (or, for a retry, not) or re-authorised meanwhile
         }
 
         var remainder = payment.Amount - payment.CapturedAmount;
@@ -65,7 +74,7 @@ internal sealed class ReauthorizeHandlers(
         try
         {
             outcome = await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-                async ct => await provider.ReauthorizeAsync($"reauth-{payment.Id}-{payment.Reauthorizations + 1}", payment.ProviderReference!, remainder, payment.Currency, ct),
+                async ct => await provider.ReauthorizeAsync($"reauth-{payment.Id}-{payment.ReauthorizationAttempts + 1}", payment.ProviderReference!, remainder, payment.Currency, ct),
                 cancellationToken);
         }
         catch (Exception exception) when (PaymentHandlers.IsUnavailable(exception))
@@ -75,8 +84,10 @@ internal sealed class ReauthorizeHandlers(
         }
 
         var now = clock.GetUtcNow();
+        payment.ReauthorizationAttempts++; // answered: the next attempt asks under a new key
         if (outcome.Approved)
         {
+            payment.HoldReason = null;
             payment.Reauthorizations++;
             payment.CapturedBeforeReauthorization = payment.CapturedAmount;
             payment.ProviderReference = outcome.Reference;
@@ -158,5 +169,22 @@ internal sealed class ReauthorizationRunner(ISender sender, AuthorizationExpiry 
                 return new ReauthorizationRun(before, handled, failed.Count);
             }
         }
+    }
+}
+
+/// <summary>
+/// An operator's retry of a payment on hold (after the customer updated their card, say): asked
+/// again under the next key; approved, the hold is lifted (<see cref="PaymentReauthorized"/>: Orders
+/// and Fulfillment lift theirs); declined, it stays on hold (and operations are told again).
+/// </summary>
+internal sealed class FindHeldPaymentHandler(PaymentsDbContext db) : IQueryHandler<FindHeldPayment, Guid>
+{
+    public async ValueTask<Guid> Handle(FindHeldPayment query, CancellationToken cancellationToken)
+    {
+        var payment = await db.Payments.AsNoTracking().SingleOrDefaultAsync(p => p.OrderId == query.OrderId, cancellationToken)
+            ?? throw ProblemException.NotFound("Payment", $"Order {query.OrderId} has no payment.");
+        return payment.HoldReason is null
+            ? throw ProblemException.Conflict("payment-not-on-hold", "The payment is not on hold", $"The payment of order {query.OrderId} is {payment.Status.Kebab()} and not on hold.")
+            : payment.Id;
     }
 }

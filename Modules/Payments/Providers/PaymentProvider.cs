@@ -73,7 +73,8 @@ internal interface IPaymentProvider
 /// <c>sandbox-lost-answer</c> (authorises, but every answer to that token times out),
 /// <c>sandbox-capture-timeout</c> (authorises; each capture under it is made, but its first answer times out),
 /// <c>sandbox-refund-timeout</c> (authorises; each refund under it is made, but its first answer times out),
-/// <c>sandbox-reauth-decline</c> (authorises; a re-authorisation is declined). Authorisations expire
+/// <c>sandbox-reauth-decline</c> (authorises; a re-authorisation is declined),
+/// <c>sandbox-reauth-decline-once</c> (the first re-authorisation is declined, a later one approved). Authorisations expire
 /// after the method's window (<see cref="AuthorizationExpiry"/>); nothing is captured under an expired
 /// one, and a re-authorisation replaces one with a new reference and window. Like a real provider it
 /// enforces idempotency keys: a repeated key returns the first outcome and never authorises twice (a
@@ -87,6 +88,7 @@ internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationEx
     private readonly ConcurrentDictionary<string, string> _latest = new(StringComparer.Ordinal); // first reference → the live one
     private readonly ConcurrentDictionary<string, string> _methods = new(StringComparer.Ordinal);
     private long _reauthorizations;
+    private readonly ConcurrentDictionary<string, bool> _declinedOnce = new(StringComparer.Ordinal);
 
     public IReadOnlySet<string> Methods { get; } = new HashSet<string>(StringComparer.Ordinal) { "card", "paypal", "klarna", "gift-card" };
 
@@ -157,7 +159,7 @@ internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationEx
             }
 
             var token = _tokens.GetValueOrDefault(previousReference);
-            if (token == "sandbox-reauth-decline")
+            if (token == "sandbox-reauth-decline" || (token == "sandbox-reauth-decline-once" && _declinedOnce.TryAdd(previousReference, true)))
             {
                 return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(false, null, "reauthorisation-declined")));
             }

@@ -109,6 +109,43 @@ public sealed class ReauthorizationTests(HostFixture host)
     }
 
     [Fact]
+    public async Task A_payment_on_hold_stops_the_order_shipping_until_an_operator_s_retry_is_approved()
+    {
+        var (order, _) = await ConfirmedAsync("sandbox-reauth-decline-once");
+        var (id, total) = (order.GetProperty("id").GetGuid(), order.GetProperty("total").GetDecimal());
+        var expires = (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("authorizationExpiresAt").GetDateTimeOffset();
+        var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
+        await PickAndPackAsync(Client, fulfilmentId);
+        using (var notOnHold = await Client.PostAsync($"/api/v1/payments/{id}/reauthorize", null))
+        {
+            await Problem.AssertAsync(notOnHold, System.Net.HttpStatusCode.Conflict, "urn:oms:problem:payment-not-on-hold");
+        }
+
+        await RunAsync(expires.AddMilliseconds(10)); // declined: on hold
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("paymentHold").ValueKind == JsonValueKind.String);
+        using (var held = await ShipRequestAsync(Client, fulfilmentId, Guid.NewGuid().ToString(), new { carrier = "dhl", service = "parcel", trackingNumber = Unique("TRK") }))
+        {
+            await Problem.AssertAsync(held, System.Net.HttpStatusCode.Conflict, "urn:oms:problem:payment-on-hold");
+        }
+
+        using (var retried = await Client.PostAsync($"/api/v1/payments/{id}/reauthorize", null))
+        {
+            var text = await retried.Content.ReadAsStringAsync();
+            Assert.True(retried.IsSuccessStatusCode, text);
+            var ledger = JsonDocument.Parse(text).RootElement;
+            Assert.Equal(JsonValueKind.Null, ledger.GetProperty("holdReason").ValueKind);
+            Assert.Single(ledger.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "reauthorize");
+        }
+
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}")).GetProperty("paymentHold").ValueKind == JsonValueKind.Null);
+        await ShipAsync(Client, fulfilmentId);
+        await CapturedAsync(Client, id, total);
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("paymentHold").ValueKind == JsonValueKind.Null);
+        await SettledAsync(Client);
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
     public async Task A_re_authorisation_whose_commit_fails_after_the_provider_made_it_is_asked_again_with_the_same_key_and_made_once()
     {
         var (order, _) = await ConfirmedAsync("sandbox-approve");

@@ -20,6 +20,7 @@ internal sealed record FulfilmentOrderView(
     int? Parcels,
     decimal? WeightKg,
     string? RejectionReason,
+    string? PaymentHold,
     DateTimeOffset CreatedAt,
     DateTimeOffset? PickingStartedAt,
     DateTimeOffset? PackedAt,
@@ -62,7 +63,7 @@ internal static class FulfilmentViews
         f.Id, f.OrderId, f.NodeCode, f.Status.Kebab(), f.IsPickup, f.PickupExpiresAt,
         f.ReadLines().Select(l => new FulfilmentLineView(l.Sku, l.Quantity, l.Picked, l.Shipped, l.Delivered, l.Cancelled, l.Short)).ToArray(),
         shipments.Where(s => s.FulfilmentOrderId == f.Id).OrderBy(s => s.ShippedAt).Select(Of).ToArray(),
-        f.Parcels, f.WeightKg, f.RejectionReason, f.CreatedAt, f.PickingStartedAt, f.PackedAt, f.ShippedAt, f.DeliveredAt, f.RejectedAt);
+        f.Parcels, f.WeightKg, f.RejectionReason, f.PaymentHold, f.CreatedAt, f.PickingStartedAt, f.PackedAt, f.ShippedAt, f.DeliveredAt, f.RejectedAt);
 
     public static ShipmentView Of(Shipment s) => new(
         s.Id, s.FulfilmentOrderId, s.OrderId, s.NodeCode, s.Status.Kebab(), s.Carrier, s.Service, s.TrackingNumber, s.TrackingUrl, s.Parcels, s.WeightKg,

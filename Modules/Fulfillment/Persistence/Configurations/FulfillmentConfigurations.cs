@@ -54,6 +54,7 @@ internal sealed class FulfilmentOrderConfiguration : IEntityTypeConfiguration<Fu
         builder.Property(f => f.Lines).HasColumnType("jsonb");
         builder.Property(f => f.WeightKg).HasPrecision(10, 3);
         builder.Property(f => f.RejectionReason).HasMaxLength(50);
+        builder.Property(f => f.PaymentHold).HasMaxLength(50);
         builder.Property(f => f.Version).IsRowVersion(); // PostgreSQL xmin: two steps of one fulfilment order never both win
     }
 }

@@ -65,6 +65,11 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("parcels");
 
+                    b.Property<string>("PaymentHold")
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("payment_hold");
+
                     b.Property<int>("PendingShortages")
                         .HasColumnType("integer")
                         .HasColumnName("pending_shortages");

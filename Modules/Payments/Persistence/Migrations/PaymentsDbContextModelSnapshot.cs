@@ -220,6 +220,10 @@ namespace OmsModular.Modules.Payments.Persistence.Migrations
                         .HasColumnType("character varying(100)")
                         .HasColumnName("provider_reference");
 
+                    b.Property<int>("ReauthorizationAttempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("reauthorization_attempts");
+
                     b.Property<int>("Reauthorizations")
                         .HasColumnType("integer")
                         .HasColumnName("reauthorizations");

@@ -1,0 +1,33 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace OmsModular.Modules.Payments.Persistence.Migrations
+{
+    /// <inheritdoc />
+    internal partial class PaymentHold : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<int>(
+                name: "reauthorization_attempts",
+                schema: "payments",
+                table: "payments",
+                type: "integer",
+                nullable: false,
+                defaultValue: 0);
+
+            migrationBuilder.Sql("UPDATE payments.payments SET reauthorization_attempts = reauthorizations");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "reauthorization_attempts",
+                schema: "payments",
+                table: "payments");
+        }
+    }
+}
