@@ -20,7 +20,6 @@ public sealed class PaymentsModule : IModule
 {
     public ModuleManifest Manifest { get; } = ModuleManifest.Create("Payments", "payments")
         .UseDbContext<PaymentsDbContext>()
-        .PartitionsAcrossConsumers() // an order's capture, reductions and end are handled in the order they were committed
         .Publishes<PaymentAuthorized>()
         .Publishes<PaymentDeclined>()
         .Publishes<PaymentVoided>()

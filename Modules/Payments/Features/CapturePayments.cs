@@ -20,7 +20,9 @@ internal sealed record CapturePaymentsCommand(IReadOnlyList<CaptureRequested> Re
 /// status, a ledger entry, <see cref="PaymentCaptured"/>) in one commit. A capture id already
 /// recorded changes nothing; a provider that captured but whose answer was lost is asked again
 /// with the same key and answers the same capture, so a share is never captured twice. A share that
-/// would take the captured total above the authorisation is refused before the provider is asked. A provider
+/// would take the captured total above the authorisation is refused before the provider is asked,
+/// except the last one (<c>final</c>), which takes what is left of it (a capture at confirmation
+/// that a cancellation overtook); an order whose authorisation was voided is not captured. A provider
 /// that does not answer is an outage (the consumer pauses and tries again); a share the provider
 /// refuses, or one for an order without a capturable authorisation, is a failure of that message.
 /// </summary>
@@ -46,12 +48,27 @@ internal sealed class CapturePaymentsHandler(
             }
 
             var payment = payments.GetValueOrDefault(request.OrderId);
+            if (payment is { Status: PaymentStatus.Voided })
+            {
+                // The order ended before its capture (a capture at confirmation overtaken by a cancellation of every line): nothing is owed.
+                logger.LogInformation("Capture {CaptureId} of order {OrderId} is not made: its authorisation was voided when the order ended", request.CaptureId, request.OrderId);
+                continue;
+            }
+
             if (payment is not { CanCapture: true })
             {
                 throw new InvalidOperationException($"Order {request.OrderId} has no capturable authorisation (payment {payment?.Status.ToString() ?? "missing"}); capture {request.CaptureId} of {request.Amount} {request.Currency} is not made.");
             }
 
-            if (payment.CapturedAmount + request.Amount > payment.Amount)
+            // The last share is what is left of the authorisation: a capture at confirmation that a cancellation
+            // overtook (the authorisation lowered first) captures what the order costs now.
+            var amount = request.Final ? Math.Min(request.Amount, payment.Amount - payment.CapturedAmount) : request.Amount;
+            if (amount <= 0m)
+            {
+                logger.LogInformation("Capture {CaptureId} of order {OrderId} is not made: nothing is left of the authorisation to capture", request.CaptureId, request.OrderId);
+                continue;
+            }
+            if (payment.CapturedAmount + amount > payment.Amount)
             {
                 throw new InvalidOperationException($"Capture {request.CaptureId} of {request.Amount} {request.Currency} would take order {request.OrderId} to {payment.CapturedAmount + request.Amount}, above the {payment.Amount} authorised; it is not made.");
             }
@@ -65,7 +82,7 @@ internal sealed class CapturePaymentsHandler(
             try
             {
                 capture = await pipelines.GetPipeline(PaymentsResilience.Provider).ExecuteAsync(
-                    async ct => await provider.CaptureAsync($"capture-{request.CaptureId}", payment.ProviderReference!, request.Amount, request.Currency, ct),
+                    async ct => await provider.CaptureAsync($"capture-{request.CaptureId}", payment.ProviderReference!, amount, request.Currency, ct),
                     cancellationToken);
             }
             catch (Exception exception) when (PaymentHandlers.IsUnavailable(exception))
@@ -74,14 +91,14 @@ internal sealed class CapturePaymentsHandler(
             }
 
             var now = clock.GetUtcNow();
-            payment.CapturedAmount += request.Amount;
+            payment.CapturedAmount += amount;
             payment.Status = payment.CapturedAmount >= payment.Amount ? PaymentStatus.Captured : PaymentStatus.PartiallyCaptured;
             db.Captures.Add(new Capture
             {
                 Id = request.CaptureId,
                 PaymentId = payment.Id,
                 OrderId = payment.OrderId,
-                Amount = request.Amount,
+                Amount = amount,
                 Currency = request.Currency,
                 Final = request.Final,
                 ProviderReference = capture.Reference,
@@ -92,14 +109,14 @@ internal sealed class CapturePaymentsHandler(
                 OrderId = payment.OrderId,
                 PaymentId = payment.Id,
                 Kind = "capture",
-                Amount = request.Amount,
+                Amount = amount,
                 Currency = request.Currency,
                 ProviderReference = capture.Reference,
                 Note = $"capture {request.CaptureId}{(request.Final ? " (final)" : string.Empty)}",
                 At = now,
             });
-            db.Publish(new PaymentCaptured(payment.Id, payment.OrderId, request.CaptureId, request.Amount, payment.CapturedAmount, payment.Currency, capture.Reference), payment.OrderId.ToString());
-            logger.LogInformation("Captured {Amount} {Currency} of order {OrderId} ({CaptureId})", request.Amount, request.Currency, payment.OrderId, request.CaptureId);
+            db.Publish(new PaymentCaptured(payment.Id, payment.OrderId, request.CaptureId, amount, payment.CapturedAmount, payment.Currency, capture.Reference), payment.OrderId.ToString());
+            logger.LogInformation("Captured {Amount} {Currency} of order {OrderId} ({CaptureId})", amount, request.Currency, payment.OrderId, request.CaptureId);
         }
 
         return Unit.Value;

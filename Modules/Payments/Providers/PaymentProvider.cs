@@ -229,8 +229,16 @@ internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationEx
         return Task.CompletedTask;
     }
 
+    /// <summary>While set, every capture is answered as an outage, before anything is made (tests: a capture that lags behind).</summary>
+    public bool CapturesUnavailable { get; set; }
+
     public Task<ProviderCapture> CaptureAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken)
     {
+        if (CapturesUnavailable)
+        {
+            throw new ProviderUnavailableException("Sandbox: captures are unavailable.");
+        }
+
         var call = _calls.AddOrUpdate(idempotencyKey, 1, (_, n) => n + 1);
         ProviderCapture capture;
         lock (_captureLock)

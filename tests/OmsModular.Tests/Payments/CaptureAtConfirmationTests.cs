@@ -81,6 +81,39 @@ public sealed class CaptureAtConfirmationTests(HostFixture host)
     }
 
     [Fact]
+    public async Task A_cancellation_that_overtakes_the_capture_at_confirmation_lowers_the_authorisation_and_the_capture_takes_what_the_order_costs_now()
+    {
+        var (node, a, b) = (await Pipeline.NodeAsync(Client), Unique("SKU"), Unique("SKU"));
+        await Catalog.StockAsync(Client, a, node, 5, price: 11.90m);
+        await Catalog.StockAsync(Client, b, node, 5, price: 4.45m);
+        var placed = OrderCaptureTests.WebOrder("cust-store-race", (a, 2), (b, 1));
+        placed["channel"] = "store";
+        var id = await Pipeline.PlaceAsync(Client, placed);
+        // The provider does not answer captures for a while (the capture consumer pauses): the cancellation goes first.
+        Sandbox.CapturesUnavailable(host.Services, true);
+        try
+        {
+            var order = await OrderInStateAsync(Client, id, "confirmed");
+            var (total, grossB) = (order.GetProperty("total").GetDecimal(), order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == b).GetProperty("gross").GetDecimal());
+            await FulfilmentOrdersAsync(Client, id, 1);
+            await CancelAsync(id, (b, 1));
+            await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("amount").GetDecimal() == total - grossB);
+            Assert.Equal(0m, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("captured").GetDecimal());
+        }
+        finally
+        {
+            Sandbox.CapturesUnavailable(host.Services, false);
+        }
+
+        var newTotal = (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}")).GetProperty("total").GetDecimal();
+        var ledger = await CapturedAsync(Client, id, newTotal);
+        Assert.Equal(0m, ledger.GetProperty("refunded").GetDecimal()); // nothing was captured that needs giving back
+        Assert.Equal(newTotal, Sandbox.CapturedFor(host.Services, id));
+        await SettledAsync(Client);
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
     public async Task A_web_order_is_still_captured_per_shipment()
     {
         var (order, a, _) = await ConfirmedAsync("web");

@@ -70,6 +70,12 @@ internal static class Sandbox
         return (decimal)ProviderType.GetMethod("LiveAuthorizedFor")!.Invoke(services.GetRequiredService(ProviderType), [$"auth-{orderId}"])!;
     }
 
+    /// <summary>Makes every capture an outage (before anything is captured) until set back.</summary>
+    public static void CapturesUnavailable(IServiceProvider services, bool unavailable)
+    {
+        ProviderType.GetProperty("CapturesUnavailable")!.SetValue(services.GetRequiredService(ProviderType), unavailable);
+    }
+
     /// <summary>Lets an authorisation lapse now, as the end of its window would.</summary>
     public static void Expire(IServiceProvider services, string reference)
     {
