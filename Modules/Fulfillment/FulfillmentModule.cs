@@ -38,6 +38,7 @@ public sealed class FulfillmentModule : IModule
         .Sends<GetAvailability>()
         .Sends<ReserveStockBatch>()
         .Sends<ReleaseReservationsBatch>()
+        .Sends<GetPaymentHold>()
         .Build();
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)

@@ -32,6 +32,7 @@ public sealed class PaymentsModule : IModule
         .Handles<AuthorizePaymentBatch, IReadOnlyList<PaymentAuthorization>, PaymentApi>()
         .Handles<GetPaymentTokenKey, PaymentTokenKey, PaymentTokenKeyApi>()
         .Handles<GetPaymentMethods, PaymentMethods, PaymentMethodsApi>()
+        .Handles<GetPaymentHold, PaymentHoldState, PaymentHoldApi>()
         .ConsumesInBatches<OrderCancelled, VoidEndedOrders>("payments.VoidEndedOrdersOnCancel")
         .ConsumesInBatches<OrderRejected, VoidEndedOrders>("payments.VoidEndedOrdersOnReject")
         .ConsumesInBatches<CaptureRequested, CaptureOnRequest>()

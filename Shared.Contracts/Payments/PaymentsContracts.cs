@@ -74,3 +74,8 @@ public sealed record PaymentReauthorized(Guid PaymentId, Guid OrderId, decimal A
 /// </summary>
 [IntegrationEvent("payments.payment-reauthorization-failed", 1)]
 public sealed record PaymentReauthorizationFailed(Guid PaymentId, Guid OrderId, decimal Amount, string Currency, string Reason, DateTimeOffset ExpiresAt) : IIntegrationEvent;
+
+/// <summary>Whether the order's payment is on hold now (<c>payment-reauthorisation-failed</c>), and why; null when it is not (or there is none).</summary>
+public sealed record GetPaymentHold(Guid OrderId) : IModuleRequest<PaymentHoldState>;
+
+public sealed record PaymentHoldState(Guid OrderId, string? Hold);

@@ -74,6 +74,7 @@ public static class Failures
             switch (e)
             {
                 case DbUpdateConcurrencyException:
+                case MessageWaitsException:
                 case PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable }:
                     return FailureKind.Contention;
                 case PostgresException postgres:
@@ -156,3 +157,10 @@ public sealed class ConsumerPauses
 
     private sealed record PauseState(DateTimeOffset Until, TimeSpan Length, string Reason, int Pauses);
 }
+
+/// <summary>
+/// The message cannot be handled yet because what it needs is on its way (another message of its
+/// order has not been handled): it is retried with backoff like a lost race, against four times the
+/// usual attempts, and never judged a poison message early.
+/// </summary>
+public sealed class MessageWaitsException(string message) : Exception(message);

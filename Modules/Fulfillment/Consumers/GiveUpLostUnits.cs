@@ -27,7 +27,7 @@ internal sealed class GiveUpLostUnits(FulfillmentDbContext db, TimeProvider cloc
             var left = lost.Quantity;
             if (!orders.Any(f => f.OrderId == lost.OrderId))
             {
-                throw new InvalidOperationException($"Order {lost.OrderId} has no fulfilment orders yet; the units a count found missing at {lost.Location} wait for them.");
+                throw new MessageWaitsException($"Order {lost.OrderId} has no fulfilment orders yet; the units a count found missing at {lost.Location} wait for them.");
             }
 
             using var cause = delivered.Enter();

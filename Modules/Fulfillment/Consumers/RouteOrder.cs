@@ -348,7 +348,9 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             // The re-sourced units become fulfilment orders at their new nodes in this commit.
             foreach (var allocation in plan.Success ? plan.Allocations : [])
             {
-                db.FulfilmentOrders.Add(FulfilmentOrder.Create(routing.OrderId, allocation.Node, allocation.Lines.Select(l => (l.Sku, l.Quantity)), now));
+                var created = FulfilmentOrder.Create(routing.OrderId, allocation.Node, allocation.Lines.Select(l => (l.Sku, l.Quantity)), now);
+                created.PaymentHold = routing.Source?.PaymentHold; // a payment on hold holds the re-sourced units too
+                db.FulfilmentOrders.Add(created);
             }
 
             db.Publish(

@@ -13,8 +13,9 @@ namespace OmsModular.Modules.Fulfillment.Consumers;
 /// has not sent), and answer with <see cref="UnitsCancelled"/>: what came off at which node, and what
 /// could not (packed or shipped).
 /// Decided here, on the fulfilment orders' own state, so a unit that is packed or already left is
-/// never cancelled. Waits (fails and is retried) while the order's fulfilment orders are not there
-/// yet (its confirmation and this request reach Fulfillment's consumers in either order).
+/// never cancelled. Waits (is retried, patiently) while the order's fulfilment orders are not there
+/// yet (its confirmation and this request reach Fulfillment's consumers in either order), and while
+/// units of the order are being re-sourced.
 /// </summary>
 internal sealed class TakeOffCancelledUnits(FulfillmentDbContext db, TimeProvider clock) : IIntegrationEventBatchHandler<LineCancellationRequested>
 {
@@ -29,12 +30,12 @@ internal sealed class TakeOffCancelledUnits(FulfillmentDbContext db, TimeProvide
             var nodes = orders.Where(f => f.OrderId == request.OrderId).ToArray();
             if (nodes.Length == 0)
             {
-                throw new InvalidOperationException($"Order {request.OrderId} has no fulfilment orders yet; its cancellation {request.ChangeId} waits for them.");
+                throw new MessageWaitsException($"Order {request.OrderId} has no fulfilment orders yet; its cancellation {request.ChangeId} waits for them.");
             }
 
             if (nodes.Any(f => f.PendingShortages > 0))
             {
-                throw new InvalidOperationException($"Units of order {request.OrderId} are being re-sourced; its cancellation {request.ChangeId} waits until they are at their new node.");
+                throw new MessageWaitsException($"Units of order {request.OrderId} are being re-sourced; its cancellation {request.ChangeId} waits until they are at their new node.");
             }
 
             var open = nodes

@@ -133,9 +133,10 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
     private async Task<List<StockLevel>> UpsertAsync(IReadOnlyList<StockBatchRow> rows, string? actor, CancellationToken cancellationToken)
     {
 
-        // One round trip for one row or ten thousand: the existing rows are locked and their on hand
-        // read first (a statement of its own: a locking read in the same statement as the upsert would
-        // not see the rows the upsert changes), then on hand is inserted or overwritten, reserved kept.
+        // One round trip for one row or ten thousand, in the stock rows' one lock order (location, SKU):
+        // the rows are locked and their on hand read first (a statement of its own: a locking read in the
+        // same statement as the upsert would not see the rows the upsert changes), then on hand is
+        // overwritten, reserved kept.
         await using var batch = await db.CreateBatchAsync(cancellationToken);
         NpgsqlParameter[] Inputs() =>
         [
@@ -144,11 +145,20 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
             new() { Value = rows.Select(r => r.OnHand).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer },
             new() { Value = rows.Select(r => r.SafetyStock).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer },
         ];
+        // Rows that do not exist yet are made first (on hand 0; a concurrent sync of the same new row
+        // waits here and then reads what the first wrote), so every row is read locked before it changes.
+        var create = new NpgsqlBatchCommand("""
+            INSERT INTO inventory.stock_levels (sku, location, on_hand, reserved, safety_stock, updated_at)
+            SELECT sku, location, 0, 0, 0, now() FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS i(sku, location, on_hand, safety_stock)
+            ORDER BY location, sku
+            ON CONFLICT (sku, location) DO NOTHING
+            """);
+        create.Parameters.AddRange(Inputs());
         var previous = new NpgsqlBatchCommand("""
             SELECT s.sku, s.location, s.on_hand
             FROM inventory.stock_levels s JOIN unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS i(sku, location, on_hand, safety_stock)
               ON i.sku = s.sku AND i.location = s.location
-            ORDER BY s.sku, s.location
+            ORDER BY s.location, s.sku
             FOR UPDATE OF s
             """);
         previous.Parameters.AddRange(Inputs());
@@ -157,7 +167,7 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
                 SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS i(sku, location, on_hand, safety_stock)
             )
             INSERT INTO inventory.stock_levels AS s (sku, location, on_hand, reserved, safety_stock, updated_at)
-            SELECT sku, location, on_hand, 0, coalesce(safety_stock, 0), now() FROM input ORDER BY sku, location
+            SELECT sku, location, on_hand, 0, coalesce(safety_stock, 0), now() FROM input ORDER BY location, sku
             ON CONFLICT (sku, location) DO UPDATE
             SET on_hand = excluded.on_hand,
                 safety_stock = coalesce((SELECT i.safety_stock FROM input i WHERE i.sku = s.sku AND i.location = s.location), s.safety_stock),
@@ -165,6 +175,7 @@ internal sealed class StockLevelHandlers(InventoryDbContext db) :
             RETURNING {StockSql.Columns}
             """);
         upsert.Parameters.AddRange(Inputs());
+        batch.BatchCommands.Add(create);
         batch.BatchCommands.Add(previous);
         batch.BatchCommands.Add(upsert);
 

@@ -41,10 +41,11 @@ internal sealed class ResolveStockShortfallsHandler(InventoryDbContext db, TimeP
         // The likely losers, in the order they lose (at most a chunk of them: what is still short after
         // them is handed on to a next round); locked, then judged again on what they hold now.
         var orderIds = (await db.Reservations.AsNoTracking()
-                .Where(r => locations.Contains(r.Location) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed) && r.Lines.Any(l => skus.Contains(l.Sku)))
+                .Where(r => locations.Contains(r.Location) && (r.Status == ReservationStatus.Active || r.Status == ReservationStatus.Confirmed)
+                            && r.Lines.Any(l => skus.Contains(l.Sku) && l.Quantity > l.Shipped + l.Released))
                 .OrderBy(r => r.Status == ReservationStatus.Active ? 0 : 1).ThenByDescending(r => r.CreatedAt)
                 .Select(r => r.OrderId)
-                .Take(ChunkOrders * 2)
+                .Take(ChunkOrders * 4)
                 .ToListAsync(cancellationToken))
             .Distinct()
             .Take(ChunkOrders)
@@ -97,7 +98,7 @@ internal sealed class ResolveStockShortfallsHandler(InventoryDbContext db, TimeP
             db.Publish(level.Changed("stock-count"), partitionKey: level.Sku);
         }
 
-        if (orderIds.Length == ChunkOrders)
+        if (orderIds.Length == ChunkOrders && touched.Count > 0)
         {
             StockShortfalls.Detect(db, keys.Select(k => levels.GetValueOrDefault(k)).OfType<StockLevel>()); // more losers than one chunk: the next round goes on
         }

@@ -21,8 +21,8 @@ internal sealed record CapturePaymentsCommand(IReadOnlyList<CaptureRequested> Re
 /// recorded changes nothing; a provider that captured but whose answer was lost is asked again
 /// with the same key and answers the same capture, so a share is never captured twice. A share that
 /// would take the captured total above the authorisation is refused before the provider is asked,
-/// except the last one (<c>final</c>), which takes what is left of it (a capture at confirmation
-/// that a cancellation overtook); an order whose authorisation was voided is not captured. A provider
+/// except a capture at confirmation (capture id = order id), which takes what is left of it (a
+/// cancellation overtook it); an order that ended, or whose authorisation was voided, is not captured. A provider
 /// that does not answer is an outage (the consumer pauses and tries again); a share the provider
 /// refuses, or one for an order without a capturable authorisation, is a failure of that message.
 /// </summary>
@@ -40,6 +40,7 @@ internal sealed class CapturePaymentsHandler(
         var payments = await db.Payments.Where(p => orderIds.Contains(p.OrderId)).ToDictionaryAsync(p => p.OrderId, cancellationToken);
         var captureIds = command.Requests.Select(r => r.CaptureId).ToArray();
         var done = (await db.Captures.AsNoTracking().Where(c => captureIds.Contains(c.Id)).Select(c => c.Id).ToListAsync(cancellationToken)).ToHashSet();
+        var ended = (await db.EndedOrders.AsNoTracking().Where(e => orderIds.Contains(e.OrderId)).Select(e => e.OrderId).ToListAsync(cancellationToken)).ToHashSet();
         foreach (var request in command.Requests)
         {
             if (!done.Add(request.CaptureId))
@@ -48,10 +49,10 @@ internal sealed class CapturePaymentsHandler(
             }
 
             var payment = payments.GetValueOrDefault(request.OrderId);
-            if (payment is { Status: PaymentStatus.Voided })
+            if (payment is { Status: PaymentStatus.Voided } || ended.Contains(request.OrderId))
             {
                 // The order ended before its capture (a capture at confirmation overtaken by a cancellation of every line): nothing is owed.
-                logger.LogInformation("Capture {CaptureId} of order {OrderId} is not made: its authorisation was voided when the order ended", request.CaptureId, request.OrderId);
+                logger.LogInformation("Capture {CaptureId} of order {OrderId} is not made: the order ended", request.CaptureId, request.OrderId);
                 continue;
             }
 
@@ -60,9 +61,14 @@ internal sealed class CapturePaymentsHandler(
                 throw new InvalidOperationException($"Order {request.OrderId} has no capturable authorisation (payment {payment?.Status.ToString() ?? "missing"}); capture {request.CaptureId} of {request.Amount} {request.Currency} is not made.");
             }
 
-            // The last share is what is left of the authorisation: a capture at confirmation that a cancellation
-            // overtook (the authorisation lowered first) captures what the order costs now.
-            var amount = request.Final ? Math.Min(request.Amount, payment.Amount - payment.CapturedAmount) : request.Amount;
+            // A capture at confirmation that a cancellation overtook (the authorisation lowered first) captures what the order costs now.
+            var atConfirmation = request.CaptureId == request.OrderId;
+            var amount = atConfirmation ? Math.Min(request.Amount, payment.Amount - payment.CapturedAmount) : request.Amount;
+            if (amount < request.Amount)
+            {
+                logger.LogWarning("Capture {CaptureId} of order {OrderId} takes {Amount} of the {Requested} {Currency} asked: a cancellation lowered the authorisation first", request.CaptureId, request.OrderId, amount, request.Amount, request.Currency);
+            }
+
             if (amount <= 0m)
             {
                 logger.LogInformation("Capture {CaptureId} of order {OrderId} is not made: nothing is left of the authorisation to capture", request.CaptureId, request.OrderId);

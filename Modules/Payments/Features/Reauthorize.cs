@@ -188,3 +188,10 @@ internal sealed class FindHeldPaymentHandler(PaymentsDbContext db) : IQueryHandl
             : payment.Id;
     }
 }
+
+/// <summary>Module API: the payment's hold as it is now (a consumer of the hold's events reads it, so their order does not matter).</summary>
+internal sealed class PaymentHoldApi(PaymentsDbContext db) : OmsModular.Shared.Infrastructure.ModuleApi.IModuleRequestHandler<GetPaymentHold, PaymentHoldState>
+{
+    public async Task<PaymentHoldState> HandleAsync(GetPaymentHold request, CancellationToken cancellationToken) =>
+        new(request.OrderId, await db.Payments.AsNoTracking().Where(p => p.OrderId == request.OrderId).Select(p => p.HoldReason).SingleOrDefaultAsync(cancellationToken));
+}

@@ -88,11 +88,12 @@ public sealed class CaptureAtConfirmationTests(HostFixture host)
         await Catalog.StockAsync(Client, b, node, 5, price: 4.45m);
         var placed = OrderCaptureTests.WebOrder("cust-store-race", (a, 2), (b, 1));
         placed["channel"] = "store";
-        var id = await Pipeline.PlaceAsync(Client, placed);
         // The provider does not answer captures for a while (the capture consumer pauses): the cancellation goes first.
         Sandbox.CapturesUnavailable(host.Services, true);
+        Guid id;
         try
         {
+            id = await Pipeline.PlaceAsync(Client, placed);
             var order = await OrderInStateAsync(Client, id, "confirmed");
             var (total, grossB) = (order.GetProperty("total").GetDecimal(), order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == b).GetProperty("gross").GetDecimal());
             await FulfilmentOrdersAsync(Client, id, 1);

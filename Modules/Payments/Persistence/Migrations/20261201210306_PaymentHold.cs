@@ -18,7 +18,7 @@ namespace OmsModular.Modules.Payments.Persistence.Migrations
                 nullable: false,
                 defaultValue: 0);
 
-            migrationBuilder.Sql("UPDATE payments.payments SET reauthorization_attempts = reauthorizations");
+            migrationBuilder.Sql("UPDATE payments.payments SET reauthorization_attempts = reauthorizations + CASE WHEN hold_reason IS NOT NULL THEN 1 ELSE 0 END");
         }
 
         /// <inheritdoc />
