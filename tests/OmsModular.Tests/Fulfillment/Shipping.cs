@@ -63,6 +63,18 @@ internal static class Shipping
         return JsonDocument.Parse(text).RootElement;
     }
 
+    /// <summary>Asks to cancel units of a confirmed order (a fresh Idempotency-Key); the request must be accepted.</summary>
+    public static async Task CancelLinesAsync(HttpClient client, Guid orderId, params (string Sku, int Quantity)[] lines)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{orderId}/cancel-lines")
+        {
+            Content = JsonContent.Create(new { lines = lines.Select(l => new { sku = l.Sku, quantity = l.Quantity }) }),
+            Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
+        };
+        using var response = await client.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, $"{response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
     /// <summary>Waits until the order is in this state and returns it.</summary>
     public static async Task<JsonElement> OrderInStateAsync(HttpClient client, Guid orderId, string status)
     {

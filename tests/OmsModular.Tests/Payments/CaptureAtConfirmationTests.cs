@@ -37,7 +37,7 @@ public sealed class CaptureAtConfirmationTests(HostFixture host)
             Assert.True(refunded.IsSuccessStatusCode, await refunded.Content.ReadAsStringAsync());
         }
 
-        await CancelAsync(id, (b, 1));
+        await CancelLinesAsync(Client, id, (b, 1));
         var newTotal = total - grossB;
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("refunded").GetDecimal() == grossB + 1.00m);
         ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
@@ -68,7 +68,7 @@ public sealed class CaptureAtConfirmationTests(HostFixture host)
         await CapturedAsync(Client, id, total);
         await using var fault = await Fault.FailCommitAsync(host.ConnectionString, "payments.refunds", $"NEW.order_id = '{id}'");
 
-        await CancelAsync(id, (a, 2), (b, 1));
+        await CancelLinesAsync(Client, id, (a, 2), (b, 1));
         await OrderInStateAsync(Client, id, "cancelled");
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("refunded").GetDecimal() == total);
         await SettledAsync(Client);
@@ -97,7 +97,7 @@ public sealed class CaptureAtConfirmationTests(HostFixture host)
             var order = await OrderInStateAsync(Client, id, "confirmed");
             var (total, grossB) = (order.GetProperty("total").GetDecimal(), order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == b).GetProperty("gross").GetDecimal());
             await FulfilmentOrdersAsync(Client, id, 1);
-            await CancelAsync(id, (b, 1));
+            await CancelLinesAsync(Client, id, (b, 1));
             await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("amount").GetDecimal() == total - grossB);
             Assert.Equal(0m, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("captured").GetDecimal());
         }
@@ -128,17 +128,6 @@ public sealed class CaptureAtConfirmationTests(HostFixture host)
         await CapturedAsync(Client, id, share);
         await SettledAsync(Client);
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
-    }
-
-    private async Task CancelAsync(Guid id, params (string Sku, int Quantity)[] lines)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{id}/cancel-lines")
-        {
-            Content = JsonContent.Create(new { lines = lines.Select(l => new { sku = l.Sku, quantity = l.Quantity }) }),
-            Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
-        };
-        using var response = await Client.SendAsync(request);
-        Assert.True(response.IsSuccessStatusCode, $"{response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
     private async Task<(JsonElement Order, string A, string B)> ConfirmedAsync(string channel)

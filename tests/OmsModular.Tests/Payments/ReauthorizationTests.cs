@@ -51,15 +51,7 @@ public sealed class ReauthorizationTests(HostFixture host)
         // A line cancelled now lowers the new authorisation, which holds only the remainder.
         var grossB = order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() != a).GetProperty("gross").GetDecimal();
         var skuB = order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() != a).GetProperty("sku").GetString()!;
-        using (var cancel = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{id}/cancel-lines")
-               {
-                   Content = JsonContent.Create(new { lines = new[] { new { sku = skuB, quantity = 1 } } }),
-                   Headers = { { "Idempotency-Key", Guid.NewGuid().ToString() } },
-               })
-        {
-            using var accepted = await Client.SendAsync(cancel);
-            Assert.True(accepted.IsSuccessStatusCode, await accepted.Content.ReadAsStringAsync());
-        }
+        await CancelLinesAsync(Client, id, (skuB, 1));
 
         var newTotal = total - grossB;
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("amount").GetDecimal() == newTotal);
