@@ -18,6 +18,7 @@ public sealed class PricingModule : IModule
         .Publishes<OrderPriced>()
         .Publishes<OrderPricingFailed>()
         .Handles<GetServiceLevels, ServiceLevels, ServiceLevelsApi>()
+        .Handles<RepriceOrder, OrderRepriced, RepriceOrderApi>()
         .ConsumesInBatches<OrderPlaced, PriceOrder>()
         .ConsumesInBatches<OrderCancelled, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnCancel")
         .ConsumesInBatches<OrderRejected, ReleaseCouponUses>("pricing.ReleaseCouponUsesOnReject")

@@ -93,3 +93,20 @@ public sealed record ShortageResolved(
     IReadOnlyList<NodeAllocation> Resourced,
     IReadOnlyList<AllocatedLine> Unavailable,
     DateTimeOffset ResolvedAt) : IIntegrationEvent;
+
+/// <summary>
+/// Fulfillment is ready for a requested order change (same <see cref="ChangeId"/>): the added units
+/// are reserved at <see cref="Allocations"/> (the decision <see cref="DecisionId"/> explains it), and
+/// the order's unshipped fulfilment orders wait for the change to be decided when it changes the delivery.
+/// </summary>
+[IntegrationEvent("fulfillment.order-change-prepared", 1)]
+public sealed record OrderChangePrepared(Guid OrderId, Guid ChangeId, Guid DecisionId, IReadOnlyList<NodeAllocation> Allocations, DateTimeOffset PreparedAt) : IIntegrationEvent;
+
+/// <summary>
+/// Fulfillment cannot carry out a requested order change: reason <c>out-of-stock</c> (no node has the
+/// added units: <see cref="Unavailable"/>), <c>packed</c> (a fulfilment order whose delivery would change
+/// is packed), <c>already-shipped</c> (nothing is left to ship to a new delivery) or <c>order-ended</c>.
+/// Nothing is held for the change.
+/// </summary>
+[IntegrationEvent("fulfillment.order-change-unavailable", 1)]
+public sealed record OrderChangeUnavailable(Guid OrderId, Guid ChangeId, string Reason, string Detail, IReadOnlyList<AllocatedLine> Unavailable, DateTimeOffset At) : IIntegrationEvent;

@@ -133,3 +133,61 @@ public sealed record OrderLinesCancelled(
 /// <summary>Everything of the order was delivered and its return window closed: the order is <c>completed</c>.</summary>
 [IntegrationEvent("orders.order-completed", 1)]
 public sealed record OrderCompleted(Guid OrderId, string OrderNumber, DateTimeOffset DeliveredAt, DateTimeOffset CompletedAt) : IIntegrationEvent;
+
+/// <summary>
+/// A customer or an operator asked to change a confirmed order before it ships (more units of a
+/// line, a new line, the shipping address or the service level), priced already. Fulfillment plans
+/// and reserves <see cref="AddedUnits"/> (under <see cref="ChangeId"/>) and, when
+/// <see cref="DeliveryChanged"/>, holds the order's unshipped fulfilment orders until the change is
+/// decided; it answers with <c>fulfillment.order-change-prepared.v1</c> or
+/// <c>fulfillment.order-change-unavailable.v1</c>.
+/// </summary>
+[IntegrationEvent("orders.order-change-requested", 1)]
+public sealed record OrderChangeRequested(
+    Guid OrderId,
+    Guid ChangeId,
+    IReadOnlyList<OrderEventLine> AddedUnits,
+    OrderAddress ShippingAddress,
+    OrderDelivery Delivery,
+    bool DeliveryChanged,
+    DateTimeOffset RequestedAt) : IIntegrationEvent;
+
+/// <summary>Units a change added, and the node reserved to ship them.</summary>
+public sealed record AddedUnits(string Sku, int Quantity, string Node);
+
+/// <summary>A line of an applied order change: its quantity before and after, and what it costs now.</summary>
+public sealed record ChangedLine(string Sku, int QuantityBefore, int Quantity, decimal Gross);
+
+/// <summary>
+/// A change of the order was applied (customer-visible): the lines it changed, where the added units
+/// ship from (reserved there already), the delivery now and the totals before and after. Fulfillment
+/// makes fulfilment orders of <see cref="Allocations"/> and lets the held ones go on; Payments lowers
+/// the authorisation when <see cref="NewTotal"/> is below it (a raise was authorised before the change
+/// was applied). Once per <see cref="ChangeId"/>.
+/// </summary>
+[IntegrationEvent("orders.order-changed", 1)]
+public sealed record OrderChanged(
+    Guid OrderId,
+    string OrderNumber,
+    Guid ChangeId,
+    IReadOnlyList<ChangedLine> Lines,
+    IReadOnlyList<AddedUnits> Allocations,
+    OrderAddress ShippingAddress,
+    OrderDelivery Delivery,
+    bool DeliveryChanged,
+    decimal PreviousTotal,
+    decimal NewTotal,
+    string Currency,
+    string Reason,
+    string OrderStatus,
+    DateTimeOffset ChangedAt) : IIntegrationEvent;
+
+/// <summary>
+/// A requested change of the order was refused and the order stays as it was (reason
+/// <c>out-of-stock</c>, <c>payment-declined</c>, <c>packed</c>, <c>already-shipped</c>,
+/// <c>order-changed</c>, <c>order-ended</c>). Fulfillment releases what it reserved for the change and
+/// lets the held fulfilment orders go on; Payments lowers an authorisation raised for it back to
+/// <see cref="Total"/>. Once per <see cref="ChangeId"/>.
+/// </summary>
+[IntegrationEvent("orders.order-change-refused", 1)]
+public sealed record OrderChangeRefused(Guid OrderId, string OrderNumber, Guid ChangeId, string Reason, string Detail, decimal Total, string Currency, DateTimeOffset RefusedAt) : IIntegrationEvent;

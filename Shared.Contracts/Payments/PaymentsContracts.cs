@@ -79,3 +79,14 @@ public sealed record PaymentReauthorizationFailed(Guid PaymentId, Guid OrderId, 
 public sealed record GetPaymentHold(Guid OrderId) : IModuleRequest<PaymentHoldState>;
 
 public sealed record PaymentHoldState(Guid OrderId, string? Hold);
+
+/// <summary>
+/// Raises the order's authorisation by <see cref="Amount"/> for a change that makes its total
+/// <see cref="NewTotal"/> (an incremental authorisation where the method has one, else a new
+/// authorisation of what is left to capture that replaces the old). Raised by the difference, so it
+/// adds up with reductions of earlier changes that Payments has not carried out yet. Once per
+/// <see cref="ChangeId"/> (provider key <c>increase-{changeId}</c>): a repeat answers the first
+/// outcome. States: <c>Authorized</c>, <c>Declined</c> (the change must be refused),
+/// <c>OrderEnded</c>, <c>Unavailable</c> (ask again).
+/// </summary>
+public sealed record IncreaseAuthorization(Guid OrderId, Guid ChangeId, decimal Amount, decimal NewTotal, string Currency) : IModuleRequest<PaymentAuthorization>;

@@ -24,7 +24,7 @@ namespace OmsModular.Modules.Fulfillment.Consumers;
 /// plan two orders onto the same last unit.
 /// </summary>
 internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules, IConfiguration configuration, TimeProvider clock, ILogger<RouteOrder> logger)
-    : IIntegrationEventBatchHandler<OrderPlaced>, IIntegrationEventBatchHandler<OrderReroutingRequested>, IIntegrationEventBatchHandler<UnitsShort>
+    : IIntegrationEventBatchHandler<OrderPlaced>, IIntegrationEventBatchHandler<OrderReroutingRequested>, IIntegrationEventBatchHandler<UnitsShort>, IIntegrationEventBatchHandler<OrderChangeRequested>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
     {
@@ -46,13 +46,7 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
     public async Task HandleAsync(IReadOnlyList<Delivered<UnitsShort>> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
-        var destinations = (await db.Decisions.AsNoTracking()
-                .Where(d => ids.Contains(d.OrderId) && d.Success)
-                .OrderBy(d => d.DecidedAt)
-                .Select(d => new { d.OrderId, d.Explanation })
-                .ToListAsync(cancellationToken))
-            .GroupBy(d => d.OrderId)
-            .ToDictionary(g => g.Key, g => Destination.Read(g.First().Explanation));
+        var destinations = await DestinationsAsync(ids, cancellationToken);
         var fulfilmentOrders = await db.FulfilmentOrders.Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken);
         var gaveUp = fulfilmentOrders
             .Where(f => f.RejectionReason is not null || f.ReadLines().Any(l => l.Short > 0))
@@ -74,6 +68,74 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
                 .ToList(),
             cancellationToken);
     }
+
+    /// <summary>
+    /// Prepares requested order changes: the added units are planned with the same engine towards the
+    /// delivery the change asks for (in full, or not at all: <c>out-of-stock</c>) and reserved under the
+    /// change's id (confirmed, released again if the change is refused); a change of the delivery holds
+    /// the order's unshipped fulfilment orders until it is decided, and is refused when one of them is
+    /// packed already or nothing is left to ship. Waits while the order's fulfilment orders are not
+    /// made yet or units of it are being re-sourced.
+    /// </summary>
+    public async Task HandleAsync(IReadOnlyList<Delivered<OrderChangeRequested>> batch, CancellationToken cancellationToken)
+    {
+        var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
+        var fulfilmentOrders = await db.FulfilmentOrders.Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken);
+        var now = clock.GetUtcNow();
+        var work = new List<Routing>();
+        foreach (var delivered in batch)
+        {
+            var change = delivered.Message;
+            var nodes = fulfilmentOrders.Where(f => f.OrderId == change.OrderId).ToArray();
+            if (nodes.Length == 0)
+            {
+                throw new MessageWaitsException($"Order {change.OrderId} has no fulfilment orders yet; its change {change.ChangeId} waits for them.");
+            }
+
+            if (nodes.Any(f => f.PendingShortages > 0))
+            {
+                throw new MessageWaitsException($"Units of order {change.OrderId} are being re-sourced; its change {change.ChangeId} waits until they are at their new node.");
+            }
+
+            var open = nodes.Where(f => f.ReadLines().Any(l => l.ToShip > l.Shipped)
+                                        && f.Status is FulfilmentOrderStatus.ReadyToPick or FulfilmentOrderStatus.Picking or FulfilmentOrderStatus.Packed or FulfilmentOrderStatus.PartiallyShipped)
+                .ToArray();
+            var routing = new Routing(change.OrderId, change.AddedUnits.Select(l => new RoutingLine(l.Sku, l.Quantity)), Destination.Of(change.ShippingAddress, change.Delivery), [], delivered.Enter)
+            {
+                Change = change,
+                Held = change.DeliveryChanged ? open : [],
+            };
+            if (change.DeliveryChanged && open.FirstOrDefault(f => f.Status is FulfilmentOrderStatus.Packed or FulfilmentOrderStatus.PartiallyShipped) is { } packed)
+            {
+                Refuse(routing, "packed", $"The fulfilment order at {packed.NodeCode} is packed for the delivery as it was.");
+            }
+            else if (change.DeliveryChanged && open.Length == 0 && change.AddedUnits.Count == 0)
+            {
+                Refuse(routing, "already-shipped", "Nothing of the order is left to ship to a new delivery.");
+            }
+            else if (change.AddedUnits.Count == 0)
+            {
+                Decide(routing, new RoutingPlan(true, null, "The delivery changes; no units are added.", "delivery", [], []));
+            }
+            else
+            {
+                work.Add(routing);
+            }
+        }
+
+        await RouteAsync(work, cancellationToken);
+    }
+
+    /// <summary>The latest destination recorded per order (its routing, a re-sourcing, or a change of its delivery).</summary>
+    private async Task<Dictionary<Guid, Destination>> DestinationsAsync(Guid[] ids, CancellationToken cancellationToken) =>
+        (await db.Decisions.AsNoTracking()
+                .Where(d => ids.Contains(d.OrderId) && d.Success)
+                .OrderBy(d => d.DecidedAt)
+                .Select(d => new { d.OrderId, d.Explanation })
+                .ToListAsync(cancellationToken))
+            .GroupBy(d => d.OrderId)
+            .Where(g => Destination.Latest(g.Select(d => d.Explanation)) is not null)
+            .ToDictionary(g => g.Key, g => Destination.Latest(g.Select(d => d.Explanation))!);
 
     /// <summary>Routes an order again whose stock was lost (the inbox makes each request take effect once).</summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderReroutingRequested>> batch, CancellationToken cancellationToken) =>
@@ -127,7 +189,7 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
                 break;
             }
 
-            var requests = planned.SelectMany(r => r.Plan!.Allocations.Select(a => (Routing: r, Request: new ReserveStock(r.OrderId, a.Node, a.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray(), Reference: r.Shortage?.ShortageId)))).ToArray();
+            var requests = planned.SelectMany(r => r.Plan!.Allocations.Select(a => (Routing: r, Request: new ReserveStock(r.OrderId, a.Node, a.Lines.Select(l => new ReservationLine(l.Sku, l.Quantity)).ToArray(), Reference: r.Reference)))).ToArray();
             var outcomes = await modules.SendAsync(new ReserveStockBatch(requests.Select(r => r.Request).ToArray()), cancellationToken);
             var refusedAt = new Dictionary<Routing, string>();
             var ended = new HashSet<Routing>();
@@ -184,11 +246,11 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
         await SaveLoadsAsync(loads, loadsBefore, today, cancellationToken);
     }
 
-    /// <summary>Releases what earlier attempts reserved: everything the order holds, or what a re-sourcing reserved under its shortage's id.</summary>
+    /// <summary>Releases what earlier attempts reserved: everything the order holds, or what a re-sourcing or a change reserved under its id.</summary>
     private Task ReleaseAsync(IReadOnlyList<Routing> work, CancellationToken cancellationToken) =>
         work.Count == 0
             ? Task.CompletedTask
-            : modules.SendAsync(new ReleaseReservationsBatch(work.Select(w => new ReleaseReservations(w.OrderId, "re-plan", w.Shortage?.ShortageId)).ToArray()), cancellationToken);
+            : modules.SendAsync(new ReleaseReservationsBatch(work.Select(w => new ReleaseReservations(w.OrderId, "re-plan", w.Reference)).ToArray()), cancellationToken);
 
     /// <summary>
     /// The plan of an order; a re-sourcing that cannot be planned in full is planned for what the
@@ -310,9 +372,14 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>A change Fulfillment cannot carry out: recorded as a failed decision and answered; nothing is held for it.</summary>
+    private void Refuse(Routing routing, string reason, string detail) =>
+        Decide(routing, new RoutingPlan(false, reason, detail, "refused", [], []));
+
     private void Decide(Routing routing, RoutingPlan plan)
     {
         var shortage = routing.Shortage;
+        var change = routing.Change;
         var now = clock.GetUtcNow();
         var decision = new RoutingDecision
         {
@@ -320,7 +387,7 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             OrderId = routing.OrderId,
             Success = plan.Success,
             FailureReason = plan.FailureReason,
-            Strategy = shortage is null ? plan.Strategy : $"re-source:{plan.Strategy}",
+            Strategy = shortage is not null ? $"re-source:{plan.Strategy}" : change is not null ? $"change:{plan.Strategy}" : plan.Strategy,
             Attempts = routing.Attempts,
             Explanation = JsonSerializer.Serialize(
                 new
@@ -329,14 +396,35 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
                     plan.Allocations,
                     plan.Candidates,
                     Excluded = routing.Excluded,
-                    Destination = routing.Delivery,
+                    Destination = change is null ? routing.Delivery : null, // a change's delivery counts once it is applied
                     Shortage = shortage is null ? null : new { shortage.ShortageId, shortage.Node, shortage.Reason, shortage.Lines, Unavailable = routing.Unavailable },
+                    Change = change is null ? null : new { change.ChangeId, change.AddedUnits, change.DeliveryChanged, Delivery = routing.Delivery },
                 },
                 MessageSerialization.Options),
             DecidedAt = now,
         };
         db.Decisions.Add(decision);
         using var cause = routing.Enter();
+        if (change is not null)
+        {
+            if (!plan.Success)
+            {
+                db.Publish(
+                    new OrderChangeUnavailable(change.OrderId, change.ChangeId, plan.FailureReason ?? "out-of-stock", plan.Detail,
+                        plan.FailureReason is "packed" or "already-shipped" ? [] : change.AddedUnits.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray(), now),
+                    partitionKey: change.OrderId.ToString());
+                return;
+            }
+
+            foreach (var held in routing.Held)
+            {
+                held.PendingChange = change.ChangeId; // nothing packs or ships to the old delivery while the change is decided
+            }
+
+            db.Publish(new OrderChangePrepared(change.OrderId, change.ChangeId, decision.Id, plan.Allocations, now), partitionKey: change.OrderId.ToString());
+            return;
+        }
+
         if (shortage is not null)
         {
             routing.Source?.ShortageResolved(); // decided: a cancellation of the order's units need not wait any more
@@ -378,6 +466,11 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
     {
         public static Destination Of(OrderAddress address, OrderDelivery delivery) => new(address.Latitude, address.Longitude, delivery.Method, delivery.PickupLocation);
 
+        /// <summary>The latest destination a decision of the order recorded (a change of the delivery records its own once applied).</summary>
+        public static Destination? Latest(IEnumerable<string> explanations) =>
+            explanations.Select(e => JsonDocument.Parse(e).RootElement.TryGetProperty("destination", out var d) && d.ValueKind == JsonValueKind.Object ? e : null)
+                .LastOrDefault(e => e is not null) is { } latest ? Read(latest) : null;
+
         /// <summary>The destination a decision recorded (none recorded: shipped, no coordinates, so nodes rank by priority).</summary>
         public static Destination Read(string explanation) =>
             JsonDocument.Parse(explanation).RootElement.TryGetProperty("destination", out var destination) && destination.ValueKind == JsonValueKind.Object
@@ -396,6 +489,15 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
 
         /// <summary>Set when this routing re-sources units a node gave up after confirmation.</summary>
         public UnitsShort? Shortage { get; init; }
+
+        /// <summary>Set when this routing prepares a requested order change (the units it adds).</summary>
+        public OrderChangeRequested? Change { get; init; }
+
+        /// <summary>The fulfilment orders a change of the delivery holds until it is decided.</summary>
+        public IReadOnlyList<FulfilmentOrder> Held { get; init; } = [];
+
+        /// <summary>What the reservations of this routing are made under: the shortage's or the change's id (none for a first routing: the order's own).</summary>
+        public Guid? Reference => Shortage?.ShortageId ?? Change?.ChangeId;
 
         /// <summary>The fulfilment order that gave the units up (its pending shortage ends with the decision).</summary>
         public FulfilmentOrder? Source { get; init; }

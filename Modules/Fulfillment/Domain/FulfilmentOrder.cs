@@ -106,6 +106,9 @@ internal sealed class FulfilmentOrder
     /// <summary>A shortage of this fulfilment order was re-sourced (or found nothing to do).</summary>
     public void ShortageResolved() => PendingShortages = Math.Max(0, PendingShortages - 1);
 
+    /// <summary>A change of the order's delivery being decided (its id): nothing is packed or shipped meanwhile.</summary>
+    public Guid? PendingChange { get; set; }
+
     /// <summary>Why the node gave up what it had not shipped (<c>damaged-stock</c>, <c>node-closed</c>, <c>other</c>, or <c>short-pick</c>).</summary>
     public string? RejectionReason { get; private set; }
 
@@ -189,6 +192,7 @@ internal sealed class FulfilmentOrder
         }
 
         Require(FulfilmentOrderStatus.Picking, "pack");
+        RequireNoPendingChange();
         var lines = ReadLines();
         var shortage = lines.Where(l => l.Picked < l.ToShip).Select(l => (l.Sku, Quantity: l.ToShip - l.Picked!.Value)).ToArray();
         foreach (var (sku, quantity) in shortage)
@@ -277,6 +281,7 @@ internal sealed class FulfilmentOrder
         }
 
         RequireNoPaymentHold();
+        RequireNoPendingChange();
 
         var lines = ReadLines();
         var shipping = quantities ?? lines.Where(l => l.ToShip > l.Shipped).Select(l => (l.Sku, l.ToShip - l.Shipped)).ToArray();
@@ -431,6 +436,14 @@ internal sealed class FulfilmentOrder
         {
             Status = FulfilmentOrderStatus.Delivered;
             DeliveredAt = at;
+        }
+    }
+
+    private void RequireNoPendingChange()
+    {
+        if (PendingChange is { } change)
+        {
+            throw new FulfilmentStepException("order-change-pending", $"The order's delivery is being changed (change {change}): nothing is packed or shipped until it is decided.");
         }
     }
 

@@ -88,9 +88,9 @@ internal sealed class Order
 
     public List<OrderLine> Lines { get; init; } = [];
 
-    public required Address ShippingAddress { get; init; }
+    public required Address ShippingAddress { get; set; }
 
-    public required Delivery Delivery { get; init; }
+    public required Delivery Delivery { get; set; }
 
     public List<string> CouponCodes { get; init; } = [];
 
@@ -163,6 +163,9 @@ internal sealed class Order
 
     /// <summary>Requests to cancel units, and whether the nodes have answered them.</summary>
     public List<CancellationRequest> CancellationRequests { get; init; } = [];
+
+    /// <summary>Changes asked for after confirmation (more units, new lines, the delivery), each requested, then applied or refused.</summary>
+    public List<OrderChange> Changes { get; init; } = [];
 
     /// <summary>Routed again after its stock was lost, its payment already authorised: only the confirmation is left.</summary>
     public bool IsReadyToConfirm =>
@@ -675,6 +678,177 @@ internal sealed class Order
         return new LinesCancelled(cancelled, removed, newTotal, OrderEnded: false, finalCapture);
     }
 
+    /// <summary>A change of the order not decided yet, or a cancellation of units not answered yet: another change waits for it.</summary>
+    public bool HasChangeInFlight => Changes.Any(c => c.Status == OrderChangeStatus.Requested) || CancellationRequests.Any(r => !r.Answered);
+
+    /// <summary>
+    /// The lines as a change would leave them (SKU → new quantity of units not cancelled): units are
+    /// only added here (a lower quantity is a cancellation). Refused (409) for an order that is not
+    /// confirmed or has shipped everything, a change in flight, more units of a line that has shipped
+    /// in full, lines of a marketplace order, or a delivery change of a pickup order.
+    /// </summary>
+    public IReadOnlyList<(string Sku, int Added)> CheckChange(IReadOnlyList<(string Sku, int Quantity)> lines, bool deliveryChanged)
+    {
+        if (Status is not (OrderStatus.Confirmed or OrderStatus.PartiallyShipped))
+        {
+            throw new IllegalTransitionException(Status, Status);
+        }
+
+        if (HasChangeInFlight)
+        {
+            throw new LineChangeException("change-in-progress", $"An earlier change of order {Number} is not decided yet; send this one when it is.");
+        }
+
+        if (deliveryChanged && Delivery.Method == "pickup")
+        {
+            throw new LineChangeException("pickup-order", $"Order {Number} is picked up at {Delivery.PickupLocation}; its delivery cannot be changed.");
+        }
+
+        var added = new List<(string Sku, int Added)>();
+        foreach (var (sku, quantity) in lines)
+        {
+            var line = Lines.FirstOrDefault(l => l.Sku == sku);
+            var now = line is null ? 0 : line.Quantity - line.CancelledQuantity;
+            if (quantity == now)
+            {
+                continue;
+            }
+
+            if (quantity < now)
+            {
+                throw new LineChangeException("lower-quantity", $"{sku}: {quantity} is fewer than the {now} ordered; units are taken off by cancelling them (cancel-lines).");
+            }
+
+            if (Channel == SalesChannel.Marketplace)
+            {
+                throw new LineChangeException("marketplace-order", $"Order {Number} came from {Marketplace}: its lines change there.");
+            }
+
+            if (line is not null && line.ShippedQuantity >= now && now > 0)
+            {
+                throw new LineChangeException("line-shipped", $"Every unit of {sku} has shipped; order the further units as a new order.");
+            }
+
+            added.Add((sku, quantity - now));
+        }
+
+        return added;
+    }
+
+    /// <summary>Records a requested change, priced already; nothing else changes until Fulfillment and Payments have answered.</summary>
+    public void RequestChange(OrderChange change, DateTimeOffset at)
+    {
+        Changes.Add(change);
+        UpdatedAt = at;
+        Record("change requested", $"change {change.ChangeId} ({change.Reason}): {change.Describe()}; total {_total} → {change.NewTotal} {Currency}", at);
+    }
+
+    /// <summary>
+    /// Why a prepared change can no longer be applied: the order ended, or something changed its lines
+    /// or total since the change was priced (a cancellation of units), or nothing is left to ship to a new delivery. Null: it applies.
+    /// </summary>
+    public (string Reason, string Detail)? ChangeObstacle(OrderChange change)
+    {
+        var proposal = change.Read();
+        if (HasEnded)
+        {
+            return ("order-ended", $"Order {Number} is {Status.Kebab()}.");
+        }
+
+        if (_total != proposal.BasisTotal || proposal.Lines.Any(p => Lines.FirstOrDefault(l => l.Sku == p.Sku) is { } line && line.CancelledQuantity != p.Cancelled))
+        {
+            return ("order-changed", $"Order {Number} changed after this change was priced (total {_total} instead of {proposal.BasisTotal}); ask for it again.");
+        }
+
+        if (Status is not (OrderStatus.Confirmed or OrderStatus.PartiallyShipped))
+        {
+            return ("already-shipped", $"Order {Number} has shipped everything meanwhile ({Status.Kebab()}).");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Applies a requested change: the lines' quantities and prices, the new lines, where the added
+    /// units ship from, the delivery and the totals as priced. False (recorded as ignored) when it
+    /// was decided before.
+    /// </summary>
+    public bool ApplyChange(Guid changeId, IReadOnlyList<(string Node, string Sku, int Quantity, double? DistanceKm)> allocations, DateTimeOffset at)
+    {
+        var change = Changes.FirstOrDefault(c => c.ChangeId == changeId);
+        if (change is not { Status: OrderChangeStatus.Requested })
+        {
+            Ignore("change applied", $"change {changeId} {(change is null ? "unknown" : $"{change.Status.Kebab()} before")}", at);
+            return false;
+        }
+
+        var proposal = change.Read();
+        foreach (var proposed in proposal.Lines)
+        {
+            var line = Lines.FirstOrDefault(l => l.Sku == proposed.Sku);
+            if (line is null)
+            {
+                line = new OrderLine { LineNumber = Lines.Count == 0 ? 1 : Lines.Max(l => l.LineNumber) + 1, Sku = proposed.Sku };
+                Lines.Add(line);
+            }
+
+            line.Quantity = proposed.Quantity;
+            (line.UnitPrice, line.Discount, line.Net, line.Tax, line.Gross) = (proposed.UnitPrice, proposed.Discount, proposed.Net, proposed.Tax, proposed.Gross);
+        }
+
+        foreach (var node in allocations.GroupBy(a => a.Node, StringComparer.Ordinal))
+        {
+            Fulfilment.Add(new FulfilmentAllocation
+            {
+                Node = node.Key,
+                DistanceKm = node.First().DistanceKm,
+                Lines = node.Select(a => new AllocatedSku { Sku = a.Sku, Quantity = a.Quantity }).ToList(),
+            });
+        }
+
+        if (proposal.Address is { } address)
+        {
+            ShippingAddress = address;
+        }
+
+        if (proposal.ServiceLevel is { } serviceLevel)
+        {
+            Delivery = new Delivery { Method = Delivery.Method, ServiceLevel = serviceLevel, PickupLocation = Delivery.PickupLocation };
+        }
+
+        (_total, _taxTotal, _shippingGross, _discountTotal) = (proposal.Total, proposal.TaxTotal, proposal.ShippingGross, proposal.DiscountTotal);
+        Discounts.Clear();
+        Discounts.AddRange(proposal.Discounts);
+        Coupons.Clear();
+        Coupons.AddRange(proposal.Coupons);
+        (change.Status, change.DecidedAt) = (OrderChangeStatus.Applied, at);
+        UpdatedAt = at;
+        var previous = _actor;
+        ActingAs(change.Actor);
+        Record("changed", $"change {changeId} ({change.Reason}): {change.Describe()}{(allocations.Count == 0 ? string.Empty : $", from {string.Join(", ", allocations.Select(a => $"{a.Quantity} × {a.Sku} at {a.Node}"))}")}; total {change.PreviousTotal} → {proposal.Total} {Currency}", at);
+        ActingAs(previous);
+        return true;
+    }
+
+    /// <summary>Refuses a requested change: the order stays as it was. False (recorded as ignored) when it was decided before.</summary>
+    public bool RefuseChange(Guid changeId, string reason, string detail, DateTimeOffset at)
+    {
+        var change = Changes.FirstOrDefault(c => c.ChangeId == changeId);
+        if (change is not { Status: OrderChangeStatus.Requested })
+        {
+            Ignore("change refused", $"change {changeId} {(change is null ? "unknown" : $"{change.Status.Kebab()} before")}", at);
+            return false;
+        }
+
+        (change.Status, change.DecidedAt, change.RefusalReason, change.RefusalDetail) = (OrderChangeStatus.Refused, at, reason, detail.Length > 500 ? detail[..499] + "…" : detail);
+        UpdatedAt = at;
+        var previous = _actor;
+        ActingAs(change.Actor);
+        Record("change refused", $"change {changeId}: {reason}: {detail}", at);
+        ActingAs(previous);
+        return true;
+    }
+
     /// <summary>The state the lines' quantities say: partially-shipped, shipped, partially-delivered or delivered.</summary>
     private void MoveToFulfilmentState(DateTimeOffset at)
     {
@@ -754,7 +928,8 @@ internal sealed class OrderLine
 
     public required string Sku { get; init; }
 
-    public int Quantity { get; init; }
+    /// <summary>Units ordered (cancelled ones included); an order change can raise it.</summary>
+    public int Quantity { get; set; }
 
     public decimal? MarketplaceUnitPrice { get; init; }
 
@@ -948,3 +1123,77 @@ internal sealed class IdempotencyRecord
 
     public DateTimeOffset CreatedAt { get; init; }
 }
+
+internal enum OrderChangeStatus
+{
+    Requested,
+    Applied,
+    Refused,
+}
+
+/// <summary>A change of a confirmed order: what it asks for, priced (<see cref="Proposal"/>), and what became of it.</summary>
+internal sealed class OrderChange
+{
+    public Guid ChangeId { get; init; }
+
+    public OrderChangeStatus Status { get; set; }
+
+    public required string Reason { get; init; }
+
+    /// <summary>The key or token subject that asked for it (the timeline names it).</summary>
+    public string? Actor { get; init; }
+
+    public decimal PreviousTotal { get; init; }
+
+    public decimal NewTotal { get; init; }
+
+    /// <summary>JSON of <see cref="ChangeProposal"/>: the order as the change leaves it.</summary>
+    public required string Proposal { get; init; }
+
+    public DateTimeOffset RequestedAt { get; init; }
+
+    public DateTimeOffset? DecidedAt { get; set; }
+
+    public string? RefusalReason { get; set; }
+
+    public string? RefusalDetail { get; set; }
+
+    public ChangeProposal Read() => System.Text.Json.JsonSerializer.Deserialize<ChangeProposal>(Proposal, MessageSerialization.Options)!;
+
+    public string Describe()
+    {
+        var proposal = Read();
+        var parts = proposal.Lines.Where(l => l.Added > 0).Select(l => $"+{l.Added} × {l.Sku}").ToList();
+        if (proposal.Address is { } address)
+        {
+            parts.Add($"ship to {address.City} ({address.CountryCode})");
+        }
+
+        if (proposal.ServiceLevel is { } level)
+        {
+            parts.Add($"service level {level}");
+        }
+
+        return string.Join(", ", parts);
+    }
+}
+
+/// <summary>
+/// The order as a change leaves it: every line priced again (<see cref="ProposedLine.Added"/> units
+/// more), the new address and service level (null: unchanged), the totals, and what the order was
+/// when the change was priced (<see cref="BasisTotal"/> and each line's cancelled units), so a change
+/// priced on an order that moved since is refused rather than applied.
+/// </summary>
+internal sealed record ChangeProposal(
+    IReadOnlyList<ProposedLine> Lines,
+    Address? Address,
+    string? ServiceLevel,
+    decimal Total,
+    decimal TaxTotal,
+    decimal ShippingGross,
+    decimal DiscountTotal,
+    IReadOnlyList<AppliedDiscount> Discounts,
+    IReadOnlyList<CouponResult> Coupons,
+    decimal BasisTotal);
+
+internal sealed record ProposedLine(string Sku, int QuantityBefore, int Quantity, int Added, int Cancelled, decimal UnitPrice, decimal Discount, decimal Net, decimal Tax, decimal Gross);

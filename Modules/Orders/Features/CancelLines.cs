@@ -62,6 +62,20 @@ internal sealed class CancelLinesHandler(OrdersDbContext db, TimeProvider clock)
         var now = clock.GetUtcNow();
         var reason = command.Change.Reason ?? "customer-request";
         var lines = command.Change.Lines.Select(l => (l.Sku, l.Quantity)).ToArray();
+        Request(order, changeId, lines, reason, now);
+        db.Publish(new LineCancellationRequested(order.Id, changeId, lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), reason, now), order.Id.ToString());
+        await db.SaveChangesAsync(cancellationToken); // the version check: a concurrent change makes this a 409, not a lost update
+        return OrderViews.Of(order);
+    }
+
+    /// <summary>Records the request on the order, or answers 409 why it cannot be (a change of the order not decided yet, units shipped, the order's state).</summary>
+    internal static void Request(Order order, Guid changeId, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset now)
+    {
+        if (order.Changes.Any(c => c.Status == OrderChangeStatus.Requested))
+        {
+            throw ProblemException.Conflict("change-in-progress", "The lines cannot be cancelled now", $"A change of order {order.Number} is not decided yet; cancel the units when it is.", "lines");
+        }
+
         try
         {
             order.RequestCancellation(changeId, lines, reason, now);
@@ -74,9 +88,5 @@ internal sealed class CancelLinesHandler(OrdersDbContext db, TimeProvider clock)
         {
             throw ProblemException.Conflict("illegal-transition", "The order's lines cannot be cancelled now", $"Order {order.Number} is {illegal.From.Kebab()}; lines are cancelled from confirmation until they ship.");
         }
-
-        db.Publish(new LineCancellationRequested(order.Id, changeId, lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), reason, now), order.Id.ToString());
-        await db.SaveChangesAsync(cancellationToken); // the version check: a concurrent change makes this a 409, not a lost update
-        return OrderViews.Of(order);
     }
 }

@@ -81,5 +81,11 @@ internal static class OrderEndpoints
             .WithName("CancelOrderLines")
             .RequireScope(Scopes.OrdersWrite)
             .WithSummary("Asks to cancel units of lines that have not shipped (after confirmation); answers 202. The nodes take off what they have not packed, then the total, the authorisation and the reservations follow, and every line cancelled cancels the order. Requires an Idempotency-Key; a repeat asks nothing again.");
+
+        group.MapPost("/{id:guid}/changes", async (Guid id, ChangeOrderRequest body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, Caller caller, ISender sender, CancellationToken ct) =>
+                TypedResults.Accepted($"/api/v1/orders/{id}", await sender.Send(new ChangeOrder(id, idempotencyKey ?? string.Empty, body, caller), ct)))
+            .WithName("ChangeOrder")
+            .RequireScope(Scopes.OrdersWrite)
+            .WithSummary("Changes a confirmed order before it ships: more units of a line, a new line, the shipping address, the service level. Answers 202 with the order and the change priced (changes[].newTotal); the added units are reserved, a higher total is authorised, and the change is applied in full or refused in full (changes[].status). Lower quantities alone cancel those units. Requires an Idempotency-Key; a repeat asks nothing again.");
     }
 }

@@ -52,7 +52,11 @@ internal sealed record OrderView(
     string? RoutingDecisionUrl,
     IReadOnlyList<FulfilmentView> Fulfilment,
     IReadOnlyList<OrderShipmentView> Shipments,
+    IReadOnlyList<OrderChangeView> Changes,
     IReadOnlyList<TimelineView> Timeline);
+
+/// <summary>A change asked for after confirmation: <c>requested</c>, <c>applied</c> or <c>refused</c> (with the reason), and the totals before and after.</summary>
+internal sealed record OrderChangeView(Guid ChangeId, string Status, string Reason, decimal PreviousTotal, decimal NewTotal, DateTimeOffset RequestedAt, DateTimeOffset? DecidedAt, string? RefusalReason, string? RefusalDetail);
 
 /// <summary>A node the order ships from (or is picked up at), with its lines and distance to the destination.</summary>
 internal sealed record FulfilmentView(string Node, double? DistanceKm, IReadOnlyList<AllocatedLine> Lines);
@@ -203,5 +207,6 @@ internal static class OrderViews
         o.Fulfilment.Select(f => new FulfilmentView(f.Node, f.DistanceKm, f.Lines.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray())).ToArray(),
         o.Shipments.OrderBy(s => s.ShippedAt).Select(s => new OrderShipmentView(s.ShipmentId, s.Node, s.Lines.Select(l => new AllocatedLine(l.Sku, l.Quantity)).ToArray(),
             s.Carrier, s.TrackingNumber, s.TrackingUrl, s.CaptureAmount, s.ShippedAt, s.DeliveredAt)).ToArray(),
+        o.Changes.OrderBy(c => c.RequestedAt).Select(c => new OrderChangeView(c.ChangeId, c.Status.Kebab(), c.Reason, c.PreviousTotal, c.NewTotal, c.RequestedAt, c.DecidedAt, c.RefusalReason, c.RefusalDetail)).ToArray(),
         o.Timeline.OrderBy(t => t.At).Select(t => new TimelineView(t.At, t.Event, t.Status.Kebab(), t.Reason, t.Cause, t.Actor)).ToArray());
 }

@@ -119,21 +119,7 @@ internal sealed class PlaceOrderValidator : AbstractValidator<PlaceOrder>
             }).OverridePropertyName("lines");
         });
 
-        RuleFor(c => c.Order.ShippingAddress).NotNull().OverridePropertyName("shippingAddress");
-        When(c => c.Order.ShippingAddress is not null, () =>
-        {
-            RuleFor(c => c.Order.ShippingAddress!.Name).NotEmpty().MaximumLength(200).OverridePropertyName("shippingAddress.name");
-            RuleFor(c => c.Order.ShippingAddress!.Lines).NotEmpty().Must(l => l!.Count <= 3 && l.All(x => !string.IsNullOrWhiteSpace(x) && x.Length <= 200))
-                .WithMessage("An address has one to three non-empty lines.").OverridePropertyName("shippingAddress.lines");
-            RuleFor(c => c.Order.ShippingAddress!.City).NotEmpty().MaximumLength(100).OverridePropertyName("shippingAddress.city");
-            RuleFor(c => c.Order.ShippingAddress!.PostalCode).NotEmpty().MaximumLength(20).OverridePropertyName("shippingAddress.postalCode");
-            RuleFor(c => c.Order.ShippingAddress!.CountryCode).Must(Countries.IsKnown)
-                .WithMessage("'countryCode' must be an ISO 3166-1 alpha-2 code such as DE.").OverridePropertyName("shippingAddress.countryCode");
-            RuleFor(c => c.Order.ShippingAddress!.Latitude).InclusiveBetween(-90, 90).OverridePropertyName("shippingAddress.latitude");
-            RuleFor(c => c.Order.ShippingAddress!.Longitude).InclusiveBetween(-180, 180).OverridePropertyName("shippingAddress.longitude");
-            RuleFor(c => c.Order.ShippingAddress!).Must(a => a.Latitude.HasValue == a.Longitude.HasValue)
-                .WithMessage("Give both latitude and longitude, or neither.").OverridePropertyName("shippingAddress.latitude");
-        });
+        RuleFor(c => c.Order.ShippingAddress).NotNull().SetValidator(new AddressValidator()!).OverridePropertyName("shippingAddress");
 
         RuleFor(c => c.Order.Delivery).NotNull().OverridePropertyName("delivery");
         When(c => c.Order.Delivery is not null, () =>
@@ -159,6 +145,25 @@ internal sealed class PlaceOrderValidator : AbstractValidator<PlaceOrder>
                 .WithMessage("This looks like a card number. Send the payment provider's token, never card data.")
                 .OverridePropertyName("payment.token");
         });
+    }
+}
+
+/// <summary>A shipping address as a channel sends it (an order, or a change of its delivery).</summary>
+internal sealed class AddressValidator : AbstractValidator<AddressRequest>
+{
+    public AddressValidator()
+    {
+        RuleFor(a => a.Name).NotEmpty().MaximumLength(200).OverridePropertyName("name");
+        RuleFor(a => a.Lines).NotEmpty().Must(l => l!.Count <= 3 && l.All(x => !string.IsNullOrWhiteSpace(x) && x.Length <= 200))
+            .WithMessage("An address has one to three non-empty lines.").OverridePropertyName("lines");
+        RuleFor(a => a.City).NotEmpty().MaximumLength(100).OverridePropertyName("city");
+        RuleFor(a => a.PostalCode).NotEmpty().MaximumLength(20).OverridePropertyName("postalCode");
+        RuleFor(a => a.CountryCode).Must(Countries.IsKnown)
+            .WithMessage("'countryCode' must be an ISO 3166-1 alpha-2 code such as DE.").OverridePropertyName("countryCode");
+        RuleFor(a => a.Latitude).InclusiveBetween(-90, 90).OverridePropertyName("latitude");
+        RuleFor(a => a.Longitude).InclusiveBetween(-180, 180).OverridePropertyName("longitude");
+        RuleFor(a => a).Must(a => a.Latitude.HasValue == a.Longitude.HasValue)
+            .WithMessage("Give both latitude and longitude, or neither.").OverridePropertyName("latitude");
     }
 }
 

@@ -153,3 +153,26 @@ internal sealed class Refund
 
     public DateTimeOffset RefundedAt { get; set; }
 }
+
+/// <summary>The outcome of raising an order's authorisation for one change (kept so a repeat answers it, and a refused change can be reverted).</summary>
+internal sealed class AuthorizationIncrease
+{
+    public Guid ChangeId { get; init; }
+
+    public Guid OrderId { get; init; }
+
+    public Guid PaymentId { get; init; }
+
+    public bool Approved { get; init; }
+
+    public decimal AmountBefore { get; init; }
+
+    public decimal AmountAfter { get; init; }
+
+    public string? DeclineReason { get; init; }
+
+    public DateTimeOffset At { get; init; }
+
+    /// <summary>When a refused change's raise was given back.</summary>
+    public DateTimeOffset? RevertedAt { get; set; }
+}

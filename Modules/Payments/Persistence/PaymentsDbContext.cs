@@ -20,6 +20,8 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
 
     public DbSet<TokenKey> TokenKeys => Set<TokenKey>();
 
+    public DbSet<AuthorizationIncrease> AuthorizationIncreases => Set<AuthorizationIncrease>();
+
     protected override void ConfigureModule(ModelBuilder modelBuilder)
     {
         var payment = modelBuilder.Entity<Payment>();
@@ -78,6 +80,15 @@ internal sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> opti
         key.ToTable("token_keys");
         key.HasKey(k => k.KeyId);
         key.Property(k => k.KeyId).HasMaxLength(32);
+
+        var increase = modelBuilder.Entity<AuthorizationIncrease>();
+        increase.ToTable("authorization_increases");
+        increase.HasKey(i => i.ChangeId);
+        increase.Property(i => i.ChangeId).ValueGeneratedNever();
+        increase.HasIndex(i => i.OrderId);
+        increase.Property(i => i.AmountBefore).HasPrecision(19, 4);
+        increase.Property(i => i.AmountAfter).HasPrecision(19, 4);
+        increase.Property(i => i.DeclineReason).HasMaxLength(100);
 
         var ended = modelBuilder.Entity<EndedOrder>();
         ended.ToTable("ended_orders");

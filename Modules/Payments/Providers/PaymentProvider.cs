@@ -56,6 +56,12 @@ internal interface IPaymentProvider
 
     Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken);
 
+    /// <summary>Whether the method's authorisations can be raised in place (an incremental authorisation); otherwise a raise is a new authorisation.</summary>
+    bool SupportsIncrement(string method);
+
+    /// <summary>Raises what an authorisation holds to <paramref name="amount"/> (an incremental authorisation); a repeated key answers the first outcome.</summary>
+    Task<ProviderAuthorization> IncreaseAuthorizationAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken);
+
     /// <summary>Lowers what an authorisation holds to <paramref name="amount"/> (a partial void); a repeated key answers the first reduction.</summary>
     Task ReduceAuthorizationAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken);
 
@@ -74,7 +80,9 @@ internal interface IPaymentProvider
 /// <c>sandbox-capture-timeout</c> (authorises; each capture under it is made, but its first answer times out),
 /// <c>sandbox-refund-timeout</c> (authorises; each refund under it is made, but its first answer times out),
 /// <c>sandbox-reauth-decline</c> (authorises; a re-authorisation is declined),
-/// <c>sandbox-reauth-decline-once</c> (the first re-authorisation is declined, a later one approved). Authorisations expire
+/// <c>sandbox-reauth-decline-once</c> (the first re-authorisation is declined, a later one approved),
+/// <c>sandbox-increase-decline</c> (authorises; raising the authorisation for an order change is declined).
+/// Cards and PayPal raise an authorisation in place; Klarna and gift cards authorise anew. Authorisations expire
 /// after the method's window (<see cref="AuthorizationExpiry"/>); nothing is captured under an expired
 /// one, and a re-authorisation replaces one with a new reference and window. Like a real provider it
 /// enforces idempotency keys: a repeated key returns the first outcome and never authorises twice (a
@@ -159,6 +167,11 @@ internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationEx
             }
 
             var token = _tokens.GetValueOrDefault(previousReference);
+            if (token == "sandbox-increase-decline" && idempotencyKey.StartsWith("increase-", StringComparison.Ordinal))
+            {
+                return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(false, null, "increase-declined")));
+            }
+
             if (token == "sandbox-reauth-decline" || (token == "sandbox-reauth-decline-once" && _declinedOnce.TryAdd(previousReference, true)))
             {
                 return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(false, null, "reauthorisation-declined")));
@@ -221,6 +234,44 @@ internal sealed class SandboxPaymentProvider(TimeProvider clock, AuthorizationEx
         }
 
         return Task.FromResult(outcome);
+    }
+
+    public bool SupportsIncrement(string method) => method is "card" or "paypal";
+
+    /// <summary>How many incremental authorisations the sandbox has really made (tests prove "never twice").</summary>
+    public long Increases => Interlocked.Read(ref _increases);
+
+    private long _increases;
+
+    public Task<ProviderAuthorization> IncreaseAuthorizationAsync(string idempotencyKey, string authorizationReference, decimal amount, string currency, CancellationToken cancellationToken)
+    {
+        _calls.AddOrUpdate(idempotencyKey, 1, (_, n) => n + 1);
+        lock (_captureLock)
+        {
+            if (_outcomes.TryGetValue(idempotencyKey, out var earlier))
+            {
+                return Task.FromResult(earlier);
+            }
+
+            if (_voided.ContainsKey(authorizationReference) || !_authorized.TryGetValue(authorizationReference, out var holds)
+                || (_expires.TryGetValue(authorizationReference, out var expires) && clock.GetUtcNow() >= expires))
+            {
+                return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(false, null, "no-authorisation")));
+            }
+
+            if (_tokens.GetValueOrDefault(authorizationReference) == "sandbox-increase-decline")
+            {
+                return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(false, null, "increase-declined")));
+            }
+
+            if (amount > holds)
+            {
+                _authorized[authorizationReference] = amount;
+                Interlocked.Increment(ref _increases);
+            }
+
+            return Task.FromResult(_outcomes.GetOrAdd(idempotencyKey, new ProviderAuthorization(true, authorizationReference, null, _expires.GetValueOrDefault(authorizationReference))));
+        }
     }
 
     public Task VoidAsync(string idempotencyKey, string reference, CancellationToken cancellationToken)

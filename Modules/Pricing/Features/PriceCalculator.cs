@@ -9,7 +9,12 @@ using OmsModular.Shared.Infrastructure.Messaging;
 
 namespace OmsModular.Modules.Pricing.Features;
 
-internal sealed record QuoteLine([property: JsonRequired] string Sku, [property: JsonRequired] int Quantity, decimal? MarketplaceUnitPrice);
+internal sealed record QuoteLine([property: JsonRequired] string Sku, [property: JsonRequired] int Quantity, decimal? MarketplaceUnitPrice)
+{
+    /// <summary>The unit price agreed when the units were sold (an order change keeps it); tax as the SKU's list has it now.</summary>
+    [JsonIgnore]
+    public decimal? AgreedUnitPrice { get; init; }
+}
 
 internal sealed record QuoteInput(
     [property: JsonRequired] string Channel,
@@ -19,7 +24,12 @@ internal sealed record QuoteInput(
     [property: JsonRequired] string DeliveryMethod,
     string? ServiceLevel,
     IReadOnlyList<string>? CouponCodes = null,
-    string? CustomerId = null);
+    string? CustomerId = null)
+{
+    /// <summary>Coupons whose use the order holds already (an order change): their limits are not checked again.</summary>
+    [JsonIgnore]
+    public IReadOnlySet<string> HeldCoupons { get; init; } = new HashSet<string>();
+}
 
 internal sealed record Quote(
     bool Priced,
@@ -104,6 +114,7 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
             var list = ordered.FirstOrDefault(l => Find(l, line) is not null);
             var (unit, source, gross) = line.MarketplaceUnitPrice is { } paid
                 ? (paid, "marketplace", true)
+                : line.AgreedUnitPrice is { } agreed ? (agreed, list?.Code ?? "agreed", list?.PricesIncludeTax ?? true)
                 : list is not null ? (Find(list, line)!.Value, list.Code, list.PricesIncludeTax)
                 : (-1m, string.Empty, false);
             if (unit < 0)
@@ -204,7 +215,7 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
         var codes = (input.CouponCodes ?? []).Select(c => c.Trim().ToUpperInvariant()).Where(c => c.Length > 0).Distinct().Order(StringComparer.Ordinal);
         foreach (var code in codes)
         {
-            var (coupon, reason) = await coupons.CheckAsync(code, input.CustomerId, now, forUse, cancellationToken);
+            var (coupon, reason) = await coupons.CheckAsync(code, input.CustomerId, now, forUse, cancellationToken, held: input.HeldCoupons.Contains(code));
             var promotion = coupon is null ? null : await db.Promotions.AsNoTracking().SingleOrDefaultAsync(p => p.Code == coupon.PromotionCode, cancellationToken);
             reason ??= promotion is null ? "unknown-coupon" : Ineligible(promotion, input, subtotal, now);
             if (reason is null && candidates.Any(c => c.Promotion.Code == promotion!.Code))

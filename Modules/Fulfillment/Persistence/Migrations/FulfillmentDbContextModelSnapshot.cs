@@ -70,6 +70,10 @@ namespace OmsModular.Modules.Fulfillment.Persistence.Migrations
                         .HasColumnType("character varying(50)")
                         .HasColumnName("payment_hold");
 
+                    b.Property<Guid?>("PendingChange")
+                        .HasColumnType("uuid")
+                        .HasColumnName("pending_change");
+
                     b.Property<int>("PendingShortages")
                         .HasColumnType("integer")
                         .HasColumnName("pending_shortages");

@@ -123,6 +123,22 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             request.Property(r => r.Reason).HasMaxLength(100);
             request.Ignore(r => r.Lines);
         });
+        builder.OwnsMany(o => o.Changes, change =>
+        {
+            change.ToTable("order_changes");
+            change.WithOwner().HasForeignKey("order_id");
+            change.HasKey(nameof(OrderChange.ChangeId));
+            change.Property(c => c.ChangeId).ValueGeneratedNever();
+            change.Property(c => c.Status).HasConversion<string>().HasMaxLength(20);
+            change.Property(c => c.Reason).HasMaxLength(100);
+            change.Property(c => c.Actor).HasMaxLength(200);
+            change.Property(c => c.PreviousTotal).HasPrecision(19, 4);
+            change.Property(c => c.NewTotal).HasPrecision(19, 4);
+            change.Property(c => c.Proposal).HasColumnType("jsonb");
+            change.Property(c => c.RefusalReason).HasMaxLength(50);
+            change.Property(c => c.RefusalDetail).HasMaxLength(500);
+        });
+        builder.Navigation(o => o.Changes).AutoInclude();
         builder.Navigation(o => o.Lines).AutoInclude();
         builder.Navigation(o => o.Cancellations).AutoInclude();
         builder.Navigation(o => o.CancellationRequests).AutoInclude();

@@ -776,6 +776,79 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasConstraintName("fk_order_line_cancellations_orders_order_id");
                         });
 
+                    b.OwnsMany("OmsModular.Modules.Orders.Domain.OrderChange", "Changes", b1 =>
+                        {
+                            b1.Property<Guid>("ChangeId")
+                                .HasColumnType("uuid")
+                                .HasColumnName("change_id");
+
+                            b1.Property<string>("Actor")
+                                .HasMaxLength(200)
+                                .HasColumnType("character varying(200)")
+                                .HasColumnName("actor");
+
+                            b1.Property<DateTimeOffset?>("DecidedAt")
+                                .HasColumnType("timestamp with time zone")
+                                .HasColumnName("decided_at");
+
+                            b1.Property<decimal>("NewTotal")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("new_total");
+
+                            b1.Property<decimal>("PreviousTotal")
+                                .HasPrecision(19, 4)
+                                .HasColumnType("numeric(19,4)")
+                                .HasColumnName("previous_total");
+
+                            b1.Property<string>("Proposal")
+                                .IsRequired()
+                                .HasColumnType("jsonb")
+                                .HasColumnName("proposal");
+
+                            b1.Property<string>("Reason")
+                                .IsRequired()
+                                .HasMaxLength(100)
+                                .HasColumnType("character varying(100)")
+                                .HasColumnName("reason");
+
+                            b1.Property<string>("RefusalDetail")
+                                .HasMaxLength(500)
+                                .HasColumnType("character varying(500)")
+                                .HasColumnName("refusal_detail");
+
+                            b1.Property<string>("RefusalReason")
+                                .HasMaxLength(50)
+                                .HasColumnType("character varying(50)")
+                                .HasColumnName("refusal_reason");
+
+                            b1.Property<DateTimeOffset>("RequestedAt")
+                                .HasColumnType("timestamp with time zone")
+                                .HasColumnName("requested_at");
+
+                            b1.Property<string>("Status")
+                                .IsRequired()
+                                .HasMaxLength(20)
+                                .HasColumnType("character varying(20)")
+                                .HasColumnName("status");
+
+                            b1.Property<Guid>("order_id")
+                                .HasColumnType("uuid")
+                                .HasColumnName("order_id");
+
+                            b1.HasKey("ChangeId")
+                                .HasName("pk_order_changes");
+
+                            b1.HasIndex("order_id")
+                                .HasDatabaseName("ix_order_changes_order_id");
+
+                            b1.ToTable("order_changes", "orders");
+
+                            b1.WithOwner()
+                                .HasForeignKey("order_id")
+                                .HasConstraintName("fk_order_changes_orders_order_id");
+                        });
+
                     b.OwnsMany("OmsModular.Modules.Orders.Domain.OrderLine", "Lines", b1 =>
                         {
                             b1.Property<Guid>("order_id")
@@ -981,6 +1054,8 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                     b.Navigation("CancellationRequests");
 
                     b.Navigation("Cancellations");
+
+                    b.Navigation("Changes");
 
                     b.Navigation("Coupons");
 

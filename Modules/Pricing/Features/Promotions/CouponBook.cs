@@ -13,7 +13,7 @@ namespace OmsModular.Modules.Pricing.Features.Promotions;
 /// </summary>
 internal sealed class CouponBook(PricingDbContext db)
 {
-    public async Task<(Coupon? Coupon, string? Reason)> CheckAsync(string code, string? customerId, DateTimeOffset now, bool forUse, CancellationToken cancellationToken)
+    public async Task<(Coupon? Coupon, string? Reason)> CheckAsync(string code, string? customerId, DateTimeOffset now, bool forUse, CancellationToken cancellationToken, bool held = false)
     {
         if (forUse)
         {
@@ -33,6 +33,11 @@ internal sealed class CouponBook(PricingDbContext db)
         if (!coupon.Active || coupon.ValidFrom > now || coupon.ValidTo <= now)
         {
             return (coupon, "coupon-not-active");
+        }
+
+        if (held)
+        {
+            return (coupon, null); // the order holds its use already: its limits were checked when it was counted
         }
 
         if (coupon.UsageLimit is { } limit && coupon.TimesUsed >= limit)

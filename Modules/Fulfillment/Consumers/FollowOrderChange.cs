@@ -1,0 +1,85 @@
+using System.Text.Json;
+using OmsModular.Modules.Fulfillment.Domain;
+using OmsModular.Modules.Fulfillment.Persistence;
+using OmsModular.Shared.Contracts.Inventory;
+using OmsModular.Shared.Contracts.Orders;
+using OmsModular.Shared.Infrastructure.Messaging;
+using OmsModular.Shared.Infrastructure.ModuleApi;
+using Microsoft.EntityFrameworkCore;
+
+namespace OmsModular.Modules.Fulfillment.Consumers;
+
+/// <summary>
+/// Carries out what Orders decided about a change Fulfillment prepared. Applied: the added units
+/// become fulfilment orders at the nodes they were reserved at (held too while the payment is on
+/// hold), a changed delivery is recorded as the order's destination (re-sourcing plans towards it),
+/// and the fulfilment orders it held go on. Refused: what was reserved under the change's id is
+/// released and the held fulfilment orders go on. Each decision is committed once (the inbox), and
+/// the release is idempotent by the change's id.
+/// </summary>
+internal sealed class FollowOrderChange(FulfillmentDbContext db, IModuleClient modules, TimeProvider clock) :
+    IIntegrationEventBatchHandler<OrderChanged>,
+    IIntegrationEventBatchHandler<OrderChangeRefused>
+{
+    public async Task HandleAsync(IReadOnlyList<Delivered<OrderChanged>> batch, CancellationToken cancellationToken)
+    {
+        var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
+        var fulfilmentOrders = await db.FulfilmentOrders.Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken);
+        var now = clock.GetUtcNow();
+        foreach (var delivered in batch)
+        {
+            var change = delivered.Message;
+            var ofOrder = fulfilmentOrders.Where(f => f.OrderId == change.OrderId).ToArray();
+            Release(ofOrder, change.ChangeId);
+            var hold = ofOrder.Select(f => f.PaymentHold).FirstOrDefault(h => h is not null);
+            foreach (var node in change.Allocations.GroupBy(a => a.Node, StringComparer.Ordinal))
+            {
+                var created = FulfilmentOrder.Create(change.OrderId, node.Key, node.Select(a => (a.Sku, a.Quantity)), now, pickup: change.Delivery.Method == "pickup");
+                created.PaymentHold = hold;
+                db.FulfilmentOrders.Add(created);
+            }
+
+            if (change.DeliveryChanged)
+            {
+                db.Decisions.Add(new RoutingDecision
+                {
+                    Id = Guid.CreateVersion7(),
+                    OrderId = change.OrderId,
+                    Success = true,
+                    Strategy = "change:delivery-applied",
+                    Attempts = 0,
+                    Explanation = JsonSerializer.Serialize(
+                        new
+                        {
+                            Detail = $"Change {change.ChangeId}: the order now goes to {change.ShippingAddress.City} ({change.ShippingAddress.CountryCode}) by {change.Delivery.ServiceLevel}.",
+                            Destination = new { change.ShippingAddress.Latitude, change.ShippingAddress.Longitude, change.Delivery.Method, change.Delivery.PickupLocation },
+                        },
+                        MessageSerialization.Options),
+                    DecidedAt = now,
+                });
+            }
+        }
+    }
+
+    public async Task HandleAsync(IReadOnlyList<Delivered<OrderChangeRefused>> batch, CancellationToken cancellationToken)
+    {
+        var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
+        var fulfilmentOrders = await db.FulfilmentOrders.Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken);
+        foreach (var delivered in batch)
+        {
+            Release(fulfilmentOrders.Where(f => f.OrderId == delivered.Message.OrderId), delivered.Message.ChangeId);
+        }
+
+        await modules.SendAsync(
+            new ReleaseReservationsBatch(batch.Select(d => new ReleaseReservations(d.Message.OrderId, "change-refused", d.Message.ChangeId)).ToArray()),
+            cancellationToken);
+    }
+
+    private static void Release(IEnumerable<FulfilmentOrder> fulfilmentOrders, Guid changeId)
+    {
+        foreach (var held in fulfilmentOrders.Where(f => f.PendingChange == changeId))
+        {
+            held.PendingChange = null;
+        }
+    }
+}
