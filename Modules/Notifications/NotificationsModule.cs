@@ -27,6 +27,8 @@ public sealed class NotificationsModule : IModule
         .ConsumesInBatches<OrderRejected, CustomerEvents>("notifications.TellRejected")
         .ConsumesInBatches<PaymentRefunded, CustomerEvents>("notifications.TellRefunded")
         .ConsumesInBatches<OrderLinesCancelled, CustomerEvents>("notifications.TellLinesCancelled")
+        .ConsumesInBatches<OrderChanged, CustomerEvents>("notifications.TellChanged")
+        .ConsumesInBatches<OrderChangeRefused, CustomerEvents>("notifications.TellChangeRefused")
         .ConsumesInBatches<PaymentReauthorizationFailed, CustomerEvents>("notifications.TellPaymentOnHold")
         .Build();
 

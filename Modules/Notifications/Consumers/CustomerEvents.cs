@@ -35,6 +35,8 @@ internal sealed class CustomerEvents(
     IIntegrationEventBatchHandler<OrderRejected>,
     IIntegrationEventBatchHandler<PaymentRefunded>,
     IIntegrationEventBatchHandler<OrderLinesCancelled>,
+    IIntegrationEventBatchHandler<OrderChanged>,
+    IIntegrationEventBatchHandler<OrderChangeRefused>,
     IIntegrationEventBatchHandler<PaymentReauthorizationFailed>
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderPlaced>> batch, CancellationToken cancellationToken)
@@ -91,6 +93,25 @@ internal sealed class CustomerEvents(
         {
             orderId = m.OrderId, orderNumber = m.OrderNumber, changeId = m.ChangeId, lines = m.Lines.Select(l => new { sku = l.Sku, quantity = l.Quantity }),
             amount = m.Amount, total = m.NewTotal, currency = m.Currency, reason = m.Reason, orderStatus = m.OrderStatus, cancelledAt = m.CancelledAt,
+        }, cancellationToken);
+
+    /// <summary>The order was changed as asked: the lines with more units (units now, units added), the delivery when it changed, and the totals.</summary>
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderChanged>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.Changed, m => m.OrderId, m => new
+        {
+            orderId = m.OrderId, orderNumber = m.OrderNumber, changeId = m.ChangeId,
+            lines = m.Lines.Select(l => new { sku = l.Sku, quantity = l.Quantity, added = l.Quantity - l.QuantityBefore }),
+            delivery = m.DeliveryChanged
+                ? new { name = m.ShippingAddress.Name, lines = m.ShippingAddress.Lines, city = m.ShippingAddress.City, postalCode = m.ShippingAddress.PostalCode, countryCode = m.ShippingAddress.CountryCode, method = m.Delivery.Method, serviceLevel = m.Delivery.ServiceLevel }
+                : null,
+            previousTotal = m.PreviousTotal, total = m.NewTotal, currency = m.Currency, reason = m.Reason, orderStatus = m.OrderStatus, changedAt = m.ChangedAt,
+        }, cancellationToken);
+
+    /// <summary>A change the customer asked for could not be made: the order stays as it was.</summary>
+    public Task HandleAsync(IReadOnlyList<Delivered<OrderChangeRefused>> batch, CancellationToken cancellationToken) =>
+        TellAsync(batch, EventTypes.ChangeRefused, m => m.OrderId, m => new
+        {
+            orderId = m.OrderId, orderNumber = m.OrderNumber, changeId = m.ChangeId, reason = m.Reason, detail = m.Detail, total = m.Total, currency = m.Currency, refusedAt = m.RefusedAt,
         }, cancellationToken);
 
     /// <summary>Operations are told (a webhook, no e-mail to the customer) that an order's payment is on hold.</summary>

@@ -3,7 +3,8 @@ namespace OmsModular.Modules.Notifications.Domain;
 /// <summary>
 /// The customer-visible event types Notifications tells about (templates and webhook subscriptions
 /// name them): <c>order.confirmed</c>, <c>order.shipped</c>, <c>order.delivered</c>,
-/// <c>order.cancelled</c>, <c>order.rejected</c>, <c>order.refunded</c>, <c>order.lines-cancelled</c>.
+/// <c>order.cancelled</c>, <c>order.rejected</c>, <c>order.refunded</c>, <c>order.lines-cancelled</c>,
+/// <c>order.changed</c>, <c>order.change-refused</c>.
 /// </summary>
 internal static class EventTypes
 {
@@ -14,12 +15,14 @@ internal static class EventTypes
     public const string Rejected = "order.rejected";
     public const string Refunded = "order.refunded";
     public const string LinesCancelled = "order.lines-cancelled";
+    public const string Changed = "order.changed";
+    public const string ChangeRefused = "order.change-refused";
 
     /// <summary>For operations, not the customer (no e-mail): re-authorising an order's payment was declined.</summary>
     public const string PaymentOnHold = "order.payment-on-hold";
 
     /// <summary>The customer's events: each has e-mail templates.</summary>
-    public static IReadOnlyList<string> All { get; } = [Confirmed, Shipped, Delivered, Cancelled, Rejected, Refunded, LinesCancelled];
+    public static IReadOnlyList<string> All { get; } = [Confirmed, Shipped, Delivered, Cancelled, Rejected, Refunded, LinesCancelled, Changed, ChangeRefused];
 
     /// <summary>What a webhook endpoint can subscribe to: the customer's events and those for operations.</summary>
     public static IReadOnlyList<string> Webhooks { get; } = [.. All, PaymentOnHold];

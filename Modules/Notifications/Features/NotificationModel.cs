@@ -48,6 +48,10 @@ internal static class NotificationModel
                     ["refundedTotal"] = values.GetValueOrDefault("refundedTotal") is decimal refunded ? Money(refunded, currency) : null,
                 }
                 : null,
+            ["change"] = values.GetValueOrDefault("previousTotal") is decimal previous
+                ? new Dictionary<string, object?> { ["id"] = values.GetValueOrDefault("changeId"), ["previousTotal"] = Money(previous, currency) }
+                : null,
+            ["delivery"] = values.GetValueOrDefault("delivery"),
             ["reason"] = values.GetValueOrDefault("reason"),
             ["detail"] = values.GetValueOrDefault("detail"),
         };

@@ -65,9 +65,15 @@ internal sealed class OrderChanges(OrdersDbContext db, IModuleClient modules, Ti
             var allocations = prepared.Allocations.SelectMany(a => a.Lines.Select(l => (a.Node, l.Sku, l.Quantity, a.DistanceKm))).ToArray();
             var before = change.PreviousTotal;
             var lines = change.Read().Lines;
+            var existing = order.Lines.Select(l => l.LineNumber).ToHashSet();
             if (!order.ApplyChange(change.ChangeId, allocations, now))
             {
                 continue;
+            }
+
+            foreach (var added in order.Lines.Where(l => !existing.Contains(l.LineNumber)))
+            {
+                db.Entry(added).State = EntityState.Added; // an owned line with its number set would otherwise be taken for one to update
             }
 
             if (order.CapturedAtConfirmation && raise > 0)

@@ -3,10 +3,10 @@ using System.Text.Json;
 
 namespace OmsModular.Tests.HostTests;
 
-/// <summary>Reads an RFC 9457 problem and checks its status, type, content type and trace id.</summary>
+/// <summary>Reads an RFC 9457 problem and checks its status, type, content type and trace id (and, when given, that it names the field).</summary>
 internal static class Problem
 {
-    public static async Task<JsonElement> AssertAsync(HttpResponseMessage response, HttpStatusCode status, string type)
+    public static async Task<JsonElement> AssertAsync(HttpResponseMessage response, HttpStatusCode status, string type, string? field = null)
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(status == response.StatusCode, $"{response.StatusCode}: {body}");
@@ -15,6 +15,11 @@ internal static class Problem
         Assert.Equal(type, problem.GetProperty("type").GetString());
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
+        if (field is not null)
+        {
+            Assert.True(problem.TryGetProperty("errors", out var errors) && errors.TryGetProperty(field, out _), $"expected an error for '{field}': {body}");
+        }
+
         return problem;
     }
 }

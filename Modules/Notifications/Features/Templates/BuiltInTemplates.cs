@@ -9,6 +9,8 @@ namespace OmsModular.Modules.Notifications.Features.Templates;
 internal static class BuiltInTemplates
 {
     private const string Lines = "{% for line in lines %}{{ line.quantity }} × {{ line.sku }}\n{% endfor %}";
+    private const string ChangedLines = "{% for line in lines %}{{ line.quantity }} × {{ line.sku }} (+{{ line.added }})\n{% endfor %}";
+    private const string HtmlChangedLines = "<ul>{% for line in lines %}<li>{{ line.quantity }} × {{ line.sku }} (+{{ line.added }})</li>{% endfor %}</ul>";
     private const string HtmlLines = "<ul>{% for line in lines %}<li>{{ line.quantity }} × {{ line.sku }}</li>{% endfor %}</ul>";
 
     public static IReadOnlyList<(string EventType, string Locale, string Subject, string Html, string Text)> All { get; } =
@@ -34,6 +36,12 @@ internal static class BuiltInTemplates
         (EventTypes.LinesCancelled, "en", "Part of your order {{ order.number }} is cancelled",
             "<p>Hello {{ customer.name }},</p><p>these items of your order <strong>{{ order.number }}</strong> are cancelled ({{ reason }}):</p>" + HtmlLines + "<p>Your order's total is now {{ order.total }} {{ order.currency }}; nothing is charged for them.</p>",
             "Hello {{ customer.name }},\n\nthese items of your order {{ order.number }} are cancelled ({{ reason }}):\n" + Lines + "\nYour order's total is now {{ order.total }} {{ order.currency }}; nothing is charged for them.\n"),
+        (EventTypes.Changed, "en", "Your order {{ order.number }} is changed",
+            "<p>Hello {{ customer.name }},</p><p>your order <strong>{{ order.number }}</strong> is changed as you asked.</p>{% if lines.size > 0 %}" + HtmlChangedLines + "{% endif %}{% if delivery %}<p>It goes to {{ delivery.name }}, {{ delivery.postalCode }} {{ delivery.city }} ({{ delivery.serviceLevel }}).</p>{% endif %}<p>Your order's total is now {{ order.total }} {{ order.currency }} (it was {{ change.previousTotal }} {{ order.currency }}).</p>",
+            "Hello {{ customer.name }},\n\nyour order {{ order.number }} is changed as you asked.\n{% if lines.size > 0 %}" + ChangedLines + "{% endif %}{% if delivery %}It goes to {{ delivery.name }}, {{ delivery.postalCode }} {{ delivery.city }} ({{ delivery.serviceLevel }}).\n{% endif %}\nYour order's total is now {{ order.total }} {{ order.currency }} (it was {{ change.previousTotal }} {{ order.currency }}).\n"),
+        (EventTypes.ChangeRefused, "en", "We could not change your order {{ order.number }}",
+            "<p>Hello {{ customer.name }},</p><p>we are sorry: the change you asked for could not be made ({{ reason }}). Your order <strong>{{ order.number }}</strong> stays as it was, at {{ order.total }} {{ order.currency }}.</p>",
+            "Hello {{ customer.name }},\n\nwe are sorry: the change you asked for could not be made ({{ reason }}). Your order {{ order.number }} stays as it was, at {{ order.total }} {{ order.currency }}.\n"),
         (EventTypes.Confirmed, "de", "Ihre Bestellung {{ order.number }} ist bestätigt",
             "<p>Hallo {{ customer.name }},</p><p>vielen Dank: Ihre Bestellung <strong>{{ order.number }}</strong> über {{ order.total }} {{ order.currency }} ist bestätigt. Wir melden uns, sobald sie versandt wird.</p>",
             "Hallo {{ customer.name }},\n\nvielen Dank: Ihre Bestellung {{ order.number }} über {{ order.total }} {{ order.currency }} ist bestätigt. Wir melden uns, sobald sie versandt wird.\n"),
@@ -55,6 +63,12 @@ internal static class BuiltInTemplates
         (EventTypes.LinesCancelled, "de", "Ein Teil Ihrer Bestellung {{ order.number }} ist storniert",
             "<p>Hallo {{ customer.name }},</p><p>diese Artikel Ihrer Bestellung <strong>{{ order.number }}</strong> sind storniert ({{ reason }}):</p>" + HtmlLines + "<p>Der Gesamtbetrag Ihrer Bestellung ist jetzt {{ order.total }} {{ order.currency }}; für sie wird nichts berechnet.</p>",
             "Hallo {{ customer.name }},\n\ndiese Artikel Ihrer Bestellung {{ order.number }} sind storniert ({{ reason }}):\n" + Lines + "\nDer Gesamtbetrag Ihrer Bestellung ist jetzt {{ order.total }} {{ order.currency }}; für sie wird nichts berechnet.\n"),
+        (EventTypes.Changed, "de", "Ihre Bestellung {{ order.number }} ist geändert",
+            "<p>Hallo {{ customer.name }},</p><p>Ihre Bestellung <strong>{{ order.number }}</strong> ist wie gewünscht geändert.</p>{% if lines.size > 0 %}" + HtmlChangedLines + "{% endif %}{% if delivery %}<p>Sie geht an {{ delivery.name }}, {{ delivery.postalCode }} {{ delivery.city }} ({{ delivery.serviceLevel }}).</p>{% endif %}<p>Der Gesamtbetrag Ihrer Bestellung ist jetzt {{ order.total }} {{ order.currency }} (vorher {{ change.previousTotal }} {{ order.currency }}).</p>",
+            "Hallo {{ customer.name }},\n\nIhre Bestellung {{ order.number }} ist wie gewünscht geändert.\n{% if lines.size > 0 %}" + ChangedLines + "{% endif %}{% if delivery %}Sie geht an {{ delivery.name }}, {{ delivery.postalCode }} {{ delivery.city }} ({{ delivery.serviceLevel }}).\n{% endif %}\nDer Gesamtbetrag Ihrer Bestellung ist jetzt {{ order.total }} {{ order.currency }} (vorher {{ change.previousTotal }} {{ order.currency }}).\n"),
+        (EventTypes.ChangeRefused, "de", "Wir konnten Ihre Bestellung {{ order.number }} nicht ändern",
+            "<p>Hallo {{ customer.name }},</p><p>leider konnten wir die gewünschte Änderung nicht vornehmen ({{ reason }}). Ihre Bestellung <strong>{{ order.number }}</strong> bleibt, wie sie war, bei {{ order.total }} {{ order.currency }}.</p>",
+            "Hallo {{ customer.name }},\n\nleider konnten wir die gewünschte Änderung nicht vornehmen ({{ reason }}). Ihre Bestellung {{ order.number }} bleibt, wie sie war, bei {{ order.total }} {{ order.currency }}.\n"),
     ];
 
     public static (string Subject, string Html, string Text)? Find(string eventType, string locale) =>
