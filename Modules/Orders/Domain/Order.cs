@@ -521,7 +521,7 @@ internal sealed class Order
     /// than are open (not shipped, not cancelled, not asked for by an earlier request still open). The
     /// nodes decide what they can still take off (Fulfillment answers); nothing changes here until then.
     /// </summary>
-    public void RequestCancellation(Guid changeId, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset at)
+    public void RequestCancellation(Guid changeId, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset at, string? requestHash = null)
     {
         if (!IsConfirmed || Status is OrderStatus.Delivered or OrderStatus.Completed)
         {
@@ -545,6 +545,7 @@ internal sealed class Order
             Quantities = lines.Select(l => l.Quantity).ToList(),
             Reason = reason,
             At = at,
+            RequestHash = requestHash,
         });
         UpdatedAt = at;
         Record("line cancellation requested", $"change {changeId} ({reason}): {string.Join(", ", lines.Select(l => $"{l.Quantity} × {l.Sku}"))}", at);
@@ -968,6 +969,9 @@ internal sealed class CancellationRequest
     public DateTimeOffset At { get; init; }
 
     public bool Answered { get; set; }
+
+    /// <summary>SHA-256 of the request as a client sent it (none for a system's request): a repeat of its key with another body is refused.</summary>
+    public string? RequestHash { get; init; }
 }
 
 /// <summary>Units of a line cancelled at a node by one change, with the reason.</summary>
@@ -1146,6 +1150,9 @@ internal sealed class OrderChange
     public decimal PreviousTotal { get; init; }
 
     public decimal NewTotal { get; init; }
+
+    /// <summary>SHA-256 of the request as sent: a repeat of its key with another body is refused.</summary>
+    public required string RequestHash { get; init; }
 
     /// <summary>JSON of <see cref="ChangeProposal"/>: the order as the change leaves it.</summary>
     public required string Proposal { get; init; }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using FluentValidation;
 using Mediator;
@@ -53,23 +54,26 @@ internal sealed class CancelLinesHandler(OrdersDbContext db, TimeProvider clock)
         var order = OrderAccess.Visible(await db.Orders.AsSplitQuery().SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken), command.OrderId, command.Caller);
         var key = command.Caller?.ScopedKey(command.IdempotencyKey) ?? command.IdempotencyKey;
         var changeId = new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"cancel-lines:{order.Id}:{key}")).AsSpan(0, 16));
-        if (order.CancellationRequests.Any(c => c.ChangeId == changeId))
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command.Change, MessageSerialization.Options))));
+        if (order.CancellationRequests.FirstOrDefault(c => c.ChangeId == changeId) is { } earlier)
         {
-            return OrderViews.Of(order);
+            return earlier.RequestHash is null || earlier.RequestHash == hash // requests recorded before the hash was kept answer as they are
+                ? OrderViews.Of(order)
+                : throw new ProblemException(422, "idempotency-key-reused", "The Idempotency-Key was used for another cancellation", $"A cancellation of order {order.Number}'s units was asked for with this key and other lines or another reason.", "Idempotency-Key");
         }
 
         order.ActingAs(command.Caller?.Actor);
         var now = clock.GetUtcNow();
         var reason = command.Change.Reason ?? "customer-request";
         var lines = command.Change.Lines.Select(l => (l.Sku, l.Quantity)).ToArray();
-        Request(order, changeId, lines, reason, now);
+        Request(order, changeId, hash, lines, reason, now);
         db.Publish(new LineCancellationRequested(order.Id, changeId, lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), reason, now), order.Id.ToString());
         await db.SaveChangesAsync(cancellationToken); // the version check: a concurrent change makes this a 409, not a lost update
         return OrderViews.Of(order);
     }
 
     /// <summary>Records the request on the order, or answers 409 why it cannot be (a change of the order not decided yet, units shipped, the order's state).</summary>
-    internal static void Request(Order order, Guid changeId, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset now)
+    internal static void Request(Order order, Guid changeId, string requestHash, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset now)
     {
         if (order.Changes.Any(c => c.Status == OrderChangeStatus.Requested))
         {
@@ -78,7 +82,7 @@ internal sealed class CancelLinesHandler(OrdersDbContext db, TimeProvider clock)
 
         try
         {
-            order.RequestCancellation(changeId, lines, reason, now);
+            order.RequestCancellation(changeId, lines, reason, now, requestHash);
         }
         catch (LineChangeException refused)
         {

@@ -64,9 +64,15 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
         var order = OrderAccess.Visible(await db.Orders.AsSplitQuery().SingleOrDefaultAsync(o => o.Id == command.OrderId, cancellationToken), command.OrderId, command.Caller);
         var key = command.Caller?.ScopedKey(command.IdempotencyKey) ?? command.IdempotencyKey;
         var changeId = new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"change:{order.Id}:{key}")).AsSpan(0, 16));
-        if (order.Changes.Any(c => c.ChangeId == changeId) || order.CancellationRequests.Any(c => c.ChangeId == changeId))
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command.Change, MessageSerialization.Options))));
+        if (order.Changes.FirstOrDefault(c => c.ChangeId == changeId) is { } earlier)
         {
-            return OrderViews.Of(order);
+            return earlier.RequestHash == hash ? OrderViews.Of(order) : throw KeyReused(order);
+        }
+
+        if (order.CancellationRequests.FirstOrDefault(c => c.ChangeId == changeId) is { } cancellation)
+        {
+            return cancellation.RequestHash is null || cancellation.RequestHash == hash ? OrderViews.Of(order) : throw KeyReused(order);
         }
 
         order.ActingAs(command.Caller?.Actor);
@@ -92,7 +98,7 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
                 var line = order.Lines.First(x => x.Sku == l.Sku);
                 return (l.Sku, line.Quantity - line.CancelledQuantity - l.Quantity);
             }).ToArray();
-            return await CancelAsync(order, changeId, cancel, reason, now, cancellationToken);
+            return await CancelAsync(order, changeId, hash, cancel, reason, now, cancellationToken);
         }
 
         IReadOnlyList<(string Sku, int Added)> added;
@@ -125,6 +131,7 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
             NewTotal = proposal.Total,
             Proposal = JsonSerializer.Serialize(proposal, MessageSerialization.Options),
             RequestedAt = now,
+            RequestHash = hash,
         };
         order.RequestChange(record, now);
         var shipTo = address ?? order.ShippingAddress;
@@ -142,10 +149,13 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
         return OrderViews.Of(order);
     }
 
+    private static ProblemException KeyReused(Order order) =>
+        new(422, "idempotency-key-reused", "The Idempotency-Key was used for another change", $"A change of order {order.Number} was asked for with this key and another body.", "Idempotency-Key");
+
     /// <summary>Lower quantities only: a cancellation of those units, requested like cancel-lines.</summary>
-    private async Task<OrderView> CancelAsync(Order order, Guid changeId, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<OrderView> CancelAsync(Order order, Guid changeId, string hash, IReadOnlyList<(string Sku, int Quantity)> lines, string reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        CancelLinesHandler.Request(order, changeId, lines, reason, now);
+        CancelLinesHandler.Request(order, changeId, hash, lines, reason, now);
         db.Publish(new LineCancellationRequested(order.Id, changeId, lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), reason, now), order.Id.ToString());
         await db.SaveChangesAsync(cancellationToken);
         return OrderViews.Of(order);

@@ -32,6 +32,10 @@ public sealed class LineCancellationTests(HostFixture host)
         Assert.Equal(1, changed.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == b).GetProperty("quantities").GetProperty("cancelled").GetInt32());
         var repeated = await CancelAsync(id, "change-1", (b, 1)); // the same change: nothing twice
         Assert.Equal(total - grossB, repeated.GetProperty("total").GetDecimal());
+        using (var reused = await PostCancelAsync(id, "change-1", (a, 1))) // the key of another cancellation
+        {
+            await Problem.AssertAsync(reused, (HttpStatusCode)422, "urn:oms:problem:idempotency-key-reused", "Idempotency-Key");
+        }
 
         var newTotal = total - grossB;
         await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("amount").GetDecimal() == newTotal);

@@ -217,9 +217,20 @@ public sealed class OrderChangeTests(HostFixture host)
         Assert.Equal(2, Line(changed, a).GetProperty("quantity").GetInt32());
 
         // Lower quantities alone cancel those units (as cancel-lines does).
-        using (var lower = await ChangeAsync(id, Guid.NewGuid().ToString(), new { lines = new[] { new { sku = b, quantity = 1 } } }))
+        var lowerKey = Guid.NewGuid().ToString();
+        using (var lower = await ChangeAsync(id, lowerKey, new { lines = new[] { new { sku = b, quantity = 1 } } }))
         {
             Assert.Equal(HttpStatusCode.Accepted, lower.StatusCode);
+        }
+
+        using (var again = await ChangeAsync(id, lowerKey, new { lines = new[] { new { sku = b, quantity = 1 } } }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, again.StatusCode); // the same change: answered as it is
+        }
+
+        using (var reused = await ChangeAsync(id, lowerKey, new { lines = new[] { new { sku = b, quantity = 0 } } }))
+        {
+            await Problem.AssertAsync(reused, (HttpStatusCode)422, "urn:oms:problem:idempotency-key-reused", "Idempotency-Key");
         }
 
         await MessagingHarness.WaitUntilAsync(async () => Line(await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}"), b).GetProperty("quantities").GetProperty("cancelled").GetInt32() == 1);

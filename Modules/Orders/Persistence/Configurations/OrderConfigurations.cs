@@ -121,6 +121,7 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             request.HasKey(nameof(CancellationRequest.ChangeId));
             request.Property(r => r.ChangeId).ValueGeneratedNever();
             request.Property(r => r.Reason).HasMaxLength(100);
+            request.Property(r => r.RequestHash).HasMaxLength(64);
             request.Ignore(r => r.Lines);
         });
         builder.OwnsMany(o => o.Changes, change =>
@@ -135,6 +136,7 @@ internal sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             change.Property(c => c.PreviousTotal).HasPrecision(19, 4);
             change.Property(c => c.NewTotal).HasPrecision(19, 4);
             change.Property(c => c.Proposal).HasColumnType("jsonb");
+            change.Property(c => c.RequestHash).HasMaxLength(64);
             change.Property(c => c.RefusalReason).HasMaxLength(50);
             change.Property(c => c.RefusalDetail).HasMaxLength(500);
         });

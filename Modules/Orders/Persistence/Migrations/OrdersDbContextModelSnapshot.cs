@@ -707,6 +707,11 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasColumnType("character varying(100)")
                                 .HasColumnName("reason");
 
+                            b1.Property<string>("RequestHash")
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("request_hash");
+
                             b1.PrimitiveCollection<List<string>>("Skus")
                                 .IsRequired()
                                 .HasColumnType("text[]")
@@ -821,6 +826,12 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasMaxLength(50)
                                 .HasColumnType("character varying(50)")
                                 .HasColumnName("refusal_reason");
+
+                            b1.Property<string>("RequestHash")
+                                .IsRequired()
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("request_hash");
 
                             b1.Property<DateTimeOffset>("RequestedAt")
                                 .HasColumnType("timestamp with time zone")

@@ -13,7 +13,7 @@ using OmsModular.Modules.Orders.Persistence;
 namespace OmsModular.Modules.Orders.Persistence.Migrations
 {
     [DbContext(typeof(OrdersDbContext))]
-    [Migration("20261201222144_OrderChanges")]
+    [Migration("20261201223216_OrderChanges")]
     partial class OrderChanges
     {
         /// <inheritdoc />
@@ -710,6 +710,11 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasColumnType("character varying(100)")
                                 .HasColumnName("reason");
 
+                            b1.Property<string>("RequestHash")
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("request_hash");
+
                             b1.PrimitiveCollection<List<string>>("Skus")
                                 .IsRequired()
                                 .HasColumnType("text[]")
@@ -824,6 +829,12 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                                 .HasMaxLength(50)
                                 .HasColumnType("character varying(50)")
                                 .HasColumnName("refusal_reason");
+
+                            b1.Property<string>("RequestHash")
+                                .IsRequired()
+                                .HasMaxLength(64)
+                                .HasColumnType("character varying(64)")
+                                .HasColumnName("request_hash");
 
                             b1.Property<DateTimeOffset>("RequestedAt")
                                 .HasColumnType("timestamp with time zone")

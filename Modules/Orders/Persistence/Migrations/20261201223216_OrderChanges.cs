@@ -11,6 +11,14 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<string>(
+                name: "request_hash",
+                schema: "orders",
+                table: "order_cancellation_requests",
+                type: "character varying(64)",
+                maxLength: 64,
+                nullable: true);
+
             migrationBuilder.CreateTable(
                 name: "order_changes",
                 schema: "orders",
@@ -22,6 +30,7 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
                     actor = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
                     previous_total = table.Column<decimal>(type: "numeric(19,4)", precision: 19, scale: 4, nullable: false),
                     new_total = table.Column<decimal>(type: "numeric(19,4)", precision: 19, scale: 4, nullable: false),
+                    request_hash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
                     proposal = table.Column<string>(type: "jsonb", nullable: false),
                     requested_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     decided_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
@@ -54,6 +63,11 @@ namespace OmsModular.Modules.Orders.Persistence.Migrations
             migrationBuilder.DropTable(
                 name: "order_changes",
                 schema: "orders");
+
+            migrationBuilder.DropColumn(
+                name: "request_hash",
+                schema: "orders",
+                table: "order_cancellation_requests");
         }
     }
 }
