@@ -114,6 +114,38 @@ public sealed class OrderChangeTests(HostFixture host)
     }
 
     [Fact]
+    public async Task An_order_captured_at_confirmation_authorises_and_captures_what_a_change_adds_and_ships_without_capturing_again()
+    {
+        var (order, _, a, _) = await ConfirmedAsync($"change-{Guid.NewGuid():N}@example.com", o => o["channel"] = "store", ("a", 1));
+        var (id, total) = (order.GetProperty("id").GetGuid(), order.GetProperty("total").GetDecimal());
+        await CapturedAsync(Client, id, total);
+        using (var response = await ChangeAsync(id, Guid.NewGuid().ToString(), new { lines = new[] { new { sku = a, quantity = 2 } } }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        var changed = await DecidedAsync(id, "applied");
+        var newTotal = changed.GetProperty("total").GetDecimal();
+        Assert.True(newTotal > total);
+        var ledger = await CapturedAsync(Client, id, newTotal); // what the change adds is captured too
+        Assert.Equal(newTotal, Sandbox.CapturedFor(host.Services, id));
+        Assert.Equal(1, Sandbox.ReauthorizationsFor(host.Services, id)); // captured in full: the addition is a new authorisation
+        Assert.Equal(2, ledger.GetProperty("entries").EnumerateArray().Count(e => e.GetProperty("kind").GetString() == "capture"));
+        foreach (var fo in await FulfilmentOrdersAsync(Client, id, 2))
+        {
+            await PickAndPackAsync(Client, fo.GetProperty("id").GetGuid());
+            await ShipAsync(Client, fo.GetProperty("id").GetGuid());
+        }
+
+        var shipped = await OrderInStateAsync(Client, id, "shipped");
+        Assert.All(shipped.GetProperty("shipments").EnumerateArray(), s => Assert.Equal(0m, s.GetProperty("captureAmount").GetDecimal()));
+        await SettledAsync(Client);
+        Assert.Equal(newTotal, Sandbox.CapturedFor(host.Services, id));
+        Assert.True((await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("reconciles").GetBoolean());
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
     public async Task A_declined_raise_refuses_the_change_releases_what_was_reserved_for_it_and_tells_the_customer()
     {
         var email = $"change-{Guid.NewGuid():N}@example.com";
