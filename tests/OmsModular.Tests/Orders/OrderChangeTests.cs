@@ -342,6 +342,58 @@ public sealed class OrderChangeTests(HostFixture host)
         return quote.GetProperty("total").GetDecimal();
     }
 
+    [Fact]
+    public async Task A_change_refused_after_its_raise_was_authorised_gives_the_raise_back_and_releases_its_units()
+    {
+        var (order, node, a, b) = await ConfirmedAsync($"change-{Guid.NewGuid():N}@example.com", ("a", 1), ("b", 1));
+        var (id, total) = (order.GetProperty("id").GetGuid(), order.GetProperty("total").GetDecimal());
+        var grossB = Line(order, b).GetProperty("gross").GetDecimal();
+        var fulfilmentId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
+
+        // Orders cannot commit the applied change (after Payments raised): the message becomes a dead letter.
+        var apply = await Fault.FailCommitAsync(host.ConnectionString, "orders.order_changes", $"NEW.order_id = '{id}' AND NEW.status = 'Applied'", times: 1000);
+        decimal newTotal;
+        using (var response = await ChangeAsync(id, Guid.NewGuid().ToString(), new { lines = new[] { new { sku = a, quantity = 3 } } }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            newTotal = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("changes")[0].GetProperty("newTotal").GetDecimal();
+        }
+
+        JsonElement deadLetter = default;
+        await MessagingHarness.WaitUntilAsync(async () =>
+        {
+            var letters = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/dead-letters?module=Orders&consumer=orders.ApplyOrderChange");
+            deadLetter = letters.EnumerateArray().FirstOrDefault(d => d.GetProperty("partitionKey").GetString() == id.ToString());
+            return deadLetter.ValueKind == JsonValueKind.Object;
+        });
+        await apply.DisposeAsync();
+        Assert.Equal(newTotal, Sandbox.LiveAuthorizedFor(host.Services, id)); // raised, not applied
+
+        // Meanwhile the node finds no B, and no other node has it: B is cancelled, the total goes down.
+        await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/start-picking");
+        await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/picks", new { lines = new[] { new { sku = a, picked = 1 }, new { sku = b, picked = 0 } } });
+        await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{fulfilmentId}/pack", new { parcels = 1 });
+        await MessagingHarness.WaitUntilAsync(async () => Line(await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}"), b).GetProperty("quantities").GetProperty("cancelled").GetInt32() == 1);
+
+        // The change, replayed now, no longer fits the order it was priced on: refused, the raise given back.
+        using (var replay = await Client.PostAsync($"/api/v1/admin/messaging/dead-letters/Orders/{deadLetter.GetProperty("id").GetGuid()}/replay", null))
+        {
+            Assert.True(replay.IsSuccessStatusCode, await replay.Content.ReadAsStringAsync());
+        }
+
+        var refused = await DecidedAsync(id, "refused");
+        Assert.Equal("order-changed", refused.GetProperty("changes")[0].GetProperty("refusalReason").GetString());
+        Assert.Equal(1, Line(refused, a).GetProperty("quantity").GetInt32());
+        Assert.Equal(total - grossB, refused.GetProperty("total").GetDecimal());
+        await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("amount").GetDecimal() == total - grossB);
+        Assert.Equal(total - grossB, Sandbox.LiveAuthorizedFor(host.Services, id));
+        await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, a, node)) == (5, 1)); // the two reserved for the change are released
+        await ShipAsync(Client, fulfilmentId);
+        await CapturedAsync(Client, id, total - grossB);
+        await SettledAsync(Client);
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
     private static JsonElement Line(JsonElement order, string sku) =>
         order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == sku);
 
