@@ -161,9 +161,10 @@ public sealed record ChangedLine(string Sku, int QuantityBefore, int Quantity, d
 /// <summary>
 /// A change of the order was applied (customer-visible): the lines it changed, where the added units
 /// ship from (reserved there already), the delivery now and the totals before and after. Fulfillment
-/// makes fulfilment orders of <see cref="Allocations"/> and lets the held ones go on; Payments lowers
-/// the authorisation when <see cref="NewTotal"/> is below it (a raise was authorised before the change
-/// was applied). Once per <see cref="ChangeId"/>.
+/// makes fulfilment orders of <see cref="Allocations"/> and lets the held ones go on; when
+/// <see cref="NewTotal"/> is below <see cref="PreviousTotal"/>, Payments lowers the authorisation by the
+/// difference and refunds what was captured beyond the new total (a raise was authorised before the
+/// change was applied). Once per <see cref="ChangeId"/>.
 /// </summary>
 [IntegrationEvent("orders.order-changed", 1)]
 public sealed record OrderChanged(
@@ -186,8 +187,8 @@ public sealed record OrderChanged(
 /// A requested change of the order was refused and the order stays as it was (reason
 /// <c>out-of-stock</c>, <c>payment-declined</c>, <c>packed</c>, <c>already-shipped</c>,
 /// <c>order-changed</c>, <c>order-ended</c>). Fulfillment releases what it reserved for the change and
-/// lets the held fulfilment orders go on; Payments lowers an authorisation raised for it back to
-/// <see cref="Total"/>. Once per <see cref="ChangeId"/>.
+/// lets the held fulfilment orders go on; Payments takes back what it raised the authorisation by for
+/// it. <see cref="Total"/> is the order's total, unchanged. Once per <see cref="ChangeId"/>.
 /// </summary>
 [IntegrationEvent("orders.order-change-refused", 1)]
 public sealed record OrderChangeRefused(Guid OrderId, string OrderNumber, Guid ChangeId, string Reason, string Detail, decimal Total, string Currency, DateTimeOffset RefusedAt) : IIntegrationEvent;

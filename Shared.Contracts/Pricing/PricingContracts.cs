@@ -41,14 +41,18 @@ public sealed record ServiceLevels(IReadOnlyList<ServiceLevelRate> Levels);
 
 public sealed record ServiceLevelRate(string ServiceLevel, string Currency);
 
-/// <summary>A line to price again: its quantity and, for units already sold, the unit price agreed then (kept), or the marketplace's price.</summary>
-public sealed record RepriceLine(string Sku, int Quantity, decimal? AgreedUnitPrice, decimal? MarketplaceUnitPrice);
+/// <summary>
+/// A line to price again: its quantity and, for units already sold, the unit price agreed then
+/// (kept; <paramref name="AgreedIncludesTax"/> says whether it is gross), or the marketplace's price.
+/// </summary>
+public sealed record RepriceLine(string Sku, int Quantity, decimal? AgreedUnitPrice, bool AgreedIncludesTax, decimal? MarketplaceUnitPrice);
 
 /// <summary>
 /// Prices an order as a change would leave it: each line at its agreed unit price (new lines at
-/// today's price lists), the promotions evaluated again on the whole cart, the order's coupons
-/// re-checked (a coupon whose use the order holds keeps it; no new use is counted), tax for the
-/// destination and shipping for the service level. Has no effect; the same request answers the same.
+/// today's price lists), the promotions evaluated again on the whole cart as they were on offer at
+/// <see cref="PlacedAt"/>, the order's coupons re-checked (a coupon whose use the order holds keeps
+/// it; no new use is counted), tax for the destination and shipping for the service level. Has no
+/// effect; the same request answers the same.
 /// </summary>
 public sealed record RepriceOrder(
     Guid OrderId,
@@ -59,7 +63,8 @@ public sealed record RepriceOrder(
     string DeliveryMethod,
     string? ServiceLevel,
     IReadOnlyList<string> CouponCodes,
-    string CustomerId) : IModuleRequest<OrderRepriced>;
+    string CustomerId,
+    DateTimeOffset PlacedAt) : IModuleRequest<OrderRepriced>;
 
 /// <summary>The order as priced by <see cref="RepriceOrder"/>; not <see cref="Priced"/> with a reason (<c>no-price</c>, <c>no-shipping-rate</c>) and a detail.</summary>
 public sealed record OrderRepriced(

@@ -14,7 +14,8 @@ namespace OmsModular.Modules.Fulfillment.Consumers;
 /// become fulfilment orders at the nodes they were reserved at (held too while the payment is on
 /// hold), a changed delivery is recorded as the order's destination (re-sourcing plans towards it),
 /// and the fulfilment orders it held go on. Refused: what was reserved under the change's id is
-/// released and the held fulfilment orders go on. Each decision is committed once (the inbox), and
+/// released and the held fulfilment orders go on. Either is recorded as a decision naming the change
+/// (<see cref="ChangesInFlight"/>), so a later change or a cancellation of the order's units waits for it. Each decision is committed once (the inbox), and
 /// the release is idempotent by the change's id.
 /// </summary>
 internal sealed class FollowOrderChange(FulfillmentDbContext db, IModuleClient modules, TimeProvider clock) :
@@ -39,25 +40,27 @@ internal sealed class FollowOrderChange(FulfillmentDbContext db, IModuleClient m
                 db.FulfilmentOrders.Add(created);
             }
 
-            if (change.DeliveryChanged)
+            db.Decisions.Add(new RoutingDecision
             {
-                db.Decisions.Add(new RoutingDecision
-                {
-                    Id = Guid.CreateVersion7(),
-                    OrderId = change.OrderId,
-                    Success = true,
-                    Strategy = "change:delivery-applied",
-                    Attempts = 0,
-                    Explanation = JsonSerializer.Serialize(
-                        new
-                        {
-                            Detail = $"Change {change.ChangeId}: the order now goes to {change.ShippingAddress.City} ({change.ShippingAddress.CountryCode}) by {change.Delivery.ServiceLevel}.",
-                            Destination = new { change.ShippingAddress.Latitude, change.ShippingAddress.Longitude, change.Delivery.Method, change.Delivery.PickupLocation },
-                        },
-                        MessageSerialization.Options),
-                    DecidedAt = now,
-                });
-            }
+                Id = Guid.CreateVersion7(),
+                OrderId = change.OrderId,
+                Success = true,
+                Strategy = ChangesInFlight.Applied,
+                Attempts = 0,
+                Explanation = JsonSerializer.Serialize(
+                    new
+                    {
+                        Detail = change.DeliveryChanged
+                            ? $"Change {change.ChangeId} applied: the order now goes to {change.ShippingAddress.City} ({change.ShippingAddress.CountryCode}) by {change.Delivery.ServiceLevel}."
+                            : $"Change {change.ChangeId} applied.",
+                        Change = new { change.ChangeId },
+                        Destination = change.DeliveryChanged
+                            ? new { change.ShippingAddress.Latitude, change.ShippingAddress.Longitude, change.Delivery.Method, change.Delivery.PickupLocation }
+                            : null,
+                    },
+                    MessageSerialization.Options),
+                DecidedAt = now,
+            });
         }
     }
 
@@ -65,9 +68,22 @@ internal sealed class FollowOrderChange(FulfillmentDbContext db, IModuleClient m
     {
         var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
         var fulfilmentOrders = await db.FulfilmentOrders.Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken);
+        var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
             Release(fulfilmentOrders.Where(f => f.OrderId == delivered.Message.OrderId), delivered.Message.ChangeId);
+            db.Decisions.Add(new RoutingDecision
+            {
+                Id = Guid.CreateVersion7(),
+                OrderId = delivered.Message.OrderId,
+                Success = true,
+                Strategy = ChangesInFlight.Released,
+                Attempts = 0,
+                Explanation = JsonSerializer.Serialize(
+                    new { Detail = $"Change {delivered.Message.ChangeId} refused ({delivered.Message.Reason}): what was reserved for it is released.", Change = new { delivered.Message.ChangeId } },
+                    MessageSerialization.Options),
+                DecidedAt = now,
+            });
         }
 
         await modules.SendAsync(

@@ -75,17 +75,22 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
     /// change's id (confirmed, released again if the change is refused); a change of the delivery holds
     /// the order's unshipped fulfilment orders until it is decided, and is refused when one of them is
     /// packed already or nothing is left to ship. Waits while the order's fulfilment orders are not
-    /// made yet or units of it are being re-sourced.
+    /// made yet, units of it are being re-sourced, or an earlier change of it is not carried out here yet.
     /// </summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderChangeRequested>> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
         var fulfilmentOrders = await db.FulfilmentOrders.Where(f => ids.Contains(f.OrderId)).ToListAsync(cancellationToken);
-        var now = clock.GetUtcNow();
+        var inFlight = await ChangesInFlight.OfAsync(db, ids, cancellationToken);
         var work = new List<Routing>();
         foreach (var delivered in batch)
         {
             var change = delivered.Message;
+            if (inFlight[change.OrderId].Any(id => id != change.ChangeId))
+            {
+                throw new MessageWaitsException($"An earlier change of order {change.OrderId} is not carried out here yet; change {change.ChangeId} waits for it.");
+            }
+
             var nodes = fulfilmentOrders.Where(f => f.OrderId == change.OrderId).ToArray();
             if (nodes.Length == 0)
             {
@@ -438,6 +443,7 @@ internal sealed class RouteOrder(FulfillmentDbContext db, IModuleClient modules,
             {
                 var created = FulfilmentOrder.Create(routing.OrderId, allocation.Node, allocation.Lines.Select(l => (l.Sku, l.Quantity)), now);
                 created.PaymentHold = routing.Source?.PaymentHold; // a payment on hold holds the re-sourced units too
+                created.PendingChange = routing.Source?.PendingChange; // and a change of the delivery being decided
                 db.FulfilmentOrders.Add(created);
             }
 

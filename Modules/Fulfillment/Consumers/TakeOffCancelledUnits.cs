@@ -14,8 +14,8 @@ namespace OmsModular.Modules.Fulfillment.Consumers;
 /// could not (packed or shipped).
 /// Decided here, on the fulfilment orders' own state, so a unit that is packed or already left is
 /// never cancelled. Waits (is retried, patiently) while the order's fulfilment orders are not there
-/// yet (its confirmation and this request reach Fulfillment's consumers in either order), and while
-/// units of the order are being re-sourced.
+/// yet (its confirmation and this request reach Fulfillment's consumers in either order), while
+/// units of the order are being re-sourced, and while a change of the order is not carried out here yet.
 /// </summary>
 internal sealed class TakeOffCancelledUnits(FulfillmentDbContext db, TimeProvider clock) : IIntegrationEventBatchHandler<LineCancellationRequested>
 {
@@ -23,6 +23,7 @@ internal sealed class TakeOffCancelledUnits(FulfillmentDbContext db, TimeProvide
     {
         var orderIds = batch.Select(d => d.Message.OrderId).Distinct().ToArray();
         var orders = await db.FulfilmentOrders.Where(f => orderIds.Contains(f.OrderId)).ToListAsync(cancellationToken);
+        var changes = await ChangesInFlight.OfAsync(db, orderIds, cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -31,6 +32,11 @@ internal sealed class TakeOffCancelledUnits(FulfillmentDbContext db, TimeProvide
             if (nodes.Length == 0)
             {
                 throw new MessageWaitsException($"Order {request.OrderId} has no fulfilment orders yet; its cancellation {request.ChangeId} waits for them.");
+            }
+
+            if (changes[request.OrderId].Any())
+            {
+                throw new MessageWaitsException($"A change of order {request.OrderId} is not carried out here yet; its cancellation {request.ChangeId} waits, so it finds the units the change adds.");
             }
 
             if (nodes.Any(f => f.PendingShortages > 0))

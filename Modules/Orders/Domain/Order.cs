@@ -40,10 +40,12 @@ internal enum SalesChannel
     Store,
 }
 
-/// <summary>A refused change of lines (maps to 409 with the code).</summary>
-internal sealed class LineChangeException(string code, string message) : InvalidOperationException(message)
+/// <summary>A refused change of lines or of the delivery (maps to 409 with the code, naming the field).</summary>
+internal sealed class LineChangeException(string code, string message, string field = "lines") : InvalidOperationException(message)
 {
     public string Code { get; } = code;
+
+    public string Field { get; } = field;
 }
 
 /// <summary>A refused state change (maps to 409 with the current and requested state).</summary>
@@ -453,10 +455,9 @@ internal sealed class Order
         }
 
         var final = Lines.All(l => l.ShippedQuantity + l.CancelledQuantity >= l.Quantity);
-        if (final)
-        {
-            amount = _total.Value - Shipments.Sum(s => s.CaptureAmount); // the last share: exactly what is left
-        }
+        var left = _total.Value - Shipments.Sum(s => s.CaptureAmount);
+        amount = final ? left : Math.Min(amount, left); // the last share: exactly what is left; never more than is left
+        amount = Math.Max(0m, amount);
 
         if (_capturedAtConfirmation)
         {
@@ -686,9 +687,11 @@ internal sealed class Order
     /// The lines as a change would leave them (SKU → new quantity of units not cancelled): units are
     /// only added here (a lower quantity is a cancellation). Refused (409) for an order that is not
     /// confirmed or has shipped everything, a change in flight, more units of a line that has shipped
-    /// in full, lines of a marketplace order, or a delivery change of a pickup order.
+    /// in full, lines of a marketplace order, or a delivery change of a pickup order; once something
+    /// has shipped, also for another service level (the shipping charge went with the first shipment)
+    /// or an address in another country (the shipped units were taxed for the old one).
     /// </summary>
-    public IReadOnlyList<(string Sku, int Added)> CheckChange(IReadOnlyList<(string Sku, int Quantity)> lines, bool deliveryChanged)
+    public IReadOnlyList<(string Sku, int Added)> CheckChange(IReadOnlyList<(string Sku, int Quantity)> lines, bool deliveryChanged, bool serviceLevelChanged, string? countryCode)
     {
         if (Status is not (OrderStatus.Confirmed or OrderStatus.PartiallyShipped))
         {
@@ -702,7 +705,17 @@ internal sealed class Order
 
         if (deliveryChanged && Delivery.Method == "pickup")
         {
-            throw new LineChangeException("pickup-order", $"Order {Number} is picked up at {Delivery.PickupLocation}; its delivery cannot be changed.");
+            throw new LineChangeException("pickup-order", $"Order {Number} is picked up at {Delivery.PickupLocation}; its delivery cannot be changed.", serviceLevelChanged ? "serviceLevel" : "shippingAddress");
+        }
+
+        if (Shipments.Count > 0 && serviceLevelChanged)
+        {
+            throw new LineChangeException("partially-shipped", $"Part of order {Number} has shipped, and its shipping charge with it: the service level is changed before the first shipment leaves.", "serviceLevel");
+        }
+
+        if (Shipments.Count > 0 && countryCode is not null && countryCode != ShippingAddress.CountryCode)
+        {
+            throw new LineChangeException("partially-shipped", $"Part of order {Number} has shipped, taxed for {ShippingAddress.CountryCode}: what is left ships within that country.", "shippingAddress.countryCode");
         }
 
         var added = new List<(string Sku, int Added)>();

@@ -104,11 +104,11 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
         IReadOnlyList<(string Sku, int Added)> added;
         try
         {
-            added = order.CheckChange(lines, deliveryChanged);
+            added = order.CheckChange(lines, deliveryChanged, serviceLevel is not null, address?.CountryCode);
         }
         catch (LineChangeException refused)
         {
-            throw ProblemException.Conflict(refused.Code, "The order cannot be changed so", refused.Message, refused.Code == "pickup-order" ? (address is not null ? "shippingAddress" : "serviceLevel") : "lines");
+            throw ProblemException.Conflict(refused.Code, "The order cannot be changed so", refused.Message, refused.Field);
         }
         catch (IllegalTransitionException illegal)
         {
@@ -121,6 +121,12 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
         }
 
         var proposal = await PriceAsync(order, added, address, serviceLevel, cancellationToken);
+        var captured = order.Shipments.Sum(s => s.CaptureAmount);
+        if (!order.CapturedAtConfirmation && proposal.Total < captured)
+        {
+            throw ProblemException.Conflict("below-captured", "The change would cost less than has been paid", $"The order as changed costs {proposal.Total} {order.Currency}, less than the {captured} {order.Currency} its shipments captured.", "lines");
+        }
+
         var record = new OrderChange
         {
             ChangeId = changeId,
@@ -149,6 +155,10 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
         return OrderViews.Of(order);
     }
 
+    /// <summary>Whether the line's unit price included tax: a gross price list's line is its units' amount less its discount, gross; a net one's, net.</summary>
+    private static bool IncludesTax(OrderLine line, int digits) =>
+        line.UnitPrice is { } unit && line.Gross == Math.Round(unit * line.Quantity, digits, MidpointRounding.AwayFromZero) - (line.Discount ?? 0m) && line.Tax != 0m;
+
     private static ProblemException KeyReused(Order order) =>
         new(422, "idempotency-key-reused", "The Idempotency-Key was used for another change", $"A change of order {order.Number} was asked for with this key and another body.", "Idempotency-Key");
 
@@ -170,13 +180,14 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
     private async Task<ChangeProposal> PriceAsync(Order order, IReadOnlyList<(string Sku, int Added)> added, Address? address, string? serviceLevel, CancellationToken cancellationToken)
     {
         var more = added.ToDictionary(a => a.Sku, a => a.Added, StringComparer.Ordinal);
+        var digits = Currencies.MinorUnits(order.Currency);
         var lines = order.Lines.OrderBy(l => l.LineNumber)
-            .Select(l => new RepriceLine(l.Sku, l.Quantity + more.GetValueOrDefault(l.Sku), l.UnitPrice, l.MarketplaceUnitPrice))
-            .Concat(added.Where(a => order.Lines.All(l => l.Sku != a.Sku)).Select(a => new RepriceLine(a.Sku, a.Added, null, null)))
+            .Select(l => new RepriceLine(l.Sku, l.Quantity + more.GetValueOrDefault(l.Sku), l.UnitPrice, IncludesTax(l, digits), l.MarketplaceUnitPrice))
+            .Concat(added.Where(a => order.Lines.All(l => l.Sku != a.Sku)).Select(a => new RepriceLine(a.Sku, a.Added, null, false, null)))
             .ToArray();
         var priced = await modules.SendAsync(
             new RepriceOrder(order.Id, order.Channel.Kebab(), order.Currency, lines, (address ?? order.ShippingAddress).CountryCode, order.Delivery.Method,
-                serviceLevel ?? order.Delivery.ServiceLevel, order.CouponCodes, order.Customer.Id),
+                serviceLevel ?? order.Delivery.ServiceLevel, order.CouponCodes, order.Customer.Id, order.PlacedAt),
             cancellationToken);
         if (!priced.Priced)
         {
@@ -184,7 +195,6 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
                 priced.FailureReason == "no-shipping-rate" ? "serviceLevel" : "lines");
         }
 
-        var digits = Currencies.MinorUnits(order.Currency);
         var proposed = priced.Lines.Select(p =>
         {
             var line = order.Lines.FirstOrDefault(l => l.Sku == p.Sku);

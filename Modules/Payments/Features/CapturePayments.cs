@@ -21,8 +21,8 @@ internal sealed record CapturePaymentsCommand(IReadOnlyList<CaptureRequested> Re
 /// recorded changes nothing; a provider that captured but whose answer was lost is asked again
 /// with the same key and answers the same capture, so a share is never captured twice. A share that
 /// would take the captured total above the authorisation is refused before the provider is asked,
-/// except a capture at confirmation (capture id = order id), which takes what is left of it (a
-/// cancellation overtook it); an order that ended, or whose authorisation was voided, is not captured. A provider
+/// except a capture at confirmation (capture id = order id) or of what a change added (capture id =
+/// the change's), which takes what is left of it (a cancellation overtook it); an order that ended, or whose authorisation was voided, is not captured. A provider
 /// that does not answer is an outage (the consumer pauses and tries again); a share the provider
 /// refuses, or one for an order without a capturable authorisation, is a failure of that message.
 /// </summary>
@@ -41,6 +41,7 @@ internal sealed class CapturePaymentsHandler(
         var captureIds = command.Requests.Select(r => r.CaptureId).ToArray();
         var done = (await db.Captures.AsNoTracking().Where(c => captureIds.Contains(c.Id)).Select(c => c.Id).ToListAsync(cancellationToken)).ToHashSet();
         var ended = (await db.EndedOrders.AsNoTracking().Where(e => orderIds.Contains(e.OrderId)).Select(e => e.OrderId).ToListAsync(cancellationToken)).ToHashSet();
+        var raised = (await db.AuthorizationIncreases.AsNoTracking().Where(i => captureIds.Contains(i.ChangeId)).Select(i => i.ChangeId).ToListAsync(cancellationToken)).ToHashSet();
         foreach (var request in command.Requests)
         {
             if (!done.Add(request.CaptureId))
@@ -61,8 +62,9 @@ internal sealed class CapturePaymentsHandler(
                 throw new InvalidOperationException($"Order {request.OrderId} has no capturable authorisation (payment {payment?.Status.ToString() ?? "missing"}); capture {request.CaptureId} of {request.Amount} {request.Currency} is not made.");
             }
 
-            // A capture at confirmation that a cancellation overtook (the authorisation lowered first) captures what the order costs now.
-            var atConfirmation = request.CaptureId == request.OrderId;
+            // A capture at confirmation, or of what a change added to such an order (capture id = the change's,
+            // whose raise Payments made), that a cancellation overtook (the authorisation lowered first) captures what the order costs now.
+            var atConfirmation = request.CaptureId == request.OrderId || raised.Contains(request.CaptureId);
             var amount = atConfirmation ? Math.Min(request.Amount, payment.Amount - payment.CapturedAmount) : request.Amount;
             if (amount < request.Amount)
             {

@@ -50,10 +50,10 @@ internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPayment
             if (payments.GetValueOrDefault(change.OrderId) is { Status: PaymentStatus.Captured or PaymentStatus.PartiallyCaptured } captured
                 && captured.CapturedAmount > change.NewTotal && change.Amount > 0)
             {
-                // Captured beyond what the order now costs (a capture at confirmation): what the cancelled
-                // units took off the total is given back, never more than is left to refund.
+                // Captured beyond what the order now costs (a capture at confirmation, say): what the change
+                // took off the total and was captured is given back, never more than is left to refund.
                 await RefundPaymentHandler.RefundExcessAsync(
-                    db, provider, pipelines, captured, Math.Min(change.Amount, captured.CapturedAmount - captured.RefundedAmount),
+                    db, provider, pipelines, captured, Math.Min(Math.Min(change.Amount, captured.CapturedAmount - change.NewTotal), captured.CapturedAmount - captured.RefundedAmount),
                     $"change:{change.ChangeId}", $"change {change.ChangeId} ({change.Reason}): the order now costs {change.NewTotal}", clock.GetUtcNow(), cancellationToken);
             }
 

@@ -11,9 +11,13 @@ namespace OmsModular.Modules.Pricing.Features;
 
 internal sealed record QuoteLine([property: JsonRequired] string Sku, [property: JsonRequired] int Quantity, decimal? MarketplaceUnitPrice)
 {
-    /// <summary>The unit price agreed when the units were sold (an order change keeps it); tax as the SKU's list has it now.</summary>
+    /// <summary>The unit price agreed when the units were sold (an order change keeps it).</summary>
     [JsonIgnore]
     public decimal? AgreedUnitPrice { get; init; }
+
+    /// <summary>Whether <see cref="AgreedUnitPrice"/> includes tax (as the list it came from had it).</summary>
+    [JsonIgnore]
+    public bool AgreedIncludesTax { get; init; }
 }
 
 internal sealed record QuoteInput(
@@ -29,6 +33,10 @@ internal sealed record QuoteInput(
     /// <summary>Coupons whose use the order holds already (an order change): their limits are not checked again.</summary>
     [JsonIgnore]
     public IReadOnlySet<string> HeldCoupons { get; init; } = new HashSet<string>();
+
+    /// <summary>When promotions and coupons are judged valid (an order change: when the order was placed); null: now.</summary>
+    [JsonIgnore]
+    public DateTimeOffset? PromotionsAt { get; init; }
 }
 
 internal sealed record Quote(
@@ -114,7 +122,7 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
             var list = ordered.FirstOrDefault(l => Find(l, line) is not null);
             var (unit, source, gross) = line.MarketplaceUnitPrice is { } paid
                 ? (paid, "marketplace", true)
-                : line.AgreedUnitPrice is { } agreed ? (agreed, list?.Code ?? "agreed", list?.PricesIncludeTax ?? true)
+                : line.AgreedUnitPrice is { } agreed ? (agreed, "agreed", line.AgreedIncludesTax)
                 : list is not null ? (Find(list, line)!.Value, list.Code, list.PricesIncludeTax)
                 : (-1m, string.Empty, false);
             if (unit < 0)
@@ -158,7 +166,7 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
         }
 
         var subtotal = work.Sum(l => l.Amount);
-        var (candidates, outcomes, couponOf) = await CandidatesAsync(input, subtotal, orderId is not null, now, cancellationToken);
+        var (candidates, outcomes, couponOf) = await CandidatesAsync(input, subtotal, orderId is not null, input.PromotionsAt ?? now, cancellationToken);
         var (results, shippingDiscount) = PromotionEngine.Apply(candidates, work, shippingNet, digits);
         foreach (var result in results.Where(r => r.Candidate.CouponCode is not null))
         {

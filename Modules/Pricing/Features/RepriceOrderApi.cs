@@ -7,6 +7,8 @@ namespace OmsModular.Modules.Pricing.Features;
 
 /// <summary>
 /// Module API: prices an order as a change would leave it (a quote: nothing is counted or written).
+/// Promotions and coupons are judged valid as of the order's placement (what was on offer when it
+/// was agreed); whether the changed cart qualifies (minimum order value, channel) is judged anew.
 /// The coupons whose use the order holds (counted when it was priced and not given back) keep it
 /// without their limits being checked again; any other code is checked like a quote and, when it
 /// would need a new use, is not applied (<c>not-held</c>), so a change never takes a coupon use.
@@ -24,12 +26,12 @@ internal sealed class RepriceOrderApi(PricingDbContext db, PriceCalculator calcu
             new QuoteInput(
                 request.Channel,
                 request.Currency,
-                request.Lines.Select(l => new QuoteLine(l.Sku, l.Quantity, l.MarketplaceUnitPrice) { AgreedUnitPrice = l.AgreedUnitPrice }).ToArray(),
+                request.Lines.Select(l => new QuoteLine(l.Sku, l.Quantity, l.MarketplaceUnitPrice) { AgreedUnitPrice = l.AgreedUnitPrice, AgreedIncludesTax = l.AgreedIncludesTax }).ToArray(),
                 request.CountryCode,
                 request.DeliveryMethod,
                 request.ServiceLevel,
                 request.CouponCodes.Where(c => held.Contains(c.Trim().ToUpperInvariant())).ToArray(),
-                request.CustomerId) { HeldCoupons = held },
+                request.CustomerId) { HeldCoupons = held, PromotionsAt = request.PlacedAt },
             cancellationToken);
         var notHeld = request.CouponCodes.Select(c => c.Trim().ToUpperInvariant()).Where(c => c.Length > 0 && !held.Contains(c)).Distinct()
             .Select(c => new CouponOutcome(c, "rejected", "not-held"));
