@@ -166,6 +166,32 @@ public sealed class OrderChangeTests(HostFixture host)
     }
 
     [Fact]
+    public async Task A_coupon_whose_last_use_the_order_holds_keeps_discounting_a_change_and_no_second_use_is_counted()
+    {
+        var promotion = Unique("PROMO");
+        await Catalog.PutAsync(Client, $"/api/v1/pricing/promotions/{promotion}", new { name = "5 % off", kind = "order-percentage", value = 5m, requiresCoupon = true });
+        var coupon = Unique("COUPON");
+        await Catalog.PutAsync(Client, $"/api/v1/pricing/coupons/{coupon}", new { promotion, usageLimit = 1 });
+        var (order, _, a, _) = await ConfirmedAsync($"change-{Guid.NewGuid():N}@example.com", o => o["couponCodes"] = new JsonArray(coupon), ("a", 1));
+        var id = order.GetProperty("id").GetGuid();
+        Assert.Equal("applied", order.GetProperty("coupons")[0].GetProperty("status").GetString()); // its only use
+
+        using (var response = await ChangeAsync(id, Guid.NewGuid().ToString(), new { lines = new[] { new { sku = a, quantity = 2 } } }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        var changed = await DecidedAsync(id, "applied");
+        Assert.Equal("applied", changed.GetProperty("coupons")[0].GetProperty("status").GetString());
+        var discount = Assert.Single(changed.GetProperty("discounts").EnumerateArray());
+        Assert.Equal(coupon, discount.GetProperty("couponCode").GetString());
+        Assert.Equal(Math.Round(2 * 6.66m * 0.05m, 2), discount.GetProperty("amount").GetDecimal()); // 5 % of both units now
+        Assert.Equal(1, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/pricing/coupons/{coupon}")).GetProperty("timesUsed").GetInt32());
+        await SettledAsync(Client);
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
     public async Task A_declined_raise_refuses_the_change_releases_what_was_reserved_for_it_and_tells_the_customer()
     {
         var email = $"change-{Guid.NewGuid():N}@example.com";
