@@ -19,6 +19,8 @@ using Npgsql;
 // --ship 1: beside capture, shippers pick, pack and ship every order that confirms (--ship-workers, 8);
 // the Host then sends its e-mails to an SMTP server and its webhooks to a receiver that this program
 // runs on loopback, and the report adds shipments, captures, e-mails and webhooks per second.
+// --change P (with --ship 1): P % of the shipped orders are changed first (one more unit of their
+// first line) and shipped once the change is decided; the report adds changes applied and refused.
 var concurrency = Arg("--concurrency", 32);
 var seconds = Arg("--seconds", 60);
 var rate = Arg("--rate", 0); // orders per second offered (open loop); 0 = as fast as the workers go (closed loop)
@@ -26,6 +28,7 @@ var cancelPercent = Arg("--cancel-percent", 0);
 var url = ArgText("--url");
 var ship = Arg("--ship", 0) == 1;
 var shipWorkers = Arg("--ship-workers", 8);
+var changePercent = Arg("--change", 0); // with --ship 1: the percentage of shipped orders changed first (one more unit)
 await using var receivers = ship ? await Receivers.StartAsync() : null;
 string[] demoSkus = [.. Enumerable.Range(1, 300).Select(i => $"DEMO-{i:0000}")]; // the demo data's catalogue
 HostRun? host = null;
@@ -83,7 +86,7 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
     var startedAt = DateTimeOffset.UtcNow;
     var sent = -1L;
     var toShip = System.Threading.Channels.Channel.CreateUnbounded<Guid>();
-    var shipping = ship ? Shipper.RunAsync(http, toShip.Reader, shipWorkers) : Task.FromResult(new Shipper.Report(0, 0, 0, 0, []));
+    var shipping = ship ? Shipper.RunAsync(http, toShip.Reader, shipWorkers, changePercent / 100.0) : Task.FromResult(new Shipper.Report(0, 0, 0, 0, []));
     var emailsBefore = receivers?.Emails ?? 0;
     var webhooksBefore = receivers?.Webhooks ?? 0;
     await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
@@ -174,6 +177,12 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
         }
 
         var shipSorted = shipped.ShipLatenciesMs.Order().ToArray();
+        if (changePercent > 0)
+        {
+            var changeSorted = (shipped.ChangeLatenciesMs ?? []).Order().ToArray();
+            Console.WriteLine($"changes: {shipped.ChangesApplied} applied, {shipped.ChangesRefused} refused ({(shipped.ChangesApplied + shipped.ChangesRefused) / captureSeconds:0.0} changes/s over the capture phase); request to decided p50={P(changeSorted, 0.5):0} ms p99={P(changeSorted, 0.99):0} ms (polled every 100 ms)");
+        }
+
         Console.WriteLine($"shipping: {shipped.Shipments} shipments of {shipped.Orders} orders ({shipped.Skipped} not confirmed, not shipped); {shipped.Shipments / captureSeconds:0} shipments/s over the capture phase, the last one {shipped.LastShipmentSeconds:0.0} s after the start; pick+pack+ship calls p50={P(shipSorted, 0.5):0} ms p99={P(shipSorted, 0.99):0} ms");
         if (connectionString is not null)
         {

@@ -8,14 +8,18 @@ using System.Threading.Channels;
 /// <summary>
 /// Ships what confirms: per captured order, waits until it is confirmed (or gives it up when it is
 /// rejected or cancelled), then starts picking, packs and ships each of its fulfilment orders in full
-/// (a pickup order is made ready for pickup and picked up at its store).
+/// (a pickup order is made ready for pickup and picked up at its store). With a change rate, that
+/// share of the shipped orders is first changed (one more unit of its first line, through
+/// <c>POST /orders/{id}/changes</c>) and shipped once the change is decided.
 /// </summary>
 internal static class Shipper
 {
-    public sealed record Report(int Orders, int Shipments, int Skipped, double LastShipmentSeconds, IReadOnlyList<double> ShipLatenciesMs);
+    public sealed record Report(int Orders, int Shipments, int Skipped, double LastShipmentSeconds, IReadOnlyList<double> ShipLatenciesMs, int ChangesApplied = 0, int ChangesRefused = 0, IReadOnlyList<double>? ChangeLatenciesMs = null);
 
-    public static async Task<Report> RunAsync(HttpClient http, ChannelReader<Guid> captured, int workers)
+    public static async Task<Report> RunAsync(HttpClient http, ChannelReader<Guid> captured, int workers, double changeRate = 0)
     {
+        var changeLatencies = new ConcurrentBag<double>();
+        int applied = 0, refused = 0;
         var started = Stopwatch.GetTimestamp();
         var latencies = new ConcurrentBag<double>();
         int orders = 0, shipments = 0, skipped = 0;
@@ -49,11 +53,42 @@ internal static class Shipper
                 return;
             }
 
+            var expected = 1;
+            if (changeRate > 0 && order.GetProperty("delivery").GetProperty("method").GetString() == "ship" && Random.Shared.NextDouble() < changeRate)
+            {
+                var line = order.GetProperty("lines")[0];
+                var t0 = Stopwatch.GetTimestamp();
+                using var change = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orders/{id}/changes")
+                {
+                    Content = JsonContent.Create(new { lines = new[] { new { sku = line.GetProperty("sku").GetString(), quantity = line.GetProperty("quantity").GetInt32() - line.GetProperty("quantities").GetProperty("cancelled").GetInt32() + 1 } } }),
+                    Headers = { { "Idempotency-Key", $"load-change-{id}" } },
+                };
+                using var asked = await http.SendAsync(change);
+                string? decided = null;
+                for (var i = 0; i < 300 && asked.StatusCode == HttpStatusCode.Accepted && decided is null; i++)
+                {
+                    await Task.Delay(100);
+                    var now = await http.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
+                    decided = now.GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("status").GetString()).FirstOrDefault(s => s != "requested");
+                }
+
+                changeLatencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                if (decided == "applied")
+                {
+                    Interlocked.Increment(ref applied);
+                    expected = 2; // the added unit has a fulfilment order of its own
+                }
+                else
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+
             JsonElement[] fulfilment = [];
-            for (var i = 0; i < 50 && fulfilment.Length == 0; i++)
+            for (var i = 0; i < 50 && fulfilment.Length < expected; i++)
             {
                 fulfilment = (await http.GetFromJsonAsync<JsonElement>($"/api/v1/fulfillment/orders?orderId={id}")).EnumerateArray().ToArray();
-                if (fulfilment.Length == 0)
+                if (fulfilment.Length < expected)
                 {
                     await Task.Delay(100);
                 }
@@ -133,6 +168,6 @@ internal static class Shipper
             }
         })).ToArray();
         await Task.WhenAll(tasks);
-        return new Report(orders, shipments, skipped, last == 0 ? 0 : Stopwatch.GetElapsedTime(started, last).TotalSeconds, latencies.ToArray());
+        return new Report(orders, shipments, skipped, last == 0 ? 0 : Stopwatch.GetElapsedTime(started, last).TotalSeconds, latencies.ToArray(), applied, refused, changeLatencies.ToArray());
     }
 }
