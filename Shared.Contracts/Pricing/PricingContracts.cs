@@ -43,9 +43,9 @@ public sealed record ServiceLevelRate(string ServiceLevel, string Currency);
 
 /// <summary>
 /// A line to price again: its quantity and, for units already sold, the unit price agreed then
-/// (kept; <paramref name="AgreedIncludesTax"/> says whether it is gross), or the marketplace's price.
+/// (kept; <paramref name="AgreedIncludesTax"/> says whether it is gross; null: as the SKU's list has it), or the marketplace's price.
 /// </summary>
-public sealed record RepriceLine(string Sku, int Quantity, decimal? AgreedUnitPrice, bool AgreedIncludesTax, decimal? MarketplaceUnitPrice);
+public sealed record RepriceLine(string Sku, int Quantity, decimal? AgreedUnitPrice, bool? AgreedIncludesTax, decimal? MarketplaceUnitPrice);
 
 /// <summary>
 /// Prices an order as a change would leave it: each line at its agreed unit price (new lines at

@@ -180,7 +180,7 @@ async Task RunPhaseAsync(string name, int phaseSeconds)
         if (changePercent > 0)
         {
             var changeSorted = (shipped.ChangeLatenciesMs ?? []).Order().ToArray();
-            Console.WriteLine($"changes: {shipped.ChangesApplied} applied, {shipped.ChangesRefused} refused ({(shipped.ChangesApplied + shipped.ChangesRefused) / captureSeconds:0.0} changes/s over the capture phase); request to decided p50={P(changeSorted, 0.5):0} ms p99={P(changeSorted, 0.99):0} ms (polled every 100 ms)");
+            Console.WriteLine($"changes: {shipped.ChangesApplied} applied, {shipped.ChangesRefused} refused{(shipped.RefusedBecause is { Count: > 0 } because ? $" ({string.Join(", ", because.Select(b => $"{b.Value} {b.Key}"))})" : string.Empty)} ({(shipped.ChangesApplied + shipped.ChangesRefused) / captureSeconds:0.0} changes/s over the capture phase); request to decided p50={P(changeSorted, 0.5):0} ms p99={P(changeSorted, 0.99):0} ms (polled every 100 ms)");
         }
 
         Console.WriteLine($"shipping: {shipped.Shipments} shipments of {shipped.Orders} orders ({shipped.Skipped} not confirmed, not shipped); {shipped.Shipments / captureSeconds:0} shipments/s over the capture phase, the last one {shipped.LastShipmentSeconds:0.0} s after the start; pick+pack+ship calls p50={P(shipSorted, 0.5):0} ms p99={P(shipSorted, 0.99):0} ms");

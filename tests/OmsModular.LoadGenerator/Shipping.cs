@@ -14,11 +14,14 @@ using System.Threading.Channels;
 /// </summary>
 internal static class Shipper
 {
-    public sealed record Report(int Orders, int Shipments, int Skipped, double LastShipmentSeconds, IReadOnlyList<double> ShipLatenciesMs, int ChangesApplied = 0, int ChangesRefused = 0, IReadOnlyList<double>? ChangeLatenciesMs = null);
+    public sealed record Report(
+        int Orders, int Shipments, int Skipped, double LastShipmentSeconds, IReadOnlyList<double> ShipLatenciesMs,
+        int ChangesApplied = 0, int ChangesRefused = 0, IReadOnlyList<double>? ChangeLatenciesMs = null, IReadOnlyDictionary<string, int>? RefusedBecause = null);
 
     public static async Task<Report> RunAsync(HttpClient http, ChannelReader<Guid> captured, int workers, double changeRate = 0)
     {
         var changeLatencies = new ConcurrentBag<double>();
+        var refusedBecause = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         int applied = 0, refused = 0;
         var started = Stopwatch.GetTimestamp();
         var latencies = new ConcurrentBag<double>();
@@ -54,7 +57,8 @@ internal static class Shipper
             }
 
             var expected = 1;
-            if (changeRate > 0 && order.GetProperty("delivery").GetProperty("method").GetString() == "ship" && Random.Shared.NextDouble() < changeRate)
+            if (changeRate > 0 && order.GetProperty("delivery").GetProperty("method").GetString() == "ship" && order.GetProperty("channel").GetString() != "marketplace"
+                && Random.Shared.NextDouble() < changeRate)
             {
                 var line = order.GetProperty("lines")[0];
                 var t0 = Stopwatch.GetTimestamp();
@@ -65,11 +69,17 @@ internal static class Shipper
                 };
                 using var asked = await http.SendAsync(change);
                 string? decided = null;
+                var because = asked.StatusCode == HttpStatusCode.Accepted ? "undecided" : $"{(int)asked.StatusCode} {(await asked.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString()}";
                 for (var i = 0; i < 300 && asked.StatusCode == HttpStatusCode.Accepted && decided is null; i++)
                 {
                     await Task.Delay(100);
                     var now = await http.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
-                    decided = now.GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("status").GetString()).FirstOrDefault(s => s != "requested");
+                    var decision = now.GetProperty("changes").EnumerateArray().FirstOrDefault(c => c.GetProperty("status").GetString() != "requested");
+                    if (decision.ValueKind == JsonValueKind.Object)
+                    {
+                        decided = decision.GetProperty("status").GetString();
+                        because = decision.GetProperty("refusalReason").GetString() ?? because;
+                    }
                 }
 
                 changeLatencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
@@ -81,6 +91,7 @@ internal static class Shipper
                 else
                 {
                     Interlocked.Increment(ref refused);
+                    refusedBecause.AddOrUpdate(because, 1, (_, n) => n + 1);
                 }
             }
 
@@ -168,6 +179,6 @@ internal static class Shipper
             }
         })).ToArray();
         await Task.WhenAll(tasks);
-        return new Report(orders, shipments, skipped, last == 0 ? 0 : Stopwatch.GetElapsedTime(started, last).TotalSeconds, latencies.ToArray(), applied, refused, changeLatencies.ToArray());
+        return new Report(orders, shipments, skipped, last == 0 ? 0 : Stopwatch.GetElapsedTime(started, last).TotalSeconds, latencies.ToArray(), applied, refused, changeLatencies.ToArray(), refusedBecause);
     }
 }

@@ -779,6 +779,18 @@ internal sealed class Order
             return ("already-shipped", $"Order {Number} has shipped everything meanwhile ({Status.Kebab()}).");
         }
 
+        // Part of the order shipped after the change was asked for: the rules for a partly shipped order apply now.
+        if (Shipments.Count > 0 && (proposal.ServiceLevel is not null || (proposal.Address is { } address && address.CountryCode != ShippingAddress.CountryCode)))
+        {
+            return ("partially-shipped", $"Part of order {Number} shipped meanwhile: its service level and its country stay as they were.");
+        }
+
+        var captured = Shipments.Sum(s => s.CaptureAmount);
+        if (!_capturedAtConfirmation && proposal.Total < captured)
+        {
+            return ("below-captured", $"Order {Number}'s shipments captured {captured} {Currency} meanwhile, more than the {proposal.Total} {Currency} the change would leave.");
+        }
+
         return null;
     }
 

@@ -155,9 +155,13 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
         return OrderViews.Of(order);
     }
 
-    /// <summary>Whether the line's unit price included tax: a gross price list's line is its units' amount less its discount, gross; a net one's, net.</summary>
-    private static bool IncludesTax(OrderLine line, int digits) =>
-        line.UnitPrice is { } unit && line.Gross == Math.Round(unit * line.Quantity, digits, MidpointRounding.AwayFromZero) - (line.Discount ?? 0m) && line.Tax != 0m;
+    /// <summary>
+    /// Whether the line's unit price included tax: a gross price list's line is its units' amount less
+    /// its discount, gross; a net one's, net. Untaxed (the two are the same): not known, Pricing takes the SKU's list.
+    /// </summary>
+    private static bool? IncludesTax(OrderLine line, int digits) =>
+        line.UnitPrice is not { } unit || line.Tax is null or 0m ? null
+        : line.Gross == Math.Round(unit * line.Quantity, digits, MidpointRounding.AwayFromZero) - (line.Discount ?? 0m);
 
     private static ProblemException KeyReused(Order order) =>
         new(422, "idempotency-key-reused", "The Idempotency-Key was used for another change", $"A change of order {order.Number} was asked for with this key and another body.", "Idempotency-Key");
@@ -183,7 +187,7 @@ internal sealed class ChangeOrderHandler(OrdersDbContext db, IModuleClient modul
         var digits = Currencies.MinorUnits(order.Currency);
         var lines = order.Lines.OrderBy(l => l.LineNumber)
             .Select(l => new RepriceLine(l.Sku, l.Quantity + more.GetValueOrDefault(l.Sku), l.UnitPrice, IncludesTax(l, digits), l.MarketplaceUnitPrice))
-            .Concat(added.Where(a => order.Lines.All(l => l.Sku != a.Sku)).Select(a => new RepriceLine(a.Sku, a.Added, null, false, null)))
+            .Concat(added.Where(a => order.Lines.All(l => l.Sku != a.Sku)).Select(a => new RepriceLine(a.Sku, a.Added, null, null, null)))
             .ToArray();
         var priced = await modules.SendAsync(
             new RepriceOrder(order.Id, order.Channel.Kebab(), order.Currency, lines, (address ?? order.ShippingAddress).CountryCode, order.Delivery.Method,

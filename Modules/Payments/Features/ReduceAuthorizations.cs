@@ -47,12 +47,13 @@ internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPayment
         var payments = await db.Payments.Where(p => orderIds.Contains(p.OrderId)).ToDictionaryAsync(p => p.OrderId, cancellationToken);
         foreach (var change in command.Changes)
         {
+            var refunded = 0m;
             if (payments.GetValueOrDefault(change.OrderId) is { Status: PaymentStatus.Captured or PaymentStatus.PartiallyCaptured } captured
                 && captured.CapturedAmount > change.NewTotal && change.Amount > 0)
             {
                 // Captured beyond what the order now costs (a capture at confirmation, say): what the change
                 // took off the total and was captured is given back, never more than is left to refund.
-                await RefundPaymentHandler.RefundExcessAsync(
+                refunded = await RefundPaymentHandler.RefundExcessAsync(
                     db, provider, pipelines, captured, Math.Min(Math.Min(change.Amount, captured.CapturedAmount - change.NewTotal), captured.CapturedAmount - captured.RefundedAmount),
                     $"change:{change.ChangeId}", $"change {change.ChangeId} ({change.Reason}): the order now costs {change.NewTotal}", clock.GetUtcNow(), cancellationToken);
             }
@@ -71,14 +72,14 @@ internal sealed class ReduceAuthorizationsHandler(PaymentsDbContext db, IPayment
                 lowered = change with { Amount = raise.AmountAfter - raise.AmountBefore };
             }
 
-            if (lowered.OrderEnded || payments.GetValueOrDefault(change.OrderId) is not { CanCapture: true } payment || lowered.Amount <= 0)
+            if (lowered.OrderEnded || payments.GetValueOrDefault(change.OrderId) is not { CanCapture: true } payment || lowered.Amount - refunded <= 0)
             {
                 continue;
             }
 
-            // By what the change took off, so reductions and raises of successive changes add up in
-            // whatever order Payments carries them out; never below what is captured.
-            var target = Math.Max(payment.CapturedAmount, payment.Amount - lowered.Amount);
+            // By what the change took off and was not refunded, so reductions, refunds and raises of
+            // successive changes add up in whatever order Payments carries them out; never below what is captured.
+            var target = Math.Max(payment.CapturedAmount, payment.Amount - (lowered.Amount - refunded));
             if (target >= payment.Amount)
             {
                 continue;

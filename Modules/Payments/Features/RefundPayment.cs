@@ -181,13 +181,19 @@ internal sealed class RefundPaymentHandler(
     /// derived from <paramref name="cause"/> (a change or the order's end), so a redelivery after the
     /// provider refunded but before this committed refunds nothing twice. The payment's lock is held.
     /// </summary>
-    internal static async Task RefundExcessAsync(
+    /// <returns>What this cause has had refunded (now or before).</returns>
+    internal static async Task<decimal> RefundExcessAsync(
         PaymentsDbContext db, IPaymentProvider provider, ResiliencePipelineProvider<string> pipelines, Payment payment, decimal excess, string cause, string note, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var id = new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"system:{cause}")).AsSpan(0, 16));
-        if (excess <= 0 || await db.Refunds.AnyAsync(r => r.Id == id, cancellationToken))
+        if (await db.Refunds.AsNoTracking().Where(r => r.Id == id).Select(r => (decimal?)r.Amount).SingleOrDefaultAsync(cancellationToken) is { } before)
         {
-            return;
+            return before;
+        }
+
+        if (excess <= 0)
+        {
+            return 0m;
         }
 
         var refund = new Refund
@@ -218,6 +224,7 @@ internal sealed class RefundPaymentHandler(
         }
 
         Record(db, payment, refund, answer.Reference, now);
+        return refund.Amount;
     }
 
     /// <summary>The amount asked, or the lines' share: gross per unit of units shipped and not refunded before, to the currency's minor unit.</summary>

@@ -15,9 +15,9 @@ internal sealed record QuoteLine([property: JsonRequired] string Sku, [property:
     [JsonIgnore]
     public decimal? AgreedUnitPrice { get; init; }
 
-    /// <summary>Whether <see cref="AgreedUnitPrice"/> includes tax (as the list it came from had it).</summary>
+    /// <summary>Whether <see cref="AgreedUnitPrice"/> includes tax (as the list it came from had it); null: as the SKU's list has it now.</summary>
     [JsonIgnore]
-    public bool AgreedIncludesTax { get; init; }
+    public bool? AgreedIncludesTax { get; init; }
 }
 
 internal sealed record QuoteInput(
@@ -122,7 +122,7 @@ internal sealed class PriceCalculator(PricingDbContext db, CouponBook coupons, T
             var list = ordered.FirstOrDefault(l => Find(l, line) is not null);
             var (unit, source, gross) = line.MarketplaceUnitPrice is { } paid
                 ? (paid, "marketplace", true)
-                : line.AgreedUnitPrice is { } agreed ? (agreed, "agreed", line.AgreedIncludesTax)
+                : line.AgreedUnitPrice is { } agreed ? (agreed, "agreed", line.AgreedIncludesTax ?? list?.PricesIncludeTax ?? false)
                 : list is not null ? (Find(list, line)!.Value, list.Code, list.PricesIncludeTax)
                 : (-1m, string.Empty, false);
             if (unit < 0)

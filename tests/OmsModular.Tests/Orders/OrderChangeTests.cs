@@ -495,6 +495,45 @@ public sealed class OrderChangeTests(HostFixture host)
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
+    [Fact]
+    public async Task A_cancellations_refund_that_runs_after_a_later_change_raised_the_authorisation_leaves_the_order_paid_exactly()
+    {
+        var (order, _, a, _) = await ConfirmedAsync($"change-{Guid.NewGuid():N}@example.com", o => o["channel"] = "store", ("a", 2));
+        var (id, total) = (order.GetProperty("id").GetGuid(), order.GetProperty("total").GetDecimal());
+        await CapturedAsync(Client, id, total);
+        Sandbox.CapturesUnavailable(host.Services, true); // the change's capture comes last
+        decimal finalTotal;
+        try
+        {
+            // The cancellation's refund cannot be written for a while: Payments carries it out after the change's raise.
+            await using (await Fault.OutageAsync(host.ConnectionString, "payments.ledger_entries", $"NEW.order_id = '{id}' AND NEW.kind = 'refund'"))
+            {
+                await CancelLinesAsync(Client, id, (a, 1));
+                await MessagingHarness.WaitUntilAsync(async () => Line(await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}"), a).GetProperty("quantities").GetProperty("cancelled").GetInt32() == 1);
+                using (var response = await ChangeAsync(id, Guid.NewGuid().ToString(), new { lines = new[] { new { sku = a, quantity = 2 } } }))
+                {
+                    Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+                }
+
+                finalTotal = (await DecidedAsync(id, "applied")).GetProperty("total").GetDecimal();
+                Assert.Equal(0m, (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("refunded").GetDecimal());
+            }
+
+            await MessagingHarness.WaitUntilAsync(async () => (await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}")).GetProperty("refunded").GetDecimal() > 0);
+        }
+        finally
+        {
+            Sandbox.CapturesUnavailable(host.Services, false);
+        }
+
+        await SettledAsync(Client);
+        var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
+        Assert.Equal(finalTotal, ledger.GetProperty("paid").GetDecimal()); // captured − refunded: what the order costs now
+        Assert.True(ledger.GetProperty("reconciles").GetBoolean());
+        Assert.Equal(finalTotal, Sandbox.CapturedFor(host.Services, id) - Sandbox.RefundedFor(host.Services, id));
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
     private static JsonElement Line(JsonElement order, string sku) =>
         order.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("sku").GetString() == sku);
 
