@@ -617,6 +617,8 @@ internal sealed class Order
 
         request.Answered = true;
         var reason = request.Reason;
+        // Units of a SKU taken off several fulfilment orders of one node are one cancellation there.
+        cancelled = cancelled.GroupBy(c => (c.Sku, c.Node)).Select(g => (g.Key.Sku, g.Sum(c => c.Quantity), g.Key.Node)).ToArray();
         if (refused.Count > 0)
         {
             Record("line cancellation refused", $"change {changeId}: {string.Join(", ", refused.Select(l => $"{l.Quantity} × {l.Sku}"))} already packed or shipped", at);

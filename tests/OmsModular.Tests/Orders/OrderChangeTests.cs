@@ -445,13 +445,13 @@ public sealed class OrderChangeTests(HostFixture host)
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
-    /// <summary>Waits until Orders' apply of a change of the order is a dead letter, and returns it.</summary>
-    private async Task<JsonElement> DeadLetterAsync(Guid orderId)
+    /// <summary>Waits until a delivery of the order's messages to the consumer (by default Orders' apply of a change) is a dead letter, and returns it.</summary>
+    private async Task<JsonElement> DeadLetterAsync(Guid orderId, string module = "Orders", string consumer = "orders.ApplyOrderChange")
     {
         JsonElement deadLetter = default;
         await MessagingHarness.WaitUntilAsync(async () =>
         {
-            var letters = await Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/dead-letters?module=Orders&consumer=orders.ApplyOrderChange");
+            var letters = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/messaging/dead-letters?module={module}&consumer={consumer}");
             deadLetter = letters.EnumerateArray().FirstOrDefault(d => d.GetProperty("partitionKey").GetString() == orderId.ToString());
             return deadLetter.ValueKind == JsonValueKind.Object;
         });
@@ -531,6 +531,44 @@ public sealed class OrderChangeTests(HostFixture host)
         Assert.Equal(finalTotal, ledger.GetProperty("paid").GetDecimal()); // captured − refunded: what the order costs now
         Assert.True(ledger.GetProperty("reconciles").GetBoolean());
         Assert.Equal(finalTotal, Sandbox.CapturedFor(host.Services, id) - Sandbox.RefundedFor(host.Services, id));
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
+    public async Task A_cancellation_of_units_a_change_added_waits_until_Fulfillment_has_made_their_fulfilment_order()
+    {
+        var (order, _, a, _) = await ConfirmedAsync($"change-{Guid.NewGuid():N}@example.com", ("a", 1));
+        var id = order.GetProperty("id").GetGuid();
+        var first = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
+
+        // Orders applies the change, but Fulfillment cannot make the added units' fulfilment order yet
+        // (the first one can still be written: a cancellation may take units off it).
+        var stuck = await Fault.FailCommitAsync(host.ConnectionString, "fulfillment.fulfilment_orders", $"NEW.order_id = '{id}' AND NEW.id <> '{first}'", times: 1000);
+        using (var response = await ChangeAsync(id, Guid.NewGuid().ToString(), new { lines = new[] { new { sku = a, quantity = 3 } } }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await DecidedAsync(id, "applied");
+        var apply = await DeadLetterAsync(id, "Fulfillment", "fulfillment.ApplyOrderChange");
+
+        // Two of the three units are cancelled meanwhile: Fulfillment waits for the change rather than
+        // refusing the units it has no fulfilment order for (here until its attempts run out).
+        await CancelLinesAsync(Client, id, (a, 2));
+        var cancellation = await DeadLetterAsync(id, "Fulfillment", "fulfillment.TakeOffCancelledUnits");
+        await stuck.DisposeAsync();
+        foreach (var letter in new[] { apply, cancellation })
+        {
+            using var replay = await Client.PostAsync($"/api/v1/admin/messaging/dead-letters/Fulfillment/{letter.GetProperty("id").GetGuid()}/replay", null);
+            Assert.True(replay.IsSuccessStatusCode, await replay.Content.ReadAsStringAsync());
+            await SettledAsync(Client);
+        }
+
+        var after = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
+        Assert.Equal(2, Line(after, a).GetProperty("quantities").GetProperty("cancelled").GetInt32()); // both taken off, none refused
+        Assert.DoesNotContain(after.GetProperty("timeline").EnumerateArray(), t => t.GetProperty("event").GetString() == "line cancellation refused");
+        var fulfilment = await FulfilmentOrdersAsync(Client, id, 2);
+        Assert.Equal(1, fulfilment.Sum(f => f.GetProperty("lines").EnumerateArray().Sum(l => l.GetProperty("quantity").GetInt32() - l.GetProperty("cancelled").GetInt32())));
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
