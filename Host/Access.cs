@@ -145,8 +145,12 @@ internal static class HostAccess
     /// <summary>
     /// The embedded default's first start: no active admin key yet, so one is created, printed once and
     /// written to <c>admin-key</c> in the cluster's folder, beside its password (mode 0600; when the
-    /// cluster had to live elsewhere, in the folder asked for, next to the note that says where).
+    /// cluster had to live elsewhere, in the folder asked for, next to the note that says where). On a
+    /// later start the key gets the scopes it lacks (made by a version that did not have them yet).
     /// </summary>
+    private const string EmbeddedAdmin = "embedded-admin";
+    private const string EmbeddedAdminCreatedBy = "first start of the embedded default";
+
     public static async Task EnsureEmbeddedAdminKeyAsync(this WebApplication app)
     {
         if (app.Services.GetService<EmbeddedPostgres>() is not { } embedded)
@@ -155,13 +159,21 @@ internal static class HostAccess
         }
 
         var keys = app.Services.GetRequiredService<ApiKeys>();
+        // Every scope but the service credential's: the raw module API stays with the processes of a topology.
+        var scopes = Scopes.All.Where(s => s != Scopes.ModulesCall).ToArray();
         if (await keys.AnyAsync())
         {
-            return; // only the very first start: a revoked first key is not made again
+            // Only the very first start makes it (a revoked first key is not made again); a later version's
+            // new scopes are given to it, so the walkthrough keeps working on an older data folder.
+            if (await keys.GrantMissingScopesAsync(EmbeddedAdmin, EmbeddedAdminCreatedBy, scopes) > 0)
+            {
+                Log.Information("The embedded admin API key was given the scopes it lacked: {Scopes}", string.Join(' ', scopes));
+            }
+
+            return;
         }
 
-        // Every scope but the service credential's: the raw module API stays with the processes of a topology.
-        var created = await keys.CreateAsync(new ApiKeyRequest("embedded-admin", Scopes.All.Where(s => s != Scopes.ModulesCall).ToArray(), null, null), "first start of the embedded default");
+        var created = await keys.CreateAsync(new ApiKeyRequest(EmbeddedAdmin, scopes, null, null), EmbeddedAdminCreatedBy);
         var file = Path.Combine(embedded.RequestedDirectory, "admin-key");
         await PrivateFile.WriteAsync(file, created.Secret + Environment.NewLine);
 

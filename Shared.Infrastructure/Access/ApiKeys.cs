@@ -103,6 +103,34 @@ public sealed class ApiKeys
         return keys.Select(View).ToArray();
     }
 
+    /// <summary>
+    /// Gives the active keys of this name made by <paramref name="createdBy"/> the scopes of
+    /// <paramref name="scopes"/> they lack (a key made by an earlier version, before those scopes
+    /// existed); returns how many keys changed.
+    /// </summary>
+    public async Task<int> GrantMissingScopesAsync(string name, string createdBy, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken = default)
+    {
+        await using var db = Open();
+        var keys = await db.ApiKeys.Where(k => k.Name == name && k.CreatedBy == createdBy && k.RevokedAt == null).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var changed = 0;
+        foreach (var key in keys)
+        {
+            var missing = scopes.Except(key.Scopes, StringComparer.Ordinal).ToArray();
+            if (missing.Length == 0)
+            {
+                continue;
+            }
+
+            key.Scopes.AddRange(missing);
+            db.Entry(key).Property(k => k.Scopes).IsModified = true;
+            _cache.TryRemove(key.KeyId, out _);
+            changed++;
+        }
+
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        return changed;
+    }
+
     /// <summary>Whether any key was ever created (revoked ones count).</summary>
     public async Task<bool> AnyAsync(CancellationToken cancellationToken = default)
     {

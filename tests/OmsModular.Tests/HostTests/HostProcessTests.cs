@@ -88,6 +88,16 @@ public sealed class HostProcessTests
                 Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/orders")).StatusCode);
                 client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", adminKey);
                 Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/orders")).StatusCode);
+
+                // As a key made by an earlier version would be: fewer scopes than there are now.
+                await using (var narrow = new NpgsqlConnection(EmbeddedConnectionString(directory)))
+                {
+                    await narrow.OpenAsync();
+                    await using var update = new NpgsqlCommand("UPDATE access.api_keys SET scopes = ARRAY['orders:read'] WHERE name = 'embedded-admin'", narrow);
+                    Assert.Equal(1, await update.ExecuteNonQueryAsync());
+                }
+
+                NpgsqlConnection.ClearAllPools();
                 Assert.Equal(0, await first.StopAsync(TimeSpan.FromSeconds(60)));
             }
 
@@ -114,6 +124,11 @@ public sealed class HostProcessTests
                 Assert.DoesNotContain("Created the first admin API key", second.Output, StringComparison.Ordinal);
                 Assert.Equal(adminKey, (await File.ReadAllTextAsync(Path.Combine(directory, "admin-key"))).Trim());
                 using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{second.Port}") };
+                using (var admin = new HttpRequestMessage(HttpMethod.Get, "/api/v1/fulfillment/nodes") { Headers = { { "Authorization", $"Bearer {adminKey}" } } })
+                {
+                    Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(admin)).StatusCode); // the admin key got back the scopes it lacked
+                }
+
                 client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", webKey);
                 Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/orders")).StatusCode);
                 Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("/api/v1/fulfillment/nodes")).StatusCode);
