@@ -22,6 +22,43 @@ public sealed class ResourcingTests(HostFixture host)
     private HttpClient Client => host.Client;
 
     [Fact]
+    public async Task A_cancellation_waits_while_its_units_are_re_sourced_and_takes_them_off_at_their_new_node()
+    {
+        var (first, second, sku) = (await Pipeline.NodeAsync(Client), await Pipeline.NodeAsync(Client), Unique("SKU"));
+        await Catalog.StockAsync(Client, sku, first, 5, price: 7.77m);
+        await Catalog.StockAsync(Client, sku, second, 5, price: 7.77m);
+        var order = await Pipeline.PlaceAndSettleAsync(Client, OrderCaptureTests.WebOrder("cust-short-cancel", (sku, 3)));
+        var id = order.GetProperty("id").GetGuid();
+        var pickingId = Assert.Single(await FulfilmentOrdersAsync(Client, id, 1)).GetProperty("id").GetGuid();
+
+        // The re-sourcing of the short units cannot commit for a while (until it is a dead letter).
+        var stuck = await Fault.FailCommitAsync(host.ConnectionString, "fulfillment.routing_decisions", $"NEW.order_id = '{id}' AND NEW.strategy LIKE 're-source:%'", times: 1000);
+        await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{pickingId}/start-picking");
+        await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{pickingId}/picks", new { lines = new[] { new { sku, picked = 1 } } });
+        await PostAsync(Client, $"/api/v1/fulfillment/fulfilment-orders/{pickingId}/pack", new { parcels = 1 });
+        var resourcing = await DeadLetterAsync(Client, id, "Fulfillment", "fulfillment.ResourceShortage");
+
+        // The customer cancels the two units meanwhile: the cancellation waits for them to be re-sourced
+        // (here until its attempts run out) instead of finding them nowhere and refusing them.
+        await CancelLinesAsync(Client, id, (sku, 2));
+        var cancellation = await DeadLetterAsync(Client, id, "Fulfillment", "fulfillment.TakeOffCancelledUnits");
+        await stuck.DisposeAsync();
+        await ReplayAsync(Client, resourcing);
+        await ReplayAsync(Client, cancellation);
+
+        var after = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
+        Assert.Equal(2, after.GetProperty("lines")[0].GetProperty("quantities").GetProperty("cancelled").GetInt32());
+        Assert.DoesNotContain(after.GetProperty("timeline").EnumerateArray(), t => t.GetProperty("event").GetString() == "line cancellation refused");
+        var resourced = (await FulfilmentOrdersAsync(Client, id, 2)).Single(f => f.GetProperty("id").GetGuid() != pickingId);
+        Assert.Equal("cancelled", resourced.GetProperty("status").GetString()); // taken off at the node they were re-sourced to
+        await ShipAsync(Client, pickingId);
+        var shipped = await OrderInStateAsync(Client, id, "shipped");
+        await CapturedAsync(Client, id, shipped.GetProperty("total").GetDecimal());
+        await SettledAsync(Client);
+        await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    [Fact]
     public async Task A_short_pick_is_re_sourced_at_another_node_the_count_is_corrected_and_everything_ships_and_captures_exactly()
     {
         var (first, second, sku) = (await Pipeline.NodeAsync(Client), await Pipeline.NodeAsync(Client), Unique("SKU"));

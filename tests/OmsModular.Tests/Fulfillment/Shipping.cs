@@ -113,6 +113,27 @@ internal static class Shipping
             (await client.GetFromJsonAsync<JsonElement>("/api/v1/admin/messaging/backlog")).EnumerateArray()
             .All(m => m.GetProperty("outboxPending").GetInt64() == 0 && m.GetProperty("inboxPending").GetInt64() == 0));
 
+    /// <summary>Waits until a delivery of the order's messages to the consumer is a dead letter, and returns it.</summary>
+    public static async Task<JsonElement> DeadLetterAsync(HttpClient client, Guid orderId, string module, string consumer)
+    {
+        JsonElement deadLetter = default;
+        await MessagingHarness.WaitUntilAsync(async () =>
+        {
+            var letters = await client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/messaging/dead-letters?module={module}&consumer={consumer}");
+            deadLetter = letters.EnumerateArray().FirstOrDefault(d => d.GetProperty("partitionKey").GetString() == orderId.ToString());
+            return deadLetter.ValueKind == JsonValueKind.Object;
+        });
+        return deadLetter;
+    }
+
+    /// <summary>Replays a dead letter (as an operator does) and waits until the cascade settled again.</summary>
+    public static async Task ReplayAsync(HttpClient client, JsonElement deadLetter)
+    {
+        using var replay = await client.PostAsync($"/api/v1/admin/messaging/dead-letters/{deadLetter.GetProperty("module").GetString()}/{deadLetter.GetProperty("id").GetGuid()}/replay", null);
+        Assert.True(replay.IsSuccessStatusCode, await replay.Content.ReadAsStringAsync());
+        await SettledAsync(client);
+    }
+
     /// <summary>Waits until the cascade settled and the e-mail and webhook senders have nothing left to send (what was to arrive has arrived).</summary>
     public static async Task NotificationsDrainedAsync(HttpClient client, string connectionString)
     {

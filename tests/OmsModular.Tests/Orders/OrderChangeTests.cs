@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OmsModular.Testing;
+using OmsModular.Tests.Fulfillment;
 using OmsModular.Tests.HostTests;
 using OmsModular.Tests.Infrastructure;
 using OmsModular.Tests.Messaging;
@@ -98,10 +99,7 @@ public sealed class OrderChangeTests(HostFixture host)
             await Problem.AssertAsync(pack, HttpStatusCode.Conflict, "urn:oms:problem:order-change-pending");
         }
 
-        using (var replay = await Client.PostAsync($"/api/v1/admin/messaging/dead-letters/Orders/{deadLetter.GetProperty("id").GetGuid()}/replay", null))
-        {
-            Assert.True(replay.IsSuccessStatusCode, await replay.Content.ReadAsStringAsync());
-        }
+        await ReplayAsync(Client, deadLetter);
 
         var changed = await DecidedAsync(id, "applied");
         var newTotal = changed.GetProperty("total").GetDecimal();
@@ -427,10 +425,7 @@ public sealed class OrderChangeTests(HostFixture host)
         await MessagingHarness.WaitUntilAsync(async () => Line(await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}"), b).GetProperty("quantities").GetProperty("cancelled").GetInt32() == 1);
 
         // The change, replayed now, no longer fits the order it was priced on: refused, the raise given back.
-        using (var replay = await Client.PostAsync($"/api/v1/admin/messaging/dead-letters/Orders/{deadLetter.GetProperty("id").GetGuid()}/replay", null))
-        {
-            Assert.True(replay.IsSuccessStatusCode, await replay.Content.ReadAsStringAsync());
-        }
+        await ReplayAsync(Client, deadLetter);
 
         var refused = await DecidedAsync(id, "refused");
         Assert.Equal("order-changed", refused.GetProperty("changes")[0].GetProperty("refusalReason").GetString());
@@ -445,18 +440,8 @@ public sealed class OrderChangeTests(HostFixture host)
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
     }
 
-    /// <summary>Waits until a delivery of the order's messages to the consumer (by default Orders' apply of a change) is a dead letter, and returns it.</summary>
-    private async Task<JsonElement> DeadLetterAsync(Guid orderId, string module = "Orders", string consumer = "orders.ApplyOrderChange")
-    {
-        JsonElement deadLetter = default;
-        await MessagingHarness.WaitUntilAsync(async () =>
-        {
-            var letters = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/admin/messaging/dead-letters?module={module}&consumer={consumer}");
-            deadLetter = letters.EnumerateArray().FirstOrDefault(d => d.GetProperty("partitionKey").GetString() == orderId.ToString());
-            return deadLetter.ValueKind == JsonValueKind.Object;
-        });
-        return deadLetter;
-    }
+    /// <summary>Waits until Orders' apply of a change of the order is a dead letter, and returns it.</summary>
+    private Task<JsonElement> DeadLetterAsync(Guid orderId) => Shipping.DeadLetterAsync(Client, orderId, "Orders", "orders.ApplyOrderChange");
 
     [Fact]
     public async Task A_cancellation_that_overtakes_the_capture_of_what_a_change_added_to_an_order_captured_at_confirmation_leaves_it_captured_exactly()
@@ -550,19 +535,15 @@ public sealed class OrderChangeTests(HostFixture host)
         }
 
         await DecidedAsync(id, "applied");
-        var apply = await DeadLetterAsync(id, "Fulfillment", "fulfillment.ApplyOrderChange");
+        var apply = await Shipping.DeadLetterAsync(Client, id, "Fulfillment", "fulfillment.ApplyOrderChange");
 
         // Two of the three units are cancelled meanwhile: Fulfillment waits for the change rather than
         // refusing the units it has no fulfilment order for (here until its attempts run out).
         await CancelLinesAsync(Client, id, (a, 2));
-        var cancellation = await DeadLetterAsync(id, "Fulfillment", "fulfillment.TakeOffCancelledUnits");
+        var cancellation = await Shipping.DeadLetterAsync(Client, id, "Fulfillment", "fulfillment.TakeOffCancelledUnits");
         await stuck.DisposeAsync();
-        foreach (var letter in new[] { apply, cancellation })
-        {
-            using var replay = await Client.PostAsync($"/api/v1/admin/messaging/dead-letters/Fulfillment/{letter.GetProperty("id").GetGuid()}/replay", null);
-            Assert.True(replay.IsSuccessStatusCode, await replay.Content.ReadAsStringAsync());
-            await SettledAsync(Client);
-        }
+        await ReplayAsync(Client, apply);
+        await ReplayAsync(Client, cancellation);
 
         var after = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/orders/{id}");
         Assert.Equal(2, Line(after, a).GetProperty("quantities").GetProperty("cancelled").GetInt32()); // both taken off, none refused
