@@ -6,6 +6,7 @@ using OmsModular.Shared.Contracts.Orders;
 using OmsModular.Shared.Infrastructure.Messaging;
 using OmsModular.Shared.Infrastructure.ModuleApi;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace OmsModular.Modules.Fulfillment.Consumers;
 
@@ -14,7 +15,8 @@ namespace OmsModular.Modules.Fulfillment.Consumers;
 /// become fulfilment orders at the nodes they were reserved at (held too while the payment is on
 /// hold), a changed delivery is recorded as the order's destination (re-sourcing plans towards it),
 /// and the fulfilment orders it held go on. Refused: what was reserved under the change's id is
-/// released and the held fulfilment orders go on. Either is recorded as a decision naming the change
+/// released, the nodes' daily loads they were counted in give them back, and the held fulfilment
+/// orders go on. Either is recorded as a decision naming the change
 /// (<see cref="ChangesInFlight"/>), so a later change or a cancellation of the order's units waits for it. Each decision is committed once (the inbox), and
 /// the release is idempotent by the change's id.
 /// </summary>
@@ -89,6 +91,21 @@ internal sealed class FollowOrderChange(FulfillmentDbContext db, IModuleClient m
         await modules.SendAsync(
             new ReleaseReservationsBatch(batch.Select(d => new ReleaseReservations(d.Message.OrderId, "change-refused", d.Message.ChangeId)).ToArray()),
             cancellationToken);
+
+        // The nodes' daily loads the refused changes' units were counted in give them back.
+        var prepared = await ChangesInFlight.PreparedAsync(db, ids, batch.Select(d => d.Message.ChangeId).ToHashSet(), cancellationToken);
+        var loads = prepared.SelectMany(p => p.Nodes.Select(n => (Node: n, Day: DateOnly.FromDateTime(p.DecidedAt.UtcDateTime)))).ToArray();
+        if (loads.Length > 0)
+        {
+            await using var giveBack = await db.CreateCommandAsync(
+                "UPDATE fulfillment.node_daily_load l SET orders = greatest(0, l.orders - v.n) "
+                + "FROM (SELECT node, day, count(*)::int AS n FROM unnest($1::text[], $2::date[]) AS u(node, day) GROUP BY node, day) v "
+                + "WHERE l.node_code = v.node AND l.day = v.day",
+                cancellationToken);
+            giveBack.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = loads.Select(l => l.Node).ToArray() });
+            giveBack.Parameters.Add(new NpgsqlParameter<DateOnly[]> { TypedValue = loads.Select(l => l.Day).ToArray() });
+            await giveBack.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     private static void Release(IEnumerable<FulfilmentOrder> fulfilmentOrders, Guid changeId)

@@ -195,6 +195,7 @@ public sealed class OrderChangeTests(HostFixture host)
         var email = $"change-{Guid.NewGuid():N}@example.com";
         var (order, node, a, _) = await ConfirmedAsync(email, o => o["payment"]!["token"] = "sandbox-increase-decline", ("a", 1));
         var (id, total) = (order.GetProperty("id").GetGuid(), order.GetProperty("total").GetDecimal());
+        var load = await DailyLoadAsync(node);
         using (var response = await ChangeAsync(id, Guid.NewGuid().ToString(), new { lines = new[] { new { sku = a, quantity = 4 } } }))
         {
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
@@ -205,6 +206,8 @@ public sealed class OrderChangeTests(HostFixture host)
         Assert.Equal(total, refused.GetProperty("total").GetDecimal());
         Assert.Equal(1, Line(refused, a).GetProperty("quantity").GetInt32());
         await MessagingHarness.WaitUntilAsync(async () => (await StockAsync(Client, a, node)) == (5, 1)); // the three reserved for it are released
+        await SettledAsync(Client);
+        Assert.Equal(load, await DailyLoadAsync(node)); // and the node's daily load counts the refused change no more
         var ledger = await Client.GetFromJsonAsync<JsonElement>($"/api/v1/payments?orderId={id}");
         Assert.Equal(total, ledger.GetProperty("amount").GetDecimal());
         Assert.Single(ledger.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "increase-declined");
@@ -551,6 +554,16 @@ public sealed class OrderChangeTests(HostFixture host)
         var fulfilment = await FulfilmentOrdersAsync(Client, id, 2);
         Assert.Equal(1, fulfilment.Sum(f => f.GetProperty("lines").EnumerateArray().Sum(l => l.GetProperty("quantity").GetInt32() - l.GetProperty("cancelled").GetInt32())));
         await Invariants.AssertHoldAsync(host.ConnectionString, [id]);
+    }
+
+    /// <summary>What the node's daily capacity counts today (the routing counts each order, and each change's units, it plans there).</summary>
+    private async Task<int> DailyLoadAsync(string node)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(host.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT coalesce(sum(orders), 0)::int FROM fulfillment.node_daily_load WHERE node_code = $1 AND day = (now() AT TIME ZONE 'utc')::date", connection);
+        command.Parameters.AddWithValue(node);
+        return (int)(await command.ExecuteScalarAsync())!;
     }
 
     private static JsonElement Line(JsonElement order, string sku) =>
