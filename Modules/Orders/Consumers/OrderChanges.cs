@@ -25,7 +25,7 @@ internal sealed class OrderChanges(OrdersDbContext db, IModuleClient modules, Ti
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderChangePrepared>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         foreach (var delivered in batch)
         {
             var prepared = delivered.Message;
@@ -64,7 +64,7 @@ internal sealed class OrderChanges(OrdersDbContext db, IModuleClient modules, Ti
 
             var allocations = prepared.Allocations.SelectMany(a => a.Lines.Select(l => (a.Node, l.Sku, l.Quantity, a.DistanceKm))).ToArray();
             var before = change.PreviousTotal;
-            var lines = change.Read().Lines;
+            var proposal = change.Read();
             var existing = order.Lines.Select(l => l.LineNumber).ToHashSet();
             if (!order.ApplyChange(change.ChangeId, allocations, now))
             {
@@ -87,11 +87,11 @@ internal sealed class OrderChanges(OrdersDbContext db, IModuleClient modules, Ti
                     order.Id,
                     order.Number,
                     change.ChangeId,
-                    lines.Where(l => l.Added > 0).Select(l => new ChangedLine(l.Sku, l.QuantityBefore - l.Cancelled, l.Quantity - l.Cancelled, l.Gross)).ToArray(),
+                    proposal.Lines.Where(l => l.Added > 0).Select(l => new ChangedLine(l.Sku, l.QuantityBefore - l.Cancelled, l.Quantity - l.Cancelled, l.Gross)).ToArray(),
                     allocations.Select(a => new AddedUnits(a.Sku, a.Quantity, a.Node)).ToArray(),
                     new OrderAddress(address.Name, address.Lines, address.City, address.PostalCode, address.CountryCode, address.Latitude, address.Longitude),
                     new OrderDelivery(order.Delivery.Method, order.Delivery.ServiceLevel, order.Delivery.PickupLocation),
-                    change.Read().Address is not null || change.Read().ServiceLevel is not null,
+                    proposal.Address is not null || proposal.ServiceLevel is not null,
                     before,
                     order.Total ?? 0m,
                     order.Currency,
@@ -104,7 +104,7 @@ internal sealed class OrderChanges(OrdersDbContext db, IModuleClient modules, Ti
 
     public async Task HandleAsync(IReadOnlyList<Delivered<OrderChangeUnavailable>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         foreach (var delivered in batch)
         {
             var message = delivered.Message;
@@ -124,11 +124,5 @@ internal sealed class OrderChanges(OrdersDbContext db, IModuleClient modules, Ti
         {
             db.Publish(new OrderChangeRefused(order.Id, order.Number, change.ChangeId, reason, detail, order.Total ?? 0m, order.Currency, now), order.Id.ToString());
         }
-    }
-
-    private async Task<Dictionary<Guid, Order>> LoadAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken)
-    {
-        var orderIds = ids.Distinct().ToArray();
-        return await db.Orders.AsSplitQuery().Where(o => orderIds.Contains(o.Id)).ToDictionaryAsync(o => o.Id, cancellationToken);
     }
 }

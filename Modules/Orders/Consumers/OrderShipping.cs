@@ -39,7 +39,7 @@ internal sealed class OrderShipping(
 {
     public async Task HandleAsync(IReadOnlyList<Delivered<ShipmentShipped>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -70,7 +70,7 @@ internal sealed class OrderShipping(
 
     public async Task HandleAsync(IReadOnlyList<Delivered<ShipmentDelivered>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -111,7 +111,7 @@ internal sealed class OrderShipping(
     /// <summary>Payments captured a share: recorded on the order's timeline.</summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<PaymentCaptured>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -126,7 +126,7 @@ internal sealed class OrderShipping(
     /// <summary>Payments authorised the uncaptured remainder anew before the authorisation lapsed: recorded on the timeline.</summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<PaymentReauthorized>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var message in batch.Select(d => d.Message))
         {
@@ -139,7 +139,7 @@ internal sealed class OrderShipping(
     /// <summary>Re-authorising the remainder was declined: the order is on payment hold until operations act.</summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<PaymentReauthorizationFailed>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var message in batch.Select(d => d.Message))
         {
@@ -153,7 +153,7 @@ internal sealed class OrderShipping(
     /// <summary>Payments refunded part of the order: recorded on the order's timeline.</summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<PaymentRefunded>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -173,7 +173,7 @@ internal sealed class OrderShipping(
     /// </summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<UnitsCancelled>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -207,7 +207,7 @@ internal sealed class OrderShipping(
     /// </summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<ShortageResolved>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -260,7 +260,7 @@ internal sealed class OrderShipping(
     /// </summary>
     public async Task HandleAsync(IReadOnlyList<Delivered<PickupExpired>> batch, CancellationToken cancellationToken)
     {
-        var orders = await LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
+        var orders = await db.LoadAsync(batch.Select(d => d.Message.OrderId), cancellationToken);
         var now = clock.GetUtcNow();
         foreach (var delivered in batch)
         {
@@ -297,11 +297,5 @@ internal sealed class OrderShipping(
 
             db.Publish(new LineCancellationRequested(order.Id, changeId, lines.Select(l => new OrderEventLine(l.Sku, l.Quantity)).ToArray(), "pickup-expired", now), order.Id.ToString());
         }
-    }
-
-    private async Task<Dictionary<Guid, Order>> LoadAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken)
-    {
-        var orderIds = ids.Distinct().ToArray();
-        return await db.Orders.AsSplitQuery().Where(o => orderIds.Contains(o.Id)).ToDictionaryAsync(o => o.Id, cancellationToken);
     }
 }

@@ -11,6 +11,13 @@ internal sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options)
 
     public DbSet<IdempotencyRecord> IdempotencyKeys => Set<IdempotencyRecord>();
 
+    /// <summary>These orders, tracked, with everything they own (one query per collection), by id; unknown ids are left out.</summary>
+    public async Task<Dictionary<Guid, Order>> LoadAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken)
+    {
+        var orderIds = ids.Distinct().ToArray();
+        return await Orders.AsSplitQuery().Where(o => orderIds.Contains(o.Id)).ToDictionaryAsync(o => o.Id, cancellationToken);
+    }
+
     protected override void ConfigureModule(ModelBuilder modelBuilder)
     {
         modelBuilder.HasSequence<long>("order_numbers").StartsAt(100_001);
