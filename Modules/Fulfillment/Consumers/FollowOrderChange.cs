@@ -42,27 +42,16 @@ internal sealed class FollowOrderChange(FulfillmentDbContext db, IModuleClient m
                 db.FulfilmentOrders.Add(created);
             }
 
-            db.Decisions.Add(new RoutingDecision
+            Record(change.OrderId, ChangesInFlight.Applied, new
             {
-                Id = Guid.CreateVersion7(),
-                OrderId = change.OrderId,
-                Success = true,
-                Strategy = ChangesInFlight.Applied,
-                Attempts = 0,
-                Explanation = JsonSerializer.Serialize(
-                    new
-                    {
-                        Detail = change.DeliveryChanged
-                            ? $"Change {change.ChangeId} applied: the order now goes to {change.ShippingAddress.City} ({change.ShippingAddress.CountryCode}) by {change.Delivery.ServiceLevel}."
-                            : $"Change {change.ChangeId} applied.",
-                        Change = new { change.ChangeId },
-                        Destination = change.DeliveryChanged
-                            ? new { change.ShippingAddress.Latitude, change.ShippingAddress.Longitude, change.Delivery.Method, change.Delivery.PickupLocation }
-                            : null,
-                    },
-                    MessageSerialization.Options),
-                DecidedAt = now,
-            });
+                Detail = change.DeliveryChanged
+                    ? $"Change {change.ChangeId} applied: the order now goes to {change.ShippingAddress.City} ({change.ShippingAddress.CountryCode}) by {change.Delivery.ServiceLevel}."
+                    : $"Change {change.ChangeId} applied.",
+                Change = new { change.ChangeId },
+                Destination = change.DeliveryChanged
+                    ? new { change.ShippingAddress.Latitude, change.ShippingAddress.Longitude, change.Delivery.Method, change.Delivery.PickupLocation }
+                    : null,
+            }, now);
         }
     }
 
@@ -74,18 +63,9 @@ internal sealed class FollowOrderChange(FulfillmentDbContext db, IModuleClient m
         foreach (var delivered in batch)
         {
             Release(fulfilmentOrders.Where(f => f.OrderId == delivered.Message.OrderId), delivered.Message.ChangeId);
-            db.Decisions.Add(new RoutingDecision
-            {
-                Id = Guid.CreateVersion7(),
-                OrderId = delivered.Message.OrderId,
-                Success = true,
-                Strategy = ChangesInFlight.Released,
-                Attempts = 0,
-                Explanation = JsonSerializer.Serialize(
-                    new { Detail = $"Change {delivered.Message.ChangeId} refused ({delivered.Message.Reason}): what was reserved for it is released.", Change = new { delivered.Message.ChangeId } },
-                    MessageSerialization.Options),
-                DecidedAt = now,
-            });
+            Record(delivered.Message.OrderId, ChangesInFlight.Released,
+                new { Detail = $"Change {delivered.Message.ChangeId} refused ({delivered.Message.Reason}): what was reserved for it is released.", Change = new { delivered.Message.ChangeId } },
+                now);
         }
 
         await modules.SendAsync(
@@ -107,6 +87,19 @@ internal sealed class FollowOrderChange(FulfillmentDbContext db, IModuleClient m
             await giveBack.ExecuteNonQueryAsync(cancellationToken);
         }
     }
+
+    /// <summary>Records what became of a change as a decision of the order (<see cref="ChangesInFlight"/> reads it).</summary>
+    private void Record(Guid orderId, string strategy, object explanation, DateTimeOffset at) =>
+        db.Decisions.Add(new RoutingDecision
+        {
+            Id = Guid.CreateVersion7(),
+            OrderId = orderId,
+            Success = true,
+            Strategy = strategy,
+            Attempts = 0,
+            Explanation = JsonSerializer.Serialize(explanation, MessageSerialization.Options),
+            DecidedAt = at,
+        });
 
     private static void Release(IEnumerable<FulfilmentOrder> fulfilmentOrders, Guid changeId)
     {
